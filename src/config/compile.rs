@@ -1,0 +1,463 @@
+//! From the file's structs to the gateway's types, checking every value on the way.
+//!
+//! Global `[ip_rules]` are merged into every policy here, so the decision core only ever
+//! looks at one allow list and one block list per policy.
+
+use super::error::ConfigError;
+use super::file::{self, FileConfig};
+use super::{Config, LogTarget};
+use crate::client_ip::ClientIpResolver;
+use crate::decision::{Gate, RoutePolicy};
+use crate::geo::{CountryCode, CountryDb, Geofence, UnknownCountry};
+use crate::ip_list::IpList;
+use crate::rate_limit::{IpRateLimiter, RateSpec};
+use crate::route::{PathPattern, Route, RouteTable};
+use std::collections::{BTreeMap, HashSet};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Ctx {
+    file: PathBuf,
+    base: PathBuf,
+}
+
+impl Ctx {
+    fn invalid(&self, key: impl Into<String>, expected: &str, found: impl ToString) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.clone(),
+            key: key.into(),
+            expected: expected.to_string(),
+            found: found.to_string(),
+        }
+    }
+
+    fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base.join(path)
+        }
+    }
+}
+
+pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigError> {
+    let ctx = Ctx {
+        file: path.to_path_buf(),
+        base: path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+
+    if raw.server.listen.is_empty() {
+        return Err(ctx.invalid("server.listen", "at least one address", "[]"));
+    }
+    let listen = raw
+        .server
+        .listen
+        .iter()
+        .enumerate()
+        .map(|(i, a)| socket_addr(&ctx, &format!("server.listen[{i}]"), a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let threads = match raw.server.threads {
+        Some(0) => return Err(ctx.invalid("server.threads", "a number of threads >= 1", 0)),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+
+    if raw.upstream.addresses.is_empty() {
+        return Err(ctx.invalid("upstream.addresses", "at least one host:port", "[]"));
+    }
+    let upstreams = raw
+        .upstream
+        .addresses
+        .iter()
+        .enumerate()
+        .map(|(i, a)| socket_addr(&ctx, &format!("upstream.addresses[{i}]"), a))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut trusted = IpList::new();
+    for (i, entry) in raw.client_ip.trusted_proxies.iter().enumerate() {
+        let net = IpList::parse_entry(entry).ok_or_else(|| {
+            ctx.invalid(
+                format!("client_ip.trusted_proxies[{i}]"),
+                "an IP address or CIDR",
+                format!("{entry:?}"),
+            )
+        })?;
+        trusted.insert(net);
+    }
+    let header_text = raw.client_ip.header.as_deref().unwrap_or("X-Forwarded-For");
+    let header = http::HeaderName::from_bytes(header_text.as_bytes()).map_err(|_| {
+        ctx.invalid(
+            "client_ip.header",
+            "an HTTP header name",
+            format!("{header_text:?}"),
+        )
+    })?;
+
+    let metrics_listen = raw
+        .metrics
+        .as_ref()
+        .map(|m| socket_addr(&ctx, "metrics.listen", &m.listen))
+        .transpose()?;
+
+    let decision_log = match raw.decision_log.path.as_deref() {
+        None => LogTarget::Stdout,
+        Some(p) if p == Path::new("-") => LogTarget::Stdout,
+        Some(p) => {
+            let full = ctx.resolve(p);
+            let dir_ok = full
+                .parent()
+                .is_none_or(|d| d.as_os_str().is_empty() || d.is_dir());
+            if !dir_ok {
+                return Err(ctx.invalid(
+                    "decision_log.path",
+                    "a file in an existing directory, or \"-\" for standard output",
+                    full.display(),
+                ));
+            }
+            LogTarget::File(full)
+        }
+    };
+
+    let geo = match &raw.geoip {
+        None => None,
+        Some(g) => {
+            let full = ctx.resolve(&g.database);
+            let db = CountryDb::open(&full).map_err(|e| {
+                ctx.invalid(
+                    "geoip.database",
+                    "a readable MaxMind DB (.mmdb) file",
+                    format!("{} ({e})", full.display()),
+                )
+            })?;
+            Some(db)
+        }
+    };
+
+    let global_allow = ip_rule_list(
+        &ctx,
+        "ip_rules",
+        "allow",
+        &raw.ip_rules.allow,
+        &raw.ip_rules.allow_files,
+    )?;
+    let global_block = ip_rule_list(
+        &ctx,
+        "ip_rules",
+        "block",
+        &raw.ip_rules.block,
+        &raw.ip_rules.block_files,
+    )?;
+
+    let mut policy_ids = BTreeMap::new();
+    let mut policies = Vec::new();
+    for (name, section) in &raw.policies {
+        let key = format!("policies.{name}");
+        let policy = compile_policy(&ctx, &key, name, section, &global_allow, &global_block)?;
+        if policy.geofence.is_some() && geo.is_none() {
+            return Err(ctx.invalid(
+                format!("{key}.geofence"),
+                "a [geoip] database to be configured for a geofence",
+                "no [geoip] section",
+            ));
+        }
+        policy_ids.insert(name.clone(), policies.len());
+        policies.push(policy);
+    }
+
+    let lookup_policy = |key: String, name: &str| {
+        policy_ids.get(name).copied().ok_or_else(|| {
+            let known: Vec<&str> = policy_ids.keys().map(String::as_str).collect();
+            ctx.invalid(
+                key,
+                &format!("the name of a [policies.*] table ({})", known.join(", ")),
+                format!("{name:?}"),
+            )
+        })
+    };
+    let default_policy = lookup_policy("server.default_policy".into(), &raw.server.default_policy)?;
+
+    let mut routes = Vec::new();
+    let mut names = HashSet::new();
+    for (i, r) in raw.routes.iter().enumerate() {
+        let key = format!("routes[{i}]");
+        if r.name.is_empty() || r.name == "default" || !names.insert(r.name.clone()) {
+            return Err(ctx.invalid(
+                format!("{key}.name"),
+                "a unique route name other than \"default\"",
+                format!("{:?}", r.name),
+            ));
+        }
+        if r.paths.is_empty() {
+            return Err(ctx.invalid(format!("{key}.paths"), "at least one path pattern", "[]"));
+        }
+        let patterns = r
+            .paths
+            .iter()
+            .enumerate()
+            .map(|(j, p)| {
+                PathPattern::parse(p)
+                    .map_err(|why| ctx.invalid(format!("{key}.paths[{j}]"), &why, format!("{p:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let methods = r
+            .methods
+            .as_ref()
+            .map(|ms| {
+                ms.iter()
+                    .enumerate()
+                    .map(|(j, m)| {
+                        let upper = m.to_ascii_uppercase();
+                        http::Method::from_bytes(upper.as_bytes())
+                            .ok()
+                            .filter(|_| !upper.is_empty())
+                            .map(|_| upper)
+                            .ok_or_else(|| {
+                                ctx.invalid(
+                                    format!("{key}.methods[{j}]"),
+                                    "an HTTP method",
+                                    format!("{m:?}"),
+                                )
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        routes.push(Route {
+            name: Arc::from(r.name.as_str()),
+            methods,
+            patterns,
+            policy: lookup_policy(format!("{key}.policy"), &r.policy)?,
+        });
+    }
+
+    Ok(Config {
+        source: ctx.file.clone(),
+        listen,
+        threads,
+        grace_period_seconds: raw.server.grace_period_seconds.unwrap_or(5),
+        upstreams,
+        connect_timeout: Duration::from_millis(raw.upstream.connect_timeout_ms.unwrap_or(2_000)),
+        read_timeout: Duration::from_millis(raw.upstream.read_timeout_ms.unwrap_or(30_000)),
+        client_ip: ClientIpResolver::new(trusted, header),
+        metrics_listen,
+        decision_log,
+        routes: RouteTable::new(routes, default_policy),
+        gate: Gate::new(policies, geo),
+    })
+}
+
+fn socket_addr(ctx: &Ctx, key: &str, text: &str) -> Result<SocketAddr, ConfigError> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    text.to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| ctx.invalid(key, "host:port (e.g. 127.0.0.1:8080)", format!("{text:?}")))
+}
+
+fn ip_rule_list(
+    ctx: &Ctx,
+    prefix: &str,
+    which: &str,
+    inline: &[String],
+    files: &[PathBuf],
+) -> Result<IpList, ConfigError> {
+    let mut list = IpList::new();
+    for (i, entry) in inline.iter().enumerate() {
+        let net = IpList::parse_entry(entry).ok_or_else(|| {
+            ctx.invalid(
+                format!("{prefix}.{which}[{i}]"),
+                "an IP address or CIDR",
+                format!("{entry:?}"),
+            )
+        })?;
+        list.insert(net);
+    }
+    for (i, path) in files.iter().enumerate() {
+        let key = format!("{prefix}.{which}_files[{i}]");
+        let full = ctx.resolve(path);
+        let text = std::fs::read_to_string(&full).map_err(|e| {
+            ctx.invalid(
+                &key,
+                "a readable list file",
+                format!("{} ({e})", full.display()),
+            )
+        })?;
+        list.extend_from_text(&text).map_err(|bad| {
+            ctx.invalid(
+                &key,
+                "one IP address or CIDR a line",
+                format!("{:?} at {} line {}", bad.text, full.display(), bad.line),
+            )
+        })?;
+    }
+    Ok(list)
+}
+
+fn compile_policy(
+    ctx: &Ctx,
+    key: &str,
+    name: &str,
+    section: &file::PolicySection,
+    global_allow: &IpList,
+    global_block: &IpList,
+) -> Result<RoutePolicy, ConfigError> {
+    let rules = &section.ip_rules;
+    let rules_key = format!("{key}.ip_rules");
+    let mut ip_allow = ip_rule_list(ctx, &rules_key, "allow", &rules.allow, &rules.allow_files)?;
+    ip_allow.extend(global_allow);
+    let mut ip_block = ip_rule_list(ctx, &rules_key, "block", &rules.block, &rules.block_files)?;
+    ip_block.extend(global_block);
+
+    let geofence = section
+        .geofence
+        .as_ref()
+        .map(|g| compile_geofence(ctx, &format!("{key}.geofence"), g))
+        .transpose()?;
+
+    let rate_limit = section
+        .rate_limit
+        .as_ref()
+        .map(|r| compile_rate_limit(ctx, &format!("{key}.rate_limit"), r))
+        .transpose()?;
+
+    Ok(RoutePolicy {
+        name: Arc::from(name),
+        ip_allow,
+        ip_block,
+        geofence,
+        rate_limit,
+    })
+}
+
+fn compile_geofence(
+    ctx: &Ctx,
+    key: &str,
+    g: &file::GeofenceSection,
+) -> Result<Geofence, ConfigError> {
+    let codes = |field: &str, list: &[String]| {
+        list.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                CountryCode::parse_config(c).ok_or_else(|| {
+                    ctx.invalid(
+                        format!("{key}.{field}[{i}]"),
+                        "an ISO 3166-1 alpha-2 country code such as \"PE\"",
+                        format!("{c:?}"),
+                    )
+                })
+            })
+            .collect::<Result<HashSet<_>, _>>()
+    };
+    let unknown = |default| match g.unknown.as_deref() {
+        None => Ok(default),
+        Some("allow") => Ok(UnknownCountry::Allow),
+        Some("deny") => Ok(UnknownCountry::Deny),
+        Some(other) => Err(ctx.invalid(
+            format!("{key}.unknown"),
+            "\"allow\" or \"deny\"",
+            format!("{other:?}"),
+        )),
+    };
+    match (&g.allow_countries, &g.block_countries) {
+        (Some(allow), None) if !allow.is_empty() => Ok(Geofence::AllowOnly {
+            countries: codes("allow_countries", allow)?,
+            unknown: unknown(UnknownCountry::Deny)?,
+        }),
+        (None, Some(block)) if !block.is_empty() => Ok(Geofence::Block {
+            countries: codes("block_countries", block)?,
+            unknown: unknown(UnknownCountry::Allow)?,
+        }),
+        _ => Err(ctx.invalid(
+            key,
+            "exactly one non-empty list: allow_countries or block_countries",
+            "neither or both",
+        )),
+    }
+}
+
+fn compile_rate_limit(
+    ctx: &Ctx,
+    key: &str,
+    r: &file::RateLimitSection,
+) -> Result<IpRateLimiter, ConfigError> {
+    let requests = NonZeroU32::new(r.requests)
+        .ok_or_else(|| ctx.invalid(format!("{key}.requests"), "a number >= 1", r.requests))?;
+    let per = parse_duration(&r.per).ok_or_else(|| {
+        ctx.invalid(
+            format!("{key}.per"),
+            "a duration such as \"1s\", \"10m\", \"1h\" or \"1d\"",
+            format!("{:?}", r.per),
+        )
+    })?;
+    let burst_value = r.burst.unwrap_or(r.requests);
+    let burst = NonZeroU32::new(burst_value)
+        .ok_or_else(|| ctx.invalid(format!("{key}.burst"), "a number >= 1", burst_value))?;
+    let ipv6_prefix = r.ipv6_prefix.unwrap_or(64);
+    if ipv6_prefix > 128 {
+        return Err(ctx.invalid(
+            format!("{key}.ipv6_prefix"),
+            "a prefix length from 0 to 128",
+            ipv6_prefix,
+        ));
+    }
+    let max_keys = r.max_keys.unwrap_or(100_000);
+    if max_keys == 0 {
+        return Err(ctx.invalid(format!("{key}.max_keys"), "a number >= 1", 0));
+    }
+    let spec = RateSpec {
+        requests,
+        per,
+        burst,
+        ipv6_prefix,
+        max_keys,
+    };
+    IpRateLimiter::new(spec).ok_or_else(|| {
+        ctx.invalid(
+            key,
+            "a rate of at most one request per nanosecond",
+            format!("{} per {:?}", r.requests, r.per),
+        )
+    })
+}
+
+/// "500ms", "1s", "10m", "1h", "1d".
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let d = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        "d" => Duration::from_secs(n.checked_mul(86_400)?),
+        _ => return None,
+    };
+    (!d.is_zero()).then_some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1s"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1d"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("0s"), None);
+        assert_eq!(parse_duration("1 week"), None);
+        assert_eq!(parse_duration("m"), None);
+    }
+}

@@ -1,0 +1,37 @@
+//! Configuration errors: each names the file, the key path inside it and what was expected.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    /// TOML syntax, a wrong type or an unknown key; `key` is where serde stopped.
+    #[error("{file}: {key}: {message}")]
+    Syntax {
+        file: PathBuf,
+        key: String,
+        message: String,
+    },
+    /// A value of the right type that does not make sense.
+    #[error("{file}: {key}: expected {expected}, found {found}")]
+    Invalid {
+        file: PathBuf,
+        key: String,
+        expected: String,
+        found: String,
+    },
+}
+
+impl ConfigError {
+    /// The key path the error is about, e.g. `routes[1].paths[0]`.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Read { .. } => None,
+            ConfigError::Syntax { key, .. } | ConfigError::Invalid { key, .. } => Some(key),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Configuration: the TOML file read once and compiled into checked types.
+//!
+//! [`file`] mirrors the TOML; [`compile`] validates it and builds what the gateway runs on
+//! ([`Config`]): parsed addresses and networks, loaded list files, an open GeoIP database,
+//! compiled routes and policies. Relative paths in the file are read relative to the
+//! directory of the file itself, so a config works from wherever garita is started.
+
+mod compile;
+mod error;
+pub mod file;
+
+pub use error::ConfigError;
+
+use crate::client_ip::ClientIpResolver;
+use crate::decision::Gate;
+use crate::route::RouteTable;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where decision-log lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    Stdout,
+    File(PathBuf),
+}
+
+/// A validated configuration, ready to serve.
+#[derive(Debug)]
+pub struct Config {
+    pub source: PathBuf,
+    pub listen: Vec<SocketAddr>,
+    pub threads: usize,
+    pub grace_period_seconds: u64,
+    pub upstreams: Vec<SocketAddr>,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub client_ip: ClientIpResolver,
+    pub metrics_listen: Option<SocketAddr>,
+    pub decision_log: LogTarget,
+    pub routes: RouteTable,
+    pub gate: Gate,
+}
+
+impl Config {
+    /// Read, parse and compile a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let raw = read_file_config(path)?;
+        compile::compile(raw, path)
+    }
+
+    /// Compile an already parsed file (the demo adjusts addresses before compiling).
+    pub fn compile(raw: file::FileConfig, path: &Path) -> Result<Config, ConfigError> {
+        compile::compile(raw, path)
+    }
+
+    /// A few lines on what this configuration does, for `garita check`.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let join = |addrs: &[SocketAddr]| {
+            addrs
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.push_str(&format!("listen:    {}\n", join(&self.listen)));
+        out.push_str(&format!("upstreams: {}\n", join(&self.upstreams)));
+        if let Some(m) = self.metrics_listen {
+            out.push_str(&format!("metrics:   http://{m}/metrics\n"));
+        }
+        if let Some(db) = self.gate.geo() {
+            out.push_str(&format!("geoip:     {}\n", db.database_type()));
+        }
+        out.push_str(&format!("routes:    {}\n", self.routes.routes().len()));
+        for route in self.routes.routes() {
+            let policy = &self.gate.policies()[route.policy];
+            out.push_str(&format!(
+                "  {} -> {} ({})\n",
+                route.name,
+                policy.name,
+                describe_policy(policy)
+            ));
+        }
+        out
+    }
+}
+
+fn describe_policy(policy: &crate::decision::RoutePolicy) -> String {
+    let mut parts = Vec::new();
+    if !policy.ip_block.is_empty() {
+        parts.push(format!("{} blocked networks", policy.ip_block.len()));
+    }
+    if !policy.ip_allow.is_empty() {
+        parts.push(format!("{} allow-listed networks", policy.ip_allow.len()));
+    }
+    if policy.geofence.is_some() {
+        parts.push("geofence".to_string());
+    }
+    if let Some(limit) = &policy.rate_limit {
+        let spec = limit.spec();
+        parts.push(format!(
+            "{} per {:?}, burst {}",
+            spec.requests, spec.per, spec.burst
+        ));
+    }
+    if parts.is_empty() {
+        "no rules".to_string()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// Read and parse the TOML without compiling it.
+pub fn read_file_config(path: &Path) -> Result<file::FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    parse_file_config(&text, path)
+}
+
+pub fn parse_file_config(text: &str, path: &Path) -> Result<file::FileConfig, ConfigError> {
+    let deserializer = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        let mut message = inner.message().to_string();
+        if let Some(span) = inner.span() {
+            let line = text[..span.start].matches('\n').count() + 1;
+            message = format!("{message} (line {line})");
+        }
+        ConfigError::Syntax {
+            file: path.to_path_buf(),
+            key: if key == "." {
+                "(top level)".into()
+            } else {
+                key
+            },
+            message,
+        }
+    })
+}

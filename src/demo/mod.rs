@@ -1,0 +1,98 @@
+//! `garita demo`: a shop backend and the gateway on loopback, and a scripted mix of
+//! ordinary and hostile requests played against them.
+//!
+//! The demo loads `conf/demo.toml`, points it at the stand-in shop ([`shop::DemoShop`]),
+//! moves its listeners to free loopback ports and starts the gateway exactly as `garita run`
+//! does. Every scripted request says which address it comes from through `X-Forwarded-For`
+//! (the demo config trusts loopback as a proxy, standing in for a CDN). Each row states what
+//! it expects, so `garita demo --exit` doubles as an end-to-end check.
+
+pub mod client;
+pub mod script;
+pub mod shop;
+
+use crate::config::{self, Config};
+use crate::gateway;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Ask the system for a free loopback port. The port is released before it is used, so
+/// another process could take it in between; fine for demos and tests on one machine.
+pub fn free_local_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Wait until something accepts connections at `addr`.
+pub fn wait_until_listening(addr: SocketAddr, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+pub struct DemoOptions {
+    pub config: PathBuf,
+    /// Exit after the script, with failure if any row differed from what it expected.
+    pub exit: bool,
+}
+
+/// Run the demo. Returns whether every row went as expected (only returns with `exit`).
+pub fn run(options: &DemoOptions) -> Result<bool, String> {
+    let shop = shop::DemoShop::start().map_err(|e| format!("cannot start the demo shop: {e}"))?;
+    let mut raw = config::read_file_config(&options.config).map_err(|e| e.to_string())?;
+    let port = free_local_port().map_err(|e| e.to_string())?;
+    let proxy_addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    raw.server.listen = vec![proxy_addr.to_string()];
+    raw.upstream.addresses = vec![shop.addr().to_string()];
+    let mut metrics_addr = None;
+    if let Some(metrics) = raw.metrics.as_mut() {
+        let addr: SocketAddr = (
+            [127, 0, 0, 1],
+            free_local_port().map_err(|e| e.to_string())?,
+        )
+            .into();
+        metrics.listen = addr.to_string();
+        metrics_addr = Some(addr);
+    }
+    let log_path = std::env::temp_dir().join(format!("garita-demo-{}.jsonl", std::process::id()));
+    raw.decision_log.path = Some(log_path.clone());
+    let config = Config::compile(raw, Path::new(&options.config)).map_err(|e| e.to_string())?;
+    let server = gateway::build_server(config).map_err(|e| e.to_string())?;
+    std::thread::Builder::new()
+        .name("gateway".into())
+        .spawn(move || server.run(pingora::server::RunArgs::default()))
+        .map_err(|e| e.to_string())?;
+    if !wait_until_listening(proxy_addr, Duration::from_secs(10)) {
+        return Err(format!(
+            "the gateway did not start listening on {proxy_addr}"
+        ));
+    }
+
+    println!("demo shop backend: http://{}", shop.addr());
+    println!("garita gateway:    http://{proxy_addr}");
+    if let Some(m) = metrics_addr {
+        println!("metrics:           http://{m}/metrics");
+    }
+    println!("decision log:      {}\n", log_path.display());
+    let rows = script::play(proxy_addr, &shop);
+    let all_ok = script::print_table(&rows);
+
+    if options.exit {
+        return Ok(all_ok);
+    }
+    println!("\nThe gateway keeps serving; try for instance:");
+    println!("  curl -i http://{proxy_addr}/");
+    println!(
+        "  curl -i -X POST -H 'X-Forwarded-For: 192.0.2.10' http://{proxy_addr}/v1/cips -d '{{}}'"
+    );
+    println!("  curl -i -X POST -H 'X-Forwarded-For: 198.51.100.7' http://{proxy_addr}/v1/cips -d '{{}}'");
+    println!("Stop with Ctrl-C.");
+    loop {
+        std::thread::park();
+    }
+}

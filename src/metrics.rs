@@ -1,0 +1,161 @@
+//! Prometheus metrics, and the small HTTP listener that serves them.
+//!
+//! Every name starts with `garita_`, counters end in `_total` and durations are in seconds,
+//! so `promtool check metrics` accepts a scrape. Labels are bounded: route and policy names
+//! come from the config, decisions and reasons from fixed code lists, status classes are
+//! `1xx`..`5xx`; no client-controlled value ever becomes a label.
+
+use async_trait::async_trait;
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use std::sync::Arc;
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub decision_seconds: HistogramVec,
+    pub upstream_responses: IntCounterVec,
+    pub rate_limit_keys: IntGaugeVec,
+    pub rate_limit_overflow: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "garita_requests_total",
+                "Requests decided, by route, decision (allow, review, deny) and deciding reason.",
+            ),
+            &["route", "decision", "reason"],
+        )
+        .expect("valid metric");
+        let decision_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "garita_decision_duration_seconds",
+                "Time from the request head to the decision, by route.",
+            )
+            .buckets(vec![
+                0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
+                0.01, 0.05,
+            ]),
+            &["route"],
+        )
+        .expect("valid metric");
+        let upstream_responses = IntCounterVec::new(
+            Opts::new(
+                "garita_upstream_responses_total",
+                "Responses from the backend, by route and status class.",
+            ),
+            &["route", "class"],
+        )
+        .expect("valid metric");
+        let rate_limit_keys = IntGaugeVec::new(
+            Opts::new(
+                "garita_rate_limit_keys",
+                "Client addresses (or IPv6 prefixes) currently tracked by each policy's rate limiter.",
+            ),
+            &["policy"],
+        )
+        .expect("valid metric");
+        let rate_limit_overflow = IntCounterVec::new(
+            Opts::new(
+                "garita_rate_limit_overflow_total",
+                "Requests from new addresses counted in the shared overflow bucket because the limiter was full.",
+            ),
+            &["policy"],
+        )
+        .expect("valid metric");
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "garita_build_info",
+                "Always 1; the version of the running garita.",
+            ),
+            &["version"],
+        )
+        .expect("valid metric");
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(decision_seconds.clone()),
+            Box::new(upstream_responses.clone()),
+            Box::new(rate_limit_keys.clone()),
+            Box::new(rate_limit_overflow.clone()),
+            Box::new(build_info),
+        ] {
+            registry.register(collector).expect("unique metric names");
+        }
+        Self {
+            registry,
+            requests,
+            decision_seconds,
+            upstream_responses,
+            rate_limit_keys,
+            rate_limit_overflow,
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding to memory");
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// "2xx" for 204 and so on.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Serves `GET /metrics` and `GET /healthz` on the metrics listener.
+pub struct MetricsApp {
+    metrics: Arc<Metrics>,
+}
+
+impl MetricsApp {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self { metrics }
+    }
+}
+
+#[async_trait]
+impl ServeHttp for MetricsApp {
+    async fn response(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
+        let path = session.req_header().uri.path();
+        let (status, content_type, body) = match path {
+            "/metrics" => (
+                200,
+                "text/plain; version=0.0.4; charset=utf-8",
+                self.metrics.render(),
+            ),
+            "/healthz" => (200, "text/plain", b"ok\n".to_vec()),
+            _ => (404, "text/plain", b"not found\n".to_vec()),
+        };
+        http::Response::builder()
+            .status(status)
+            .header(http::header::CONTENT_TYPE, content_type)
+            .header(http::header::CONTENT_LENGTH, body.len())
+            .body(body)
+            .expect("valid response")
+    }
+}

@@ -1,0 +1,306 @@
+//! The Pingora glue: sequences the phases of one request and maps a decision to a response.
+//!
+//! It holds no policy of its own. `request_filter` gathers the facts (client address,
+//! normalised path, route, country), asks the [`Gate`](crate::decision::Gate) and either
+//! answers itself (denied: the backend sees nothing, not even headers) or lets Pingora
+//! forward the request as it came, plus `X-Forwarded-For` and `X-Request-Id`. `logging`
+//! writes the decision-log line and the metrics once per request, whatever happened.
+
+use crate::client_ip::ClientIp;
+use crate::config::Config;
+use crate::decision::{Decision, Reason};
+use crate::decision_log::{loggable_path, utc_timestamp, DecisionLog, DecisionRecord};
+use crate::geo::CountryCode;
+use crate::metrics::{status_class, Metrics};
+use crate::path;
+use crate::response::{self, LocalResponse};
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::lb::selection::RoundRobin;
+use pingora::lb::LoadBalancer;
+use pingora::prelude::HttpPeer;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::{Error, ErrorSource, ErrorType, Result};
+use std::sync::Arc;
+use std::time::Instant;
+
+const FORWARDED_FOR: &str = "x-forwarded-for";
+const REQUEST_ID: &str = "x-request-id";
+
+pub struct GaritaProxy {
+    config: Arc<Config>,
+    upstreams: Arc<LoadBalancer<RoundRobin>>,
+    metrics: Arc<Metrics>,
+    log: Arc<DecisionLog>,
+}
+
+/// What one request learned on its way through the phases.
+pub struct RequestCtx {
+    request_id: String,
+    started: Instant,
+    route: Arc<str>,
+    client: Option<ClientIp>,
+    country: Option<CountryCode>,
+    decision: Option<Decision>,
+    upstream_status: Option<u16>,
+}
+
+impl GaritaProxy {
+    pub fn new(
+        config: Arc<Config>,
+        upstreams: Arc<LoadBalancer<RoundRobin>>,
+        metrics: Arc<Metrics>,
+        log: Arc<DecisionLog>,
+    ) -> Self {
+        Self {
+            config,
+            upstreams,
+            metrics,
+            log,
+        }
+    }
+
+    /// Gather the facts and ask the gate.
+    fn decide(
+        &self,
+        req: &RequestHeader,
+        peer: std::net::IpAddr,
+        ctx: &mut RequestCtx,
+    ) -> Decision {
+        let resolver = &self.config.client_ip;
+        let values = req
+            .headers
+            .get_all(resolver.header())
+            .iter()
+            .map(|v| v.as_bytes());
+        let client = match resolver.resolve(peer, values) {
+            Ok(client) => client,
+            Err(_) => {
+                ctx.client = Some(ClientIp { addr: peer, peer });
+                return Decision::deny(Reason::MalformedForwardedFor);
+            }
+        };
+        ctx.client = Some(client);
+        let normalized = match path::normalize(req.uri.path()) {
+            Ok(p) => p,
+            Err(_) => return Decision::deny(Reason::MalformedPath),
+        };
+        let route = self.config.routes.select(req.method.as_str(), &normalized);
+        ctx.route = route.name.clone();
+        let facts = self.config.gate.facts(client);
+        ctx.country = facts.country;
+        self.config.gate.decide(route.policy, &facts)
+    }
+}
+
+async fn send_local(session: &mut Session, reply: LocalResponse) -> Result<()> {
+    let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + 2))?;
+    for (name, value) in reply.headers {
+        header.insert_header(name, value)?;
+    }
+    header.insert_header("content-length", reply.body.len().to_string())?;
+    // The request body, if any, was not read: the connection cannot carry another request.
+    header.insert_header("connection", "close")?;
+    session.set_keepalive(None);
+    session
+        .write_response_header(Box::new(header), false)
+        .await?;
+    session
+        .write_response_body(Some(Bytes::from(reply.body)), true)
+        .await
+}
+
+pub fn new_request_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+#[async_trait]
+impl ProxyHttp for GaritaProxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> Self::CTX {
+        RequestCtx {
+            request_id: new_request_id(),
+            started: Instant::now(),
+            route: Arc::from("default"),
+            client: None,
+            country: None,
+            decision: None,
+            upstream_status: None,
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
+        let peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let Some(peer) = peer else {
+            return Error::e_explain(
+                ErrorType::InternalError,
+                "no peer address on the connection",
+            );
+        };
+        let decision = self.decide(session.req_header(), peer, ctx);
+        self.metrics
+            .decision_seconds
+            .with_label_values(&[&ctx.route])
+            .observe(ctx.started.elapsed().as_secs_f64());
+        let denied = decision.is_denied();
+        let reply = denied.then(|| response::denial(&decision, &ctx.request_id));
+        ctx.decision = Some(decision);
+        if let Some(reply) = reply {
+            send_local(session, reply).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut Self::CTX,
+    ) -> Result<Box<HttpPeer>> {
+        // A request only gets here once allowed; refuse to forward anything undecided.
+        if !matches!(&ctx.decision, Some(d) if !d.is_denied()) {
+            return Error::e_explain(
+                ErrorType::InternalError,
+                "forwarding without an allow decision",
+            );
+        }
+        let backend = self
+            .upstreams
+            .select(ctx.request_id.as_bytes(), 256)
+            .ok_or_else(|| Error::explain(ErrorType::ConnectNoRoute, "no upstream available"))?;
+        let mut peer = HttpPeer::new(backend.addr, false, String::new());
+        peer.options.connection_timeout = Some(self.config.connect_timeout);
+        peer.options.read_timeout = Some(self.config.read_timeout);
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        if let Some(client) = ctx.client {
+            // Keep the chain only when a trusted proxy vouched for it; otherwise the backend
+            // would see whatever the client wrote.
+            let chain = if self.config.client_ip.is_trusted(client.peer) {
+                let earlier: Vec<String> = upstream_request
+                    .headers
+                    .get_all(FORWARDED_FOR)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .map(str::to_string)
+                    .collect();
+                let mut hops = earlier;
+                hops.push(client.peer.to_string());
+                hops.join(", ")
+            } else {
+                client.peer.to_string()
+            };
+            upstream_request.insert_header(FORWARDED_FOR, chain)?;
+        }
+        upstream_request.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        ctx.upstream_status = Some(upstream_response.status.as_u16());
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut Self::CTX,
+    ) -> FailToProxy
+    where
+        Self::CTX: Send + Sync,
+    {
+        let (code, reason) = match e.etype() {
+            ErrorType::HTTPStatus(code) => (*code, "http_error"),
+            _ => match e.esource() {
+                ErrorSource::Upstream => (502, "upstream_unavailable"),
+                ErrorSource::Downstream => match e.etype() {
+                    ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => {
+                        (0, "client_gone")
+                    }
+                    _ => (400, "malformed_request"),
+                },
+                ErrorSource::Internal | ErrorSource::Unset => (500, "internal_error"),
+            },
+        };
+        if code > 0 && session.response_written().is_none() {
+            let reply = response::json_error(code, reason, &ctx.request_id);
+            if let Err(write_error) = send_local(session, reply).await {
+                log::debug!("could not send the error response: {write_error}");
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut Self::CTX) {
+        let status = session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(0);
+        let (verdict, reasons) = match &ctx.decision {
+            Some(d) => (
+                d.verdict.as_str(),
+                d.reasons.iter().map(|r| r.code()).collect(),
+            ),
+            None => ("error", Vec::new()),
+        };
+        let primary = ctx
+            .decision
+            .as_ref()
+            .and_then(Decision::primary_reason)
+            .map_or("none", Reason::code);
+        self.metrics
+            .requests
+            .with_label_values(&[&ctx.route, verdict, primary])
+            .inc();
+        if let Some(upstream) = ctx.upstream_status {
+            self.metrics
+                .upstream_responses
+                .with_label_values(&[&ctx.route, status_class(upstream)])
+                .inc();
+        } else if error.is_some() && ctx.decision.as_ref().is_some_and(|d| !d.is_denied()) {
+            self.metrics
+                .upstream_responses
+                .with_label_values(&[&ctx.route, "error"])
+                .inc();
+        }
+        let req = session.req_header();
+        let country = ctx.country;
+        let record = DecisionRecord {
+            ts: utc_timestamp(),
+            request_id: &ctx.request_id,
+            method: req.method.as_str(),
+            path: loggable_path(req.uri.path()),
+            route: &ctx.route,
+            client_ip: ctx.client.map(|c| c.addr.to_string()),
+            peer_ip: ctx.client.map(|c| c.peer.to_string()),
+            country: country.as_ref().map(CountryCode::as_str),
+            decision: verdict,
+            reasons,
+            status,
+            upstream_status: ctx.upstream_status,
+            duration_ms: (ctx.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
+        };
+        self.log.write(&record);
+    }
+}

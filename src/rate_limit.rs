@@ -1,0 +1,263 @@
+//! Per-address rate limits: how many requests one client address may make, and how fast.
+//!
+//! Each policy with a `rate_limit` gets its own keyed GCRA limiter (governor): `burst`
+//! requests may arrive at once, after which one more is let through every
+//! `per / requests`. The limiter lives in this process; several instances behind a load
+//! balancer each allow the full rate (shared, exact counting is the store's job).
+//!
+//! What it approximates:
+//! - IPv6 clients are counted per prefix (a /64 by default), since one host usually owns a
+//!   whole /64 and could otherwise take a fresh address for every request.
+//! - Memory is bounded. Idle keys are dropped by [`IpRateLimiter::housekeeping`], which the
+//!   gateway runs periodically; and once `max_keys` addresses are tracked, any further new
+//!   address shares one overflow bucket with the same quota. Under an address-spraying
+//!   flood the newcomers are thus limited together instead of growing the table without end.
+
+use dashmap::DashMap;
+use governor::clock::{Clock, DefaultClock};
+use governor::nanos::Nanos;
+use governor::state::keyed::ShrinkableKeyedStateStore;
+use governor::state::{InMemoryState, StateStore};
+use governor::{Quota, RateLimiter};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A validated rate: `requests` per `per`, with up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateSpec {
+    pub requests: NonZeroU32,
+    pub per: Duration,
+    pub burst: NonZeroU32,
+    pub ipv6_prefix: u8,
+    pub max_keys: usize,
+}
+
+impl RateSpec {
+    /// Time to earn back one request.
+    pub fn replenish_interval(&self) -> Duration {
+        self.per / self.requests.get()
+    }
+
+    /// Seconds for an empty bucket to fill up again (the `w` of `RateLimit-Policy`).
+    pub fn window_seconds(&self) -> u64 {
+        let full = self.replenish_interval() * self.burst.get();
+        full.as_secs() + u64::from(full.subsec_nanos() > 0)
+    }
+}
+
+/// A rate limiter key: an IPv4 address, an IPv6 prefix, or the shared overflow bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimiterKey {
+    V4(u32),
+    V6(u128),
+    Overflow,
+}
+
+impl LimiterKey {
+    pub fn for_ip(ip: IpAddr, ipv6_prefix: u8) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => LimiterKey::V4(u32::from(v4)),
+            IpAddr::V6(v6) => {
+                let mask = match ipv6_prefix {
+                    0 => 0,
+                    p => u128::MAX << (128 - u32::from(p.min(128))),
+                };
+                LimiterKey::V6(u128::from(v6) & mask)
+            }
+        }
+    }
+}
+
+/// governor's dashmap store with a cap on the number of keys.
+#[derive(Debug)]
+pub struct BoundedStore {
+    map: DashMap<LimiterKey, InMemoryState>,
+    max_keys: usize,
+    overflowed: Arc<AtomicU64>,
+}
+
+impl StateStore for BoundedStore {
+    type Key = LimiterKey;
+
+    fn measure_and_replace<T, F, E>(&self, key: &Self::Key, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        let key = if self.map.len() >= self.max_keys && !self.map.contains_key(key) {
+            self.overflowed.fetch_add(1, Ordering::Relaxed);
+            &LimiterKey::Overflow
+        } else {
+            key
+        };
+        self.map.measure_and_replace(key, f)
+    }
+}
+
+impl ShrinkableKeyedStateStore<LimiterKey> for BoundedStore {
+    fn retain_recent(&self, drop_below: Nanos) {
+        ShrinkableKeyedStateStore::retain_recent(&self.map, drop_below);
+    }
+
+    fn shrink_to_fit(&self) {
+        self.map.shrink_to_fit();
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateOutcome {
+    Allowed,
+    Limited { retry_after: Duration },
+}
+
+pub struct IpRateLimiter {
+    spec: RateSpec,
+    limiter: RateLimiter<LimiterKey, BoundedStore, DefaultClock>,
+    /// Shared with the store, which governor does not hand back out.
+    overflowed: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for IpRateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpRateLimiter")
+            .field("spec", &self.spec)
+            .field("keys", &self.key_count())
+            .finish()
+    }
+}
+
+impl IpRateLimiter {
+    /// Fails only if the spec's interval rounds down to zero.
+    pub fn new(spec: RateSpec) -> Option<Self> {
+        let quota = Quota::with_period(spec.replenish_interval())?.allow_burst(spec.burst);
+        let overflowed = Arc::new(AtomicU64::new(0));
+        let store = BoundedStore {
+            map: DashMap::new(),
+            max_keys: spec.max_keys.max(1),
+            overflowed: overflowed.clone(),
+        };
+        Some(Self {
+            spec,
+            limiter: RateLimiter::new(quota, store, DefaultClock::default()),
+            overflowed,
+        })
+    }
+
+    pub fn spec(&self) -> &RateSpec {
+        &self.spec
+    }
+
+    pub fn check(&self, ip: IpAddr) -> RateOutcome {
+        let key = LimiterKey::for_ip(ip, self.spec.ipv6_prefix);
+        match self.limiter.check_key(&key) {
+            Ok(_) => RateOutcome::Allowed,
+            Err(not_until) => RateOutcome::Limited {
+                retry_after: not_until.wait_time_from(self.limiter.clock().now()),
+            },
+        }
+    }
+
+    /// Drop keys that are back to a full bucket and give the memory back.
+    pub fn housekeeping(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+
+    pub fn key_count(&self) -> usize {
+        self.limiter.len()
+    }
+
+    /// Requests from new addresses that went to the overflow bucket, since start.
+    pub fn overflowed(&self) -> u64 {
+        self.overflowed.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(requests: u32, per_secs: u64, burst: u32, max_keys: usize) -> RateSpec {
+        RateSpec {
+            requests: NonZeroU32::new(requests).unwrap(),
+            per: Duration::from_secs(per_secs),
+            burst: NonZeroU32::new(burst).unwrap(),
+            ipv6_prefix: 64,
+            max_keys,
+        }
+    }
+
+    #[test]
+    fn exactly_the_burst_passes_then_a_retry_time_is_given() {
+        let limiter = IpRateLimiter::new(spec(1, 3600, 3, 100)).unwrap();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..3 {
+            assert_eq!(limiter.check(ip), RateOutcome::Allowed);
+        }
+        match limiter.check(ip) {
+            RateOutcome::Limited { retry_after } => {
+                assert!(retry_after > Duration::from_secs(3500), "{retry_after:?}")
+            }
+            other => panic!("expected a limit, got {other:?}"),
+        }
+        assert_eq!(
+            limiter.check("192.0.2.2".parse().unwrap()),
+            RateOutcome::Allowed
+        );
+    }
+
+    #[test]
+    fn ipv6_addresses_in_one_prefix_share_a_bucket() {
+        let limiter = IpRateLimiter::new(spec(1, 3600, 1, 100)).unwrap();
+        assert_eq!(
+            limiter.check("2001:db8:1:2::1".parse().unwrap()),
+            RateOutcome::Allowed
+        );
+        assert!(matches!(
+            limiter.check("2001:db8:1:2:ffff::9".parse().unwrap()),
+            RateOutcome::Limited { .. }
+        ));
+        assert_eq!(
+            limiter.check("2001:db8:1:3::1".parse().unwrap()),
+            RateOutcome::Allowed
+        );
+    }
+
+    #[test]
+    fn new_addresses_beyond_the_cap_share_the_overflow_bucket() {
+        let limiter = IpRateLimiter::new(spec(1, 3600, 2, 10)).unwrap();
+        for i in 0..10u32 {
+            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            assert_eq!(limiter.check(ip), RateOutcome::Allowed);
+        }
+        assert_eq!(limiter.key_count(), 10);
+        let newcomers: Vec<RateOutcome> = (100..110u32)
+            .map(|i| limiter.check(IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i))))
+            .collect();
+        assert_eq!(
+            newcomers
+                .iter()
+                .filter(|o| **o == RateOutcome::Allowed)
+                .count(),
+            2
+        );
+        assert!(limiter.key_count() <= 11);
+        assert_eq!(limiter.overflowed(), 10);
+    }
+
+    #[test]
+    fn window_is_the_time_to_refill_the_burst() {
+        assert_eq!(spec(10, 60, 5, 1).window_seconds(), 30);
+        assert_eq!(spec(3, 1, 1, 1).window_seconds(), 1);
+    }
+}

@@ -1,0 +1,124 @@
+//! What a client is told when garita answers itself instead of the backend.
+//!
+//! Always JSON, `{"error", "reason", "request_id"}`, never a detail that would help tune an
+//! attack (which list matched, which country was seen). A rate-limit denial carries
+//! `Retry-After` and the IETF `RateLimit-Policy` / `RateLimit` fields
+//! (draft-ietf-httpapi-ratelimit-headers): the policy's burst as quota `q` over window `w`
+//! seconds, and zero remaining until `t` seconds from now.
+
+use crate::decision::{Decision, Reason};
+use serde::Serialize;
+
+/// A response garita sends itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalResponse {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    reason: &'a str,
+    request_id: &'a str,
+}
+
+/// The short error name for a status, snake case.
+pub fn error_name(status: u16) -> &'static str {
+    match status {
+        400 => "bad_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        409 => "conflict",
+        413 => "payload_too_large",
+        429 => "too_many_requests",
+        502 => "bad_gateway",
+        503 => "service_unavailable",
+        504 => "gateway_timeout",
+        _ => "error",
+    }
+}
+
+/// A JSON error response with the given status and reason code.
+pub fn json_error(status: u16, reason: &str, request_id: &str) -> LocalResponse {
+    let body = serde_json::to_vec(&ErrorBody {
+        error: error_name(status),
+        reason,
+        request_id,
+    })
+    .unwrap_or_default();
+    LocalResponse {
+        status,
+        headers: vec![
+            ("content-type", "application/json".to_string()),
+            ("cache-control", "no-store".to_string()),
+            ("x-request-id", request_id.to_string()),
+        ],
+        body,
+    }
+}
+
+/// The response for a denied decision.
+pub fn denial(decision: &Decision, request_id: &str) -> LocalResponse {
+    let reason = decision.primary_reason().unwrap_or(Reason::IpBlocked);
+    let mut response = json_error(reason.status(), reason.code(), request_id);
+    if let Some(limit) = &decision.rate_limit {
+        let retry = limit.retry_after.as_secs() + u64::from(limit.retry_after.subsec_nanos() > 0);
+        let retry = retry.max(1);
+        response.headers.push(("retry-after", retry.to_string()));
+        response.headers.push((
+            "ratelimit-policy",
+            format!(
+                "\"{}\";q={};w={}",
+                limit.policy, limit.burst, limit.window_seconds
+            ),
+        ));
+        response
+            .headers
+            .push(("ratelimit", format!("\"{}\";r=0;t={}", limit.policy, retry)));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::RateLimitState;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn denials_are_json_with_reason_and_request_id() {
+        let r = denial(&Decision::deny(Reason::IpBlocked), "abc");
+        assert_eq!(r.status, 403);
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "forbidden", "reason": "ip_blocked", "request_id": "abc"})
+        );
+    }
+
+    #[test]
+    fn rate_limit_denials_say_when_to_come_back() {
+        let mut d = Decision::deny(Reason::RateLimited);
+        d.rate_limit = Some(RateLimitState {
+            policy: Arc::from("payments"),
+            burst: 5,
+            window_seconds: 60,
+            retry_after: Duration::from_millis(11_200),
+        });
+        let r = denial(&d, "id");
+        assert_eq!(r.status, 429);
+        let get = |name| {
+            r.headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("retry-after"), Some("12"));
+        assert_eq!(get("ratelimit-policy"), Some("\"payments\";q=5;w=60"));
+        assert_eq!(get("ratelimit"), Some("\"payments\";r=0;t=12"));
+    }
+}
