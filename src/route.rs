@@ -118,6 +118,10 @@ impl RouteTable {
     pub fn routes(&self) -> &[Route] {
         &self.routes
     }
+
+    pub fn default_policy(&self) -> PolicyId {
+        self.default_policy
+    }
 }
 
 #[cfg(test)]

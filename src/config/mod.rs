@@ -73,6 +73,12 @@ impl Config {
             out.push_str(&format!("geoip:     {}\n", db.database_type()));
         }
         out.push_str(&format!("routes:    {}\n", self.routes.routes().len()));
+        let default = &self.gate.policies()[self.routes.default_policy()];
+        out.push_str(&format!(
+            "  default -> {} ({})\n",
+            default.name,
+            describe_policy(default)
+        ));
         for route in self.routes.routes() {
             let policy = &self.gate.policies()[route.policy];
             out.push_str(&format!(

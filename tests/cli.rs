@@ -1,0 +1,142 @@
+//! `garita check` accepts the shipped configs and rejects bad ones naming the key;
+//! `garita demo --exit` plays its script with every row as expected.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use support::{garita_bin, repo_path};
+
+fn check(path: &Path) -> (bool, String) {
+    let out = Command::new(garita_bin())
+        .args(["check", "--config"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+const GOOD: &str = r#"
+[server]
+listen = ["127.0.0.1:8080"]
+default_policy = "open"
+[upstream]
+addresses = ["127.0.0.1:3000"]
+[policies.open]
+"#;
+
+/// Write `text` to a file named bad.toml and check it.
+fn check_text(text: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, text).unwrap();
+    check(&path)
+}
+
+#[test]
+fn shipped_configs_pass() {
+    for file in ["conf/garita.toml", "conf/demo.toml"] {
+        let (ok, text) = check(&repo_path(file));
+        assert!(ok, "{file}: {text}");
+        assert!(text.contains(": ok"), "{text}");
+        assert!(text.contains("routes:"), "{text}");
+    }
+}
+
+#[test]
+fn bad_files_are_rejected_naming_the_key() {
+    let cases: Vec<(String, &str, &str)> = vec![
+        (GOOD.replace("listen =", "listn ="), "server", "unknown field `listn`"),
+        (format!("{GOOD}[ip_rules]\nblock = [\"10.0.0.0/33\"]\n"), "ip_rules.block[0]", "CIDR"),
+        (
+            format!("{GOOD}[policies.pay]\nip_rules = {{ allow = [\"192.0.2.1\", \"nope\"] }}\n"),
+            "policies.pay.ip_rules.allow[1]",
+            "\"nope\"",
+        ),
+        (
+            format!("{GOOD}[geoip]\ndatabase = \"{}\"\n[policies.pay.geofence]\nallow_countries = [\"PE\", \"UK\"]\n",
+                repo_path("geoip/test-country.mmdb").display()),
+            "policies.pay.geofence.allow_countries[1]",
+            "ISO 3166-1",
+        ),
+        (
+            format!("{GOOD}[policies.pay.geofence]\nallow_countries = [\"PE\"]\n"),
+            "policies.pay.geofence",
+            "[geoip]",
+        ),
+        (format!("{GOOD}[geoip]\ndatabase = \"missing.mmdb\"\n"), "geoip.database", "missing.mmdb"),
+        (
+            format!("{GOOD}[ip_rules]\nblock_files = [\"no-such-list.txt\"]\n"),
+            "ip_rules.block_files[0]",
+            "no-such-list.txt",
+        ),
+        (
+            format!("{GOOD}[[routes]]\nname = \"cips\"\npaths = [\"/v1/cips\"]\npolicy = \"nope\"\n"),
+            "routes[0].policy",
+            "\"nope\"",
+        ),
+        (
+            format!("{GOOD}[[routes]]\nname = \"cips\"\npaths = [\"v1/cips\"]\npolicy = \"open\"\n"),
+            "routes[0].paths[0]",
+            "start with '/'",
+        ),
+        (
+            format!("{GOOD}[policies.pay.rate_limit]\nrequests = 5\nper = \"1 week\"\n"),
+            "policies.pay.rate_limit.per",
+            "duration",
+        ),
+        (GOOD.replace("[\"127.0.0.1:3000\"]", "[\"localhost\"]"), "upstream.addresses[0]", "host:port"),
+        (GOOD.replace("threads", "x").replace("[upstream]", "threads = \"two\"\n[upstream]"), "server.threads", "invalid type"),
+        ("[server\n".to_string(), "", "line 1"),
+    ];
+    for (text, key, detail) in cases {
+        let (ok, out) = check_text(&text);
+        assert!(!ok, "should fail ({key}):\n{text}");
+        assert!(out.contains("bad.toml"), "names the file: {out}");
+        assert!(out.contains(key), "names the key {key}: {out}");
+        assert!(out.contains(detail), "says {detail}: {out}");
+    }
+}
+
+#[test]
+fn a_bad_line_in_a_list_file_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("block.txt"),
+        "192.0.2.1\n# ok\n192.0.2.999\n",
+    )
+    .unwrap();
+    let path = dir.path().join("garita.toml");
+    std::fs::write(
+        &path,
+        format!("{GOOD}[ip_rules]\nblock_files = [\"block.txt\"]\n"),
+    )
+    .unwrap();
+    let (ok, out) = check(&path);
+    assert!(!ok);
+    assert!(out.contains("ip_rules.block_files[0]"), "{out}");
+    assert!(out.contains("block.txt line 3"), "{out}");
+}
+
+#[test]
+fn the_demo_plays_as_expected() {
+    let out = Command::new(garita_bin())
+        .args(["demo", "--exit", "--config"])
+        .arg(repo_path("conf/demo.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("MISMATCH"), "{stdout}");
+    assert!(stdout.contains("rate_limited"), "{stdout}");
+    assert!(stdout.contains("country_not_allowed"), "{stdout}");
+}

@@ -1,0 +1,212 @@
+//! Starts the real `garita` binary against a recording backend, on loopback ports.
+//!
+//! A test describes only what it is about (its policies and routes, the client-IP setup,
+//! list files); the builder writes the rest of a config into a temporary directory, starts
+//! `garita run` as a child process, waits until it accepts connections, and kills it when
+//! the [`TestGateway`] is dropped.
+#![allow(dead_code, unused_imports)]
+
+use garita::demo::shop::{DemoShop, RecordedRequest};
+use garita::demo::{free_local_port, wait_until_listening};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub use garita::demo::client::{send_bytes, RawRequest, RawResponse};
+
+pub fn garita_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_garita")
+}
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+pub struct GatewayBuilder {
+    client_ip: String,
+    rules: String,
+    geoip: Option<&'static str>,
+    files: Vec<(String, String)>,
+    dead_upstream: bool,
+}
+
+impl GatewayBuilder {
+    /// Point the gateway at a port where nothing listens.
+    pub fn dead_upstream(mut self) -> Self {
+        self.dead_upstream = true;
+        self
+    }
+
+    /// The `[client_ip]` table's body, e.g. `trusted_proxies = ["127.0.0.1/32"]`.
+    pub fn client_ip(mut self, toml: &str) -> Self {
+        self.client_ip = toml.to_string();
+        self
+    }
+
+    /// Policies, routes and `[ip_rules]`. A policy named `open` exists already and is the
+    /// default for unmatched requests.
+    pub fn rules(mut self, toml: &str) -> Self {
+        self.rules = toml.to_string();
+        self
+    }
+
+    /// Use one of the databases in `geoip/` (by file name).
+    pub fn geoip(mut self, file: &'static str) -> Self {
+        self.geoip = Some(file);
+        self
+    }
+
+    /// A file next to the config, for list files.
+    pub fn file(mut self, name: &str, content: &str) -> Self {
+        self.files.push((name.to_string(), content.to_string()));
+        self
+    }
+
+    pub fn start(self) -> TestGateway {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let shop = DemoShop::start().expect("recording backend");
+        let proxy: SocketAddr = ([127, 0, 0, 1], free_local_port().unwrap()).into();
+        let metrics: SocketAddr = ([127, 0, 0, 1], free_local_port().unwrap()).into();
+        for (name, content) in &self.files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
+        let geoip = self
+            .geoip
+            .map(|f| {
+                format!(
+                    "[geoip]\ndatabase = {:?}\n",
+                    repo_path("geoip").join(f).display().to_string()
+                )
+            })
+            .unwrap_or_default();
+        let upstream = if self.dead_upstream {
+            SocketAddr::from(([127, 0, 0, 1], free_local_port().unwrap()))
+        } else {
+            shop.addr()
+        };
+        let config = format!(
+            "[server]\nlisten = [\"{proxy}\"]\nthreads = 2\ndefault_policy = \"open\"\n\
+             [upstream]\naddresses = [\"{}\"]\n\
+             [client_ip]\n{}\n\
+             [metrics]\nlisten = \"{metrics}\"\n\
+             [decision_log]\npath = \"decisions.jsonl\"\n\
+             {geoip}\n\
+             [policies.open]\n\n{}\n",
+            upstream, self.client_ip, self.rules
+        );
+        let config_path = dir.path().join("garita.toml");
+        std::fs::write(&config_path, &config).unwrap();
+        let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+        let child = Command::new(garita_bin())
+            .args(["run", "--config"])
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start garita");
+        let mut gateway = TestGateway {
+            child,
+            shop,
+            proxy,
+            metrics,
+            dir,
+        };
+        if !wait_until_listening(proxy, Duration::from_secs(20)) {
+            let _ = gateway.child.kill();
+            panic!(
+                "garita did not start listening; config:\n{config}\nstderr:\n{}",
+                gateway.stderr()
+            );
+        }
+        assert!(wait_until_listening(metrics, Duration::from_secs(5)));
+        gateway
+    }
+}
+
+pub struct TestGateway {
+    child: Child,
+    pub shop: DemoShop,
+    pub proxy: SocketAddr,
+    pub metrics: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl TestGateway {
+    pub fn builder() -> GatewayBuilder {
+        GatewayBuilder {
+            client_ip: String::new(),
+            rules: String::new(),
+            geoip: None,
+            files: Vec::new(),
+            dead_upstream: false,
+        }
+    }
+
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("http://{}{}", self.proxy, path_and_query)
+    }
+
+    /// Requests the backend has received so far.
+    pub fn received(&self) -> Vec<RecordedRequest> {
+        self.shop.requests()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    /// Decision-log lines so far, parsed.
+    pub fn decisions(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.path().join("decisions.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect()
+    }
+
+    /// Wait (briefly) for `n` decision-log lines: the line is written after the response.
+    pub fn wait_for_decisions(&self, n: usize) -> Vec<serde_json::Value> {
+        for _ in 0..250 {
+            let lines = self.decisions();
+            if lines.len() >= n {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.decisions()
+    }
+
+    pub fn scrape(&self) -> String {
+        let response = RawRequest::new("GET", "/metrics")
+            .send(self.metrics)
+            .expect("scrape");
+        assert_eq!(response.status, 200);
+        String::from_utf8(response.body).expect("UTF-8 metrics")
+    }
+
+    /// A request from loopback claiming to forward for `client`.
+    pub fn post_from(&self, client: &str, path: &str, body: &str) -> RawResponse {
+        RawRequest::new("POST", path)
+            .header("X-Forwarded-For", client)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send(self.proxy)
+            .expect("gateway answers")
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A JSON error body's `reason`.
+pub fn reason(response: &RawResponse) -> String {
+    response
+        .json()
+        .and_then(|j| j.get("reason").and_then(|r| r.as_str()).map(str::to_string))
+        .unwrap_or_default()
+}
