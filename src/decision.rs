@@ -4,7 +4,7 @@
 //! sockets. The checks run cheapest first and stop at the first denial: the block lists,
 //! then the geofence, then the per-address rate limit (which an allow-listed address skips).
 //! A request that cannot even be read into facts (a path that does not normalise, a
-//! forwarding header a trusted proxy mangled) is denied with a malformed-request reason,
+//! forwarding header a trusted proxy mangled, an oversized head) is denied with a malformed-request reason,
 //! so that it is logged and counted like any other decision.
 
 use crate::client_ip::ClientIp;
@@ -62,6 +62,7 @@ pub enum Reason {
     RateLimited,
     MalformedPath,
     MalformedForwardedFor,
+    HeadersTooLarge,
 }
 
 impl Reason {
@@ -75,6 +76,7 @@ impl Reason {
             Reason::RateLimited => "rate_limited",
             Reason::MalformedPath => "malformed_path",
             Reason::MalformedForwardedFor => "malformed_forwarded_for",
+            Reason::HeadersTooLarge => "headers_too_large",
         }
     }
 
@@ -88,6 +90,7 @@ impl Reason {
             | Reason::CountryUnknown => 403,
             Reason::RateLimited => 429,
             Reason::MalformedPath | Reason::MalformedForwardedFor => 400,
+            Reason::HeadersTooLarge => 431,
         }
     }
 }

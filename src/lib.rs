@@ -13,6 +13,7 @@ pub mod config;
 pub mod decision;
 pub mod decision_log;
 pub mod demo;
+pub mod framing;
 pub mod gateway;
 pub mod geo;
 pub mod ip_list;

@@ -10,6 +10,7 @@ use crate::client_ip::ClientIp;
 use crate::config::Config;
 use crate::decision::{Decision, Reason};
 use crate::decision_log::{loggable_path, utc_timestamp, DecisionLog, DecisionRecord};
+use crate::framing;
 use crate::geo::CountryCode;
 use crate::metrics::{status_class, Metrics};
 use crate::path;
@@ -68,6 +69,12 @@ impl GaritaProxy {
         peer: std::net::IpAddr,
         ctx: &mut RequestCtx,
     ) -> Decision {
+        ctx.client = Some(ClientIp { addr: peer, peer });
+        let target_len = req.uri.path_and_query().map_or(0, |p| p.as_str().len());
+        if let Err(reason) = framing::check(&req.headers, target_len, self.config.max_header_bytes)
+        {
+            return Decision::deny(reason);
+        }
         let resolver = &self.config.client_ip;
         let values = req
             .headers
@@ -76,10 +83,7 @@ impl GaritaProxy {
             .map(|v| v.as_bytes());
         let client = match resolver.resolve(peer, values) {
             Ok(client) => client,
-            Err(_) => {
-                ctx.client = Some(ClientIp { addr: peer, peer });
-                return Decision::deny(Reason::MalformedForwardedFor);
-            }
+            Err(_) => return Decision::deny(Reason::MalformedForwardedFor),
         };
         ctx.client = Some(client);
         let normalized = match path::normalize(req.uri.path()) {

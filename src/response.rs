@@ -34,6 +34,7 @@ pub fn error_name(status: u16) -> &'static str {
         409 => "conflict",
         413 => "payload_too_large",
         429 => "too_many_requests",
+        431 => "request_header_fields_too_large",
         502 => "bad_gateway",
         503 => "service_unavailable",
         504 => "gateway_timeout",

@@ -68,6 +68,18 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
 
+    let max_header_bytes = raw
+        .server
+        .max_header_bytes
+        .unwrap_or(crate::framing::DEFAULT_MAX_HEADER_BYTES);
+    if max_header_bytes < 1024 {
+        return Err(ctx.invalid(
+            "server.max_header_bytes",
+            "at least 1024 bytes",
+            max_header_bytes,
+        ));
+    }
+
     if raw.upstream.addresses.is_empty() {
         return Err(ctx.invalid("upstream.addresses", "at least one host:port", "[]"));
     }
@@ -241,6 +253,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         listen,
         threads,
         grace_period_seconds: raw.server.grace_period_seconds.unwrap_or(5),
+        max_header_bytes,
         upstreams,
         connect_timeout: Duration::from_millis(raw.upstream.connect_timeout_ms.unwrap_or(2_000)),
         read_timeout: Duration::from_millis(raw.upstream.read_timeout_ms.unwrap_or(30_000)),

@@ -37,6 +37,8 @@ pub struct ServerSection {
     pub default_policy: String,
     /// Seconds to keep serving after SIGTERM/SIGINT before closing.
     pub grace_period_seconds: Option<u64>,
+    /// Bound on the request line plus headers, in bytes (default 32768).
+    pub max_header_bytes: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -32,6 +32,8 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     pub threads: usize,
     pub grace_period_seconds: u64,
+    /// Bound on the request line plus headers; larger heads get 431.
+    pub max_header_bytes: usize,
     pub upstreams: Vec<SocketAddr>,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
