@@ -8,6 +8,7 @@
 //! compiles it into the validated types the rest of the crate uses.
 #![forbid(unsafe_code)]
 
+pub mod body;
 pub mod client_ip;
 pub mod config;
 pub mod decision;
@@ -16,6 +17,7 @@ pub mod demo;
 pub mod framing;
 pub mod gateway;
 pub mod geo;
+pub mod identity;
 pub mod ip_list;
 pub mod metrics;
 pub mod path;

@@ -1,0 +1,408 @@
+//! Request bodies, read once, and the selectors that pick facts out of a request.
+//!
+//! A body is parsed only as what its `Content-Type` says: JSON (`application/json` or
+//! `+json`) or `application/x-www-form-urlencoded`. The parser is stricter than the
+//! backend's is likely to be, on purpose: if garita and the backend could read one body
+//! differently, garita would be judging a request the backend never sees. So a JSON object
+//! that repeats a key, a form that repeats a field a selector reads, invalid UTF-8 and
+//! nesting deeper than [`MAX_DEPTH`] are all refused rather than guessed at.
+//!
+//! A selector names where a fact lives: `json:/user/documentNumber` (a JSON pointer),
+//! `form:dni`, `header:X-Device-Id` or `query:dni`.
+
+use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// Deepest nesting of JSON arrays and objects accepted.
+pub const MAX_DEPTH: usize = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// The body is not of the type the route's selectors read.
+    WrongContentType,
+    InvalidUtf8,
+    Malformed,
+    DuplicateKey(String),
+    TooDeep,
+    /// A selector found an object or array where a single value was expected.
+    NotScalar(String),
+}
+
+impl BodyError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            BodyError::WrongContentType => "unsupported_content_type",
+            BodyError::InvalidUtf8 => "invalid_utf8",
+            BodyError::Malformed => "malformed_body",
+            BodyError::DuplicateKey(_) => "duplicate_key",
+            BodyError::TooDeep => "body_too_deep",
+            BodyError::NotScalar(_) => "malformed_field",
+        }
+    }
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BodyError::DuplicateKey(k) => write!(f, "duplicate key {k:?}"),
+            BodyError::NotScalar(s) => write!(f, "{s} is not a single value"),
+            other => f.write_str(other.code()),
+        }
+    }
+}
+
+/// What kind of body a route's selectors need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    Json,
+    Form,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParsedBody {
+    None,
+    Json(Value),
+    Form(Vec<(String, String)>),
+}
+
+/// Parse `bytes` as `kind`, if the content type agrees. An empty body parses as nothing.
+pub fn parse(
+    content_type: Option<&str>,
+    bytes: &[u8],
+    kind: BodyKind,
+) -> Result<ParsedBody, BodyError> {
+    if bytes.is_empty() {
+        return Ok(ParsedBody::None);
+    }
+    let media = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let text = || std::str::from_utf8(bytes).map_err(|_| BodyError::InvalidUtf8);
+    match kind {
+        BodyKind::Json if media == "application/json" || media.ends_with("+json") => {
+            parse_json(text()?).map(ParsedBody::Json)
+        }
+        BodyKind::Form if media == "application/x-www-form-urlencoded" => {
+            text()?;
+            let fields = form_urlencoded::parse(bytes)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            Ok(ParsedBody::Form(fields))
+        }
+        _ => Err(BodyError::WrongContentType),
+    }
+}
+
+const DUPLICATE: &str = "garita:duplicate:";
+const TOO_DEEP: &str = "garita:too-deep";
+
+fn parse_json(text: &str) -> Result<Value, BodyError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = StrictValue { depth: 0 }
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|_| v));
+    value.map_err(|e| {
+        let msg = e.to_string();
+        if let Some(rest) = msg.strip_prefix(DUPLICATE) {
+            let key = rest.split(" at line").next().unwrap_or(rest);
+            BodyError::DuplicateKey(key.to_string())
+        } else if msg.starts_with(TOO_DEEP) {
+            BodyError::TooDeep
+        } else {
+            BodyError::Malformed
+        }
+    })
+}
+
+/// Builds a `Value` like serde_json does, but refuses repeated keys and deep nesting.
+struct StrictValue {
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for StrictValue {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictValue {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(A::Error::custom(TOO_DEEP));
+        }
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element_seed(StrictValue {
+            depth: self.depth + 1,
+        })? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(A::Error::custom(TOO_DEEP));
+        }
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            if map.contains_key(&key) {
+                return Err(A::Error::custom(format!("{DUPLICATE}{key}")));
+            }
+            let value = access.next_value_seed(StrictValue {
+                depth: self.depth + 1,
+            })?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+/// Where a fact is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    JsonPointer(String),
+    Form(String),
+    Header(http::HeaderName),
+    Query(String),
+}
+
+impl Selector {
+    /// `json:/a/b`, `form:name`, `header:Name`, `query:name`; the error says what was expected.
+    pub fn parse(text: &str) -> Result<Self, &'static str> {
+        let (kind, rest) = text
+            .split_once(':')
+            .ok_or("kind:where, e.g. json:/userDocumentNumber")?;
+        match kind {
+            "json" if rest.is_empty() || rest.starts_with('/') => {
+                Ok(Selector::JsonPointer(rest.to_string()))
+            }
+            "json" => Err("a JSON pointer starting with '/', e.g. json:/userEmail"),
+            "form" | "query" if rest.is_empty() => Err("a field name after form: or query:"),
+            "form" => Ok(Selector::Form(rest.to_string())),
+            "query" => Ok(Selector::Query(rest.to_string())),
+            "header" => http::HeaderName::from_bytes(rest.as_bytes())
+                .map(Selector::Header)
+                .map_err(|_| "an HTTP header name after header:"),
+            _ => Err("a selector starting with json:, form:, header: or query:"),
+        }
+    }
+
+    /// The body kind this selector reads, if it reads the body.
+    pub fn body_kind(&self) -> Option<BodyKind> {
+        match self {
+            Selector::JsonPointer(_) => Some(BodyKind::Json),
+            Selector::Form(_) => Some(BodyKind::Form),
+            Selector::Header(_) | Selector::Query(_) => None,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Selector::JsonPointer(p) => format!("json:{p}"),
+            Selector::Form(f) => format!("form:{f}"),
+            Selector::Header(h) => format!("header:{h}"),
+            Selector::Query(q) => format!("query:{q}"),
+        }
+    }
+
+    /// The selected value as text; `None` if absent (or JSON null). A field given twice
+    /// is an error, as is an object or array where one value belongs.
+    pub fn select(
+        &self,
+        body: &ParsedBody,
+        headers: &http::HeaderMap,
+        query: Option<&str>,
+    ) -> Result<Option<String>, BodyError> {
+        let single = |mut values: Vec<String>, name: &str| match values.len() {
+            0 => Ok(None),
+            1 => Ok(values.pop()),
+            _ => Err(BodyError::DuplicateKey(name.to_string())),
+        };
+        match self {
+            Selector::JsonPointer(pointer) => match body {
+                ParsedBody::Json(value) => match value.pointer(pointer) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(s)) => Ok(Some(s.clone())),
+                    Some(Value::Number(n)) => Ok(Some(n.to_string())),
+                    Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+                    Some(_) => Err(BodyError::NotScalar(self.describe())),
+                },
+                _ => Ok(None),
+            },
+            Selector::Form(name) => match body {
+                ParsedBody::Form(fields) => single(
+                    fields
+                        .iter()
+                        .filter(|(k, _)| k == name)
+                        .map(|(_, v)| v.clone())
+                        .collect(),
+                    name,
+                ),
+                _ => Ok(None),
+            },
+            Selector::Header(name) => {
+                let values: Vec<String> = headers
+                    .get_all(name)
+                    .iter()
+                    .map(|v| {
+                        v.to_str()
+                            .map(str::to_string)
+                            .map_err(|_| BodyError::InvalidUtf8)
+                    })
+                    .collect::<Result<_, _>>()?;
+                single(values, name.as_str())
+            }
+            Selector::Query(name) => {
+                let values = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+                    .filter(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+                    .collect();
+                single(values, name)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JSON: Option<&str> = Some("application/json; charset=utf-8");
+
+    #[test]
+    fn json_with_a_repeated_key_is_refused_at_any_depth() {
+        assert_eq!(
+            parse(JSON, br#"{"dni":"1","dni":"2"}"#, BodyKind::Json),
+            Err(BodyError::DuplicateKey("dni".into()))
+        );
+        assert_eq!(
+            parse(
+                JSON,
+                br#"{"user":{"email":"a","email":"b"}}"#,
+                BodyKind::Json
+            ),
+            Err(BodyError::DuplicateKey("email".into()))
+        );
+        assert!(parse(JSON, br#"{"a":{"k":1},"b":{"k":2}}"#, BodyKind::Json).is_ok());
+    }
+
+    #[test]
+    fn bad_json_is_told_apart() {
+        assert_eq!(
+            parse(JSON, b"{\"a\":", BodyKind::Json),
+            Err(BodyError::Malformed)
+        );
+        assert_eq!(
+            parse(JSON, b"{} {}", BodyKind::Json),
+            Err(BodyError::Malformed)
+        );
+        assert_eq!(
+            parse(JSON, b"{\"a\":\"\xff\"}", BodyKind::Json),
+            Err(BodyError::InvalidUtf8)
+        );
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert_eq!(
+            parse(JSON, deep.as_bytes(), BodyKind::Json),
+            Err(BodyError::TooDeep)
+        );
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(JSON, ok.as_bytes(), BodyKind::Json).is_ok());
+        assert_eq!(
+            parse(Some("text/plain"), b"{}", BodyKind::Json),
+            Err(BodyError::WrongContentType)
+        );
+        assert_eq!(
+            parse(None, b"{}", BodyKind::Json),
+            Err(BodyError::WrongContentType)
+        );
+        assert_eq!(
+            parse(Some("application/vnd.api+json"), b"{}", BodyKind::Json),
+            Ok(ParsedBody::Json(serde_json::json!({})))
+        );
+    }
+
+    #[test]
+    fn selectors_read_json_form_headers_and_query() {
+        let body = parse(
+            JSON,
+            br#"{"userDocumentNumber":"45678912","amount":120.5,"user":{"id":7},"n":null,"o":{}}"#,
+            BodyKind::Json,
+        )
+        .unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-device-id", "dev-1".parse().unwrap());
+        let sel = |s: &str| {
+            Selector::parse(s)
+                .unwrap()
+                .select(&body, &headers, Some("dni=1&a=2"))
+        };
+        assert_eq!(sel("json:/userDocumentNumber"), Ok(Some("45678912".into())));
+        assert_eq!(sel("json:/amount"), Ok(Some("120.5".into())));
+        assert_eq!(sel("json:/user/id"), Ok(Some("7".into())));
+        assert_eq!(sel("json:/n"), Ok(None));
+        assert_eq!(sel("json:/missing"), Ok(None));
+        assert_eq!(sel("json:/o"), Err(BodyError::NotScalar("json:/o".into())));
+        assert_eq!(sel("header:X-Device-Id"), Ok(Some("dev-1".into())));
+        assert_eq!(sel("query:dni"), Ok(Some("1".into())));
+        let dup =
+            Selector::parse("query:dni")
+                .unwrap()
+                .select(&body, &headers, Some("dni=1&dni=2"));
+        assert_eq!(dup, Err(BodyError::DuplicateKey("dni".into())));
+    }
+
+    #[test]
+    fn form_fields_repeated_are_refused_only_when_read() {
+        let form = Some("application/x-www-form-urlencoded");
+        let body = parse(
+            form,
+            b"dni=4567%208912&tag=a&tag=b&email=ana%40example.pe",
+            BodyKind::Form,
+        )
+        .unwrap();
+        let headers = http::HeaderMap::new();
+        let sel = |s: &str| Selector::parse(s).unwrap().select(&body, &headers, None);
+        assert_eq!(sel("form:dni"), Ok(Some("4567 8912".into())));
+        assert_eq!(sel("form:email"), Ok(Some("ana@example.pe".into())));
+        assert_eq!(sel("form:tag"), Err(BodyError::DuplicateKey("tag".into())));
+    }
+
+    #[test]
+    fn selector_syntax() {
+        assert!(Selector::parse("json:userEmail").is_err());
+        assert!(Selector::parse("cookie:x").is_err());
+        assert!(Selector::parse("header:bad header").is_err());
+        assert!(Selector::parse("form:").is_err());
+    }
+}

@@ -1,0 +1,298 @@
+//! Who is paying: identity documents, emails and phone numbers, validated and normalised.
+//!
+//! Every identifier is brought to one canonical spelling before it is counted, bound or
+//! matched against a block list, so that `4567 8912`, `45.678.912` and `45678912` are one
+//! DNI and `Ana@Example.PE ` and `ana@example.pe` one email. What is checked is the shape,
+//! not existence: a well-formed DNI may still belong to nobody (RENIEC is not consulted),
+//! and a RUC's check digit only catches typos.
+//!
+//! Documents: DNI is exactly 8 digits; RUC is 11 digits, prefix 10/15/17/20, with a mod-11
+//! check digit; CE (carné de extranjería) and PAS (passport) are 6 to 12 letters or digits.
+//! Phones become E.164; Peruvian numbers written without a country code are read as Peru's
+//! (mobiles are 9 digits starting with 9).
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DocumentKind {
+    Dni,
+    Ce,
+    Pas,
+    Ruc,
+}
+
+impl DocumentKind {
+    /// Read a document type as payment APIs send it (`DNI`, `CE`, `PAS`, `RUC`; any case).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "DNI" | "1" => Some(DocumentKind::Dni),
+            "CE" | "4" => Some(DocumentKind::Ce),
+            "PAS" | "PASAPORTE" | "PASSPORT" | "7" => Some(DocumentKind::Pas),
+            "RUC" | "6" => Some(DocumentKind::Ruc),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::Dni => "DNI",
+            DocumentKind::Ce => "CE",
+            DocumentKind::Pas => "PAS",
+            DocumentKind::Ruc => "RUC",
+        }
+    }
+}
+
+/// A validated identity document in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Document {
+    pub kind: DocumentKind,
+    pub number: String,
+}
+
+impl Document {
+    /// The value keys and lists use: `DNI:45678912`.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.kind.as_str(), self.number)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentError {
+    UnknownType,
+    BadFormat,
+    BadCheckDigit,
+}
+
+impl fmt::Display for DocumentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DocumentError::UnknownType => "unknown document type",
+            DocumentError::BadFormat => "document number of the wrong shape",
+            DocumentError::BadCheckDigit => "RUC check digit does not match",
+        })
+    }
+}
+
+/// Validate and normalise a document. Separators people type (spaces, dots, hyphens) are
+/// dropped and letters upper-cased before the shape is checked.
+pub fn document(kind: DocumentKind, number: &str) -> Result<Document, DocumentError> {
+    let clean: String = number
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '.' | '-'))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let digits = |n: usize| clean.len() == n && clean.bytes().all(|b| b.is_ascii_digit());
+    let ok = match kind {
+        DocumentKind::Dni => digits(8),
+        DocumentKind::Ruc => {
+            if !digits(11)
+                || !["10", "15", "17", "20"]
+                    .iter()
+                    .any(|p| clean.starts_with(p))
+            {
+                return Err(DocumentError::BadFormat);
+            }
+            if !ruc_check_digit_ok(&clean) {
+                return Err(DocumentError::BadCheckDigit);
+            }
+            true
+        }
+        DocumentKind::Ce | DocumentKind::Pas => {
+            (6..=12).contains(&clean.len()) && clean.bytes().all(|b| b.is_ascii_alphanumeric())
+        }
+    };
+    if ok {
+        Ok(Document {
+            kind,
+            number: clean,
+        })
+    } else {
+        Err(DocumentError::BadFormat)
+    }
+}
+
+/// SUNAT's mod-11 check: weights 5,4,3,2,7,6,5,4,3,2 over the first ten digits.
+fn ruc_check_digit_ok(ruc: &str) -> bool {
+    const WEIGHTS: [u32; 10] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
+    let d: Vec<u32> = ruc.bytes().map(|b| u32::from(b - b'0')).collect();
+    let sum: u32 = d.iter().zip(WEIGHTS).map(|(x, w)| x * w).sum();
+    let check = match 11 - sum % 11 {
+        10 => 0,
+        11 => 1,
+        n => n,
+    };
+    d[10] == check
+}
+
+/// Lower-case and trim an email and check its shape. With `fold_gmail`, Gmail addresses
+/// also lose the dots and `+tag` of their local part (Gmail delivers all of them to one
+/// mailbox), and googlemail.com becomes gmail.com.
+pub fn email(text: &str, fold_gmail: bool) -> Option<String> {
+    let lower = text.trim().to_lowercase();
+    if lower.len() > 254 || lower.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let (local, domain) = lower.split_once('@')?;
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && !domain.contains('@');
+    if local.is_empty() || local.len() > 64 || !domain_ok {
+        return None;
+    }
+    if fold_gmail && (domain == "gmail.com" || domain == "googlemail.com") {
+        let base = local.split('+').next().unwrap_or("").replace('.', "");
+        if base.is_empty() {
+            return None;
+        }
+        return Some(format!("{base}@gmail.com"));
+    }
+    Some(lower)
+}
+
+/// A phone number in E.164 (`+51987654321`). Numbers without a country code are read as
+/// Peruvian: 9 digits starting with 9 are mobiles; a leading trunk `0` is dropped.
+pub fn phone(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    let international = trimmed.starts_with('+');
+    let mut digits: String = trimmed
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '+'))
+        .collect();
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || digits.is_empty() {
+        return None;
+    }
+    if !international {
+        if let Some(rest) = digits.strip_prefix("00") {
+            digits = rest.to_string();
+        } else if digits.len() == 11 && digits.starts_with("519") {
+            // 51 + a mobile, written without the plus.
+        } else {
+            let national = digits.strip_prefix('0').unwrap_or(&digits);
+            digits = format!("51{national}");
+        }
+    }
+    if !(8..=15).contains(&digits.len()) || digits.starts_with('0') {
+        return None;
+    }
+    if let Some(national) = digits.strip_prefix("51") {
+        let mobile = national.len() == 9 && national.starts_with('9');
+        let landline = national.len() == 8 && !national.starts_with(['0', '9']);
+        if !mobile && !landline {
+            return None;
+        }
+    }
+    Some(format!("+{digits}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dni(n: &str) -> Result<String, DocumentError> {
+        document(DocumentKind::Dni, n).map(|d| d.number)
+    }
+
+    #[test]
+    fn dni_is_eight_digits_whatever_the_spelling() {
+        for spelling in ["45678912", " 4567 8912 ", "45.678.912", "4567-8912"] {
+            assert_eq!(dni(spelling).as_deref(), Ok("45678912"), "{spelling}");
+        }
+        for bad in ["4567891", "456789123", "4567891A", "", "45678912-3"] {
+            assert_eq!(dni(bad), Err(DocumentError::BadFormat), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ruc_needs_its_prefix_and_check_digit() {
+        // SUNAT's own RUC and a company's, both published.
+        assert!(document(DocumentKind::Ruc, "20131312955").is_ok());
+        assert!(document(DocumentKind::Ruc, "20100070970").is_ok());
+        assert_eq!(
+            document(DocumentKind::Ruc, "20131312954"),
+            Err(DocumentError::BadCheckDigit)
+        );
+        assert_eq!(
+            document(DocumentKind::Ruc, "30131312955"),
+            Err(DocumentError::BadFormat)
+        );
+        assert_eq!(
+            document(DocumentKind::Ruc, "2013131295"),
+            Err(DocumentError::BadFormat)
+        );
+    }
+
+    #[test]
+    fn ce_and_passport_are_alphanumeric() {
+        assert_eq!(
+            document(DocumentKind::Pas, "ab 123456").unwrap().number,
+            "AB123456"
+        );
+        assert!(document(DocumentKind::Ce, "001234567").is_ok());
+        assert!(document(DocumentKind::Ce, "12345").is_err());
+        assert!(document(DocumentKind::Pas, "AB12345#").is_err());
+    }
+
+    #[test]
+    fn document_types_as_apis_send_them() {
+        assert_eq!(DocumentKind::parse("dni"), Some(DocumentKind::Dni));
+        assert_eq!(DocumentKind::parse(" PAS "), Some(DocumentKind::Pas));
+        assert_eq!(DocumentKind::parse("LE"), None);
+    }
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        assert_eq!(
+            email(" Ana@Example.PE ", false).as_deref(),
+            Some("ana@example.pe")
+        );
+        assert_eq!(
+            email("A.N.A+promo@GoogleMail.com", true).as_deref(),
+            Some("ana@gmail.com")
+        );
+        assert_eq!(
+            email("a.n.a+promo@gmail.com", false).as_deref(),
+            Some("a.n.a+promo@gmail.com")
+        );
+        assert_eq!(
+            email("a.n.a+x@example.pe", true).as_deref(),
+            Some("a.n.a+x@example.pe")
+        );
+        for bad in [
+            "ana",
+            "ana@",
+            "@example.pe",
+            "ana@example",
+            "a na@example.pe",
+            "a@b@c.pe",
+            "a@.pe",
+        ] {
+            assert_eq!(email(bad, false), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn phones_become_e164() {
+        for spelling in [
+            "987654321",
+            "987 654 321",
+            "+51 987 654 321",
+            "51987654321",
+            "0051987654321",
+            "+51-987-654-321",
+        ] {
+            assert_eq!(
+                phone(spelling).as_deref(),
+                Some("+51987654321"),
+                "{spelling}"
+            );
+        }
+        assert_eq!(phone("(01) 411-1111").as_deref(), Some("+5114111111"));
+        assert_eq!(phone("+1 415 555 0100").as_deref(), Some("+14155550100"));
+        for bad in ["98765432", "+51 887654321", "abc", "", "+51", "12"] {
+            assert_eq!(phone(bad), None, "{bad}");
+        }
+    }
+}
