@@ -9,19 +9,23 @@
 #![forbid(unsafe_code)]
 
 pub mod body;
+pub mod calendar;
 pub mod client_ip;
 pub mod config;
 pub mod decision;
 pub mod decision_log;
 pub mod demo;
+pub mod facts;
 pub mod framing;
 pub mod gateway;
 pub mod geo;
 pub mod identity;
 pub mod ip_list;
+pub mod key_list;
 pub mod metrics;
 pub mod path;
 pub mod proxy;
 pub mod rate_limit;
 pub mod response;
 pub mod route;
+pub mod store;

@@ -1,0 +1,155 @@
+//! Time for quotas: the clock, and calendar windows in the shop's time zone.
+//!
+//! A daily quota is "per business day": it rolls over at midnight in the configured time
+//! zone (America/Lima by default; Peru is UTC-5 all year), not at midnight UTC, while every
+//! time stored or logged stays UTC. An hourly quota rolls over on the local hour. The clock
+//! is a trait so tests can stand exactly on either side of midnight.
+
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use std::sync::Mutex;
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// A clock that stands still until moved; for tests.
+pub struct ManualClock(Mutex<Timestamp>);
+
+impl ManualClock {
+    pub fn new(at: Timestamp) -> Self {
+        Self(Mutex::new(at))
+    }
+
+    pub fn set(&self, at: Timestamp) {
+        if let Ok(mut t) = self.0.lock() {
+            *t = at;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        self.0
+            .lock()
+            .map(|t| *t)
+            .unwrap_or_else(|p| *p.into_inner())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Period {
+    Hour,
+    Day,
+}
+
+impl Period {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Hour => "hour",
+            Period::Day => "day",
+        }
+    }
+}
+
+/// One calendar window: an id that names it and the instant it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    pub id: String,
+    pub ends_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    tz: TimeZone,
+    name: String,
+}
+
+impl Calendar {
+    /// A calendar in an IANA time zone such as "America/Lima".
+    pub fn new(tz_name: &str) -> Option<Self> {
+        let tz = jiff::tz::db().get(tz_name).ok()?;
+        Some(Self {
+            tz,
+            name: tz_name.to_string(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The window of `period` that `now` falls in.
+    pub fn window(&self, period: Period, now: Timestamp) -> Window {
+        let local = now.to_zoned_datetime(self.tz.clone());
+        match period {
+            Period::Day => {
+                let date = local.date();
+                let ends_at = date
+                    .tomorrow()
+                    .ok()
+                    .and_then(|d| d.to_zoned_datetime(self.tz.clone()).ok())
+                    .map_or(now + 24.hours(), |z| z.timestamp());
+                Window {
+                    id: date.to_string(),
+                    ends_at,
+                }
+            }
+            Period::Hour => {
+                let start = local
+                    .with()
+                    .minute(0)
+                    .second(0)
+                    .subsec_nanosecond(0)
+                    .build()
+                    .map_or(now, |z| z.timestamp());
+                Window {
+                    id: format!("{}T{:02}", local.date(), local.hour()),
+                    ends_at: start + 1.hour(),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn lima_days_end_at_five_utc() {
+        let lima = Calendar::new("America/Lima").unwrap();
+        // 23:59:59 in Lima on the 24th is 04:59:59 UTC on the 25th.
+        let before = lima.window(Period::Day, at("2026-11-25T04:59:59Z"));
+        assert_eq!(before.id, "2026-11-24");
+        assert_eq!(before.ends_at, at("2026-11-25T05:00:00Z"));
+        let after = lima.window(Period::Day, at("2026-11-25T05:00:00Z"));
+        assert_eq!(after.id, "2026-11-25");
+        assert_eq!(after.ends_at, at("2026-11-26T05:00:00Z"));
+    }
+
+    #[test]
+    fn hours_are_local_hours() {
+        let lima = Calendar::new("America/Lima").unwrap();
+        let w = lima.window(Period::Hour, at("2026-11-25T14:30:00Z"));
+        assert_eq!(w.id, "2026-11-25T09");
+        assert_eq!(w.ends_at, at("2026-11-25T15:00:00Z"));
+        // A zone with a half-hour offset rolls over on its own half hours.
+        let kolkata = Calendar::new("Asia/Kolkata").unwrap();
+        let w = kolkata.window(Period::Hour, at("2026-11-25T14:40:00Z"));
+        assert_eq!(w.ends_at, at("2026-11-25T15:30:00Z"));
+        assert!(Calendar::new("Mars/Olympus").is_none());
+    }
+}

@@ -1,0 +1,332 @@
+//! Identity facts: who a payment request says is paying, read with the route's selectors
+//! and normalised.
+//!
+//! The key facts (document, email, phone, account, device) are what limits, bindings and
+//! block lists are keyed on; amount and currency are read for the log and for amount rules.
+//! A fact that is present but malformed is recorded as a [`FactProblem`]; what a problem
+//! does (reject, review, ignore) is the route's choice, made in the decision core.
+
+use crate::body::{BodyError, BodyKind, ParsedBody, Selector};
+use crate::identity::{self, Document, DocumentError, DocumentKind};
+
+/// The facts limits and lists can be keyed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyKind {
+    Dni,
+    Email,
+    Phone,
+    Account,
+    Device,
+}
+
+impl KeyKind {
+    pub const ALL: [KeyKind; 5] = [
+        KeyKind::Dni,
+        KeyKind::Email,
+        KeyKind::Phone,
+        KeyKind::Account,
+        KeyKind::Device,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Dni => "dni",
+            KeyKind::Email => "email",
+            KeyKind::Phone => "phone",
+            KeyKind::Account => "account",
+            KeyKind::Device => "device",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// Whether values of this kind are personal data that must never be logged in clear.
+    pub fn is_personal(self) -> bool {
+        matches!(self, KeyKind::Dni | KeyKind::Email | KeyKind::Phone)
+    }
+}
+
+/// Where each fact is read from, and how it is normalised.
+#[derive(Debug, Clone, Default)]
+pub struct FactSelectors {
+    pub dni: Option<Selector>,
+    pub dni_type: Option<Selector>,
+    pub email: Option<Selector>,
+    pub phone: Option<Selector>,
+    pub account: Option<Selector>,
+    pub device: Option<Selector>,
+    pub amount: Option<Selector>,
+    pub currency: Option<Selector>,
+    /// Fold Gmail dots and `+tags` before counting and matching emails.
+    pub fold_gmail: bool,
+}
+
+impl FactSelectors {
+    fn all(&self) -> impl Iterator<Item = &Selector> {
+        [
+            &self.dni,
+            &self.dni_type,
+            &self.email,
+            &self.phone,
+            &self.account,
+            &self.device,
+            &self.amount,
+            &self.currency,
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// The body kind the selectors read; `Err` if they mix JSON and form fields.
+    pub fn body_kind(&self) -> Result<Option<BodyKind>, ()> {
+        let mut kinds = self.all().filter_map(Selector::body_kind);
+        let first = kinds.next();
+        match first {
+            Some(k) if kinds.any(|other| other != k) => Err(()),
+            other => Ok(other),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all().next().is_none()
+    }
+}
+
+/// A fact that was sent but could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactProblem {
+    MissingDocument,
+    InvalidDocument(DocumentError),
+    InvalidEmail,
+    InvalidPhone,
+    InvalidAmount,
+    InvalidCurrency,
+    /// An account or device id that is empty or absurdly long.
+    InvalidKey(KeyKind),
+}
+
+impl FactProblem {
+    pub fn code(self) -> &'static str {
+        match self {
+            FactProblem::MissingDocument => "missing_document",
+            FactProblem::InvalidDocument(_) => "invalid_document",
+            FactProblem::InvalidEmail => "invalid_email",
+            FactProblem::InvalidPhone => "invalid_phone",
+            FactProblem::InvalidAmount => "invalid_amount",
+            FactProblem::InvalidCurrency => "invalid_currency",
+            FactProblem::InvalidKey(KeyKind::Account) => "invalid_account",
+            FactProblem::InvalidKey(_) => "invalid_device",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentityFacts {
+    pub document: Option<Document>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub account: Option<String>,
+    pub device: Option<String>,
+    /// In minor units (céntimos).
+    pub amount_minor: Option<u64>,
+    pub currency: Option<String>,
+    pub problems: Vec<FactProblem>,
+}
+
+impl IdentityFacts {
+    /// The canonical value of a key fact, as counted and hashed.
+    pub fn key(&self, kind: KeyKind) -> Option<String> {
+        match kind {
+            KeyKind::Dni => self.document.as_ref().map(Document::key),
+            KeyKind::Email => self.email.clone(),
+            KeyKind::Phone => self.phone.clone(),
+            KeyKind::Account => self.account.clone(),
+            KeyKind::Device => self.device.clone(),
+        }
+    }
+}
+
+const MAX_ID_LEN: usize = 128;
+
+/// Read and normalise the facts of one request.
+pub fn extract(
+    selectors: &FactSelectors,
+    body: &ParsedBody,
+    headers: &http::HeaderMap,
+    query: Option<&str>,
+) -> Result<IdentityFacts, BodyError> {
+    let read = |s: &Option<Selector>| -> Result<Option<String>, BodyError> {
+        match s {
+            Some(s) => Ok(s
+                .select(body, headers, query)?
+                .filter(|v| !v.trim().is_empty())),
+            None => Ok(None),
+        }
+    };
+    let mut facts = IdentityFacts::default();
+
+    if selectors.dni.is_some() {
+        match (read(&selectors.dni)?, read(&selectors.dni_type)?) {
+            (None, _) => facts.problems.push(FactProblem::MissingDocument),
+            (Some(number), kind_text) => {
+                let kind = match kind_text {
+                    None => Ok(DocumentKind::Dni),
+                    Some(t) => DocumentKind::parse(&t).ok_or(DocumentError::UnknownType),
+                };
+                match kind.and_then(|k| identity::document(k, &number)) {
+                    Ok(doc) => facts.document = Some(doc),
+                    Err(e) => facts.problems.push(FactProblem::InvalidDocument(e)),
+                }
+            }
+        }
+    }
+    if let Some(text) = read(&selectors.email)? {
+        match identity::email(&text, selectors.fold_gmail) {
+            Some(e) => facts.email = Some(e),
+            None => facts.problems.push(FactProblem::InvalidEmail),
+        }
+    }
+    if let Some(text) = read(&selectors.phone)? {
+        match identity::phone(&text) {
+            Some(p) => facts.phone = Some(p),
+            None => facts.problems.push(FactProblem::InvalidPhone),
+        }
+    }
+    for (selector, slot, kind) in [
+        (&selectors.account, &mut facts.account, KeyKind::Account),
+        (&selectors.device, &mut facts.device, KeyKind::Device),
+    ] {
+        if let Some(text) = read(selector)? {
+            let trimmed = text.trim();
+            if trimmed.len() > MAX_ID_LEN || trimmed.chars().any(char::is_control) {
+                facts.problems.push(FactProblem::InvalidKey(kind));
+            } else {
+                *slot = Some(trimmed.to_string());
+            }
+        }
+    }
+    if let Some(text) = read(&selectors.amount)? {
+        match parse_amount(&text) {
+            Some(minor) => facts.amount_minor = Some(minor),
+            None => facts.problems.push(FactProblem::InvalidAmount),
+        }
+    }
+    if let Some(text) = read(&selectors.currency)? {
+        let code = text.trim().to_ascii_uppercase();
+        if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+            facts.currency = Some(code);
+        } else {
+            facts.problems.push(FactProblem::InvalidCurrency);
+        }
+    }
+    Ok(facts)
+}
+
+/// "120", "120.5", "120.50" -> 12050 minor units. No sign, at most two decimals.
+pub fn parse_amount(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 12 || frac.len() > 2 || !digits(whole) || !digits(frac) {
+        return None;
+    }
+    let cents: u64 = format!("{frac:0<2}").parse().ok()?;
+    whole
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)
+}
+
+/// Minor units back to a decimal string for the log: 12050 -> "120.50".
+pub fn format_amount(minor: u64) -> String {
+    format!("{}.{:02}", minor / 100, minor % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::{parse, BodyKind};
+
+    fn pagoefectivo() -> FactSelectors {
+        let s = |t: &str| Some(Selector::parse(t).unwrap());
+        FactSelectors {
+            dni: s("json:/userDocumentNumber"),
+            dni_type: s("json:/userDocumentType"),
+            email: s("json:/userEmail"),
+            phone: s("json:/userPhone"),
+            account: s("json:/userId"),
+            device: s("header:X-Device-Id"),
+            amount: s("json:/amount"),
+            currency: s("json:/currency"),
+            fold_gmail: true,
+        }
+    }
+
+    fn facts(json: &str) -> IdentityFacts {
+        let body = parse(Some("application/json"), json.as_bytes(), BodyKind::Json).unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-device-id", " dev-9 ".parse().unwrap());
+        extract(&pagoefectivo(), &body, &headers, None).unwrap()
+    }
+
+    #[test]
+    fn a_pagoefectivo_cip_request_yields_its_facts() {
+        let f = facts(
+            r#"{"currency":"pen","amount":"120.5","userDocumentType":"DNI","userDocumentNumber":"4567 8912",
+               "userEmail":" Ana.Perez+x@GMAIL.com","userPhone":"987 654 321","userId":"cust-77"}"#,
+        );
+        assert_eq!(f.key(KeyKind::Dni).as_deref(), Some("DNI:45678912"));
+        assert_eq!(f.email.as_deref(), Some("anaperez@gmail.com"));
+        assert_eq!(f.phone.as_deref(), Some("+51987654321"));
+        assert_eq!(f.account.as_deref(), Some("cust-77"));
+        assert_eq!(f.device.as_deref(), Some("dev-9"));
+        assert_eq!(f.amount_minor, Some(12050));
+        assert_eq!(f.currency.as_deref(), Some("PEN"));
+        assert!(f.problems.is_empty());
+    }
+
+    #[test]
+    fn problems_are_recorded_not_guessed() {
+        let f = facts(
+            r#"{"userDocumentType":"DNI","userDocumentNumber":"123","userEmail":"nope","amount":"-1"}"#,
+        );
+        assert_eq!(
+            f.problems,
+            vec![
+                FactProblem::InvalidDocument(DocumentError::BadFormat),
+                FactProblem::InvalidEmail,
+                FactProblem::InvalidAmount
+            ]
+        );
+        let f = facts(r#"{"amount":1}"#);
+        assert_eq!(f.problems, vec![FactProblem::MissingDocument]);
+        let f = facts(r#"{"userDocumentType":"XX","userDocumentNumber":"45678912"}"#);
+        assert_eq!(
+            f.problems,
+            vec![FactProblem::InvalidDocument(DocumentError::UnknownType)]
+        );
+    }
+
+    #[test]
+    fn amounts_in_minor_units() {
+        assert_eq!(parse_amount("120"), Some(12000));
+        assert_eq!(parse_amount("120.5"), Some(12050));
+        assert_eq!(parse_amount("0.07"), Some(7));
+        for bad in ["", "1.005", "-3", "1e3", "abc", ".5"] {
+            assert_eq!(parse_amount(bad), None, "{bad}");
+        }
+        assert_eq!(format_amount(12050), "120.50");
+    }
+
+    #[test]
+    fn mixed_body_kinds_are_refused() {
+        let mut s = pagoefectivo();
+        assert_eq!(s.body_kind(), Ok(Some(BodyKind::Json)));
+        s.email = Some(Selector::parse("form:email").unwrap());
+        assert!(s.body_kind().is_err());
+        assert_eq!(FactSelectors::default().body_kind(), Ok(None));
+    }
+}

@@ -1,0 +1,173 @@
+//! Identity block lists, and the keyed hash that stands in for identifiers everywhere else.
+//!
+//! A block list of DNIs, emails, phones, accounts or devices holds SHA-256 digests of the
+//! canonical values, never the values: entries can be written in clear (they are
+//! normalised, then hashed at load) or as 64 hex digits of the digest, so that a fraud list
+//! shared between shops need not carry personal data. The canonical value hashed for a DNI
+//! is its 8 digits; for other documents `TYPE:NUMBER` (`CE:001234567`); emails lower-cased
+//! (Gmail-folded if the policy folds); phones in E.164.
+//!
+//! Store keys and log fields use [`KeyHasher`] instead: HMAC-SHA256 under the gateway's own
+//! secret, so that a leaked log or store cannot be reversed by hashing every possible DNI
+//! (there are only 10^8).
+
+use crate::facts::KeyKind;
+use crate::identity::{self, DocumentKind};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+
+/// The canonical text of a key value as block lists hash it, from a request's facts value
+/// (`IdentityFacts::key`).
+pub fn list_form(kind: KeyKind, key_value: &str) -> String {
+    match kind {
+        KeyKind::Dni => key_value
+            .strip_prefix("DNI:")
+            .unwrap_or(key_value)
+            .to_string(),
+        _ => key_value.to_string(),
+    }
+}
+
+/// Normalise an entry written in a list; `None` if it is not a valid value of its kind.
+pub fn normalise_entry(kind: KeyKind, entry: &str, fold_gmail: bool) -> Option<String> {
+    match kind {
+        KeyKind::Dni => {
+            let (doc_kind, number) = match entry.split_once(':') {
+                Some((k, n)) => (DocumentKind::parse(k)?, n),
+                None => (DocumentKind::Dni, entry),
+            };
+            let doc = identity::document(doc_kind, number).ok()?;
+            Some(list_form(kind, &doc.key()))
+        }
+        KeyKind::Email => identity::email(entry, fold_gmail),
+        KeyKind::Phone => identity::phone(entry),
+        KeyKind::Account | KeyKind::Device => {
+            let t = entry.trim();
+            (!t.is_empty()).then(|| t.to_string())
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct KeyList {
+    digests: HashSet<[u8; 32]>,
+}
+
+impl KeyList {
+    /// Add an entry: 64 hex digits (optionally `sha256:`-prefixed) or a clear value.
+    pub fn add(&mut self, kind: KeyKind, entry: &str, fold_gmail: bool) -> Result<(), ()> {
+        let entry = entry.trim();
+        let hex_part = entry.strip_prefix("sha256:").unwrap_or(entry);
+        if hex_part.len() == 64 {
+            if let Ok(bytes) = hex::decode(hex_part) {
+                let mut digest = [0u8; 32];
+                digest.copy_from_slice(&bytes);
+                self.digests.insert(digest);
+                return Ok(());
+            }
+        }
+        let canonical = normalise_entry(kind, entry, fold_gmail).ok_or(())?;
+        self.digests
+            .insert(Sha256::digest(canonical.as_bytes()).into());
+        Ok(())
+    }
+
+    /// Whether a request's key value (as `IdentityFacts::key` gives it) is listed.
+    pub fn contains(&self, kind: KeyKind, key_value: &str) -> bool {
+        if self.digests.is_empty() {
+            return false;
+        }
+        let digest: [u8; 32] = Sha256::digest(list_form(kind, key_value).as_bytes()).into();
+        self.digests.contains(&digest)
+    }
+
+    pub fn len(&self) -> usize {
+        self.digests.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+}
+
+/// HMAC-SHA256 under the gateway's secret, for store keys and log fields.
+#[derive(Clone)]
+pub struct KeyHasher {
+    mac: Hmac<Sha256>,
+}
+
+impl std::fmt::Debug for KeyHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyHasher(..)")
+    }
+}
+
+impl KeyHasher {
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            mac: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length"),
+        }
+    }
+
+    /// A fresh random secret: hashes then differ between runs.
+    pub fn random() -> Self {
+        Self::new(&rand::random::<[u8; 32]>())
+    }
+
+    /// 128 bits of the keyed hash, hex: `kind` is mixed in so equal strings of different
+    /// kinds do not collide.
+    pub fn hash(&self, kind: KeyKind, value: &str) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(kind.as_str().as_bytes());
+        mac.update(b"\0");
+        mac.update(value.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clear_and_hashed_entries_match_any_spelling() {
+        let mut list = KeyList::default();
+        list.add(KeyKind::Dni, "45.678.912", false).unwrap();
+        let hashed = hex::encode(Sha256::digest(b"11223344"));
+        list.add(KeyKind::Dni, &hashed, false).unwrap();
+        list.add(KeyKind::Dni, "CE:001234567", false).unwrap();
+        assert!(list.contains(KeyKind::Dni, "DNI:45678912"));
+        assert!(list.contains(KeyKind::Dni, "DNI:11223344"));
+        assert!(list.contains(KeyKind::Dni, "CE:001234567"));
+        assert!(!list.contains(KeyKind::Dni, "DNI:45678913"));
+        assert!(list.add(KeyKind::Dni, "1234", false).is_err());
+    }
+
+    #[test]
+    fn emails_are_matched_normalised() {
+        let mut list = KeyList::default();
+        list.add(KeyKind::Email, " Fraud.Ster+1@Gmail.com", true)
+            .unwrap();
+        assert!(list.contains(KeyKind::Email, "fraudster@gmail.com"));
+        let mut phones = KeyList::default();
+        phones.add(KeyKind::Phone, "987 654 321", false).unwrap();
+        assert!(phones.contains(KeyKind::Phone, "+51987654321"));
+    }
+
+    #[test]
+    fn keyed_hashes_depend_on_secret_and_kind() {
+        let a = KeyHasher::new(b"secret-a");
+        let b = KeyHasher::new(b"secret-b");
+        assert_eq!(
+            a.hash(KeyKind::Dni, "DNI:45678912"),
+            a.hash(KeyKind::Dni, "DNI:45678912")
+        );
+        assert_ne!(
+            a.hash(KeyKind::Dni, "DNI:45678912"),
+            b.hash(KeyKind::Dni, "DNI:45678912")
+        );
+        assert_ne!(a.hash(KeyKind::Account, "x"), a.hash(KeyKind::Device, "x"));
+        assert_eq!(a.hash(KeyKind::Email, "x").len(), 32);
+    }
+}
