@@ -79,12 +79,14 @@ impl FactSelectors {
         .flatten()
     }
 
-    /// The body kind the selectors read; `Err` if they mix JSON and form fields.
-    pub fn body_kind(&self) -> Result<Option<BodyKind>, ()> {
+    /// The body kind the selectors read; an error if they mix JSON and form fields.
+    pub fn body_kind(&self) -> Result<Option<BodyKind>, &'static str> {
         let mut kinds = self.all().filter_map(Selector::body_kind);
         let first = kinds.next();
         match first {
-            Some(k) if kinds.any(|other| other != k) => Err(()),
+            Some(k) if kinds.any(|other| other != k) => {
+                Err("selectors of one body kind: all json: or all form:")
+            }
             other => Ok(other),
         }
     }

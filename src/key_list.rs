@@ -56,7 +56,8 @@ pub struct KeyList {
 
 impl KeyList {
     /// Add an entry: 64 hex digits (optionally `sha256:`-prefixed) or a clear value.
-    pub fn add(&mut self, kind: KeyKind, entry: &str, fold_gmail: bool) -> Result<(), ()> {
+    /// Returns false, adding nothing, if the entry is neither.
+    pub fn add(&mut self, kind: KeyKind, entry: &str, fold_gmail: bool) -> bool {
         let entry = entry.trim();
         let hex_part = entry.strip_prefix("sha256:").unwrap_or(entry);
         if hex_part.len() == 64 {
@@ -64,13 +65,17 @@ impl KeyList {
                 let mut digest = [0u8; 32];
                 digest.copy_from_slice(&bytes);
                 self.digests.insert(digest);
-                return Ok(());
+                return true;
             }
         }
-        let canonical = normalise_entry(kind, entry, fold_gmail).ok_or(())?;
-        self.digests
-            .insert(Sha256::digest(canonical.as_bytes()).into());
-        Ok(())
+        match normalise_entry(kind, entry, fold_gmail) {
+            Some(canonical) => {
+                self.digests
+                    .insert(Sha256::digest(canonical.as_bytes()).into());
+                true
+            }
+            None => false,
+        }
     }
 
     /// Whether a request's key value (as `IdentityFacts::key` gives it) is listed.
@@ -133,25 +138,24 @@ mod tests {
     #[test]
     fn clear_and_hashed_entries_match_any_spelling() {
         let mut list = KeyList::default();
-        list.add(KeyKind::Dni, "45.678.912", false).unwrap();
+        assert!(list.add(KeyKind::Dni, "45.678.912", false));
         let hashed = hex::encode(Sha256::digest(b"11223344"));
-        list.add(KeyKind::Dni, &hashed, false).unwrap();
-        list.add(KeyKind::Dni, "CE:001234567", false).unwrap();
+        assert!(list.add(KeyKind::Dni, &hashed, false));
+        assert!(list.add(KeyKind::Dni, "CE:001234567", false));
         assert!(list.contains(KeyKind::Dni, "DNI:45678912"));
         assert!(list.contains(KeyKind::Dni, "DNI:11223344"));
         assert!(list.contains(KeyKind::Dni, "CE:001234567"));
         assert!(!list.contains(KeyKind::Dni, "DNI:45678913"));
-        assert!(list.add(KeyKind::Dni, "1234", false).is_err());
+        assert!(!list.add(KeyKind::Dni, "1234", false));
     }
 
     #[test]
     fn emails_are_matched_normalised() {
         let mut list = KeyList::default();
-        list.add(KeyKind::Email, " Fraud.Ster+1@Gmail.com", true)
-            .unwrap();
+        assert!(list.add(KeyKind::Email, " Fraud.Ster+1@Gmail.com", true));
         assert!(list.contains(KeyKind::Email, "fraudster@gmail.com"));
         let mut phones = KeyList::default();
-        phones.add(KeyKind::Phone, "987 654 321", false).unwrap();
+        assert!(phones.add(KeyKind::Phone, "987 654 321", false));
         assert!(phones.contains(KeyKind::Phone, "+51987654321"));
     }
 

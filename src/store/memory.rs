@@ -125,7 +125,7 @@ mod tests {
         );
         // The refusal did not use up the daily quota.
         assert_eq!(
-            store.acquire(&[day.clone()], 0).unwrap(),
+            store.acquire(std::slice::from_ref(&day), 0).unwrap(),
             Acquired::Granted(vec![3])
         );
         assert_eq!(
@@ -139,11 +139,11 @@ mod tests {
         let store = MemoryStore::new();
         let c = counter("k", 1, true);
         assert!(matches!(
-            store.acquire(&[c.clone()], 999).unwrap(),
+            store.acquire(std::slice::from_ref(&c), 999).unwrap(),
             Acquired::Granted(_)
         ));
         assert_eq!(
-            store.acquire(&[c.clone()], 999).unwrap(),
+            store.acquire(std::slice::from_ref(&c), 999).unwrap(),
             Acquired::Refused { index: 0 }
         );
         let next = Counter {
@@ -164,7 +164,7 @@ mod tests {
         let soft = counter("soft", 1, false);
         for expected in 1..=3 {
             assert_eq!(
-                store.acquire(&[soft.clone()], 0).unwrap(),
+                store.acquire(std::slice::from_ref(&soft), 0).unwrap(),
                 Acquired::Granted(vec![expected])
             );
         }
