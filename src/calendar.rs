@@ -45,6 +45,26 @@ impl Clock for ManualClock {
     }
 }
 
+/// A clock read from a file holding an RFC 3339 time, re-read at every call; for end-to-end
+/// tests that need to cross midnight. Falls back to the system clock if the file is
+/// unreadable. Enabled only by the `GARITA_TEST_CLOCK_FILE` environment variable.
+pub struct FileClock(std::path::PathBuf);
+
+impl FileClock {
+    pub fn new(path: std::path::PathBuf) -> Self {
+        Self(path)
+    }
+}
+
+impl Clock for FileClock {
+    fn now(&self) -> Timestamp {
+        std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or_else(Timestamp::now)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Period {
     Hour,

@@ -7,11 +7,14 @@
 //! forwarding header a trusted proxy mangled, an oversized head) is denied with a malformed-request reason,
 //! so that it is logged and counted like any other decision.
 
+use crate::calendar::Period;
 use crate::client_ip::ClientIp;
+use crate::facts::{FactProblem, IdentityFacts, KeyKind};
 use crate::geo::{CountryCode, CountryDb, GeoRefusal, Geofence};
 use crate::ip_list::IpList;
-use crate::rate_limit::{IpRateLimiter, RateOutcome};
+use crate::rate_limit::{Limiter, RateOutcome};
 use crate::route::PolicyId;
+use crate::rules::{IdentityEnv, IdentityRules};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +26,18 @@ pub struct RoutePolicy {
     pub ip_allow: IpList,
     pub ip_block: IpList,
     pub geofence: Option<Geofence>,
-    pub rate_limit: Option<IpRateLimiter>,
+    pub rate_limit: Option<Limiter>,
+    /// Rules on who is paying; they need the request's facts (often its body).
+    pub identity: Option<IdentityRules>,
+    pub mode: Mode,
+}
+
+/// Whether a policy's decisions are carried out or only recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Enforce,
+    /// Nothing is denied or marked; what would have been is logged and counted.
+    Shadow,
 }
 
 /// What is known about a request before its body is read.
@@ -63,6 +77,17 @@ pub enum Reason {
     MalformedPath,
     MalformedForwardedFor,
     HeadersTooLarge,
+    /// The body could not be read as the route's selectors need (code from the parser).
+    MalformedBody(&'static str),
+    UnsupportedContentType,
+    BodyTooLarge,
+    BodyTimeout,
+    BadFact(FactProblem),
+    KeyBlocked(KeyKind),
+    KeyRateLimited(KeyKind),
+    QuotaExceeded(KeyKind, Period),
+    BindingExceeded(KeyKind, KeyKind),
+    StoreUnavailable,
 }
 
 impl Reason {
@@ -77,7 +102,58 @@ impl Reason {
             Reason::MalformedPath => "malformed_path",
             Reason::MalformedForwardedFor => "malformed_forwarded_for",
             Reason::HeadersTooLarge => "headers_too_large",
+            Reason::MalformedBody(code) => code,
+            Reason::UnsupportedContentType => "unsupported_content_type",
+            Reason::BodyTooLarge => "body_too_large",
+            Reason::BodyTimeout => "body_timeout",
+            Reason::BadFact(problem) => problem.code(),
+            Reason::KeyBlocked(_) => "identity_blocked",
+            Reason::KeyRateLimited(_) => "identity_rate_limited",
+            Reason::QuotaExceeded(..) => "quota_exceeded",
+            Reason::BindingExceeded(..) => "binding_exceeded",
+            Reason::StoreUnavailable => "store_unavailable",
         }
+    }
+
+    /// The fact kind a rule was keyed on, if any.
+    pub fn fact(self) -> Option<KeyKind> {
+        match self {
+            Reason::KeyBlocked(k)
+            | Reason::KeyRateLimited(k)
+            | Reason::QuotaExceeded(k, _)
+            | Reason::BindingExceeded(k, _) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The code with the fact and rule detail, for the decision log:
+    /// `quota_exceeded:dni:day`, `binding_exceeded:dni->account`.
+    pub fn detail(self) -> String {
+        match self {
+            Reason::QuotaExceeded(k, p) => format!("{}:{}:{}", self.code(), k.as_str(), p.as_str()),
+            Reason::BindingExceeded(from, to) => {
+                format!("{}:{}->{}", self.code(), from.as_str(), to.as_str())
+            }
+            _ => match self.fact() {
+                Some(k) => format!("{}:{}", self.code(), k.as_str()),
+                None => self.code().to_string(),
+            },
+        }
+    }
+
+    /// Requests that cannot be judged or forwarded safely: denied even in shadow mode.
+    pub fn is_malformed(self) -> bool {
+        matches!(
+            self,
+            Reason::MalformedPath
+                | Reason::MalformedForwardedFor
+                | Reason::HeadersTooLarge
+                | Reason::MalformedBody(_)
+                | Reason::UnsupportedContentType
+                | Reason::BodyTooLarge
+                | Reason::BodyTimeout
+                | Reason::StoreUnavailable
+        )
     }
 
     /// The HTTP status a denial for this reason is answered with.
@@ -88,9 +164,17 @@ impl Reason {
             | Reason::CountryNotAllowed
             | Reason::CountryBlocked
             | Reason::CountryUnknown => 403,
-            Reason::RateLimited => 429,
-            Reason::MalformedPath | Reason::MalformedForwardedFor => 400,
+            Reason::RateLimited | Reason::KeyRateLimited(_) | Reason::QuotaExceeded(..) => 429,
+            Reason::KeyBlocked(_) | Reason::BindingExceeded(..) => 403,
+            Reason::MalformedPath
+            | Reason::MalformedForwardedFor
+            | Reason::MalformedBody(_)
+            | Reason::BadFact(_) => 400,
             Reason::HeadersTooLarge => 431,
+            Reason::UnsupportedContentType => 415,
+            Reason::BodyTooLarge => 413,
+            Reason::BodyTimeout => 408,
+            Reason::StoreUnavailable => 503,
         }
     }
 }
@@ -109,6 +193,8 @@ pub struct Decision {
     pub verdict: Verdict,
     pub reasons: Vec<Reason>,
     pub rate_limit: Option<RateLimitState>,
+    /// In shadow mode: what the decision would have been.
+    pub shadow: Option<Verdict>,
 }
 
 impl Decision {
@@ -117,6 +203,7 @@ impl Decision {
             verdict: Verdict::Allow,
             reasons: Vec::new(),
             rate_limit: None,
+            shadow: None,
         }
     }
 
@@ -125,6 +212,7 @@ impl Decision {
             verdict: Verdict::Deny,
             reasons: vec![reason],
             rate_limit: None,
+            shadow: None,
         }
     }
 
@@ -136,6 +224,18 @@ impl Decision {
     pub fn is_denied(&self) -> bool {
         self.verdict == Verdict::Deny
     }
+
+    /// Under a shadow policy, let the request through but remember what would have happened.
+    /// Malformed requests are refused all the same.
+    pub fn in_mode(mut self, mode: Mode) -> Self {
+        let malformed = self.reasons.iter().any(|r| r.is_malformed());
+        if mode == Mode::Shadow && self.verdict != Verdict::Allow && !malformed {
+            self.shadow = Some(self.verdict);
+            self.verdict = Verdict::Allow;
+            self.rate_limit = None;
+        }
+        self
+    }
 }
 
 /// The compiled policies plus the state they consult (GeoIP database, rate limiters).
@@ -143,11 +243,46 @@ impl Decision {
 pub struct Gate {
     policies: Vec<RoutePolicy>,
     geo: Option<CountryDb>,
+    identity: IdentityEnv,
 }
 
 impl Gate {
-    pub fn new(policies: Vec<RoutePolicy>, geo: Option<CountryDb>) -> Self {
-        Self { policies, geo }
+    pub fn new(policies: Vec<RoutePolicy>, geo: Option<CountryDb>, identity: IdentityEnv) -> Self {
+        Self {
+            policies,
+            geo,
+            identity,
+        }
+    }
+
+    pub fn identity_env(&self) -> &IdentityEnv {
+        &self.identity
+    }
+
+    /// The identity rules of a policy, if it has any.
+    pub fn identity_rules(&self, policy: PolicyId) -> Option<&IdentityRules> {
+        self.policies[policy].identity.as_ref()
+    }
+
+    /// The second step, once the facts are read: identity rules on top of `decision`,
+    /// then the policy's mode.
+    pub fn decide_identity(
+        &self,
+        policy: PolicyId,
+        facts: &IdentityFacts,
+        decision: Decision,
+    ) -> Decision {
+        let policy = &self.policies[policy];
+        let decision = match (&policy.identity, decision.is_denied()) {
+            (Some(rules), false) => rules.decide(&policy.name, facts, decision, &self.identity),
+            _ => decision,
+        };
+        decision.in_mode(policy.mode)
+    }
+
+    /// A decision made outside the rules (malformed input) under the policy's mode.
+    pub fn with_mode(&self, policy: PolicyId, decision: Decision) -> Decision {
+        decision.in_mode(self.policies[policy].mode)
     }
 
     pub fn policies(&self) -> &[RoutePolicy] {
@@ -219,7 +354,7 @@ mod tests {
     }
 
     fn gate() -> Gate {
-        let limiter = IpRateLimiter::new(RateSpec {
+        let limiter = Limiter::new(RateSpec {
             requests: NonZeroU32::new(1).unwrap(),
             per: Duration::from_secs(60),
             burst: NonZeroU32::new(2).unwrap(),
@@ -236,8 +371,11 @@ mod tests {
                     unknown: UnknownCountry::Deny,
                 }),
                 rate_limit: limiter,
+                identity: None,
+                mode: Mode::Enforce,
             }],
             None,
+            IdentityEnv::in_memory(Arc::new(crate::calendar::SystemClock)),
         )
     }
 

@@ -1,7 +1,8 @@
 //! The decision log: one JSON line per request, written when the request is done.
 //!
 //! Times are UTC (RFC 3339 with milliseconds). The path is logged without its query string,
-//! which is where identifiers tend to travel, and is cut to a bounded length. Lines are
+//! which is where identifiers tend to travel, and is cut to a bounded length. Identity facts
+//! (DNI, email, phone, account, device) appear only as keyed hashes. Lines are
 //! written whole under a lock, so concurrent requests never interleave inside a line.
 
 use crate::config::LogTarget;
@@ -23,10 +24,33 @@ pub struct DecisionRecord<'a> {
     pub peer_ip: Option<String>,
     pub country: Option<&'a str>,
     pub decision: &'a str,
-    pub reasons: Vec<&'a str>,
+    pub reasons: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facts: Option<LoggedFacts>,
     pub status: u16,
     pub upstream_status: Option<u16>,
     pub duration_ms: f64,
+}
+
+/// Identity facts as logged: identifiers as keyed hashes, never in clear.
+#[derive(Debug, Serialize)]
+pub struct LoggedFacts {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dni: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 /// Current UTC time as RFC 3339 with milliseconds, e.g. `2026-11-25T19:00:00.123Z`.

@@ -28,4 +28,5 @@ pub mod proxy;
 pub mod rate_limit;
 pub mod response;
 pub mod route;
+pub mod rules;
 pub mod store;

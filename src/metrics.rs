@@ -28,9 +28,9 @@ impl Metrics {
         let requests = IntCounterVec::new(
             Opts::new(
                 "garita_requests_total",
-                "Requests decided, by route, decision (allow, review, deny) and deciding reason.",
+                "Requests decided, by route, decision (allow, review, deny, shadow_deny, shadow_review), deciding reason and the fact kind it was keyed on.",
             ),
-            &["route", "decision", "reason"],
+            &["route", "decision", "reason", "fact"],
         )
         .expect("valid metric");
         let decision_seconds = HistogramVec::new(

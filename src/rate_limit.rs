@@ -1,4 +1,4 @@
-//! Per-address rate limits: how many requests one client address may make, and how fast.
+//! Rate limits: how many requests one client address (or one identity) may make, and how fast.
 //!
 //! Each policy with a `rate_limit` gets its own keyed GCRA limiter (governor): `burst`
 //! requests may arrive at once, after which one more is let through every
@@ -8,7 +8,7 @@
 //! What it approximates:
 //! - IPv6 clients are counted per prefix (a /64 by default), since one host usually owns a
 //!   whole /64 and could otherwise take a fresh address for every request.
-//! - Memory is bounded. Idle keys are dropped by [`IpRateLimiter::housekeeping`], which the
+//! - Memory is bounded. Idle keys are dropped by [`Limiter::housekeeping`], which the
 //!   gateway runs periodically; and once `max_keys` addresses are tracked, any further new
 //!   address shares one overflow bucket with the same quota. Under an address-spraying
 //!   flood the newcomers are thus limited together instead of growing the table without end.
@@ -53,6 +53,8 @@ impl RateSpec {
 pub enum LimiterKey {
     V4(u32),
     V6(u128),
+    /// 128 bits of an identity's keyed hash (per-DNI, per-email... limits).
+    Identity(u128),
     Overflow,
 }
 
@@ -120,23 +122,23 @@ pub enum RateOutcome {
     Limited { retry_after: Duration },
 }
 
-pub struct IpRateLimiter {
+pub struct Limiter {
     spec: RateSpec,
     limiter: RateLimiter<LimiterKey, BoundedStore, DefaultClock>,
     /// Shared with the store, which governor does not hand back out.
     overflowed: Arc<AtomicU64>,
 }
 
-impl std::fmt::Debug for IpRateLimiter {
+impl std::fmt::Debug for Limiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IpRateLimiter")
+        f.debug_struct("Limiter")
             .field("spec", &self.spec)
             .field("keys", &self.key_count())
             .finish()
     }
 }
 
-impl IpRateLimiter {
+impl Limiter {
     /// Fails only if the spec's interval rounds down to zero.
     pub fn new(spec: RateSpec) -> Option<Self> {
         let quota = Quota::with_period(spec.replenish_interval())?.allow_burst(spec.burst);
@@ -158,7 +160,10 @@ impl IpRateLimiter {
     }
 
     pub fn check(&self, ip: IpAddr) -> RateOutcome {
-        let key = LimiterKey::for_ip(ip, self.spec.ipv6_prefix);
+        self.check_key(LimiterKey::for_ip(ip, self.spec.ipv6_prefix))
+    }
+
+    pub fn check_key(&self, key: LimiterKey) -> RateOutcome {
         match self.limiter.check_key(&key) {
             Ok(_) => RateOutcome::Allowed,
             Err(not_until) => RateOutcome::Limited {
@@ -199,7 +204,7 @@ mod tests {
 
     #[test]
     fn exactly_the_burst_passes_then_a_retry_time_is_given() {
-        let limiter = IpRateLimiter::new(spec(1, 3600, 3, 100)).unwrap();
+        let limiter = Limiter::new(spec(1, 3600, 3, 100)).unwrap();
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         for _ in 0..3 {
             assert_eq!(limiter.check(ip), RateOutcome::Allowed);
@@ -218,7 +223,7 @@ mod tests {
 
     #[test]
     fn ipv6_addresses_in_one_prefix_share_a_bucket() {
-        let limiter = IpRateLimiter::new(spec(1, 3600, 1, 100)).unwrap();
+        let limiter = Limiter::new(spec(1, 3600, 1, 100)).unwrap();
         assert_eq!(
             limiter.check("2001:db8:1:2::1".parse().unwrap()),
             RateOutcome::Allowed
@@ -235,7 +240,7 @@ mod tests {
 
     #[test]
     fn new_addresses_beyond_the_cap_share_the_overflow_bucket() {
-        let limiter = IpRateLimiter::new(spec(1, 3600, 2, 10)).unwrap();
+        let limiter = Limiter::new(spec(1, 3600, 2, 10)).unwrap();
         for i in 0..10u32 {
             let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
             assert_eq!(limiter.check(ip), RateOutcome::Allowed);

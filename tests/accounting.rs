@@ -99,10 +99,10 @@ fn metrics_count_decisions_and_pass_promtool() {
     gw.wait_for_decisions(4);
     let scrape = gw.scrape();
     for expected in [
-        r#"garita_requests_total{decision="allow",reason="none",route="cips"} 1"#,
-        r#"garita_requests_total{decision="deny",reason="rate_limited",route="cips"} 1"#,
-        r#"garita_requests_total{decision="deny",reason="ip_blocked",route="default"} 1"#,
-        r#"garita_requests_total{decision="deny",reason="malformed_path",route="default"} 1"#,
+        r#"garita_requests_total{decision="allow",fact="",reason="none",route="cips"} 1"#,
+        r#"garita_requests_total{decision="deny",fact="",reason="rate_limited",route="cips"} 1"#,
+        r#"garita_requests_total{decision="deny",fact="",reason="ip_blocked",route="default"} 1"#,
+        r#"garita_requests_total{decision="deny",fact="",reason="malformed_path",route="default"} 1"#,
         r#"garita_upstream_responses_total{class="2xx",route="cips"} 1"#,
         r#"garita_decision_duration_seconds_count{route="cips"} 2"#,
         r#"garita_rate_limit_keys{policy="payments"}"#,

@@ -7,10 +7,10 @@ use super::error::ConfigError;
 use super::file::{self, FileConfig};
 use super::{Config, LogTarget};
 use crate::client_ip::ClientIpResolver;
-use crate::decision::{Gate, RoutePolicy};
+use crate::decision::{Gate, Mode, RoutePolicy};
 use crate::geo::{CountryCode, CountryDb, Geofence, UnknownCountry};
 use crate::ip_list::IpList;
-use crate::rate_limit::{IpRateLimiter, RateSpec};
+use crate::rate_limit::{Limiter, RateSpec};
 use crate::route::{PathPattern, Route, RouteTable};
 use std::collections::{BTreeMap, HashSet};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -19,13 +19,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-struct Ctx {
+pub(super) struct Ctx {
     file: PathBuf,
     base: PathBuf,
 }
 
 impl Ctx {
-    fn invalid(&self, key: impl Into<String>, expected: &str, found: impl ToString) -> ConfigError {
+    pub(super) fn invalid(
+        &self,
+        key: impl Into<String>,
+        expected: &str,
+        found: impl ToString,
+    ) -> ConfigError {
         ConfigError::Invalid {
             file: self.file.clone(),
             key: key.into(),
@@ -34,7 +39,7 @@ impl Ctx {
         }
     }
 
-    fn resolve(&self, path: &Path) -> PathBuf {
+    pub(super) fn resolve(&self, path: &Path) -> PathBuf {
         if path.is_absolute() {
             path.to_path_buf()
         } else {
@@ -166,6 +171,8 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         &raw.ip_rules.block_files,
     )?;
 
+    let identity = super::identity::identity_env(&ctx, &raw.identity)?;
+
     let mut policy_ids = BTreeMap::new();
     let mut policies = Vec::new();
     for (name, section) in &raw.policies {
@@ -261,7 +268,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         metrics_listen,
         decision_log,
         routes: RouteTable::new(routes, default_policy),
-        gate: Gate::new(policies, geo),
+        gate: Gate::new(policies, geo, identity),
     })
 }
 
@@ -341,12 +348,26 @@ fn compile_policy(
         .map(|r| compile_rate_limit(ctx, &format!("{key}.rate_limit"), r))
         .transpose()?;
 
+    let mode = match section.mode.as_deref() {
+        None | Some("enforce") => Mode::Enforce,
+        Some("shadow") => Mode::Shadow,
+        Some(other) => {
+            return Err(ctx.invalid(
+                format!("{key}.mode"),
+                "\"enforce\" or \"shadow\"",
+                format!("{other:?}"),
+            ))
+        }
+    };
+
     Ok(RoutePolicy {
         name: Arc::from(name),
         ip_allow,
         ip_block,
         geofence,
         rate_limit,
+        identity: super::identity::identity_rules(ctx, key, section)?,
+        mode,
     })
 }
 
@@ -400,7 +421,7 @@ fn compile_rate_limit(
     ctx: &Ctx,
     key: &str,
     r: &file::RateLimitSection,
-) -> Result<IpRateLimiter, ConfigError> {
+) -> Result<Limiter, ConfigError> {
     let requests = NonZeroU32::new(r.requests)
         .ok_or_else(|| ctx.invalid(format!("{key}.requests"), "a number >= 1", r.requests))?;
     let per = parse_duration(&r.per).ok_or_else(|| {
@@ -432,7 +453,7 @@ fn compile_rate_limit(
         ipv6_prefix,
         max_keys,
     };
-    IpRateLimiter::new(spec).ok_or_else(|| {
+    Limiter::new(spec).ok_or_else(|| {
         ctx.invalid(
             key,
             "a rate of at most one request per nanosecond",

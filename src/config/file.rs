@@ -26,6 +26,19 @@ pub struct FileConfig {
     pub policies: BTreeMap<String, PolicySection>,
     #[serde(default)]
     pub routes: Vec<RouteSection>,
+    #[serde(default)]
+    pub identity: IdentitySection,
+}
+
+/// Settings shared by every policy's identity rules.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySection {
+    /// IANA time zone in which daily and hourly quotas roll over (default America/Lima).
+    pub time_zone: Option<String>,
+    /// Environment variable holding the secret for keyed hashes of identifiers in the
+    /// store and the decision log. Unset: a random secret per start.
+    pub hash_key_env: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,6 +109,99 @@ pub struct PolicySection {
     pub ip_rules: IpRulesSection,
     pub geofence: Option<GeofenceSection>,
     pub rate_limit: Option<RateLimitSection>,
+    /// "enforce" (default) or "shadow".
+    pub mode: Option<String>,
+    pub facts: Option<FactsSection>,
+    #[serde(default)]
+    pub block: KeyBlockSection,
+    #[serde(default)]
+    pub limits: Vec<KeyLimitSection>,
+    #[serde(default)]
+    pub bindings: Vec<BindingSection>,
+}
+
+/// Where a policy reads identity facts, and what malformed ones do.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactsSection {
+    /// Largest body read, in bytes (at most 65536, the default 16384).
+    pub max_body: Option<usize>,
+    /// Seconds to wait for the whole body (default 10).
+    pub body_timeout_seconds: Option<u64>,
+    pub dni: Option<String>,
+    pub dni_type: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub account: Option<String>,
+    pub device: Option<String>,
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub fold_gmail: bool,
+    /// "reject" (default), "review" or "ignore".
+    pub on_missing_document: Option<String>,
+    pub on_invalid_document: Option<String>,
+    /// For malformed emails, phones, amounts, currencies, account and device ids.
+    pub on_invalid: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyBlockSection {
+    #[serde(default)]
+    pub dni: Vec<String>,
+    #[serde(default)]
+    pub dni_files: Vec<PathBuf>,
+    #[serde(default)]
+    pub email: Vec<String>,
+    #[serde(default)]
+    pub email_files: Vec<PathBuf>,
+    #[serde(default)]
+    pub phone: Vec<String>,
+    #[serde(default)]
+    pub phone_files: Vec<PathBuf>,
+    #[serde(default)]
+    pub account: Vec<String>,
+    #[serde(default)]
+    pub account_files: Vec<PathBuf>,
+    #[serde(default)]
+    pub device: Vec<String>,
+    #[serde(default)]
+    pub device_files: Vec<PathBuf>,
+    /// "deny" (default) or "review".
+    pub action: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyLimitSection {
+    /// dni, email, phone, account or device.
+    pub fact: String,
+    /// A burst limit per value, kept in process.
+    pub rate: Option<KeyRateSection>,
+    pub per_hour: Option<u64>,
+    pub per_day: Option<u64>,
+    /// "deny" (default) or "review".
+    pub action: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRateSection {
+    pub requests: u32,
+    pub per: String,
+    pub burst: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindingSection {
+    pub fact: String,
+    pub to: String,
+    pub max: u64,
+    /// A duration ("30d") or "forever".
+    pub window: String,
+    pub action: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,6 +8,9 @@
 mod compile;
 mod error;
 pub mod file;
+mod identity;
+
+pub use identity::MAX_BODY_LIMIT;
 
 pub use error::ConfigError;
 

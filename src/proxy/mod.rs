@@ -1,20 +1,28 @@
 //! The Pingora glue: sequences the phases of one request and maps a decision to a response.
 //!
 //! It holds no policy of its own. `request_filter` gathers the facts (client address,
-//! normalised path, route, country), asks the [`Gate`](crate::decision::Gate) and either
-//! answers itself (denied: the backend sees nothing, not even headers) or lets Pingora
-//! forward the request as it came, plus `X-Forwarded-For` and `X-Request-Id`. `logging`
-//! writes the decision-log line and the metrics once per request, whatever happened.
+//! normalised path, route, country), asks the [`Gate`](crate::decision::Gate), and on
+//! routes with identity rules reads the body (buffered, so Pingora replays it to the
+//! backend byte for byte) and asks again with the identity facts. It then either answers
+//! itself (denied: the backend sees nothing, not even headers) or lets Pingora forward the
+//! request as it came, plus `X-Forwarded-For`, `X-Request-Id` and, for review, the
+//! `X-Garita-Decision` / `X-Garita-Reasons` marks. `logging` ([`account`]) writes the
+//! decision-log line and the metrics once per request, whatever happened.
 
 use crate::client_ip::ClientIp;
 use crate::config::Config;
-use crate::decision::{Decision, Reason};
-use crate::decision_log::{loggable_path, utc_timestamp, DecisionLog, DecisionRecord};
+mod account;
+mod body;
+
+use crate::decision::{Decision, Reason, Verdict};
+use crate::decision_log::DecisionLog;
+use crate::facts::IdentityFacts;
 use crate::framing;
 use crate::geo::CountryCode;
-use crate::metrics::{status_class, Metrics};
+use crate::metrics::Metrics;
 use crate::path;
 use crate::response::{self, LocalResponse};
+use crate::route::PolicyId;
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -28,6 +36,9 @@ use std::time::Instant;
 
 const FORWARDED_FOR: &str = "x-forwarded-for";
 const REQUEST_ID: &str = "x-request-id";
+/// Set on requests forwarded for review, with the reasons; stripped from client requests.
+pub const DECISION_HEADER: &str = "x-garita-decision";
+pub const REASONS_HEADER: &str = "x-garita-reasons";
 
 pub struct GaritaProxy {
     config: Arc<Config>,
@@ -44,6 +55,9 @@ pub struct RequestCtx {
     client: Option<ClientIp>,
     country: Option<CountryCode>,
     decision: Option<Decision>,
+    facts: Option<IdentityFacts>,
+    /// Time spent waiting for the body, left out of the decision-latency histogram.
+    body_wait: std::time::Duration,
     upstream_status: Option<u16>,
 }
 
@@ -62,18 +76,18 @@ impl GaritaProxy {
         }
     }
 
-    /// Gather the facts and ask the gate.
+    /// Gather the connection facts and ask the gate; also returns the policy, once known.
     fn decide(
         &self,
         req: &RequestHeader,
         peer: std::net::IpAddr,
         ctx: &mut RequestCtx,
-    ) -> Decision {
+    ) -> (Decision, Option<PolicyId>) {
         ctx.client = Some(ClientIp { addr: peer, peer });
         let target_len = req.uri.path_and_query().map_or(0, |p| p.as_str().len());
         if let Err(reason) = framing::check(&req.headers, target_len, self.config.max_header_bytes)
         {
-            return Decision::deny(reason);
+            return (Decision::deny(reason), None);
         }
         let resolver = &self.config.client_ip;
         let values = req
@@ -83,18 +97,21 @@ impl GaritaProxy {
             .map(|v| v.as_bytes());
         let client = match resolver.resolve(peer, values) {
             Ok(client) => client,
-            Err(_) => return Decision::deny(Reason::MalformedForwardedFor),
+            Err(_) => return (Decision::deny(Reason::MalformedForwardedFor), None),
         };
         ctx.client = Some(client);
         let normalized = match path::normalize(req.uri.path()) {
             Ok(p) => p,
-            Err(_) => return Decision::deny(Reason::MalformedPath),
+            Err(_) => return (Decision::deny(Reason::MalformedPath), None),
         };
         let route = self.config.routes.select(req.method.as_str(), &normalized);
         ctx.route = route.name.clone();
         let facts = self.config.gate.facts(client);
         ctx.country = facts.country;
-        self.config.gate.decide(route.policy, &facts)
+        (
+            self.config.gate.decide(route.policy, &facts),
+            Some(route.policy),
+        )
     }
 }
 
@@ -131,6 +148,8 @@ impl ProxyHttp for GaritaProxy {
             client: None,
             country: None,
             decision: None,
+            facts: None,
+            body_wait: std::time::Duration::ZERO,
             upstream_status: None,
         }
     }
@@ -146,11 +165,36 @@ impl ProxyHttp for GaritaProxy {
                 "no peer address on the connection",
             );
         };
-        let decision = self.decide(session.req_header(), peer, ctx);
+        let (decision, policy) = self.decide(session.req_header(), peer, ctx);
+        let gate = &self.config.gate;
+        let decision = match policy {
+            None => decision,
+            Some(policy) => match (decision.is_denied(), gate.identity_rules(policy)) {
+                (false, Some(rules)) => {
+                    let waited = Instant::now();
+                    let facts = body::read_facts(session, rules).await;
+                    ctx.body_wait = waited.elapsed();
+                    match facts {
+                        Ok(facts) => {
+                            let decided = gate.decide_identity(policy, &facts, decision);
+                            ctx.facts = Some(facts);
+                            decided
+                        }
+                        Err(reason) => Decision::deny(reason),
+                    }
+                }
+                _ => gate.with_mode(policy, decision),
+            },
+        };
         self.metrics
             .decision_seconds
             .with_label_values(&[&ctx.route])
-            .observe(ctx.started.elapsed().as_secs_f64());
+            .observe(
+                ctx.started
+                    .elapsed()
+                    .saturating_sub(ctx.body_wait)
+                    .as_secs_f64(),
+            );
         let denied = decision.is_denied();
         let reply = denied.then(|| response::denial(&decision, &ctx.request_id));
         ctx.decision = Some(decision);
@@ -209,6 +253,18 @@ impl ProxyHttp for GaritaProxy {
             upstream_request.insert_header(FORWARDED_FOR, chain)?;
         }
         upstream_request.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
+        // Only garita may speak for garita.
+        upstream_request.remove_header(DECISION_HEADER);
+        upstream_request.remove_header(REASONS_HEADER);
+        if let Some(decision) = ctx
+            .decision
+            .as_ref()
+            .filter(|d| d.verdict == Verdict::Review)
+        {
+            let reasons: Vec<String> = decision.reasons.iter().map(|r| r.detail()).collect();
+            upstream_request.insert_header(DECISION_HEADER, "review")?;
+            upstream_request.insert_header(REASONS_HEADER, reasons.join(", "))?;
+        }
         Ok(())
     }
 
@@ -257,54 +313,6 @@ impl ProxyHttp for GaritaProxy {
     }
 
     async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut Self::CTX) {
-        let status = session
-            .response_written()
-            .map(|r| r.status.as_u16())
-            .unwrap_or(0);
-        let (verdict, reasons) = match &ctx.decision {
-            Some(d) => (
-                d.verdict.as_str(),
-                d.reasons.iter().map(|r| r.code()).collect(),
-            ),
-            None => ("error", Vec::new()),
-        };
-        let primary = ctx
-            .decision
-            .as_ref()
-            .and_then(Decision::primary_reason)
-            .map_or("none", Reason::code);
-        self.metrics
-            .requests
-            .with_label_values(&[&ctx.route, verdict, primary])
-            .inc();
-        if let Some(upstream) = ctx.upstream_status {
-            self.metrics
-                .upstream_responses
-                .with_label_values(&[&ctx.route, status_class(upstream)])
-                .inc();
-        } else if error.is_some() && ctx.decision.as_ref().is_some_and(|d| !d.is_denied()) {
-            self.metrics
-                .upstream_responses
-                .with_label_values(&[&ctx.route, "error"])
-                .inc();
-        }
-        let req = session.req_header();
-        let country = ctx.country;
-        let record = DecisionRecord {
-            ts: utc_timestamp(),
-            request_id: &ctx.request_id,
-            method: req.method.as_str(),
-            path: loggable_path(req.uri.path()),
-            route: &ctx.route,
-            client_ip: ctx.client.map(|c| c.addr.to_string()),
-            peer_ip: ctx.client.map(|c| c.peer.to_string()),
-            country: country.as_ref().map(CountryCode::as_str),
-            decision: verdict,
-            reasons,
-            status,
-            upstream_status: ctx.upstream_status,
-            duration_ms: (ctx.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
-        };
-        self.log.write(&record);
+        account::account(self, session, error, ctx);
     }
 }

@@ -1,0 +1,98 @@
+//! Accounting for one finished request: its decision-log line and its metrics.
+//!
+//! Identity facts are logged as keyed hashes (the same ones the store uses), so a log line
+//! can be joined with others of the same DNI without the DNI ever being written; amount
+//! and currency are logged as they are.
+
+use super::{GaritaProxy, RequestCtx};
+use crate::decision::{Decision, Reason};
+use crate::decision_log::{loggable_path, utc_timestamp, DecisionRecord, LoggedFacts};
+use crate::facts::{format_amount, IdentityFacts, KeyKind};
+use crate::geo::CountryCode;
+use crate::key_list::KeyHasher;
+use crate::metrics::status_class;
+use pingora::proxy::Session;
+use pingora::Error;
+
+fn logged_facts(facts: &IdentityFacts, hasher: &KeyHasher) -> LoggedFacts {
+    let hashed = |kind: KeyKind| facts.key(kind).map(|v| hasher.hash(kind, &v));
+    LoggedFacts {
+        document_type: facts.document.as_ref().map(|d| d.kind.as_str()),
+        dni: hashed(KeyKind::Dni),
+        email: hashed(KeyKind::Email),
+        phone: hashed(KeyKind::Phone),
+        account: hashed(KeyKind::Account),
+        device: hashed(KeyKind::Device),
+        amount: facts.amount_minor.map(format_amount),
+        currency: facts.currency.clone(),
+    }
+}
+
+/// The decision label: `allow`, `review`, `deny`, or `shadow_deny` / `shadow_review` for
+/// what a shadow policy let through.
+fn decision_label(decision: Option<&Decision>) -> &'static str {
+    match decision {
+        None => "error",
+        Some(d) => match d.shadow {
+            Some(crate::decision::Verdict::Deny) => "shadow_deny",
+            Some(crate::decision::Verdict::Review) => "shadow_review",
+            _ => d.verdict.as_str(),
+        },
+    }
+}
+
+pub(super) fn account(
+    proxy: &GaritaProxy,
+    session: &mut Session,
+    error: Option<&Error>,
+    ctx: &RequestCtx,
+) {
+    let status = session.response_written().map_or(0, |r| r.status.as_u16());
+    let decision = ctx.decision.as_ref();
+    let label = decision_label(decision);
+    let primary = decision.and_then(Decision::primary_reason);
+    let fact = primary.and_then(Reason::fact).map_or("", KeyKind::as_str);
+    proxy
+        .metrics
+        .requests
+        .with_label_values(&[
+            &*ctx.route,
+            label,
+            primary.map_or("none", Reason::code),
+            fact,
+        ])
+        .inc();
+    if let Some(upstream) = ctx.upstream_status {
+        proxy
+            .metrics
+            .upstream_responses
+            .with_label_values(&[&ctx.route, status_class(upstream)])
+            .inc();
+    } else if error.is_some() && decision.is_some_and(|d| !d.is_denied()) {
+        proxy
+            .metrics
+            .upstream_responses
+            .with_label_values(&[&ctx.route, "error"])
+            .inc();
+    }
+
+    let req = session.req_header();
+    let hasher = &proxy.config.gate.identity_env().hasher;
+    let record = DecisionRecord {
+        ts: utc_timestamp(),
+        request_id: &ctx.request_id,
+        method: req.method.as_str(),
+        path: loggable_path(req.uri.path()),
+        route: &ctx.route,
+        client_ip: ctx.client.map(|c| c.addr.to_string()),
+        peer_ip: ctx.client.map(|c| c.peer.to_string()),
+        country: ctx.country.as_ref().map(CountryCode::as_str),
+        decision: label,
+        reasons: decision.map_or_else(Vec::new, |d| d.reasons.iter().map(|r| r.detail()).collect()),
+        facts: ctx.facts.as_ref().map(|f| logged_facts(f, hasher)),
+        status,
+        upstream_status: ctx.upstream_status,
+        duration_ms: (ctx.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
+    };
+    proxy.log.write(&record);
+}

@@ -1,0 +1,73 @@
+//! Reading a request body for its facts, before the upstream is chosen.
+//!
+//! Retry buffering is switched on first, so whatever is read here Pingora replays to the
+//! backend byte for byte. A body larger than the route's `max_body` (at most the 64 KiB
+//! Pingora can replay) is refused with 413 as soon as that is known, from `Content-Length`
+//! or while reading; it is never forwarded cut short. A client that sends its body too
+//! slowly gets 408.
+
+use crate::body::{self, BodyError, ParsedBody};
+use crate::decision::Reason;
+use crate::facts::{self, IdentityFacts};
+use crate::rules::IdentityRules;
+use pingora::proxy::Session;
+
+fn body_reason(e: BodyError) -> Reason {
+    match e {
+        BodyError::WrongContentType => Reason::UnsupportedContentType,
+        other => Reason::MalformedBody(other.code()),
+    }
+}
+
+async fn read_bounded(session: &mut Session, max: usize) -> Result<Vec<u8>, Reason> {
+    let mut buf = Vec::new();
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if buf.len() + chunk.len() > max {
+                    return Err(Reason::BodyTooLarge);
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(buf),
+            Err(e) => {
+                log::debug!("reading a request body: {e}");
+                return Err(Reason::MalformedBody("unreadable_body"));
+            }
+        }
+    }
+}
+
+/// Read (if the rules need it) and parse the body, and extract the identity facts.
+pub(super) async fn read_facts(
+    session: &mut Session,
+    rules: &IdentityRules,
+) -> Result<IdentityFacts, Reason> {
+    let req = session.req_header();
+    let content_type = req
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let declared = req
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let parsed = match rules.body_kind {
+        None => ParsedBody::None,
+        Some(kind) => {
+            if declared.is_some_and(|len| len > rules.max_body as u64) {
+                return Err(Reason::BodyTooLarge);
+            }
+            session.enable_retry_buffering();
+            let bytes =
+                tokio::time::timeout(rules.body_timeout, read_bounded(session, rules.max_body))
+                    .await
+                    .map_err(|_| Reason::BodyTimeout)??;
+            body::parse(content_type.as_deref(), &bytes, kind).map_err(body_reason)?
+        }
+    };
+    let req = session.req_header();
+    facts::extract(&rules.selectors, &parsed, &req.headers, req.uri.query()).map_err(body_reason)
+}

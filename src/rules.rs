@@ -1,0 +1,302 @@
+//! Identity rules: what a payment route does with who is paying.
+//!
+//! In order, stopping at the first denial: problems with the facts themselves (a missing
+//! or malformed document, an email that is not one), key block lists, per-key burst limits
+//! (in process), bindings (one DNI to at most N accounts...) and calendar quotas (per local
+//! hour and day, in the store). Each rule either denies or marks the request for review;
+//! review reasons accumulate and the request is forwarded marked.
+//!
+//! What it approximates: burst limits are per instance; a binding records an association
+//! even when a later rule denies the request (the attempt did happen); quotas count only
+//! requests that pass every enforced quota (see [`crate::store::Store::acquire`]).
+
+use crate::body::BodyKind;
+use crate::calendar::{Calendar, Clock, Period};
+use crate::decision::{Decision, RateLimitState, Reason, Verdict};
+use crate::facts::{FactProblem, FactSelectors, IdentityFacts, KeyKind};
+use crate::key_list::{KeyHasher, KeyList};
+use crate::rate_limit::{Limiter, LimiterKey, RateOutcome};
+use crate::store::{Acquired, Binding, Counter, Store};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Deny,
+    Review,
+}
+
+/// What a problem with a fact does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnProblem {
+    Reject,
+    Review,
+    Ignore,
+}
+
+#[derive(Debug)]
+pub struct KeyBlock {
+    pub kind: KeyKind,
+    pub list: KeyList,
+}
+
+#[derive(Debug)]
+pub struct Quota {
+    pub period: Period,
+    pub limit: u64,
+}
+
+#[derive(Debug)]
+pub struct KeyLimit {
+    pub kind: KeyKind,
+    pub burst: Option<Limiter>,
+    pub quotas: Vec<Quota>,
+    pub action: Action,
+}
+
+#[derive(Debug)]
+pub struct BindingRule {
+    pub from: KeyKind,
+    pub to: KeyKind,
+    pub max: u64,
+    /// How long an association counts; `None` is forever.
+    pub window: Option<Duration>,
+    pub action: Action,
+}
+
+/// A policy's identity rules, compiled.
+#[derive(Debug)]
+pub struct IdentityRules {
+    pub selectors: FactSelectors,
+    pub body_kind: Option<BodyKind>,
+    pub max_body: usize,
+    pub body_timeout: Duration,
+    pub on_missing_document: OnProblem,
+    pub on_invalid_document: OnProblem,
+    pub on_invalid_fact: OnProblem,
+    pub blocks: Vec<KeyBlock>,
+    pub block_action: Action,
+    pub limits: Vec<KeyLimit>,
+    pub bindings: Vec<BindingRule>,
+}
+
+/// What identity rules consult besides the request: the store, the clock, the calendar and
+/// the keyed hash that stands in for identifiers.
+#[derive(Clone)]
+pub struct IdentityEnv {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub calendar: Calendar,
+    pub hasher: KeyHasher,
+}
+
+impl IdentityEnv {
+    /// An in-memory store, a Lima calendar and a random hash secret, on the given clock.
+    pub fn in_memory(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store: Arc::new(crate::store::MemoryStore::new()),
+            clock,
+            calendar: Calendar::new("America/Lima").expect("bundled time zone"),
+            hasher: KeyHasher::random(),
+        }
+    }
+}
+
+impl std::fmt::Debug for IdentityEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityEnv")
+            .field("calendar", &self.calendar.name())
+            .finish()
+    }
+}
+
+/// Apply `action` for `reason`: deny replaces the decision (and returns true: stop),
+/// review marks it and carries on.
+fn flag(decision: &mut Decision, reason: Reason, action: Action) -> bool {
+    match action {
+        Action::Deny => {
+            *decision = Decision::deny(reason);
+            true
+        }
+        Action::Review => {
+            decision.verdict = Verdict::Review;
+            decision.reasons.push(reason);
+            false
+        }
+    }
+}
+
+impl IdentityRules {
+    /// Apply the rules to `facts`, on top of the connection-level `decision`.
+    pub fn decide(
+        &self,
+        policy: &str,
+        facts: &IdentityFacts,
+        mut decision: Decision,
+        env: &IdentityEnv,
+    ) -> Decision {
+        for problem in &facts.problems {
+            let on = match problem {
+                FactProblem::MissingDocument => self.on_missing_document,
+                FactProblem::InvalidDocument(_) => self.on_invalid_document,
+                _ => self.on_invalid_fact,
+            };
+            let action = match on {
+                OnProblem::Reject => Action::Deny,
+                OnProblem::Review => Action::Review,
+                OnProblem::Ignore => continue,
+            };
+            if flag(&mut decision, Reason::BadFact(*problem), action) {
+                return decision;
+            }
+        }
+
+        let keys: Vec<(KeyKind, String)> = KeyKind::ALL
+            .into_iter()
+            .filter_map(|k| facts.key(k).map(|v| (k, v)))
+            .collect();
+        let value = |kind: KeyKind| {
+            keys.iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, v)| v.as_str())
+        };
+
+        for block in &self.blocks {
+            if value(block.kind).is_some_and(|v| block.list.contains(block.kind, v))
+                && flag(
+                    &mut decision,
+                    Reason::KeyBlocked(block.kind),
+                    self.block_action,
+                )
+            {
+                return decision;
+            }
+        }
+
+        let hashes: Vec<(KeyKind, String)> = keys
+            .iter()
+            .map(|(k, v)| (*k, env.hasher.hash(*k, v)))
+            .collect();
+        let hash = |kind: KeyKind| {
+            hashes
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, h)| h.as_str())
+        };
+
+        for limit in &self.limits {
+            let (Some(burst), Some(h)) = (&limit.burst, hash(limit.kind)) else {
+                continue;
+            };
+            let key = LimiterKey::Identity(u128::from_str_radix(h, 16).unwrap_or(0));
+            if let RateOutcome::Limited { retry_after } = burst.check_key(key) {
+                let mut denied = Decision::deny(Reason::KeyRateLimited(limit.kind));
+                let spec = burst.spec();
+                let state = RateLimitState {
+                    policy: Arc::from(format!("{policy}-{}", limit.kind.as_str())),
+                    burst: spec.burst.get(),
+                    window_seconds: spec.window_seconds(),
+                    retry_after,
+                };
+                if limit.action == Action::Deny {
+                    denied.rate_limit = Some(state);
+                    return denied;
+                }
+                flag(
+                    &mut decision,
+                    Reason::KeyRateLimited(limit.kind),
+                    Action::Review,
+                );
+            }
+        }
+
+        let now = env.clock.now();
+        let now_secs = now.as_second();
+        for rule in &self.bindings {
+            let (Some(from), Some(to)) = (hash(rule.from), hash(rule.to)) else {
+                continue;
+            };
+            let key = format!(
+                "b:{policy}:{}:{from}:{}",
+                rule.from.as_str(),
+                rule.to.as_str()
+            );
+            let expires = rule.window.map(|w| now_secs + w.as_secs() as i64);
+            match env.store.bind(&key, to, rule.max, expires, now_secs) {
+                Ok(Binding::Within { .. }) => {}
+                Ok(Binding::Exceeded { .. }) => {
+                    if flag(
+                        &mut decision,
+                        Reason::BindingExceeded(rule.from, rule.to),
+                        rule.action,
+                    ) {
+                        return decision;
+                    }
+                }
+                Err(e) => {
+                    log::error!("{e}");
+                    return Decision::deny(Reason::StoreUnavailable);
+                }
+            }
+        }
+
+        let mut counters = Vec::new();
+        let mut meta = Vec::new();
+        for limit in &self.limits {
+            let Some(h) = hash(limit.kind) else { continue };
+            for quota in &limit.quotas {
+                let window = env.calendar.window(quota.period, now);
+                counters.push(Counter {
+                    key: format!(
+                        "q:{policy}:{}:{h}:{}:{}",
+                        limit.kind.as_str(),
+                        quota.period.as_str(),
+                        window.id
+                    ),
+                    limit: quota.limit,
+                    // A minute's grace so clocks a little apart agree on the window.
+                    expires_at: window.ends_at.as_second() + 60,
+                    enforced: limit.action == Action::Deny,
+                });
+                meta.push((limit.kind, quota.period, window.ends_at));
+            }
+        }
+        if counters.is_empty() {
+            return decision;
+        }
+        match env.store.acquire(&counters, now_secs) {
+            Ok(Acquired::Refused { index }) => {
+                let (kind, period, ends_at) = meta[index];
+                let mut denied = Decision::deny(Reason::QuotaExceeded(kind, period));
+                let wait = (ends_at.as_second() - now_secs).max(1) as u64;
+                denied.rate_limit = Some(RateLimitState {
+                    policy: Arc::from(format!("{policy}-{}-{}", kind.as_str(), period.as_str())),
+                    burst: u32::try_from(counters[index].limit).unwrap_or(u32::MAX),
+                    window_seconds: match period {
+                        Period::Hour => 3600,
+                        Period::Day => 86_400,
+                    },
+                    retry_after: Duration::from_secs(wait),
+                });
+                denied
+            }
+            Ok(Acquired::Granted(counts)) => {
+                for ((counter, count), (kind, period, _)) in counters.iter().zip(counts).zip(&meta)
+                {
+                    if !counter.enforced && count > counter.limit {
+                        flag(
+                            &mut decision,
+                            Reason::QuotaExceeded(*kind, *period),
+                            Action::Review,
+                        );
+                    }
+                }
+                decision
+            }
+            Err(e) => {
+                log::error!("{e}");
+                Decision::deny(Reason::StoreUnavailable)
+            }
+        }
+    }
+}
