@@ -29,9 +29,16 @@ pub struct GatewayBuilder {
     geoip: Option<&'static str>,
     files: Vec<(String, String)>,
     dead_upstream: bool,
+    clock: Option<String>,
 }
 
 impl GatewayBuilder {
+    /// Start with garita's quota clock standing at `rfc3339` (see [`TestGateway::set_clock`]).
+    pub fn clock(mut self, rfc3339: &str) -> Self {
+        self.clock = Some(rfc3339.to_string());
+        self
+    }
+
     /// Point the gateway at a port where nothing listens.
     pub fn dead_upstream(mut self) -> Self {
         self.dead_upstream = true;
@@ -98,7 +105,13 @@ impl GatewayBuilder {
         let config_path = dir.path().join("garita.toml");
         std::fs::write(&config_path, &config).unwrap();
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let child = Command::new(garita_bin())
+        let mut command = Command::new(garita_bin());
+        if let Some(now) = &self.clock {
+            let clock = dir.path().join("clock");
+            std::fs::write(&clock, now).unwrap();
+            command.env("GARITA_TEST_CLOCK_FILE", &clock);
+        }
+        let child = command
             .args(["run", "--config"])
             .arg(&config_path)
             .stdout(Stdio::null())
@@ -140,6 +153,7 @@ impl TestGateway {
             geoip: None,
             files: Vec::new(),
             dead_upstream: false,
+            clock: None,
         }
     }
 
@@ -150,6 +164,16 @@ impl TestGateway {
     /// Requests the backend has received so far.
     pub fn received(&self) -> Vec<RecordedRequest> {
         self.shop.requests()
+    }
+
+    /// Move the quota clock (only with [`GatewayBuilder::clock`]).
+    pub fn set_clock(&self, rfc3339: &str) {
+        std::fs::write(self.dir.path().join("clock"), rfc3339).unwrap();
+    }
+
+    /// The decision log as written, for checks on what must never appear in it.
+    pub fn decision_log_text(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("decisions.jsonl")).unwrap_or_default()
     }
 
     pub fn stderr(&self) -> String {
