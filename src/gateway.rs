@@ -75,7 +75,7 @@ pub fn build_server(config: Config) -> Result<Server, GatewayError> {
     Ok(server)
 }
 
-/// Drops idle rate-limiter keys and refreshes the limiter gauges.
+/// Drops idle rate-limiter keys and expired store entries, and refreshes the gauges.
 struct Housekeeping {
     config: Arc<Config>,
     metrics: Arc<Metrics>,
@@ -101,6 +101,16 @@ impl Housekeeping {
                 .inc_by(overflowed.saturating_sub(*reported));
             *reported = overflowed;
         }
+        for rules in policies.iter().filter_map(|p| p.identity.as_ref()) {
+            for burst in rules.limits.iter().filter_map(|l| l.burst.as_ref()) {
+                burst.housekeeping();
+            }
+        }
+        let env = self.config.gate.identity_env();
+        env.store.purge_expired(env.clock.now().as_second());
+        self.metrics
+            .store_entries
+            .set(i64::try_from(env.store.size()).unwrap_or(i64::MAX));
     }
 }
 

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ pub struct Metrics {
     pub upstream_responses: IntCounterVec,
     pub rate_limit_keys: IntGaugeVec,
     pub rate_limit_overflow: IntCounterVec,
+    pub store_entries: IntGauge,
 }
 
 impl Metrics {
@@ -69,6 +71,11 @@ impl Metrics {
             &["policy"],
         )
         .expect("valid metric");
+        let store_entries = IntGauge::new(
+            "garita_store_entries",
+            "Quota counters and binding sets held by the identity store.",
+        )
+        .expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "garita_build_info",
@@ -86,6 +93,7 @@ impl Metrics {
             Box::new(upstream_responses.clone()),
             Box::new(rate_limit_keys.clone()),
             Box::new(rate_limit_overflow.clone()),
+            Box::new(store_entries.clone()),
             Box::new(build_info),
         ] {
             registry.register(collector).expect("unique metric names");
@@ -97,6 +105,7 @@ impl Metrics {
             upstream_responses,
             rate_limit_keys,
             rate_limit_overflow,
+            store_entries,
         }
     }
 

@@ -139,4 +139,12 @@ fn the_demo_plays_as_expected() {
     assert!(!stdout.contains("MISMATCH"), "{stdout}");
     assert!(stdout.contains("rate_limited"), "{stdout}");
     assert!(stdout.contains("country_not_allowed"), "{stdout}");
+    for reason in [
+        "quota_exceeded",
+        "identity_blocked",
+        "binding_exceeded",
+        "duplicate_key",
+    ] {
+        assert!(stdout.contains(reason), "{reason}: {stdout}");
+    }
 }

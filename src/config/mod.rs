@@ -115,6 +115,18 @@ fn describe_policy(policy: &crate::decision::RoutePolicy) -> String {
             spec.requests, spec.per, spec.burst
         ));
     }
+    if let Some(rules) = &policy.identity {
+        parts.push(format!(
+            "identity: {} block lists, {} limits, {} bindings, body up to {} bytes",
+            rules.blocks.len(),
+            rules.limits.len(),
+            rules.bindings.len(),
+            rules.max_body
+        ));
+    }
+    if policy.mode == crate::decision::Mode::Shadow {
+        parts.push("SHADOW MODE".to_string());
+    }
     if parts.is_empty() {
         "no rules".to_string()
     } else {

@@ -2,7 +2,9 @@
 //!
 //! Addresses come from the documentation ranges that `geoip/test-ranges.csv` maps to
 //! countries: 192.0.2.0/24 is Peru, 198.51.100.0/24 the United States, 203.0.113.0/24 is
-//! on the demo's block list, and 10.0.0.0/8 is in no country at all.
+//! on the demo's block list, and 10.0.0.0/8 is in no country at all. CIP bodies carry
+//! PagoEfectivo's fields; each row has a DNI of its own unless it is about a DNI's quota,
+//! block list or accounts.
 
 use super::client::RawRequest;
 use super::shop::DemoShop;
@@ -31,15 +33,31 @@ impl Row {
     }
 }
 
-const CIP_BODY: &str = r#"{"currency":"PEN","amount":"120.00","transactionCode":"T-1001","userDocumentType":"DNI","userDocumentNumber":"45678912","userEmail":"ana@example.pe"}"#;
+/// A PagoEfectivo CIP-creation body.
+fn cip(dni: &str, email: &str, account: &str) -> String {
+    format!(
+        r#"{{"currency":"PEN","amount":"120.00","transactionCode":"T-1001","paymentConcept":"Pedido 1001","userDocumentType":"DNI","userDocumentNumber":"{dni}","userEmail":"{email}","userId":"{account}","userCodeCountry":"+51","userPhone":"987654321"}}"#
+    )
+}
 
+/// A request from `ip`; POSTs carry a CIP body with a DNI of their own (`dni_seed`).
 fn from(ip: &str, method: &str, target: &str) -> RawRequest {
     let r = RawRequest::new(method, target).header("X-Forwarded-For", ip);
     if method == "POST" {
-        r.header("Content-Type", "application/json").body(CIP_BODY)
+        let last = ip.rsplit(['.', ':']).next().unwrap_or("0");
+        let dni = format!("40{:0>6}", last);
+        let body = cip(&dni, "ana@example.pe", &format!("cust-{last}"));
+        r.header("Content-Type", "application/json").body(body)
     } else {
         r
     }
+}
+
+fn cip_from(ip: &str, body: String) -> RawRequest {
+    RawRequest::new("POST", "/v1/cips")
+        .header("X-Forwarded-For", ip)
+        .header("Content-Type", "application/json")
+        .body(body)
 }
 
 fn cases() -> Vec<Case> {
@@ -125,13 +143,37 @@ fn cases() -> Vec<Case> {
             "burst 3/3, Lima",
             "burst 4/3, Lima",
         ][i];
+        let body = cip(
+            &format!("4100000{i}"),
+            "ana@example.pe",
+            &format!("burst-{i}"),
+        );
         cases.push(case(
             label,
-            from("192.0.2.50", "POST", "/v1/cips"),
+            cip_from("192.0.2.50", body),
             status,
             status == 200,
         ));
     }
+    // Identity rules: DNI 45678912 may create two codes today, from one account or two.
+    let ana = |account: &str| cip("45678912", "ana@example.pe", account);
+    cases.extend([
+        case("DNI 45678912, code 1 of 2 today", cip_from("192.0.2.61", ana("cust-ana")), 200, true),
+        case("DNI 4567 8912, code 2 of 2 today", cip_from("192.0.2.62", cip("4567 8912", "ana@example.pe", "cust-ana")), 200, true),
+        case("DNI 45.678.912, code 3 of 2", cip_from("192.0.2.63", ana("cust-ana")), 429, false),
+        case("blocked email Fraud.Ster+x@GMail.com", cip_from("192.0.2.64", cip("42000001", "Fraud.Ster+x@GMail.com", "cust-f")), 403, false),
+        case("blocked DNI spelled 11.223.344", cip_from("192.0.2.65", cip("11.223.344", "x@example.pe", "cust-x")), 403, false),
+        case("DNI 47000000 with account a", cip_from("192.0.2.66", cip("47000000", "b@example.pe", "acct-a")), 200, true),
+        case("DNI 47000000 with account b", cip_from("192.0.2.67", cip("47000000", "b@example.pe", "acct-b")), 200, true),
+        case("DNI 47000000 with a 3rd account", cip_from("192.0.2.68", cip("47000000", "b@example.pe", "acct-c")), 403, false),
+        case(
+            "duplicate userDocumentNumber key",
+            cip_from("192.0.2.69", r#"{"userDocumentType":"DNI","userDocumentNumber":"43000001","userDocumentNumber":"11223344"}"#.into()),
+            400,
+            false,
+        ),
+        case("CIP body over 16 KiB", cip_from("192.0.2.70", format!("{{\"pad\":\"{}\"}}", "x".repeat(17_000))), 413, false),
+    ]);
     cases.push(case(
         "office address skips the limit",
         from("192.0.2.200", "POST", "/v1/cips"),
