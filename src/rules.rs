@@ -300,3 +300,184 @@ impl IdentityRules {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::Selector;
+    use crate::calendar::ManualClock;
+    use crate::identity::{document, DocumentKind};
+
+    fn rules(limits: Vec<KeyLimit>, bindings: Vec<BindingRule>) -> IdentityRules {
+        IdentityRules {
+            selectors: FactSelectors {
+                dni: Some(Selector::parse("json:/dni").unwrap()),
+                ..FactSelectors::default()
+            },
+            body_kind: Some(BodyKind::Json),
+            max_body: 1024,
+            body_timeout: Duration::from_secs(1),
+            on_missing_document: OnProblem::Reject,
+            on_invalid_document: OnProblem::Review,
+            on_invalid_fact: OnProblem::Ignore,
+            blocks: Vec::new(),
+            block_action: Action::Deny,
+            limits,
+            bindings,
+        }
+    }
+
+    fn facts(dni: &str, account: Option<&str>) -> IdentityFacts {
+        IdentityFacts {
+            document: Some(document(DocumentKind::Dni, dni).unwrap()),
+            account: account.map(str::to_string),
+            ..IdentityFacts::default()
+        }
+    }
+
+    fn env(at: &str) -> (IdentityEnv, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(at.parse().unwrap()));
+        (IdentityEnv::in_memory(clock.clone()), clock)
+    }
+
+    fn daily(limit: u64, action: Action) -> KeyLimit {
+        KeyLimit {
+            kind: KeyKind::Dni,
+            burst: None,
+            quotas: vec![Quota {
+                period: Period::Day,
+                limit,
+            }],
+            action,
+        }
+    }
+
+    #[test]
+    fn a_daily_quota_of_n_lets_exactly_n_through_until_lima_midnight() {
+        let (env, clock) = env("2026-11-25T04:00:00Z"); // 23:00 on the 24th in Lima
+        let r = rules(vec![daily(3, Action::Deny)], vec![]);
+        let f = facts("45678912", None);
+        let verdicts: Vec<Verdict> = (0..5)
+            .map(|_| r.decide("p", &f, Decision::allow(), &env).verdict)
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Allow,
+                Verdict::Allow,
+                Verdict::Allow,
+                Verdict::Deny,
+                Verdict::Deny
+            ]
+        );
+        let denied = r.decide("p", &f, Decision::allow(), &env);
+        assert_eq!(
+            denied.primary_reason(),
+            Some(Reason::QuotaExceeded(KeyKind::Dni, Period::Day))
+        );
+        assert_eq!(
+            denied.rate_limit.unwrap().retry_after,
+            Duration::from_secs(3600)
+        );
+        clock.set("2026-11-25T04:59:59Z".parse().unwrap());
+        assert!(r.decide("p", &f, Decision::allow(), &env).is_denied());
+        clock.set("2026-11-25T05:00:00Z".parse().unwrap());
+        assert_eq!(
+            r.decide("p", &f, Decision::allow(), &env).verdict,
+            Verdict::Allow
+        );
+    }
+
+    #[test]
+    fn review_limits_mark_without_refusing() {
+        let (env, _) = env("2026-11-25T12:00:00Z");
+        let r = rules(vec![daily(1, Action::Review)], vec![]);
+        let f = facts("45678912", None);
+        assert_eq!(
+            r.decide("p", &f, Decision::allow(), &env).verdict,
+            Verdict::Allow
+        );
+        let second = r.decide("p", &f, Decision::allow(), &env);
+        assert_eq!(second.verdict, Verdict::Review);
+        assert_eq!(
+            second.reasons,
+            vec![Reason::QuotaExceeded(KeyKind::Dni, Period::Day)]
+        );
+    }
+
+    #[test]
+    fn a_refused_binding_does_not_use_up_the_quota() {
+        let (env, _) = env("2026-11-25T12:00:00Z");
+        let binding = BindingRule {
+            from: KeyKind::Dni,
+            to: KeyKind::Account,
+            max: 1,
+            window: None,
+            action: Action::Deny,
+        };
+        let r = rules(vec![daily(2, Action::Deny)], vec![binding]);
+        assert_eq!(
+            r.decide("p", &facts("45678912", Some("a")), Decision::allow(), &env)
+                .verdict,
+            Verdict::Allow
+        );
+        let other = r.decide("p", &facts("45678912", Some("b")), Decision::allow(), &env);
+        assert_eq!(
+            other.primary_reason(),
+            Some(Reason::BindingExceeded(KeyKind::Dni, KeyKind::Account))
+        );
+        // Still one request left today for the bound account.
+        assert_eq!(
+            r.decide("p", &facts("45678912", Some("a")), Decision::allow(), &env)
+                .verdict,
+            Verdict::Allow
+        );
+        assert!(r
+            .decide("p", &facts("45678912", Some("a")), Decision::allow(), &env)
+            .is_denied());
+    }
+
+    #[test]
+    fn fact_problems_follow_the_policy() {
+        let (env, _) = env("2026-11-25T12:00:00Z");
+        let r = rules(vec![], vec![]);
+        let missing = IdentityFacts {
+            problems: vec![FactProblem::MissingDocument],
+            ..IdentityFacts::default()
+        };
+        assert_eq!(
+            r.decide("p", &missing, Decision::allow(), &env)
+                .primary_reason(),
+            Some(Reason::BadFact(FactProblem::MissingDocument))
+        );
+        let invalid = IdentityFacts {
+            problems: vec![FactProblem::InvalidDocument(
+                crate::identity::DocumentError::BadFormat,
+            )],
+            ..IdentityFacts::default()
+        };
+        assert_eq!(
+            r.decide("p", &invalid, Decision::allow(), &env).verdict,
+            Verdict::Review
+        );
+        let bad_email = IdentityFacts {
+            problems: vec![FactProblem::InvalidEmail],
+            ..IdentityFacts::default()
+        };
+        assert_eq!(
+            r.decide("p", &bad_email, Decision::allow(), &env).verdict,
+            Verdict::Allow
+        );
+    }
+
+    #[test]
+    fn shadow_mode_lets_rules_through_but_not_malformed_requests() {
+        let denied =
+            Decision::deny(Reason::KeyBlocked(KeyKind::Dni)).in_mode(crate::decision::Mode::Shadow);
+        assert_eq!(denied.verdict, Verdict::Allow);
+        assert_eq!(denied.shadow, Some(Verdict::Deny));
+        let malformed = Decision::deny(Reason::MalformedBody("duplicate_key"))
+            .in_mode(crate::decision::Mode::Shadow);
+        assert_eq!(malformed.verdict, Verdict::Deny);
+    }
+}

@@ -93,6 +93,52 @@ fn bad_files_are_rejected_naming_the_key() {
         (GOOD.replace("[\"127.0.0.1:3000\"]", "[\"localhost\"]"), "upstream.addresses[0]", "host:port"),
         (GOOD.replace("threads", "x").replace("[upstream]", "threads = \"two\"\n[upstream]"), "server.threads", "invalid type"),
         ("[server\n".to_string(), "", "line 1"),
+        (
+            format!("{GOOD}[policies.pay.facts]\ndni = \"json:userDocumentNumber\"\n"),
+            "policies.pay.facts.dni",
+            "JSON pointer",
+        ),
+        (
+            format!("{GOOD}[policies.pay.facts]\ndni = \"json:/a\"\nemail = \"form:e\"\n"),
+            "policies.pay.facts",
+            "one body kind",
+        ),
+        (
+            format!("{GOOD}[policies.pay.facts]\ndni = \"json:/a\"\nmax_body = 70000\n"),
+            "policies.pay.facts.max_body",
+            "65536",
+        ),
+        (
+            format!("{GOOD}[policies.pay.facts]\ndni = \"json:/a\"\n[[policies.pay.limits]]\nfact = \"email\"\nper_day = 3\n"),
+            "policies.pay.limits[0].fact",
+            "a selector for email",
+        ),
+        (
+            format!("{GOOD}[policies.pay.facts]\ndni = \"json:/a\"\n[[policies.pay.limits]]\nfact = \"ruc\"\nper_day = 3\n"),
+            "policies.pay.limits[0].fact",
+            "\"ruc\"",
+        ),
+        (
+            format!("{GOOD}[policies.pay.facts]\ndni = \"json:/a\"\n[policies.pay.block]\ndni = [\"1234\"]\n"),
+            "policies.pay.block.dni[0]",
+            "SHA-256",
+        ),
+        (
+            format!("{GOOD}[policies.pay.facts]\ndni = \"json:/a\"\naccount = \"json:/u\"\n[[policies.pay.bindings]]\nfact = \"dni\"\nto = \"account\"\nmax = 3\nwindow = \"a month\"\n"),
+            "policies.pay.bindings[0].window",
+            "forever",
+        ),
+        (
+            format!("{GOOD}[policies.pay]\nmode = \"dry-run\"\n"),
+            "policies.pay.mode",
+            "shadow",
+        ),
+        (format!("{GOOD}[identity]\ntime_zone = \"Lima\"\n"), "identity.time_zone", "IANA"),
+        (
+            format!("{GOOD}[identity]\nhash_key_env = \"GARITA_TEST_UNSET_KEY\"\n"),
+            "identity.hash_key_env",
+            "GARITA_TEST_UNSET_KEY",
+        ),
     ];
     for (text, key, detail) in cases {
         let (ok, out) = check_text(&text);

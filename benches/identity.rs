@@ -1,0 +1,128 @@
+//! Identity facts on a PagoEfectivo CIP request of about 1 KiB: parsing and extracting the
+//! facts, and the whole decision (connection rules, body, facts, block lists, burst limit,
+//! binding and calendar quotas against the in-memory store).
+//!
+//! Run with `cargo bench --bench identity`; results are written down in the README.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use garita::body::{self, BodyKind};
+use garita::client_ip::ClientIp;
+use garita::config::Config;
+use garita::facts;
+use std::net::IpAddr;
+
+const POLICY: &str = r#"
+[server]
+listen = ["127.0.0.1:1"]
+default_policy = "payments"
+[upstream]
+addresses = ["127.0.0.1:2"]
+[policies.payments]
+rate_limit = { requests = 1000000, per = "1s", burst = 1000000 }
+[policies.payments.facts]
+dni = "json:/userDocumentNumber"
+dni_type = "json:/userDocumentType"
+email = "json:/userEmail"
+phone = "json:/userPhone"
+account = "json:/userId"
+amount = "json:/amount"
+currency = "json:/currency"
+fold_gmail = true
+[policies.payments.block]
+dni = ["11223344", "10203040"]
+email = ["fraud.ster@gmail.com"]
+[[policies.payments.limits]]
+fact = "dni"
+rate = { requests = 1000000, per = "1s" }
+per_hour = 1000000000
+per_day = 1000000000
+[[policies.payments.limits]]
+fact = "email"
+per_day = 1000000000
+[[policies.payments.bindings]]
+fact = "dni"
+to = "account"
+max = 3
+window = "30d"
+"#;
+
+/// A CIP-creation body padded to about 1 KiB with a realistic payment concept.
+fn cip_body(dni: u32) -> String {
+    format!(
+        r#"{{"currency":"PEN","amount":"249.90","transactionCode":"ORD-2026-000123","adminEmail":"pagos@tienda.pe","dateExpiry":"2026-11-26 23:59:59-05:00","paymentConcept":"{}","additionalData":"canal=web;campana=cyber","userEmail":"Ana.Perez+compras@gmail.com","userId":"cust-{dni}","userName":"Ana","userLastName":"Perez","userUbigeo":"150101","userCountry":"PERU","userDocumentType":"DNI","userDocumentNumber":"{dni:08}","userCodeCountry":"+51","userPhone":"987654321"}}"#,
+        "Pedido de zapatillas y polos, envio a domicilio en Miraflores ".repeat(9)
+    )
+}
+
+fn benches(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("garita-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bench.toml");
+    std::fs::write(&path, POLICY).unwrap();
+    let config = Config::load(&path).expect("bench config");
+    let gate = &config.gate;
+    let policy = config.routes.select("POST", "/v1/cips").policy;
+    let rules = gate.identity_rules(policy).unwrap();
+    let headers = http::HeaderMap::new();
+
+    let body_text = cip_body(45_678_912);
+    println!("body size: {} bytes", body_text.len());
+    c.bench_function("facts: parse + extract (1 KiB CIP body)", |b| {
+        b.iter(|| {
+            let parsed = body::parse(
+                Some("application/json"),
+                black_box(body_text.as_bytes()),
+                BodyKind::Json,
+            )
+            .unwrap();
+            facts::extract(&rules.selectors, &parsed, &headers, None).unwrap()
+        })
+    });
+
+    // Rotate over many DNIs so the store and limiters work as under real traffic.
+    let bodies: Vec<String> = (0..10_000).map(|i| cip_body(40_000_000 + i)).collect();
+    let mut n = 0usize;
+    {
+        let parsed = body::parse(
+            Some("application/json"),
+            bodies[0].as_bytes(),
+            BodyKind::Json,
+        )
+        .unwrap();
+        let facts = facts::extract(&rules.selectors, &parsed, &headers, None).unwrap();
+        let ip = IpAddr::from([192, 0, 2, 1]);
+        let d = gate.decide_identity(
+            policy,
+            &facts,
+            gate.decide(policy, &gate.facts(ClientIp { addr: ip, peer: ip })),
+        );
+        assert_eq!(
+            d.verdict,
+            garita::decision::Verdict::Allow,
+            "the benchmark measures the allow path"
+        );
+    }
+    c.bench_function(
+        "full decision (1 KiB CIP body, identity rules, memory store)",
+        |b| {
+            b.iter(|| {
+                n = (n + 1) % bodies.len();
+                let ip = IpAddr::from([192, 0, 2, (n % 250) as u8]);
+                let conn = gate.facts(ClientIp { addr: ip, peer: ip });
+                let decision = gate.decide(policy, &conn);
+                let parsed = body::parse(
+                    Some("application/json"),
+                    bodies[n].as_bytes(),
+                    BodyKind::Json,
+                )
+                .unwrap();
+                let facts = facts::extract(&rules.selectors, &parsed, &headers, None).unwrap();
+                gate.decide_identity(policy, black_box(&facts), decision)
+            })
+        },
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(identity, benches);
+criterion_main!(identity);
