@@ -169,9 +169,10 @@ impl Reason {
             Reason::MalformedPath
             | Reason::MalformedForwardedFor
             | Reason::MalformedBody(_)
+            // 400 rather than 415: to a client it is one more way its body was unreadable.
+            | Reason::UnsupportedContentType
             | Reason::BadFact(_) => 400,
             Reason::HeadersTooLarge => 431,
-            Reason::UnsupportedContentType => 415,
             Reason::BodyTooLarge => 413,
             Reason::BodyTimeout => 408,
             Reason::StoreUnavailable => 503,

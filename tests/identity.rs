@@ -160,7 +160,7 @@ fn malformed_bodies_never_reach_the_backend() {
         ),
         ("truncated JSON", br#"{"userDocumentNumber":"4567"#.to_vec(), "application/json", 400, "malformed_body"),
         ("invalid UTF-8", b"{\"userDocumentNumber\":\"4567\xff\"}".to_vec(), "application/json", 400, "invalid_utf8"),
-        ("form body on a JSON route", b"userDocumentNumber=45678912".to_vec(), "application/x-www-form-urlencoded", 415, "unsupported_content_type"),
+        ("form body on a JSON route", b"userDocumentNumber=45678912".to_vec(), "application/x-www-form-urlencoded", 400, "unsupported_content_type"),
         ("too deep", format!("{{\"a\":{}1{}}}", "[".repeat(40), "]".repeat(40)).into_bytes(), "application/json", 400, "body_too_deep"),
         ("object for the DNI", br#"{"userDocumentNumber":{"n":"45678912"}}"#.to_vec(), "application/json", 400, "malformed_field"),
         ("no DNI", br#"{"amount":"5.00"}"#.to_vec(), "application/json", 400, "missing_document"),
