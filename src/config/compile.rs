@@ -282,23 +282,24 @@ fn socket_addr(ctx: &Ctx, key: &str, text: &str) -> Result<SocketAddr, ConfigErr
         .ok_or_else(|| ctx.invalid(key, "host:port (e.g. 127.0.0.1:8080)", format!("{text:?}")))
 }
 
-fn ip_rule_list(
+/// Read a list given inline and in files (one entry a line, `#` starts a comment), handing
+/// each entry to `add`, which says whether it was a valid `expected`.
+pub(super) fn read_list(
     ctx: &Ctx,
     prefix: &str,
     which: &str,
-    inline: &[String],
-    files: &[PathBuf],
-) -> Result<IpList, ConfigError> {
-    let mut list = IpList::new();
+    (inline, files): (&[String], &[PathBuf]),
+    expected: &str,
+    mut add: impl FnMut(&str) -> bool,
+) -> Result<(), ConfigError> {
     for (i, entry) in inline.iter().enumerate() {
-        let net = IpList::parse_entry(entry).ok_or_else(|| {
-            ctx.invalid(
+        if !add(entry.trim()) {
+            return Err(ctx.invalid(
                 format!("{prefix}.{which}[{i}]"),
-                "an IP address or CIDR",
+                expected,
                 format!("{entry:?}"),
-            )
-        })?;
-        list.insert(net);
+            ));
+        }
     }
     for (i, path) in files.iter().enumerate() {
         let key = format!("{prefix}.{which}_files[{i}]");
@@ -310,14 +311,40 @@ fn ip_rule_list(
                 format!("{} ({e})", full.display()),
             )
         })?;
-        list.extend_from_text(&text).map_err(|bad| {
-            ctx.invalid(
-                &key,
-                "one IP address or CIDR a line",
-                format!("{:?} at {} line {}", bad.text, full.display(), bad.line),
-            )
-        })?;
+        for (n, line) in text.lines().enumerate() {
+            let entry = line.split('#').next().unwrap_or("").trim();
+            if !entry.is_empty() && !add(entry) {
+                return Err(ctx.invalid(
+                    &key,
+                    &format!("one {expected} a line"),
+                    format!("{entry:?} at {} line {}", full.display(), n + 1),
+                ));
+            }
+        }
     }
+    Ok(())
+}
+
+fn ip_rule_list(
+    ctx: &Ctx,
+    prefix: &str,
+    which: &str,
+    inline: &[String],
+    files: &[PathBuf],
+) -> Result<IpList, ConfigError> {
+    let mut list = IpList::new();
+    read_list(
+        ctx,
+        prefix,
+        which,
+        (inline, files),
+        "IP address or CIDR",
+        |entry| {
+            IpList::parse_entry(entry)
+                .map(|net| list.insert(net))
+                .is_some()
+        },
+    )?;
     Ok(list)
 }
 
@@ -417,7 +444,7 @@ fn compile_geofence(
     }
 }
 
-fn compile_rate_limit(
+pub(super) fn compile_rate_limit(
     ctx: &Ctx,
     key: &str,
     r: &file::RateLimitSection,

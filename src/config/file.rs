@@ -177,20 +177,12 @@ pub struct KeyBlockSection {
 pub struct KeyLimitSection {
     /// dni, email, phone, account or device.
     pub fact: String,
-    /// A burst limit per value, kept in process.
-    pub rate: Option<KeyRateSection>,
+    /// A burst limit per value, kept in process (`ipv6_prefix` does not apply).
+    pub rate: Option<RateLimitSection>,
     pub per_hour: Option<u64>,
     pub per_day: Option<u64>,
     /// "deny" (default) or "review".
     pub action: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyRateSection {
-    pub requests: u32,
-    pub per: String,
-    pub burst: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

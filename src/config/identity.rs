@@ -1,19 +1,17 @@
 //! Compiling the identity parts of the file: `[identity]` and each policy's `facts`,
 //! `block`, `limits` and `bindings`.
 
-use super::compile::{parse_duration, Ctx};
+use super::compile::{compile_rate_limit, parse_duration, read_list, Ctx};
 use super::error::ConfigError;
 use super::file;
 use crate::body::Selector;
 use crate::calendar::{Calendar, Clock, FileClock, Period, SystemClock};
 use crate::facts::{FactSelectors, KeyKind};
 use crate::key_list::{KeyHasher, KeyList};
-use crate::rate_limit::{Limiter, RateSpec};
 use crate::rules::{
     Action, BindingRule, IdentityEnv, IdentityRules, KeyBlock, KeyLimit, OnProblem, Quota,
 };
 use crate::store::MemoryStore;
-use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -188,36 +186,14 @@ pub(super) fn identity_rules(
         let name = kind.as_str();
         need(kind, format!("{key}.block.{name}"))?;
         let mut list = KeyList::default();
-        for (i, entry) in inline.iter().enumerate() {
-            if !list.add(kind, entry, fold) {
-                return Err(ctx.invalid(
-                    format!("{key}.block.{name}[{i}]"),
-                    &format!("a valid {name} or a SHA-256 digest in hex"),
-                    format!("{entry:?}"),
-                ));
-            }
-        }
-        for (i, path) in files.iter().enumerate() {
-            let at = format!("{key}.block.{name}_files[{i}]");
-            let full = ctx.resolve(path);
-            let text = std::fs::read_to_string(&full).map_err(|e| {
-                ctx.invalid(
-                    &at,
-                    "a readable list file",
-                    format!("{} ({e})", full.display()),
-                )
-            })?;
-            for (n, line) in text.lines().enumerate() {
-                let entry = line.split('#').next().unwrap_or("").trim();
-                if !entry.is_empty() && !list.add(kind, entry, fold) {
-                    return Err(ctx.invalid(
-                        &at,
-                        &format!("one valid {name} or SHA-256 digest a line"),
-                        format!("{entry:?} at {} line {}", full.display(), n + 1),
-                    ));
-                }
-            }
-        }
+        read_list(
+            ctx,
+            &format!("{key}.block"),
+            name,
+            (inline, files),
+            &format!("valid {name} or SHA-256 digest in hex"),
+            |entry| list.add(kind, entry, fold),
+        )?;
         blocks.push(KeyBlock { kind, list });
     }
 
@@ -229,29 +205,7 @@ pub(super) fn identity_rules(
         let burst = l
             .rate
             .as_ref()
-            .map(|r| {
-                let requests = NonZeroU32::new(r.requests).ok_or_else(|| {
-                    ctx.invalid(format!("{at}.rate.requests"), "a number >= 1", r.requests)
-                })?;
-                let per = parse_duration(&r.per).ok_or_else(|| {
-                    ctx.invalid(
-                        format!("{at}.rate.per"),
-                        "a duration such as \"1m\"",
-                        format!("{:?}", r.per),
-                    )
-                })?;
-                let burst = NonZeroU32::new(r.burst.unwrap_or(r.requests))
-                    .ok_or_else(|| ctx.invalid(format!("{at}.rate.burst"), "a number >= 1", 0))?;
-                let spec = RateSpec {
-                    requests,
-                    per,
-                    burst,
-                    ipv6_prefix: 128,
-                    max_keys: 100_000,
-                };
-                Limiter::new(spec)
-                    .ok_or_else(|| ctx.invalid(format!("{at}.rate"), "a slower rate", "too fast"))
-            })
+            .map(|r| compile_rate_limit(ctx, &format!("{at}.rate"), r))
             .transpose()?;
         let mut quotas = Vec::new();
         for (period, value, name) in [
