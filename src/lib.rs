@@ -30,3 +30,4 @@ pub mod response;
 pub mod route;
 pub mod rules;
 pub mod store;
+pub mod webhook;
