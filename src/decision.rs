@@ -15,6 +15,7 @@ use crate::ip_list::IpList;
 use crate::rate_limit::{Limiter, RateOutcome};
 use crate::route::PolicyId;
 use crate::rules::{IdentityEnv, IdentityRules};
+use crate::webhook::{WebhookError, WebhookRule};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ pub struct RoutePolicy {
     pub rate_limit: Option<Limiter>,
     /// Rules on who is paying; they need the request's facts (often its body).
     pub identity: Option<IdentityRules>,
+    /// Makes the route a webhook route: notifications are verified before anything else.
+    pub webhook: Option<WebhookRule>,
     pub mode: Mode,
 }
 
@@ -88,6 +91,13 @@ pub enum Reason {
     QuotaExceeded(KeyKind, Period),
     BindingExceeded(KeyKind, KeyKind),
     StoreUnavailable,
+    WebhookUnverified(WebhookError),
+    WebhookSourceNotAllowed,
+    MissingReplayKey,
+    /// Delivered before: answered 200 so the provider stops retrying.
+    DuplicateNotification,
+    /// Another copy is being delivered right now: 409, the provider retries later.
+    NotificationInFlight,
 }
 
 impl Reason {
@@ -112,6 +122,11 @@ impl Reason {
             Reason::QuotaExceeded(..) => "quota_exceeded",
             Reason::BindingExceeded(..) => "binding_exceeded",
             Reason::StoreUnavailable => "store_unavailable",
+            Reason::WebhookUnverified(e) => e.code(),
+            Reason::WebhookSourceNotAllowed => "webhook_source_not_allowed",
+            Reason::MissingReplayKey => "missing_replay_key",
+            Reason::DuplicateNotification => "duplicate_notification",
+            Reason::NotificationInFlight => "notification_in_flight",
         }
     }
 
@@ -141,7 +156,8 @@ impl Reason {
         }
     }
 
-    /// Requests that cannot be judged or forwarded safely: denied even in shadow mode.
+    /// Requests that cannot be judged or forwarded safely, and unverified or replayed
+    /// webhooks: denied even in shadow mode.
     pub fn is_malformed(self) -> bool {
         matches!(
             self,
@@ -153,6 +169,11 @@ impl Reason {
                 | Reason::BodyTooLarge
                 | Reason::BodyTimeout
                 | Reason::StoreUnavailable
+                | Reason::WebhookUnverified(_)
+                | Reason::WebhookSourceNotAllowed
+                | Reason::MissingReplayKey
+                | Reason::DuplicateNotification
+                | Reason::NotificationInFlight
         )
     }
 
@@ -176,6 +197,11 @@ impl Reason {
             Reason::BodyTooLarge => 413,
             Reason::BodyTimeout => 408,
             Reason::StoreUnavailable => 503,
+            Reason::WebhookUnverified(_) => 401,
+            Reason::WebhookSourceNotAllowed => 403,
+            Reason::MissingReplayKey => 400,
+            Reason::DuplicateNotification => 200,
+            Reason::NotificationInFlight => 409,
         }
     }
 }
@@ -258,6 +284,11 @@ impl Gate {
 
     pub fn identity_env(&self) -> &IdentityEnv {
         &self.identity
+    }
+
+    /// The webhook rule of a policy, if it is a webhook route.
+    pub fn webhook_rule(&self, policy: PolicyId) -> Option<&WebhookRule> {
+        self.policies[policy].webhook.as_ref()
     }
 
     /// The identity rules of a policy, if it has any.
@@ -373,6 +404,7 @@ mod tests {
                 }),
                 rate_limit: limiter,
                 identity: None,
+                webhook: None,
                 mode: Mode::Enforce,
             }],
             None,

@@ -7,6 +7,8 @@ use garita::demo::{self, DemoOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod sign;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -33,6 +35,27 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Print the headers a provider would send with the notification on standard input,
+    /// to test a sandbox flow end to end (paid, expired, duplicate, forged, stale).
+    Sign {
+        /// pagoefectivo, stripe, standard-webhooks, checkout, dlocal or mercadopago.
+        #[arg(long, required_unless_present = "config")]
+        profile: Option<String>,
+        /// The environment variable holding the secret.
+        #[arg(long, required_unless_present = "config")]
+        secret_env: Option<String>,
+        /// Or: sign as the webhook policy of a config would verify (its first secret).
+        #[arg(long, requires = "policy", conflicts_with_all = ["profile", "secret_env"])]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        policy: Option<String>,
+        /// Unix seconds to sign with (default: now); an old one makes a stale notification.
+        #[arg(long)]
+        timestamp: Option<i64>,
+        /// The event id, where the scheme signs one (dLocal: X-Login; Mercado Pago: data.id).
+        #[arg(long)]
+        id: Option<String>,
+    },
     /// Start a demo shop and the gateway on loopback and play scripted requests.
     Demo {
         #[arg(long, short, default_value = "conf/demo.toml")]
@@ -51,6 +74,9 @@ fn main() -> ExitCode {
             Ok(c) => {
                 println!("{}: ok", config.display());
                 print!("{}", c.summary());
+                for warning in &c.warnings {
+                    println!("WARNING: {warning}");
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -66,6 +92,9 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            for warning in &config.warnings {
+                log::warn!("{warning}");
+            }
             match garita::gateway::build_server(config) {
                 Ok(server) => server.run_forever(),
                 Err(e) => {
@@ -74,6 +103,23 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Sign {
+            profile,
+            secret_env,
+            config,
+            policy,
+            timestamp,
+            id,
+        } => match sign::run(profile, secret_env, config, policy, timestamp, id) {
+            Ok(headers) => {
+                print!("{headers}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Demo { config, exit } => match demo::run(&DemoOptions { config, exit }) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,

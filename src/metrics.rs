@@ -22,6 +22,7 @@ pub struct Metrics {
     pub rate_limit_keys: IntGaugeVec,
     pub rate_limit_overflow: IntCounterVec,
     pub store_entries: IntGauge,
+    pub webhooks: IntCounterVec,
 }
 
 impl Metrics {
@@ -76,6 +77,14 @@ impl Metrics {
             "Quota counters and binding sets held by the identity store.",
         )
         .expect("valid metric");
+        let webhooks = IntCounterVec::new(
+            Opts::new(
+                "garita_webhooks_total",
+                "Webhook notifications by profile and outcome (verified, duplicate, in_flight, or why verification failed).",
+            ),
+            &["profile", "outcome"],
+        )
+        .expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "garita_build_info",
@@ -94,6 +103,7 @@ impl Metrics {
             Box::new(rate_limit_keys.clone()),
             Box::new(rate_limit_overflow.clone()),
             Box::new(store_entries.clone()),
+            Box::new(webhooks.clone()),
             Box::new(build_info),
         ] {
             registry.register(collector).expect("unique metric names");
@@ -106,6 +116,7 @@ impl Metrics {
             rate_limit_keys,
             rate_limit_overflow,
             store_entries,
+            webhooks,
         }
     }
 

@@ -64,6 +64,17 @@ pub fn json_error(status: u16, reason: &str, request_id: &str) -> LocalResponse 
 /// The response for a denied decision.
 pub fn denial(decision: &Decision, request_id: &str) -> LocalResponse {
     let reason = decision.primary_reason().unwrap_or(Reason::IpBlocked);
+    if reason == Reason::DuplicateNotification {
+        // Not an error to the provider: it was delivered before, so it may stop retrying.
+        let mut ack = json_error(200, reason.code(), request_id);
+        ack.body = serde_json::to_vec(&serde_json::json!({
+            "status": "duplicate",
+            "reason": reason.code(),
+            "request_id": request_id,
+        }))
+        .unwrap_or_default();
+        return ack;
+    }
     let mut response = json_error(reason.status(), reason.code(), request_id);
     if let Some(limit) = &decision.rate_limit {
         let retry = limit.retry_after.as_secs() + u64::from(limit.retry_after.subsec_nanos() > 0);

@@ -39,6 +39,10 @@ impl Ctx {
         }
     }
 
+    pub(super) fn file_display(&self) -> std::path::Display<'_> {
+        self.file.display()
+    }
+
     pub(super) fn resolve(&self, path: &Path) -> PathBuf {
         if path.is_absolute() {
             path.to_path_buf()
@@ -175,9 +179,25 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
 
     let mut policy_ids = BTreeMap::new();
     let mut policies = Vec::new();
+    let mut warnings = Vec::new();
     for (name, section) in &raw.policies {
         let key = format!("policies.{name}");
-        let policy = compile_policy(&ctx, &key, name, section, &global_allow, &global_block)?;
+        let mut policy = compile_policy(&ctx, &key, name, section, &global_allow, &global_block)?;
+        if let Some(w) = &section.webhook {
+            if policy.identity.is_some() {
+                return Err(ctx.invalid(
+                    format!("{key}.webhook"),
+                    "a webhook policy without facts, block, limits or bindings",
+                    "both",
+                ));
+            }
+            policy.webhook = Some(super::webhook::webhook_rule(
+                &ctx,
+                &format!("{key}.webhook"),
+                w,
+                &mut warnings,
+            )?);
+        }
         if policy.geofence.is_some() && geo.is_none() {
             return Err(ctx.invalid(
                 format!("{key}.geofence"),
@@ -269,6 +289,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         decision_log,
         routes: RouteTable::new(routes, default_policy),
         gate: Gate::new(policies, geo, identity),
+        warnings,
     })
 }
 
@@ -394,6 +415,7 @@ fn compile_policy(
         geofence,
         rate_limit,
         identity: super::identity::identity_rules(ctx, key, section)?,
+        webhook: None,
         mode,
     })
 }

@@ -118,6 +118,50 @@ pub struct PolicySection {
     pub limits: Vec<KeyLimitSection>,
     #[serde(default)]
     pub bindings: Vec<BindingSection>,
+    /// Makes the policy a webhook route: notifications are verified before anything else.
+    pub webhook: Option<WebhookSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSection {
+    /// pagoefectivo, stripe, standard-webhooks, checkout, dlocal, mercadopago or hmac.
+    pub profile: String,
+    /// Every active secret; several while rotating.
+    pub secrets: Vec<SecretSource>,
+    /// Seconds a signed timestamp may be off, either way (default 300).
+    pub tolerance_seconds: Option<u32>,
+    /// How long a delivered event is remembered (default "30d").
+    pub replay_window: Option<String>,
+    /// Selectors that name an event when the scheme has no id of its own.
+    pub replay_key: Option<Vec<String>>,
+    /// "ack" (default: 200, not forwarded) or "forward" (marked X-Garita-Duplicate).
+    pub on_duplicate: Option<String>,
+    /// Networks the provider sends from; absent accepts any.
+    pub source_ips: Option<Vec<String>>,
+    #[serde(default)]
+    pub source_ips_files: Vec<PathBuf>,
+    /// Largest notification read, in bytes (at most and by default 65536).
+    pub max_body: Option<usize>,
+    // The generic `hmac` profile:
+    pub header: Option<String>,
+    /// "sha256" (default) or "sha512".
+    pub algorithm: Option<String>,
+    /// "hex" (default) or "base64".
+    pub encoding: Option<String>,
+    pub prefix: Option<String>,
+    /// What is signed, default "{body}"; "{timestamp}" needs timestamp_header.
+    pub template: Option<String>,
+    pub timestamp_header: Option<String>,
+}
+
+/// Where a secret comes from: exactly one of `env`, `file`, or (for demos only) `value`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSource {
+    pub env: Option<String>,
+    pub file: Option<PathBuf>,
+    pub value: Option<String>,
 }
 
 /// Where a policy reads identity facts, and what malformed ones do.

@@ -9,6 +9,7 @@ mod compile;
 mod error;
 pub mod file;
 mod identity;
+mod webhook;
 
 pub use identity::MAX_BODY_LIMIT;
 
@@ -45,6 +46,9 @@ pub struct Config {
     pub decision_log: LogTarget,
     pub routes: RouteTable,
     pub gate: Gate,
+    /// Things that work but should not be so in production (shown by `garita check`,
+    /// logged by `garita run`).
+    pub warnings: Vec<String>,
 }
 
 impl Config {

@@ -41,12 +41,36 @@ fn decision_label(decision: Option<&Decision>) -> &'static str {
     }
 }
 
+/// Settle a claimed webhook event: remembered if the backend accepted it, released if not.
+/// Called as soon as the backend's status is known, before the provider gets the answer,
+/// and again when the request is done (a no-op then, unless no answer ever came).
+pub(super) fn settle_claim(proxy: &GaritaProxy, ctx: &mut RequestCtx) {
+    let Some((key, window)) = ctx.replay_claim.take() else {
+        return;
+    };
+    let env = proxy.config.gate.identity_env();
+    let now = env.clock.now().as_second();
+    let delivered = ctx.upstream_status.is_some_and(|s| (200..300).contains(&s));
+    let until = delivered.then(|| now + window.as_secs() as i64);
+    if let Err(e) = env.store.settle(&key, until, now) {
+        log::error!("{e}");
+    }
+}
+
 pub(super) fn account(
     proxy: &GaritaProxy,
     session: &mut Session,
     error: Option<&Error>,
-    ctx: &RequestCtx,
+    ctx: &mut RequestCtx,
 ) {
+    settle_claim(proxy, ctx);
+    if let Some((profile, outcome)) = ctx.webhook {
+        proxy
+            .metrics
+            .webhooks
+            .with_label_values(&[profile, outcome])
+            .inc();
+    }
     let status = session.response_written().map_or(0, |r| r.status.as_u16());
     let decision = ctx.decision.as_ref();
     let label = decision_label(decision);

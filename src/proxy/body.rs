@@ -38,6 +38,28 @@ async fn read_bounded(session: &mut Session, max: usize) -> Result<Vec<u8>, Reas
     }
 }
 
+/// Read the whole body, at most `max` bytes (a declared larger length is refused before
+/// reading), within `timeout`. Retry buffering makes Pingora replay it to the upstream.
+pub(super) async fn read_body(
+    session: &mut Session,
+    max: usize,
+    timeout: std::time::Duration,
+) -> Result<Vec<u8>, Reason> {
+    let declared = session
+        .req_header()
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max as u64) {
+        return Err(Reason::BodyTooLarge);
+    }
+    session.enable_retry_buffering();
+    tokio::time::timeout(timeout, read_bounded(session, max))
+        .await
+        .map_err(|_| Reason::BodyTimeout)?
+}
+
 /// Read (if the rules need it) and parse the body, and extract the identity facts.
 pub(super) async fn read_facts(
     session: &mut Session,
@@ -49,22 +71,10 @@ pub(super) async fn read_facts(
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let declared = req
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
     let parsed = match rules.body_kind {
         None => ParsedBody::None,
         Some(kind) => {
-            if declared.is_some_and(|len| len > rules.max_body as u64) {
-                return Err(Reason::BodyTooLarge);
-            }
-            session.enable_retry_buffering();
-            let bytes =
-                tokio::time::timeout(rules.body_timeout, read_bounded(session, rules.max_body))
-                    .await
-                    .map_err(|_| Reason::BodyTimeout)??;
+            let bytes = read_body(session, rules.max_body, rules.body_timeout).await?;
             body::parse(content_type.as_deref(), &bytes, kind).map_err(body_reason)?
         }
     };

@@ -13,6 +13,7 @@ use crate::client_ip::ClientIp;
 use crate::config::Config;
 mod account;
 mod body;
+mod webhook;
 
 use crate::decision::{Decision, Reason, Verdict};
 use crate::decision_log::DecisionLog;
@@ -39,6 +40,8 @@ const REQUEST_ID: &str = "x-request-id";
 /// Set on requests forwarded for review, with the reasons; stripped from client requests.
 pub const DECISION_HEADER: &str = "x-garita-decision";
 pub const REASONS_HEADER: &str = "x-garita-reasons";
+/// Set on a webhook delivered before and forwarded again (`on_duplicate = "forward"`).
+pub const DUPLICATE_HEADER: &str = "x-garita-duplicate";
 
 pub struct GaritaProxy {
     config: Arc<Config>,
@@ -56,6 +59,12 @@ pub struct RequestCtx {
     country: Option<CountryCode>,
     decision: Option<Decision>,
     facts: Option<IdentityFacts>,
+    /// Webhook routes: (profile, outcome) for the metrics.
+    webhook: Option<(&'static str, &'static str)>,
+    /// Webhook routes: the event claimed for delivery and how long to remember it.
+    replay_claim: Option<(String, std::time::Duration)>,
+    /// Webhook routes: a delivered-before event forwarded on purpose.
+    duplicate: bool,
     /// Time spent waiting for the body, left out of the decision-latency histogram.
     body_wait: std::time::Duration,
     upstream_status: Option<u16>,
@@ -149,6 +158,9 @@ impl ProxyHttp for GaritaProxy {
             country: None,
             decision: None,
             facts: None,
+            webhook: None,
+            replay_claim: None,
+            duplicate: false,
             body_wait: std::time::Duration::ZERO,
             upstream_status: None,
         }
@@ -170,6 +182,16 @@ impl ProxyHttp for GaritaProxy {
         let decision = match policy {
             None => decision,
             Some(policy) => match (decision.is_denied(), gate.identity_rules(policy)) {
+                (false, _) if gate.webhook_rule(policy).is_some() => {
+                    let rule = gate.webhook_rule(policy).expect("checked");
+                    let name = gate.policies()[policy].name.clone();
+                    let waited = Instant::now();
+                    let decided =
+                        webhook::check_notification(session, rule, &name, gate.identity_env(), ctx)
+                            .await;
+                    ctx.body_wait = waited.elapsed();
+                    decided
+                }
                 (false, Some(rules)) => {
                     let waited = Instant::now();
                     let facts = body::read_facts(session, rules).await;
@@ -256,6 +278,10 @@ impl ProxyHttp for GaritaProxy {
         // Only garita may speak for garita.
         upstream_request.remove_header(DECISION_HEADER);
         upstream_request.remove_header(REASONS_HEADER);
+        upstream_request.remove_header(DUPLICATE_HEADER);
+        if ctx.duplicate {
+            upstream_request.insert_header(DUPLICATE_HEADER, "true")?;
+        }
         if let Some(decision) = ctx
             .decision
             .as_ref()
@@ -275,6 +301,7 @@ impl ProxyHttp for GaritaProxy {
         ctx: &mut Self::CTX,
     ) -> Result<()> {
         ctx.upstream_status = Some(upstream_response.status.as_u16());
+        account::settle_claim(self, ctx);
         Ok(())
     }
 

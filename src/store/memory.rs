@@ -5,7 +5,7 @@
 //! by [`Store::purge_expired`], which housekeeping calls; bindings kept "forever" grow with
 //! the number of distinct identities seen.
 
-use super::{Acquired, Binding, Counter, Store, StoreError};
+use super::{Acquired, Binding, Claim, Counter, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -14,6 +14,8 @@ pub struct MemoryStore {
     counters: Mutex<HashMap<String, (u64, i64)>>,
     /// key -> member -> expiry (None: forever)
     bindings: Mutex<HashMap<String, HashMap<String, Option<i64>>>>,
+    /// webhook event key -> (delivered, expiry)
+    replays: Mutex<HashMap<String, (bool, i64)>>,
 }
 
 impl MemoryStore {
@@ -73,7 +75,35 @@ impl Store for MemoryStore {
         })
     }
 
+    fn claim(&self, key: &str, hold_until: i64, now: i64) -> Result<Claim, StoreError> {
+        let mut map = self.replays.lock().map_err(poisoned)?;
+        match map.get(key) {
+            Some((true, expires)) if *expires > now => Ok(Claim::Done),
+            Some((false, expires)) if *expires > now => Ok(Claim::InFlight),
+            _ => {
+                map.insert(key.to_string(), (false, hold_until));
+                Ok(Claim::New)
+            }
+        }
+    }
+
+    fn settle(&self, key: &str, delivered_until: Option<i64>, _now: i64) -> Result<(), StoreError> {
+        let mut map = self.replays.lock().map_err(poisoned)?;
+        match delivered_until {
+            Some(until) => {
+                map.insert(key.to_string(), (true, until));
+            }
+            None => {
+                map.remove(key);
+            }
+        }
+        Ok(())
+    }
+
     fn purge_expired(&self, now: i64) {
+        if let Ok(mut map) = self.replays.lock() {
+            map.retain(|_, (_, expires)| *expires > now);
+        }
         if let Ok(mut map) = self.counters.lock() {
             map.retain(|_, (_, expires)| *expires > now);
         }
@@ -88,7 +118,8 @@ impl Store for MemoryStore {
     fn size(&self) -> usize {
         let counters = self.counters.lock().map(|m| m.len()).unwrap_or(0);
         let bindings = self.bindings.lock().map(|m| m.len()).unwrap_or(0);
-        counters + bindings
+        let replays = self.replays.lock().map(|m| m.len()).unwrap_or(0);
+        counters + bindings + replays
     }
 }
 
@@ -168,6 +199,22 @@ mod tests {
                 Acquired::Granted(vec![expected])
             );
         }
+    }
+
+    #[test]
+    fn an_event_is_seen_once_delivered_and_retried_if_not() {
+        let store = MemoryStore::new();
+        assert_eq!(store.claim("evt", 60, 0).unwrap(), Claim::New);
+        assert_eq!(store.claim("evt", 60, 1).unwrap(), Claim::InFlight);
+        // The backend failed: the retry goes through.
+        store.settle("evt", None, 2).unwrap();
+        assert_eq!(store.claim("evt", 62, 2).unwrap(), Claim::New);
+        store.settle("evt", Some(1000), 3).unwrap();
+        assert_eq!(store.claim("evt", 63, 3).unwrap(), Claim::Done);
+        assert_eq!(store.claim("evt", 1060, 1000).unwrap(), Claim::New);
+        // An abandoned claim lapses.
+        assert_eq!(store.claim("lost", 10, 0).unwrap(), Claim::New);
+        assert_eq!(store.claim("lost", 20, 11).unwrap(), Claim::New);
     }
 
     #[test]

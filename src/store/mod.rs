@@ -7,6 +7,11 @@
 //! [`Store::acquire`] is all-or-nothing: a request subject to several quotas either counts
 //! against all of them or against none, so a request denied by its hourly quota does not
 //! use up its daily one, and with a quota of N exactly N requests pass.
+//!
+//! Webhook replay records are claimed before delivery and settled after it
+//! ([`Store::claim`], [`Store::settle`]): an event counts as seen only once the backend
+//! accepted it, so a delivery that failed does not make the provider's retry look like a
+//! replay, and two copies arriving together cannot both go through.
 
 mod memory;
 
@@ -40,6 +45,17 @@ pub enum Binding {
     Exceeded { members: u64 },
 }
 
+/// What the store knew of a webhook event when it was claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// First sight: the caller now holds it and must settle it.
+    New,
+    /// Another copy is being delivered right now.
+    InFlight,
+    /// Delivered before.
+    Done,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("identity store: {0}")]
 pub struct StoreError(pub String);
@@ -58,6 +74,13 @@ pub trait Store: Send + Sync {
         expires_at: Option<i64>,
         now: i64,
     ) -> Result<Binding, StoreError>;
+
+    /// Claim a webhook event key for delivery, held until `hold_until` unless settled.
+    fn claim(&self, key: &str, hold_until: i64, now: i64) -> Result<Claim, StoreError>;
+
+    /// After the backend answered: `Some(until)` remembers the event as delivered until
+    /// then; `None` drops the claim, so the provider's retry is let through.
+    fn settle(&self, key: &str, delivered_until: Option<i64>, now: i64) -> Result<(), StoreError>;
 
     /// Forget what has expired.
     fn purge_expired(&self, now: i64);

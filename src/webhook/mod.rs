@@ -23,8 +23,10 @@
 //!   template of what is signed (`{timestamp}.{body}`) with an optional timestamp header.
 
 mod profile;
+mod rule;
 
 pub use profile::{sign, Algorithm, Encoding, GenericHmac, Profile};
+pub use rule::{OnDuplicate, WebhookRule};
 
 use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha512};

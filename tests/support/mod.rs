@@ -30,9 +30,16 @@ pub struct GatewayBuilder {
     files: Vec<(String, String)>,
     dead_upstream: bool,
     clock: Option<String>,
+    env: Vec<(String, String)>,
 }
 
 impl GatewayBuilder {
+    /// An environment variable for garita (webhook secrets).
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
     /// Start with garita's quota clock standing at `rfc3339` (see [`TestGateway::set_clock`]).
     pub fn clock(mut self, rfc3339: &str) -> Self {
         self.clock = Some(rfc3339.to_string());
@@ -106,6 +113,7 @@ impl GatewayBuilder {
         std::fs::write(&config_path, &config).unwrap();
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
         let mut command = Command::new(garita_bin());
+        command.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if let Some(now) = &self.clock {
             let clock = dir.path().join("clock");
             std::fs::write(&clock, now).unwrap();
@@ -154,6 +162,7 @@ impl TestGateway {
             files: Vec::new(),
             dead_upstream: false,
             clock: None,
+            env: Vec::new(),
         }
     }
 
@@ -207,6 +216,18 @@ impl TestGateway {
             .expect("scrape");
         assert_eq!(response.status, 200);
         String::from_utf8(response.body).expect("UTF-8 metrics")
+    }
+
+    /// Scrape until `needle` shows up (metrics are counted once a response is done).
+    pub fn wait_for_metric(&self, needle: &str) -> String {
+        for _ in 0..100 {
+            let scrape = self.scrape();
+            if scrape.contains(needle) {
+                return scrape;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{needle} never appeared in:\n{}", self.scrape());
     }
 
     /// A request from loopback claiming to forward for `client`.
