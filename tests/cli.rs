@@ -9,6 +9,8 @@ use support::{garita_bin, repo_path};
 
 fn check(path: &Path) -> (bool, String) {
     let out = Command::new(garita_bin())
+        // conf/garita.toml reads its webhook secret from here.
+        .env("PAGOEFECTIVO_WEBHOOK_SECRET", "a-test-secret")
         .args(["check", "--config"])
         .arg(path)
         .output()
@@ -135,6 +137,36 @@ fn bad_files_are_rejected_naming_the_key() {
         ),
         (format!("{GOOD}[identity]\ntime_zone = \"Lima\"\n"), "identity.time_zone", "IANA"),
         (
+            format!("{GOOD}[policies.pe.webhook]\nprofile = \"pagoefectivo\"\nsecrets = [{{ env = \"GARITA_TEST_UNSET_SECRET\" }}]\n"),
+            "policies.pe.webhook.secrets[0]",
+            "GARITA_TEST_UNSET_SECRET",
+        ),
+        (
+            format!("{GOOD}[policies.pe.webhook]\nprofile = \"pagoefectivo\"\nsecrets = [{{ file = \"no-such.key\" }}]\n"),
+            "policies.pe.webhook.secrets[0]",
+            "no-such.key",
+        ),
+        (
+            format!("{GOOD}[policies.pe.webhook]\nprofile = \"paypal\"\nsecrets = [{{ value = \"x\" }}]\n"),
+            "policies.pe.webhook.profile",
+            "pagoefectivo, stripe",
+        ),
+        (
+            format!("{GOOD}[policies.h.webhook]\nprofile = \"hmac\"\nheader = \"X-Sig\"\nsecrets = [{{ value = \"x\" }}]\n"),
+            "policies.h.webhook.replay_key",
+            "selectors naming each event",
+        ),
+        (
+            format!("{GOOD}[policies.h.webhook]\nprofile = \"hmac\"\nheader = \"X-Sig\"\ntemplate = \"{{timestamp}}.{{body}}\"\nreplay_key = [\"json:/id\"]\nsecrets = [{{ value = \"x\" }}]\n"),
+            "policies.h.webhook.timestamp_header",
+            "{timestamp}",
+        ),
+        (
+            format!("{GOOD}[policies.sw.webhook]\nprofile = \"standard-webhooks\"\nsecrets = [{{ value = \"whsec_%%%\" }}]\n"),
+            "policies.sw.webhook.secrets[0]",
+            "base64",
+        ),
+        (
             format!("{GOOD}[identity]\nhash_key_env = \"GARITA_TEST_UNSET_KEY\"\n"),
             "identity.hash_key_env",
             "GARITA_TEST_UNSET_KEY",
@@ -190,7 +222,93 @@ fn the_demo_plays_as_expected() {
         "identity_blocked",
         "binding_exceeded",
         "duplicate_key",
+        "bad_signature",
+        "duplicate_notification",
     ] {
         assert!(stdout.contains(reason), "{reason}: {stdout}");
     }
+}
+
+#[test]
+fn a_secret_written_in_the_file_is_accepted_with_a_warning_and_never_printed() {
+    let (ok, out) = check_text(&format!(
+        "{GOOD}[policies.pe.webhook]\nprofile = \"pagoefectivo\"\nsecrets = [{{ value = \"s3cr3t-value\" }}]\n"
+    ));
+    assert!(ok, "{out}");
+    assert!(out.contains("WARNING"), "{out}");
+    assert!(out.contains("policies.pe.webhook.secrets[0]"), "{out}");
+    assert!(!out.contains("s3cr3t-value"), "{out}");
+}
+
+fn sign(args: &[&str], body: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new(garita_bin())
+        .arg("sign")
+        .args(args)
+        .env("PE_SECRET", "pe_test_secret_key")
+        .env("PAGOEFECTIVO_WEBHOOK_SECRET", "pe_test_secret_key")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn garita_sign_prints_what_the_provider_would_send() {
+    // The PagoEfectivo vector of tests/webhook_vectors.rs, computed with Python's hmac.
+    let body = r#"{"eventType":"cip.paid","operationNumber":"1234567","data":{"cip":"2538913","currency":"PEN","amount":"120.00","paymentDate":"2026-11-25T10:15:00","transactionCode":"T-1001"}}"#;
+    let expected =
+        "PE-Signature: 0c12a63b8c211644ba47a387b06ca07e4301d3a522f71b0b4c07491cb29c4fe8\n";
+    let (ok, out) = sign(
+        &["--profile", "pagoefectivo", "--secret-env", "PE_SECRET"],
+        body,
+    );
+    assert!(ok, "{out}");
+    assert_eq!(out, expected);
+    let config = repo_path("conf/garita.toml");
+    let (ok, out) = sign(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--policy",
+            "pagoefectivo-notify",
+        ],
+        body,
+    );
+    assert!(ok, "{out}");
+    assert_eq!(out, expected);
+    let (ok, out) = sign(
+        &[
+            "--profile",
+            "stripe",
+            "--secret-env",
+            "PE_SECRET",
+            "--timestamp",
+            "1764000000",
+        ],
+        "{}",
+    );
+    assert!(
+        ok && out.starts_with("Stripe-Signature: t=1764000000,v1="),
+        "{out}"
+    );
+    let (ok, out) = sign(
+        &["--profile", "pagoefectivo", "--secret-env", "NOPE_UNSET"],
+        body,
+    );
+    assert!(!ok && out.contains("NOPE_UNSET"), "{out}");
 }

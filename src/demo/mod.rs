@@ -62,6 +62,9 @@ pub fn run(options: &DemoOptions) -> Result<bool, String> {
     let log_path = std::env::temp_dir().join(format!("garita-demo-{}.jsonl", std::process::id()));
     raw.decision_log.path = Some(log_path.clone());
     let config = Config::compile(raw, Path::new(&options.config)).map_err(|e| e.to_string())?;
+    for warning in &config.warnings {
+        println!("WARNING: {warning}");
+    }
     let server = gateway::build_server(config).map_err(|e| e.to_string())?;
     std::thread::Builder::new()
         .name("gateway".into())

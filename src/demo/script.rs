@@ -4,10 +4,12 @@
 //! countries: 192.0.2.0/24 is Peru, 198.51.100.0/24 the United States, 203.0.113.0/24 is
 //! on the demo's block list, and 10.0.0.0/8 is in no country at all. CIP bodies carry
 //! PagoEfectivo's fields; each row has a DNI of its own unless it is about a DNI's quota,
-//! block list or accounts.
+//! block list or accounts. The last rows are PagoEfectivo payment notifications: one
+//! signed, one forged, one replayed (acknowledged with 200 but not forwarded).
 
 use super::client::RawRequest;
 use super::shop::DemoShop;
+use crate::webhook::{sign, Profile};
 use std::net::SocketAddr;
 
 struct Case {
@@ -32,6 +34,9 @@ impl Row {
         self.status == Some(self.expected_status) && self.reached_backend == self.expected_backend
     }
 }
+
+/// The webhook secret in conf/demo.toml.
+const DEMO_PE_SECRET: &[u8] = b"demo-pagoefectivo-secret";
 
 /// A PagoEfectivo CIP-creation body.
 fn cip(dni: &str, email: &str, account: &str) -> String {
@@ -173,6 +178,38 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case("CIP body over 16 KiB", cip_from("192.0.2.70", format!("{{\"pad\":\"{}\"}}", "x".repeat(17_000))), 413, false),
+    ]);
+    // PagoEfectivo says CIP 2538913 was paid: signed, forged, replayed.
+    let paid = r#"{"eventType":"cip.paid","operationNumber":"98765","data":{"cip":"2538913","currency":"PEN","amount":"120.00","paymentDate":"2026-11-25T10:15:00","transactionCode":"T-1001"}}"#;
+    let notify = |body: &str, signed_body: &str| {
+        let mut r = RawRequest::new("POST", "/webhooks/pagoefectivo")
+            .header("X-Forwarded-For", "192.0.2.80")
+            .header("Content-Type", "application/json");
+        for (name, value) in sign(
+            &Profile::PagoEfectivo,
+            DEMO_PE_SECRET,
+            signed_body.as_bytes(),
+            0,
+            "",
+        ) {
+            r = r.header(&name, &value);
+        }
+        r.body(body.to_string())
+    };
+    cases.extend([
+        case(
+            "PagoEfectivo cip.paid, signed",
+            notify(paid, paid),
+            200,
+            true,
+        ),
+        case(
+            "cip.paid forged (amount edited)",
+            notify(&paid.replace("120.00", "12000.00"), paid),
+            401,
+            false,
+        ),
+        case("cip.paid replayed", notify(paid, paid), 200, false),
     ]);
     cases.push(case(
         "office address skips the limit",
