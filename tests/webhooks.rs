@@ -266,3 +266,40 @@ fn only_the_providers_networks_may_notify() {
     assert_eq!(reason(&r), "webhook_source_not_allowed");
     assert!(gw.received().is_empty());
 }
+
+#[test]
+fn a_shadow_policy_still_never_forwards_an_unverified_notification() {
+    // The connection rules would deny (blocked network), but the policy only records that;
+    // verification is not skipped for it.
+    let rules = pe_rules("").replace(
+        "[policies.pe]\n",
+        "[policies.pe]\nmode = \"shadow\"\nip_rules = { block = [\"127.0.0.0/8\"] }\n",
+    );
+    let gw = TestGateway::builder()
+        .env("PE_NEW", PE_SECRET)
+        .env("PE_OLD", "x")
+        .rules(&rules)
+        .start();
+    let body = paid("7001");
+    let forged = deliver(
+        &gw,
+        "/webhooks/pagoefectivo",
+        &body.replace("120.00", "1.00"),
+        &pe_headers(PE_SECRET, &body),
+    );
+    assert_eq!(forged.status, 401);
+    assert_eq!(
+        deliver(
+            &gw,
+            "/webhooks/pagoefectivo",
+            &body,
+            &pe_headers(PE_SECRET, &body)
+        )
+        .status,
+        200
+    );
+    assert_eq!(gw.received().len(), 1);
+    let lines = gw.wait_for_decisions(2);
+    assert_eq!(lines[1]["decision"], "shadow_deny");
+    assert_eq!(lines[1]["reasons"][0], "ip_blocked");
+}

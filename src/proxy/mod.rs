@@ -124,6 +124,51 @@ impl GaritaProxy {
     }
 }
 
+impl GaritaProxy {
+    /// After the connection rules (already under the policy's mode): a webhook route
+    /// verifies the notification, a route with identity rules reads the facts. Neither is
+    /// skipped because a shadow policy let the connection through: an unverified webhook
+    /// is never forwarded.
+    async fn decide_further(
+        &self,
+        session: &mut Session,
+        policy: PolicyId,
+        decision: Decision,
+        ctx: &mut RequestCtx,
+    ) -> Decision {
+        let gate = &self.config.gate;
+        let decision = gate.with_mode(policy, decision);
+        if decision.is_denied() {
+            return decision;
+        }
+        let waited = Instant::now();
+        let decided = if let Some(rule) = gate.webhook_rule(policy) {
+            let name = gate.policies()[policy].name.clone();
+            let checked =
+                webhook::check_notification(session, rule, &name, gate.identity_env(), ctx).await;
+            // Verified: the connection decision (and any shadow record) stands.
+            if checked.is_denied() || checked.verdict == Verdict::Review {
+                checked
+            } else {
+                decision
+            }
+        } else if let Some(rules) = gate.identity_rules(policy) {
+            match body::read_facts(session, rules).await {
+                Ok(facts) => {
+                    let decided = gate.decide_identity(policy, &facts, decision);
+                    ctx.facts = Some(facts);
+                    decided
+                }
+                Err(reason) => Decision::deny(reason),
+            }
+        } else {
+            decision
+        };
+        ctx.body_wait = waited.elapsed();
+        decided
+    }
+}
+
 async fn send_local(session: &mut Session, reply: LocalResponse) -> Result<()> {
     let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + 2))?;
     for (name, value) in reply.headers {
@@ -178,35 +223,9 @@ impl ProxyHttp for GaritaProxy {
             );
         };
         let (decision, policy) = self.decide(session.req_header(), peer, ctx);
-        let gate = &self.config.gate;
         let decision = match policy {
             None => decision,
-            Some(policy) => match (decision.is_denied(), gate.identity_rules(policy)) {
-                (false, _) if gate.webhook_rule(policy).is_some() => {
-                    let rule = gate.webhook_rule(policy).expect("checked");
-                    let name = gate.policies()[policy].name.clone();
-                    let waited = Instant::now();
-                    let decided =
-                        webhook::check_notification(session, rule, &name, gate.identity_env(), ctx)
-                            .await;
-                    ctx.body_wait = waited.elapsed();
-                    decided
-                }
-                (false, Some(rules)) => {
-                    let waited = Instant::now();
-                    let facts = body::read_facts(session, rules).await;
-                    ctx.body_wait = waited.elapsed();
-                    match facts {
-                        Ok(facts) => {
-                            let decided = gate.decide_identity(policy, &facts, decision);
-                            ctx.facts = Some(facts);
-                            decided
-                        }
-                        Err(reason) => Decision::deny(reason),
-                    }
-                }
-                _ => gate.with_mode(policy, decision),
-            },
+            Some(policy) => self.decide_further(session, policy, decision, ctx).await,
         };
         self.metrics
             .decision_seconds
