@@ -128,6 +128,14 @@ fn describe_policy(policy: &crate::decision::RoutePolicy) -> String {
             rules.max_body
         ));
     }
+    if let Some(webhook) = &policy.webhook {
+        parts.push(format!(
+            "webhook: {} with {} secret(s), replays remembered {:?}",
+            webhook.profile.name(),
+            webhook.keys.len(),
+            webhook.replay_window
+        ));
+    }
     if policy.mode == crate::decision::Mode::Shadow {
         parts.push("SHADOW MODE".to_string());
     }

@@ -70,3 +70,89 @@ impl WebhookRule {
         verified.event_id.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(profile: Profile, replay_key: Vec<Vec<Selector>>) -> WebhookRule {
+        WebhookRule {
+            profile,
+            keys: vec![b"k".to_vec()],
+            tolerance: 300,
+            replay_window: Duration::from_secs(60),
+            replay_key,
+            on_duplicate: OnDuplicate::Ack,
+            sources: None,
+            max_body: 1024,
+            body_timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn key(rule: &WebhookRule, body: &str, event_id: Option<&str>) -> Option<String> {
+        let headers = http::HeaderMap::new();
+        let n = Notification {
+            headers: &headers,
+            query: None,
+            body: body.as_bytes(),
+        };
+        let verified = Verified {
+            event_id: event_id.map(str::to_string),
+            timestamp: None,
+        };
+        rule.replay_key(&verified, &n)
+    }
+
+    #[test]
+    fn pagoefectivo_events_are_named_by_operation_or_cip_and_event() {
+        let r = rule(
+            Profile::PagoEfectivo,
+            WebhookRule::default_replay_key(&Profile::PagoEfectivo),
+        );
+        assert_eq!(
+            key(
+                &r,
+                r#"{"operationNumber":"77","eventType":"cip.paid","data":{"cip":"1"}}"#,
+                None
+            )
+            .as_deref(),
+            Some("77")
+        );
+        let paid = key(&r, r#"{"eventType":"cip.paid","data":{"cip":"1"}}"#, None);
+        let expired = key(
+            &r,
+            r#"{"eventType":"cip.expired","data":{"cip":"1"}}"#,
+            None,
+        );
+        assert!(paid.is_some() && expired.is_some() && paid != expired);
+        assert_eq!(key(&r, r#"{"eventType":"cip.paid"}"#, None), None);
+        // A body that repeats the key cannot name the event (the backend might read the other).
+        assert_eq!(
+            key(&r, r#"{"operationNumber":"1","operationNumber":"2"}"#, None),
+            None
+        );
+    }
+
+    #[test]
+    fn event_ids_and_configured_keys() {
+        let stripe = rule(Profile::Stripe, Vec::new());
+        assert_eq!(key(&stripe, "{}", Some("evt_1")).as_deref(), Some("evt_1"));
+        let configured = rule(
+            Profile::Stripe,
+            vec![vec![Selector::parse("json:/data/object/id").unwrap()]],
+        );
+        assert_eq!(
+            key(
+                &configured,
+                r#"{"data":{"object":{"id":"pi_9"}}}"#,
+                Some("evt_1")
+            )
+            .as_deref(),
+            Some("pi_9")
+        );
+        assert!(!WebhookRule::profile_has_event_id(&Profile::PagoEfectivo));
+        assert!(WebhookRule::profile_has_event_id(
+            &Profile::StandardWebhooks
+        ));
+    }
+}
