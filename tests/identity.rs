@@ -309,3 +309,28 @@ policy = "soft"
     assert!(scrape.contains(r#"garita_requests_total{decision="shadow_deny",fact="dni",reason="identity_blocked",route="cips"} 1"#), "{scrape}");
     assert!(scrape.contains(r#"garita_requests_total{decision="review",fact="dni",reason="quota_exceeded",route="soft"} 1"#), "{scrape}");
 }
+
+#[test]
+fn a_body_that_never_finishes_gets_408_and_the_gateway_moves_on() {
+    use std::io::{Read, Write};
+    let rules = CIPS.replace(
+        "max_body = 65536",
+        "max_body = 65536\nbody_timeout_seconds = 1",
+    );
+    let gw = TestGateway::builder().rules(&rules).start();
+    let mut stream = std::net::TcpStream::connect(gw.proxy).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    // Announce 500 bytes, send 20, then stall.
+    stream
+        .write_all(b"POST /v1/cips HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"userDocumentNumb")
+        .unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("body_timeout"), "{text}");
+    assert!(gw.received().is_empty());
+    assert_eq!(post(&gw, &cip("45678912", "acct-1")).status, 200);
+}

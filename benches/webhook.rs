@@ -1,0 +1,61 @@
+//! Webhook verification without sockets: a PagoEfectivo notification checked against two
+//! secrets during a rotation (the matching one last, the worst case), and a Stripe one with
+//! its timestamp.
+//!
+//! Run with `cargo bench --bench webhook`; results are written down in the README.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use garita::webhook::{sign, Notification, Profile};
+
+fn benches(c: &mut Criterion) {
+    let body = br#"{"eventType":"cip.paid","operationNumber":"1234567","data":{"cip":"2538913","currency":"PEN","amount":"120.00","paymentDate":"2026-11-25T10:15:00","transactionCode":"T-1001"}}"#;
+    let keys = vec![b"the-old-secret".to_vec(), b"pe_test_secret_key".to_vec()];
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in sign(&Profile::PagoEfectivo, &keys[1], body, 0, "") {
+        headers.insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    let n = Notification {
+        headers: &headers,
+        query: None,
+        body,
+    };
+    assert!(Profile::PagoEfectivo.verify(&keys, &n, 0, 300).is_ok());
+    c.bench_function("verify pagoefectivo (2 secrets, second matches)", |b| {
+        b.iter(|| Profile::PagoEfectivo.verify(black_box(&keys), black_box(&n), 0, 300))
+    });
+
+    let stripe_body = br#"{"id":"evt_1","type":"payment_intent.succeeded"}"#;
+    let stripe_key = vec![b"whsec_test_secret".to_vec()];
+    let mut stripe_headers = http::HeaderMap::new();
+    for (name, value) in sign(
+        &Profile::Stripe,
+        &stripe_key[0],
+        stripe_body,
+        1_764_000_000,
+        "",
+    ) {
+        stripe_headers.insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    let sn = Notification {
+        headers: &stripe_headers,
+        query: None,
+        body: stripe_body,
+    };
+    assert!(Profile::Stripe
+        .verify(&stripe_key, &sn, 1_764_000_000, 300)
+        .is_ok());
+    c.bench_function("verify stripe (timestamp, event id)", |b| {
+        b.iter(|| {
+            Profile::Stripe.verify(black_box(&stripe_key), black_box(&sn), 1_764_000_000, 300)
+        })
+    });
+}
+
+criterion_group!(webhook, benches);
+criterion_main!(webhook);
