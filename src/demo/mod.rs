@@ -66,7 +66,7 @@ pub fn run(options: &DemoOptions) -> Result<bool, String> {
         println!("WARNING: {warning}");
     }
     let server = gateway::build_server(config).map_err(|e| e.to_string())?;
-    std::thread::Builder::new()
+    let gateway = std::thread::Builder::new()
         .name("gateway".into())
         .spawn(move || server.run(pingora::server::RunArgs::default()))
         .map_err(|e| e.to_string())?;
@@ -95,7 +95,9 @@ pub fn run(options: &DemoOptions) -> Result<bool, String> {
     );
     println!("  curl -i -X POST -H 'X-Forwarded-For: 198.51.100.7' http://{proxy_addr}/v1/cips -d '{{}}'");
     println!("Stop with Ctrl-C.");
-    loop {
-        std::thread::park();
-    }
+    // Pingora handles the signal and returns from `run` once it has shut down.
+    gateway
+        .join()
+        .map_err(|_| "the gateway thread panicked".to_string())?;
+    Ok(true)
 }
