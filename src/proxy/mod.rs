@@ -1,20 +1,22 @@
 //! The Pingora glue: sequences the phases of one request and maps a decision to a response.
 //!
 //! It holds no policy of its own. `request_filter` gathers the facts (client address,
-//! normalised path, route, country), asks the [`Gate`](crate::decision::Gate), and on
-//! routes with identity rules reads the body (buffered, so Pingora replays it to the
-//! backend byte for byte) and asks again with the identity facts. It then either answers
+//! normalised path, route, country), asks the [`Gate`](crate::decision::Gate), and then
+//! reads the body where it must (buffered, so Pingora replays it to the backend byte for
+//! byte): webhook routes verify the notification and claim it against replays
+//! ([`webhook`]), routes with identity rules ask the gate again with the identity facts
+//! ([`body`]). It then either answers
 //! itself (denied: the backend sees nothing, not even headers) or lets Pingora forward the
 //! request as it came, plus `X-Forwarded-For`, `X-Request-Id` and, for review, the
 //! `X-Garita-Decision` / `X-Garita-Reasons` marks. `logging` ([`account`]) writes the
 //! decision-log line and the metrics once per request, whatever happened.
 
-use crate::client_ip::ClientIp;
-use crate::config::Config;
 mod account;
 mod body;
 mod webhook;
 
+use crate::client_ip::ClientIp;
+use crate::config::Config;
 use crate::decision::{Decision, Reason, Verdict};
 use crate::decision_log::DecisionLog;
 use crate::facts::IdentityFacts;
@@ -122,9 +124,7 @@ impl GaritaProxy {
             Some(route.policy),
         )
     }
-}
 
-impl GaritaProxy {
     /// After the connection rules (already under the policy's mode): a webhook route
     /// verifies the notification, a route with identity rules reads the facts. Neither is
     /// skipped because a shadow policy let the connection through: an unverified webhook
