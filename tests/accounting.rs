@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use support::{RawRequest, TestGateway};
 
 const RULES: &str = "[ip_rules]\nblock = [\"198.51.100.0/24\"]\n\
@@ -114,33 +112,7 @@ fn metrics_count_decisions_and_pass_promtool() {
         );
     }
 
-    let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
-    let mut child = Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("{promtool} is needed for this test (Debian package `prometheus`): {e}")
-        });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(scrape.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "promtool: {report}\n{scrape}");
-    assert!(
-        report.trim().is_empty(),
-        "promtool found problems: {report}"
-    );
+    support::assert_promtool_accepts(&scrape);
 }
 
 #[test]

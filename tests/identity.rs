@@ -308,6 +308,7 @@ policy = "soft"
     let scrape = gw.scrape();
     assert!(scrape.contains(r#"garita_requests_total{decision="shadow_deny",fact="dni",reason="identity_blocked",route="cips"} 1"#), "{scrape}");
     assert!(scrape.contains(r#"garita_requests_total{decision="review",fact="dni",reason="quota_exceeded",route="soft"} 1"#), "{scrape}");
+    support::assert_promtool_accepts(&scrape);
 }
 
 #[test]

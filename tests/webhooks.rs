@@ -110,6 +110,7 @@ fn forged_edited_and_reformatted_notifications_never_reach_the_backend() {
     assert!(scrape.contains(
         r#"garita_webhooks_total{outcome="missing_signature",profile="pagoefectivo"} 1"#
     ));
+    support::assert_promtool_accepts(&scrape);
 }
 
 #[test]

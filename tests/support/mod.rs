@@ -255,3 +255,34 @@ pub fn reason(response: &RawResponse) -> String {
         .and_then(|j| j.get("reason").and_then(|r| r.as_str()).map(str::to_string))
         .unwrap_or_default()
 }
+
+/// `promtool check metrics` (Debian package `prometheus`; `PROMTOOL` overrides the path)
+/// finds nothing to complain about in `scrape`.
+pub fn assert_promtool_accepts(scrape: &str) {
+    use std::io::Write;
+    let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let mut child = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{promtool} is needed (Debian package `prometheus`): {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(scrape.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool: {report}\n{scrape}");
+    assert!(
+        report.trim().is_empty(),
+        "promtool found problems: {report}"
+    );
+}
