@@ -126,3 +126,31 @@ fn a_dead_backend_gets_a_json_502_and_the_gateway_keeps_serving() {
     }
     assert!(gw.scrape().contains("garita_requests_total"));
 }
+
+#[test]
+fn hop_by_hop_headers_stop_at_the_gateway() {
+    let gw = TestGateway::builder().start();
+    let raw = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Hop\r\nX-Hop: for-the-next-hop-only\r\n\
+Keep-Alive: timeout=5\r\nTE: trailers\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\nX-Keep: yes\r\n\r\n";
+    assert_eq!(send_bytes(gw.proxy, raw).unwrap().status, 200);
+    let received = gw.received();
+    let names: Vec<String> = received[0]
+        .headers
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect();
+    for hop in [
+        "connection",
+        "x-hop",
+        "keep-alive",
+        "te",
+        "proxy-connection",
+        "upgrade",
+    ] {
+        assert!(
+            !names.contains(&hop.to_string()),
+            "{hop} forwarded: {names:?}"
+        );
+    }
+    assert_eq!(received[0].header("x-keep"), Some("yes"));
+}
