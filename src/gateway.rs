@@ -10,6 +10,7 @@ use crate::metrics::{Metrics, MetricsApp};
 use crate::proxy::GaritaProxy;
 use async_trait::async_trait;
 use pingora::apps::http_app::HttpServer;
+use pingora::lb::health_check::TcpHealthCheck;
 use pingora::lb::LoadBalancer;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{Server, ShutdownWatch};
@@ -35,9 +36,9 @@ pub fn build_server(config: Config) -> Result<Server, GatewayError> {
         threads: config.threads,
         grace_period_seconds: Some(config.grace_period_seconds),
         graceful_shutdown_timeout_seconds: Some(config.grace_period_seconds.max(1)),
-        // Pingora retries failed connections to the upstream; a request body it buffered
-        // is replayed, never truncated.
-        max_retries: 1,
+        // A failed connection is retried once, on the next upstream; a request body it
+        // buffered is replayed, never truncated.
+        max_retries: 2,
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
@@ -46,10 +47,15 @@ pub fn build_server(config: Config) -> Result<Server, GatewayError> {
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::new());
     let log = Arc::new(DecisionLog::open(&config.decision_log).map_err(GatewayError::DecisionLog)?);
-    let upstreams = Arc::new(
-        LoadBalancer::try_from_iter(config.upstreams.iter().copied())
-            .map_err(GatewayError::Upstreams)?,
-    );
+    let mut balancer = LoadBalancer::try_from_iter(config.upstreams.iter().copied())
+        .map_err(GatewayError::Upstreams)?;
+    // A TCP connect every interval: an upstream that stops answering leaves the rotation
+    // until it answers again.
+    balancer.set_health_check(TcpHealthCheck::new());
+    balancer.health_check_frequency = Some(config.health_check_interval);
+    let health_checks = background_service("upstream health checks", balancer);
+    let upstreams = health_checks.task();
+    server.add_service(health_checks);
 
     let proxy = GaritaProxy::new(config.clone(), upstreams, metrics.clone(), log);
     let mut proxy_service =

@@ -154,3 +154,15 @@ Keep-Alive: timeout=5\r\nTE: trailers\r\nProxy-Connection: keep-alive\r\nUpgrade
     }
     assert_eq!(received[0].header("x-keep"), Some("yes"));
 }
+
+#[test]
+fn a_dead_upstream_among_several_is_skipped() {
+    let gw = TestGateway::builder().dead_neighbour().start();
+    for i in 0..6 {
+        let r = RawRequest::new("GET", &format!("/item/{i}"))
+            .send(gw.proxy)
+            .unwrap();
+        assert_eq!(r.status, 200, "request {i}");
+    }
+    assert_eq!(gw.received().len(), 6);
+}

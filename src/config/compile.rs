@@ -283,6 +283,12 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         max_header_bytes,
         upstreams,
         connect_timeout: Duration::from_millis(raw.upstream.connect_timeout_ms.unwrap_or(2_000)),
+        health_check_interval: Duration::from_millis(
+            raw.upstream
+                .health_check_interval_ms
+                .unwrap_or(5_000)
+                .max(100),
+        ),
         read_timeout: Duration::from_millis(raw.upstream.read_timeout_ms.unwrap_or(30_000)),
         client_ip: ClientIpResolver::new(trusted, header),
         metrics_listen,

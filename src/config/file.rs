@@ -60,6 +60,8 @@ pub struct UpstreamSection {
     pub addresses: Vec<String>,
     pub connect_timeout_ms: Option<u64>,
     pub read_timeout_ms: Option<u64>,
+    /// How often each upstream gets a TCP health check (default 5000).
+    pub health_check_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -40,6 +40,7 @@ pub struct Config {
     pub max_header_bytes: usize,
     pub upstreams: Vec<SocketAddr>,
     pub connect_timeout: Duration,
+    pub health_check_interval: Duration,
     pub read_timeout: Duration,
     pub client_ip: ClientIpResolver,
     pub metrics_listen: Option<SocketAddr>,

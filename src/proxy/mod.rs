@@ -261,11 +261,26 @@ impl ProxyHttp for GaritaProxy {
         let backend = self
             .upstreams
             .select(ctx.request_id.as_bytes(), 256)
-            .ok_or_else(|| Error::explain(ErrorType::ConnectNoRoute, "no upstream available"))?;
+            .ok_or_else(|| {
+                Error::new_up(ErrorType::ConnectNoRoute).more_context("no healthy upstream")
+            })?;
         let mut peer = HttpPeer::new(backend.addr, false, String::new());
         peer.options.connection_timeout = Some(self.config.connect_timeout);
         peer.options.read_timeout = Some(self.config.read_timeout);
         Ok(Box::new(peer))
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        _ctx: &mut Self::CTX,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        // Nothing reached that upstream: try the next one (the buffered body, if any, is
+        // replayed whole). Pingora stops after `max_retries`.
+        e.set_retry(true);
+        e
     }
 
     async fn upstream_request_filter(

@@ -29,6 +29,7 @@ pub struct GatewayBuilder {
     geoip: Option<&'static str>,
     files: Vec<(String, String)>,
     dead_upstream: bool,
+    dead_neighbour: bool,
     clock: Option<String>,
     env: Vec<(String, String)>,
 }
@@ -47,6 +48,12 @@ impl GatewayBuilder {
     }
 
     /// Point the gateway at a port where nothing listens.
+    /// List a dead upstream before the live backend.
+    pub fn dead_neighbour(mut self) -> Self {
+        self.dead_neighbour = true;
+        self
+    }
+
     pub fn dead_upstream(mut self) -> Self {
         self.dead_upstream = true;
         self
@@ -94,14 +101,15 @@ impl GatewayBuilder {
                 )
             })
             .unwrap_or_default();
-        let upstream = if self.dead_upstream {
-            SocketAddr::from(([127, 0, 0, 1], free_local_port().unwrap()))
-        } else {
-            shop.addr()
+        let dead = || SocketAddr::from(([127, 0, 0, 1], free_local_port().unwrap()));
+        let upstream = match (self.dead_upstream, self.dead_neighbour) {
+            (true, _) => format!("\"{}\"", dead()),
+            (false, true) => format!("\"{}\", \"{}\"", dead(), shop.addr()),
+            (false, false) => format!("\"{}\"", shop.addr()),
         };
         let config = format!(
             "[server]\nlisten = [\"{proxy}\"]\nthreads = 2\ndefault_policy = \"open\"\n\
-             [upstream]\naddresses = [\"{}\"]\n\
+             [upstream]\naddresses = [{}]\n\
              [client_ip]\n{}\n\
              [metrics]\nlisten = \"{metrics}\"\n\
              [decision_log]\npath = \"decisions.jsonl\"\n\
@@ -161,6 +169,7 @@ impl TestGateway {
             geoip: None,
             files: Vec::new(),
             dead_upstream: false,
+            dead_neighbour: false,
             clock: None,
             env: Vec::new(),
         }
