@@ -166,3 +166,20 @@ fn a_dead_upstream_among_several_is_skipped() {
     }
     assert_eq!(gw.received().len(), 6);
 }
+
+#[test]
+fn error_logs_leave_the_query_string_out() {
+    let gw = TestGateway::builder().dead_upstream().start();
+    let r = RawRequest::new("GET", "/v1/status?dni=45678912&email=ana%40example.pe")
+        .send(gw.proxy)
+        .unwrap();
+    assert_eq!(r.status, 502);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let stderr = gw.stderr();
+    assert!(
+        stderr.contains("/v1/status"),
+        "the failure is logged: {stderr}"
+    );
+    assert!(!stderr.contains("45678912"), "{stderr}");
+    assert!(!stderr.contains("example.pe"), "{stderr}");
+}

@@ -270,6 +270,18 @@ impl ProxyHttp for GaritaProxy {
         Ok(Box::new(peer))
     }
 
+    /// What Pingora's own error log says about a request: the request id, method and path,
+    /// never the query string, where identifiers travel.
+    fn request_summary(&self, session: &Session, ctx: &Self::CTX) -> String {
+        let req = session.req_header();
+        format!(
+            "request {} {} {}",
+            ctx.request_id,
+            req.method,
+            crate::decision_log::loggable_path(req.uri.path())
+        )
+    }
+
     fn fail_to_connect(
         &self,
         _session: &mut Session,
