@@ -209,6 +209,13 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         policies.push(policy);
     }
 
+    if raw.identity.hash_key_env.is_none() && policies.iter().any(|p| p.identity.is_some()) {
+        warnings.push(format!(
+            "{}: identity.hash_key_env is not set: identifier hashes in the decision log change at every start",
+            ctx.file.display()
+        ));
+    }
+
     let lookup_policy = |key: String, name: &str| {
         policy_ids.get(name).copied().ok_or_else(|| {
             let known: Vec<&str> = policy_ids.keys().map(String::as_str).collect();
