@@ -305,11 +305,23 @@ impl Gate {
         decision: Decision,
     ) -> Decision {
         let policy = &self.policies[policy];
+        // A shadow policy may have let the connection through already; what it would have
+        // done is not forgotten: the record keeps the sterner of the two.
+        let earlier = decision.shadow;
         let decision = match (&policy.identity, decision.is_denied()) {
             (Some(rules), false) => rules.decide(&policy.name, facts, decision, &self.identity),
             _ => decision,
         };
-        decision.in_mode(policy.mode)
+        let mut decision = decision.in_mode(policy.mode);
+        let severity = |v: Option<Verdict>| match v {
+            Some(Verdict::Deny) => 2,
+            Some(Verdict::Review) => 1,
+            _ => 0,
+        };
+        if severity(earlier) > severity(decision.shadow) {
+            decision.shadow = earlier;
+        }
+        decision
     }
 
     /// A decision made outside the rules (malformed input) under the policy's mode.
