@@ -471,6 +471,50 @@ mod tests {
     }
 
     #[test]
+    fn a_shadowed_connection_denial_outweighs_a_later_review() {
+        use crate::client_ip::ClientIp;
+        use crate::decision::{Gate, Mode, RoutePolicy};
+        use crate::ip_list::IpList;
+        let (env, _) = env("2026-11-25T12:00:00Z");
+        let mut ip_block = IpList::new();
+        ip_block.insert("192.0.2.0/24".parse().unwrap());
+        let gate = Gate::new(
+            vec![RoutePolicy {
+                name: Arc::from("p"),
+                ip_allow: IpList::new(),
+                ip_block,
+                geofence: None,
+                rate_limit: None,
+                identity: Some(rules(vec![], vec![])),
+                webhook: None,
+                mode: Mode::Shadow,
+            }],
+            None,
+            env,
+        );
+        let ip = "192.0.2.1".parse().unwrap();
+        let connection = gate.with_mode(
+            0,
+            gate.decide(0, &gate.facts(ClientIp { addr: ip, peer: ip })),
+        );
+        assert_eq!(
+            (connection.verdict, connection.shadow),
+            (Verdict::Allow, Some(Verdict::Deny))
+        );
+        // An invalid document is a review under these rules.
+        let facts = IdentityFacts {
+            problems: vec![FactProblem::InvalidDocument(
+                crate::identity::DocumentError::BadFormat,
+            )],
+            ..IdentityFacts::default()
+        };
+        let d = gate.decide_identity(0, &facts, connection);
+        assert_eq!(d.verdict, Verdict::Allow);
+        assert_eq!(d.shadow, Some(Verdict::Deny));
+        assert_eq!(d.reasons[0], Reason::IpBlocked);
+    }
+
+    #[test]
     fn shadow_mode_lets_rules_through_but_not_malformed_requests() {
         let denied =
             Decision::deny(Reason::KeyBlocked(KeyKind::Dni)).in_mode(crate::decision::Mode::Shadow);
