@@ -20,13 +20,6 @@ pub struct IpList {
     entries: usize,
 }
 
-/// Why a list entry could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadEntry {
-    pub line: usize,
-    pub text: String,
-}
-
 impl IpList {
     pub fn new() -> Self {
         Self::default()
@@ -60,31 +53,6 @@ impl IpList {
         if fresh {
             self.entries += 1;
         }
-    }
-
-    /// Read a list file's text: one entry a line, `#` starts a comment, blank lines ignored.
-    /// Returns the first line that is not an entry.
-    pub fn extend_from_text(&mut self, text: &str) -> Result<usize, BadEntry> {
-        let mut added = 0;
-        for (index, raw) in text.lines().enumerate() {
-            let line = raw.split('#').next().unwrap_or("").trim();
-            if line.is_empty() {
-                continue;
-            }
-            match Self::parse_entry(line) {
-                Some(net) => {
-                    self.insert(net);
-                    added += 1;
-                }
-                None => {
-                    return Err(BadEntry {
-                        line: index + 1,
-                        text: line.to_string(),
-                    })
-                }
-            }
-        }
-        Ok(added)
     }
 
     pub fn extend(&mut self, other: &IpList) {
@@ -199,20 +167,16 @@ mod tests {
     }
 
     #[test]
-    fn list_files_allow_comments_and_report_bad_lines() {
-        let mut l = IpList::new();
-        let added = l
-            .extend_from_text("# office\n192.0.2.0/24  # lima\n\n  2001:db8::1\n")
-            .unwrap();
-        assert_eq!(added, 2);
-        let err = l.extend_from_text("192.0.2.1\nnot-an-ip\n").unwrap_err();
-        assert_eq!(
-            err,
-            BadEntry {
-                line: 2,
-                text: "not-an-ip".into()
-            }
-        );
-        assert!(IpList::parse_entry("192.0.2.0/33").is_none());
+    fn entries_that_are_not_addresses_are_refused() {
+        for bad in [
+            "192.0.2.0/33",
+            "not-an-ip",
+            "192.0.2.999",
+            "2001:db8::/129",
+            "",
+        ] {
+            assert!(IpList::parse_entry(bad).is_none(), "{bad}");
+        }
+        assert!(IpList::parse_entry(" 2001:db8::1 ").is_some());
     }
 }

@@ -39,6 +39,28 @@ impl Ctx {
         }
     }
 
+    /// A keyword setting: `text` must be one of `options`' names; `None` takes `default`.
+    /// The error lists the names.
+    pub(super) fn choice<T: Copy>(
+        &self,
+        key: impl Into<String>,
+        text: Option<&str>,
+        default: T,
+        options: &[(&str, T)],
+    ) -> Result<T, ConfigError> {
+        let Some(text) = text else {
+            return Ok(default);
+        };
+        options
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, value)| *value)
+            .ok_or_else(|| {
+                let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
+                self.invalid(key, &names.join(" or "), format!("{text:?}"))
+            })
+    }
+
     pub(super) fn file_display(&self) -> std::path::Display<'_> {
         self.file.display()
     }
@@ -409,17 +431,12 @@ fn compile_policy(
         .map(|r| compile_rate_limit(ctx, &format!("{key}.rate_limit"), r))
         .transpose()?;
 
-    let mode = match section.mode.as_deref() {
-        None | Some("enforce") => Mode::Enforce,
-        Some("shadow") => Mode::Shadow,
-        Some(other) => {
-            return Err(ctx.invalid(
-                format!("{key}.mode"),
-                "\"enforce\" or \"shadow\"",
-                format!("{other:?}"),
-            ))
-        }
-    };
+    let mode = ctx.choice(
+        format!("{key}.mode"),
+        section.mode.as_deref(),
+        Mode::Enforce,
+        &[("enforce", Mode::Enforce), ("shadow", Mode::Shadow)],
+    )?;
 
     Ok(RoutePolicy {
         name: Arc::from(name),
@@ -452,15 +469,16 @@ fn compile_geofence(
             })
             .collect::<Result<HashSet<_>, _>>()
     };
-    let unknown = |default| match g.unknown.as_deref() {
-        None => Ok(default),
-        Some("allow") => Ok(UnknownCountry::Allow),
-        Some("deny") => Ok(UnknownCountry::Deny),
-        Some(other) => Err(ctx.invalid(
+    let unknown = |default| {
+        ctx.choice(
             format!("{key}.unknown"),
-            "\"allow\" or \"deny\"",
-            format!("{other:?}"),
-        )),
+            g.unknown.as_deref(),
+            default,
+            &[
+                ("allow", UnknownCountry::Allow),
+                ("deny", UnknownCountry::Deny),
+            ],
+        )
     };
     match (&g.allow_countries, &g.block_countries) {
         (Some(allow), None) if !allow.is_empty() => Ok(Geofence::AllowOnly {

@@ -68,24 +68,25 @@ pub(super) fn identity_env(
 }
 
 fn action(ctx: &Ctx, key: &str, text: Option<&str>) -> Result<Action, ConfigError> {
-    match text {
-        None | Some("deny") => Ok(Action::Deny),
-        Some("review") => Ok(Action::Review),
-        Some(other) => Err(ctx.invalid(key, "\"deny\" or \"review\"", format!("{other:?}"))),
-    }
+    ctx.choice(
+        key,
+        text,
+        Action::Deny,
+        &[("deny", Action::Deny), ("review", Action::Review)],
+    )
 }
 
 fn on_problem(ctx: &Ctx, key: &str, text: Option<&str>) -> Result<OnProblem, ConfigError> {
-    match text {
-        None | Some("reject") => Ok(OnProblem::Reject),
-        Some("review") => Ok(OnProblem::Review),
-        Some("ignore") => Ok(OnProblem::Ignore),
-        Some(other) => Err(ctx.invalid(
-            key,
-            "\"reject\", \"review\" or \"ignore\"",
-            format!("{other:?}"),
-        )),
-    }
+    ctx.choice(
+        key,
+        text,
+        OnProblem::Reject,
+        &[
+            ("reject", OnProblem::Reject),
+            ("review", OnProblem::Review),
+            ("ignore", OnProblem::Ignore),
+        ],
+    )
 }
 
 fn fact_kind(ctx: &Ctx, key: &str, text: &str) -> Result<KeyKind, ConfigError> {

@@ -49,28 +49,18 @@ fn profile(ctx: &Ctx, key: &str, w: &file::WebhookSection) -> Result<Profile, Co
             "none",
         )
     })?;
-    let algorithm = match w.algorithm.as_deref() {
-        None | Some("sha256") => Algorithm::Sha256,
-        Some("sha512") => Algorithm::Sha512,
-        Some(o) => {
-            return Err(ctx.invalid(
-                format!("{key}.algorithm"),
-                "\"sha256\" or \"sha512\"",
-                format!("{o:?}"),
-            ))
-        }
-    };
-    let encoding = match w.encoding.as_deref() {
-        None | Some("hex") => Encoding::Hex,
-        Some("base64") => Encoding::Base64,
-        Some(o) => {
-            return Err(ctx.invalid(
-                format!("{key}.encoding"),
-                "\"hex\" or \"base64\"",
-                format!("{o:?}"),
-            ))
-        }
-    };
+    let algorithm = ctx.choice(
+        format!("{key}.algorithm"),
+        w.algorithm.as_deref(),
+        Algorithm::Sha256,
+        &[("sha256", Algorithm::Sha256), ("sha512", Algorithm::Sha512)],
+    )?;
+    let encoding = ctx.choice(
+        format!("{key}.encoding"),
+        w.encoding.as_deref(),
+        Encoding::Hex,
+        &[("hex", Encoding::Hex), ("base64", Encoding::Base64)],
+    )?;
     let template = w.template.clone().unwrap_or_else(|| "{body}".into());
     if template.matches("{body}").count() != 1 {
         return Err(ctx.invalid(
@@ -190,17 +180,12 @@ pub(super) fn webhook_rule(
             )
         })?,
     };
-    let on_duplicate = match w.on_duplicate.as_deref() {
-        None | Some("ack") => OnDuplicate::Ack,
-        Some("forward") => OnDuplicate::Forward,
-        Some(o) => {
-            return Err(ctx.invalid(
-                format!("{key}.on_duplicate"),
-                "\"ack\" or \"forward\"",
-                format!("{o:?}"),
-            ))
-        }
-    };
+    let on_duplicate = ctx.choice(
+        format!("{key}.on_duplicate"),
+        w.on_duplicate.as_deref(),
+        OnDuplicate::Ack,
+        &[("ack", OnDuplicate::Ack), ("forward", OnDuplicate::Forward)],
+    )?;
     let sources = match &w.source_ips {
         None if w.source_ips_files.is_empty() => None,
         inline => {

@@ -28,6 +28,7 @@ mod rule;
 pub use profile::{sign, Algorithm, Encoding, GenericHmac, Profile};
 pub use rule::{OnDuplicate, WebhookRule};
 
+use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha512};
 
@@ -84,40 +85,44 @@ impl Notification<'_> {
     }
 }
 
-/// Whether `signature` is the MAC of `parts` (concatenated) under any of `keys`.
-/// Each comparison is constant-time.
+fn keyed<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> M {
+    let mut mac = <M as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    parts.iter().for_each(|p| mac.update(p));
+    mac
+}
+
+/// Whether any of `signatures` is the MAC of `parts` (concatenated) under any of `keys`.
+/// Each comparison is constant-time (`Mac::verify_slice`).
 pub(crate) fn mac_matches(
     algorithm: Algorithm,
     keys: &[Vec<u8>],
     parts: &[&[u8]],
-    signature: &[u8],
-) -> bool {
-    keys.iter().any(|key| match algorithm {
-        Algorithm::Sha256 => {
-            let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
-            parts.iter().for_each(|p| mac.update(p));
-            mac.verify_slice(signature).is_ok()
-        }
-        Algorithm::Sha512 => {
-            let mut mac = Hmac::<Sha512>::new_from_slice(key).expect("any key length");
-            parts.iter().for_each(|p| mac.update(p));
-            mac.verify_slice(signature).is_ok()
-        }
-    })
+    signatures: &[Vec<u8>],
+) -> Result<(), WebhookError> {
+    let matches = |key: &Vec<u8>, sig: &Vec<u8>| match algorithm {
+        Algorithm::Sha256 => keyed::<Hmac<Sha256>>(key, parts).verify_slice(sig).is_ok(),
+        Algorithm::Sha512 => keyed::<Hmac<Sha512>>(key, parts).verify_slice(sig).is_ok(),
+    };
+    let found = keys
+        .iter()
+        .any(|key| signatures.iter().any(|sig| matches(key, sig)));
+    if found {
+        Ok(())
+    } else {
+        Err(WebhookError::BadSignature)
+    }
 }
 
 pub(crate) fn mac(algorithm: Algorithm, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     match algorithm {
-        Algorithm::Sha256 => {
-            let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
-            parts.iter().for_each(|p| mac.update(p));
-            mac.finalize().into_bytes().to_vec()
-        }
-        Algorithm::Sha512 => {
-            let mut mac = Hmac::<Sha512>::new_from_slice(key).expect("any key length");
-            parts.iter().for_each(|p| mac.update(p));
-            mac.finalize().into_bytes().to_vec()
-        }
+        Algorithm::Sha256 => keyed::<Hmac<Sha256>>(key, parts)
+            .finalize()
+            .into_bytes()
+            .to_vec(),
+        Algorithm::Sha512 => keyed::<Hmac<Sha512>>(key, parts)
+            .finalize()
+            .into_bytes()
+            .to_vec(),
     }
 }
 

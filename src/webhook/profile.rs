@@ -97,9 +97,7 @@ impl Profile {
                     "pe-signature"
                 };
                 let sig = hex_sig(n.header(name).ok_or(MissingSignature)?)?;
-                if !mac_matches(Algorithm::Sha256, keys, &[n.body], &sig) {
-                    return Err(BadSignature);
-                }
+                mac_matches(Algorithm::Sha256, keys, &[n.body], &[sig])?;
                 let event_id = (*self == Profile::Checkout).then(body_id).flatten();
                 Ok(Verified {
                     event_id,
@@ -122,12 +120,7 @@ impl Profile {
                     return Err(MissingSignature);
                 }
                 let parts: [&[u8]; 3] = [t_text.as_bytes(), b".", n.body];
-                if !sigs
-                    .iter()
-                    .any(|s| mac_matches(Algorithm::Sha256, keys, &parts, s))
-                {
-                    return Err(BadSignature);
-                }
+                mac_matches(Algorithm::Sha256, keys, &parts, &sigs)?;
                 check_window(ts, now, tolerance)?;
                 Ok(Verified {
                     event_id: body_id(),
@@ -148,12 +141,7 @@ impl Profile {
                     return Err(MalformedSignature);
                 }
                 let parts: [&[u8]; 5] = [id.as_bytes(), b".", ts_text.as_bytes(), b".", n.body];
-                if !sigs
-                    .iter()
-                    .any(|s| mac_matches(Algorithm::Sha256, keys, &parts, s))
-                {
-                    return Err(BadSignature);
-                }
+                mac_matches(Algorithm::Sha256, keys, &parts, &sigs)?;
                 check_window(ts, now, tolerance)?;
                 Ok(Verified {
                     event_id: Some(id.to_string()),
@@ -170,9 +158,7 @@ impl Profile {
                 let login = n.header("x-login").unwrap_or("");
                 let date = n.header("x-date").unwrap_or("");
                 let parts: [&[u8]; 3] = [login.as_bytes(), date.as_bytes(), n.body];
-                if !mac_matches(Algorithm::Sha256, keys, &parts, &sig) {
-                    return Err(BadSignature);
-                }
+                mac_matches(Algorithm::Sha256, keys, &parts, &[sig])?;
                 let ts = date
                     .parse::<jiff::Timestamp>()
                     .map_err(|_| MissingTimestamp)?
@@ -196,9 +182,7 @@ impl Profile {
                 let ts_text = ts.ok_or(MissingTimestamp)?;
                 let sig = v1.ok_or(MissingSignature)?;
                 let manifest = mercadopago_manifest(n, ts_text);
-                if !mac_matches(Algorithm::Sha256, keys, &[manifest.as_bytes()], &sig) {
-                    return Err(BadSignature);
-                }
+                mac_matches(Algorithm::Sha256, keys, &[manifest.as_bytes()], &[sig])?;
                 let raw: i64 = ts_text.parse().map_err(|_| MalformedSignature)?;
                 // Mercado Pago has sent both seconds and milliseconds.
                 let ts = if raw > 100_000_000_000 {
@@ -230,9 +214,7 @@ impl Profile {
                 let fill = |s: &str| s.replace("{timestamp}", ts_text.unwrap_or(""));
                 let (before, after) = (fill(before), fill(after));
                 let parts: [&[u8]; 3] = [before.as_bytes(), n.body, after.as_bytes()];
-                if !mac_matches(g.algorithm, keys, &parts, &sig) {
-                    return Err(BadSignature);
-                }
+                mac_matches(g.algorithm, keys, &parts, &[sig])?;
                 let timestamp = match ts_text {
                     Some(t) => {
                         let ts: i64 = t.parse().map_err(|_| MalformedSignature)?;
