@@ -9,6 +9,7 @@ use garita::body::{self, BodyKind};
 use garita::client_ip::ClientIp;
 use garita::config::Config;
 use garita::facts;
+use garita::key_list::KeyHashes;
 use std::net::IpAddr;
 
 const POLICY: &str = r#"
@@ -91,9 +92,11 @@ fn benches(c: &mut Criterion) {
         .unwrap();
         let facts = facts::extract(&rules.selectors, &parsed, &headers, None).unwrap();
         let ip = IpAddr::from([192, 0, 2, 1]);
+        let hashes = KeyHashes::of(&facts, &gate.identity_env().hasher);
         let d = gate.decide_identity(
             policy,
             &facts,
+            &hashes,
             gate.decide(policy, &gate.facts(ClientIp { addr: ip, peer: ip })),
         );
         assert_eq!(
@@ -117,7 +120,8 @@ fn benches(c: &mut Criterion) {
                 )
                 .unwrap();
                 let facts = facts::extract(&rules.selectors, &parsed, &headers, None).unwrap();
-                gate.decide_identity(policy, black_box(&facts), decision)
+                let hashes = KeyHashes::of(&facts, &gate.identity_env().hasher);
+                gate.decide_identity(policy, black_box(&facts), &hashes, decision)
             })
         },
     );

@@ -12,6 +12,7 @@ use crate::client_ip::ClientIp;
 use crate::facts::{FactProblem, IdentityFacts, KeyKind};
 use crate::geo::{CountryCode, CountryDb, GeoRefusal, Geofence};
 use crate::ip_list::IpList;
+use crate::key_list::KeyHashes;
 use crate::rate_limit::{Limiter, RateOutcome};
 use crate::route::PolicyId;
 use crate::rules::{IdentityEnv, IdentityRules};
@@ -302,6 +303,7 @@ impl Gate {
         &self,
         policy: PolicyId,
         facts: &IdentityFacts,
+        hashes: &KeyHashes,
         decision: Decision,
     ) -> Decision {
         let policy = &self.policies[policy];
@@ -309,7 +311,9 @@ impl Gate {
         // done is not forgotten: the record keeps the sterner of the two.
         let earlier = decision.shadow;
         let decision = match (&policy.identity, decision.is_denied()) {
-            (Some(rules), false) => rules.decide(&policy.name, facts, decision, &self.identity),
+            (Some(rules), false) => {
+                rules.decide(&policy.name, facts, hashes, decision, &self.identity)
+            }
             _ => decision,
         };
         let mut decision = decision.in_mode(policy.mode);

@@ -11,7 +11,7 @@
 //! secret, so that a leaked log or store cannot be reversed by hashing every possible DNI
 //! (there are only 10^8).
 
-use crate::facts::KeyKind;
+use crate::facts::{IdentityFacts, KeyKind};
 use crate::identity::{self, DocumentKind};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -93,6 +93,29 @@ impl KeyList {
 
     pub fn is_empty(&self) -> bool {
         self.digests.is_empty()
+    }
+}
+
+/// The keyed hashes of one request's key facts: computed once, used by the rules, the
+/// store keys and the decision log alike.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyHashes(Vec<(KeyKind, String)>);
+
+impl KeyHashes {
+    pub fn of(facts: &IdentityFacts, hasher: &KeyHasher) -> Self {
+        Self(
+            KeyKind::ALL
+                .into_iter()
+                .filter_map(|k| facts.key(k).map(|v| (k, hasher.hash(k, &v))))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, kind: KeyKind) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, h)| h.as_str())
     }
 }
 

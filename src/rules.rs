@@ -14,7 +14,7 @@ use crate::body::BodyKind;
 use crate::calendar::{Calendar, Clock, Period};
 use crate::decision::{Decision, RateLimitState, Reason, Verdict};
 use crate::facts::{FactProblem, FactSelectors, IdentityFacts, KeyKind};
-use crate::key_list::{KeyHasher, KeyList};
+use crate::key_list::{KeyHasher, KeyHashes, KeyList};
 use crate::rate_limit::{Limiter, LimiterKey, RateOutcome};
 use crate::store::{Acquired, Binding, Counter, Store};
 use std::sync::Arc;
@@ -132,6 +132,7 @@ impl IdentityRules {
         &self,
         policy: &str,
         facts: &IdentityFacts,
+        hashes: &KeyHashes,
         mut decision: Decision,
         env: &IdentityEnv,
     ) -> Decision {
@@ -151,18 +152,10 @@ impl IdentityRules {
             }
         }
 
-        let keys: Vec<(KeyKind, String)> = KeyKind::ALL
-            .into_iter()
-            .filter_map(|k| facts.key(k).map(|v| (k, v)))
-            .collect();
-        let value = |kind: KeyKind| {
-            keys.iter()
-                .find(|(k, _)| *k == kind)
-                .map(|(_, v)| v.as_str())
-        };
-
         for block in &self.blocks {
-            if value(block.kind).is_some_and(|v| block.list.contains(block.kind, v))
+            if facts
+                .key(block.kind)
+                .is_some_and(|v| block.list.contains(block.kind, &v))
                 && flag(
                     &mut decision,
                     Reason::KeyBlocked(block.kind),
@@ -173,19 +166,8 @@ impl IdentityRules {
             }
         }
 
-        let hashes: Vec<(KeyKind, String)> = keys
-            .iter()
-            .map(|(k, v)| (*k, env.hasher.hash(*k, v)))
-            .collect();
-        let hash = |kind: KeyKind| {
-            hashes
-                .iter()
-                .find(|(k, _)| *k == kind)
-                .map(|(_, h)| h.as_str())
-        };
-
         for limit in &self.limits {
-            let (Some(burst), Some(h)) = (&limit.burst, hash(limit.kind)) else {
+            let (Some(burst), Some(h)) = (&limit.burst, hashes.get(limit.kind)) else {
                 continue;
             };
             let key = LimiterKey::Identity(u128::from_str_radix(h, 16).unwrap_or(0));
@@ -213,7 +195,7 @@ impl IdentityRules {
         let now = env.clock.now();
         let now_secs = now.as_second();
         for rule in &self.bindings {
-            let (Some(from), Some(to)) = (hash(rule.from), hash(rule.to)) else {
+            let (Some(from), Some(to)) = (hashes.get(rule.from), hashes.get(rule.to)) else {
                 continue;
             };
             let key = format!(
@@ -243,7 +225,9 @@ impl IdentityRules {
         let mut counters = Vec::new();
         let mut meta = Vec::new();
         for limit in &self.limits {
-            let Some(h) = hash(limit.kind) else { continue };
+            let Some(h) = hashes.get(limit.kind) else {
+                continue;
+            };
             for quota in &limit.quotas {
                 let window = env.calendar.window(quota.period, now);
                 counters.push(Counter {
@@ -335,6 +319,17 @@ mod tests {
         }
     }
 
+    /// Decide as the proxy does: hash the facts once, then apply the rules.
+    fn decide(r: &IdentityRules, f: &IdentityFacts, env: &IdentityEnv) -> Decision {
+        r.decide(
+            "p",
+            f,
+            &KeyHashes::of(f, &env.hasher),
+            Decision::allow(),
+            env,
+        )
+    }
+
     fn env(at: &str) -> (IdentityEnv, Arc<ManualClock>) {
         let clock = Arc::new(ManualClock::new(at.parse().unwrap()));
         (IdentityEnv::in_memory(clock.clone()), clock)
@@ -357,9 +352,7 @@ mod tests {
         let (env, clock) = env("2026-11-25T04:00:00Z"); // 23:00 on the 24th in Lima
         let r = rules(vec![daily(3, Action::Deny)], vec![]);
         let f = facts("45678912", None);
-        let verdicts: Vec<Verdict> = (0..5)
-            .map(|_| r.decide("p", &f, Decision::allow(), &env).verdict)
-            .collect();
+        let verdicts: Vec<Verdict> = (0..5).map(|_| decide(&r, &f, &env).verdict).collect();
         assert_eq!(
             verdicts,
             [
@@ -370,7 +363,7 @@ mod tests {
                 Verdict::Deny
             ]
         );
-        let denied = r.decide("p", &f, Decision::allow(), &env);
+        let denied = decide(&r, &f, &env);
         assert_eq!(
             denied.primary_reason(),
             Some(Reason::QuotaExceeded(KeyKind::Dni, Period::Day))
@@ -380,12 +373,9 @@ mod tests {
             Duration::from_secs(3600)
         );
         clock.set("2026-11-25T04:59:59Z".parse().unwrap());
-        assert!(r.decide("p", &f, Decision::allow(), &env).is_denied());
+        assert!(decide(&r, &f, &env).is_denied());
         clock.set("2026-11-25T05:00:00Z".parse().unwrap());
-        assert_eq!(
-            r.decide("p", &f, Decision::allow(), &env).verdict,
-            Verdict::Allow
-        );
+        assert_eq!(decide(&r, &f, &env).verdict, Verdict::Allow);
     }
 
     #[test]
@@ -393,11 +383,8 @@ mod tests {
         let (env, _) = env("2026-11-25T12:00:00Z");
         let r = rules(vec![daily(1, Action::Review)], vec![]);
         let f = facts("45678912", None);
-        assert_eq!(
-            r.decide("p", &f, Decision::allow(), &env).verdict,
-            Verdict::Allow
-        );
-        let second = r.decide("p", &f, Decision::allow(), &env);
+        assert_eq!(decide(&r, &f, &env).verdict, Verdict::Allow);
+        let second = decide(&r, &f, &env);
         assert_eq!(second.verdict, Verdict::Review);
         assert_eq!(
             second.reasons,
@@ -417,24 +404,20 @@ mod tests {
         };
         let r = rules(vec![daily(2, Action::Deny)], vec![binding]);
         assert_eq!(
-            r.decide("p", &facts("45678912", Some("a")), Decision::allow(), &env)
-                .verdict,
+            decide(&r, &facts("45678912", Some("a")), &env).verdict,
             Verdict::Allow
         );
-        let other = r.decide("p", &facts("45678912", Some("b")), Decision::allow(), &env);
+        let other = decide(&r, &facts("45678912", Some("b")), &env);
         assert_eq!(
             other.primary_reason(),
             Some(Reason::BindingExceeded(KeyKind::Dni, KeyKind::Account))
         );
         // Still one request left today for the bound account.
         assert_eq!(
-            r.decide("p", &facts("45678912", Some("a")), Decision::allow(), &env)
-                .verdict,
+            decide(&r, &facts("45678912", Some("a")), &env).verdict,
             Verdict::Allow
         );
-        assert!(r
-            .decide("p", &facts("45678912", Some("a")), Decision::allow(), &env)
-            .is_denied());
+        assert!(decide(&r, &facts("45678912", Some("a")), &env).is_denied());
     }
 
     #[test]
@@ -446,8 +429,7 @@ mod tests {
             ..IdentityFacts::default()
         };
         assert_eq!(
-            r.decide("p", &missing, Decision::allow(), &env)
-                .primary_reason(),
+            decide(&r, &missing, &env).primary_reason(),
             Some(Reason::BadFact(FactProblem::MissingDocument))
         );
         let invalid = IdentityFacts {
@@ -456,18 +438,12 @@ mod tests {
             )],
             ..IdentityFacts::default()
         };
-        assert_eq!(
-            r.decide("p", &invalid, Decision::allow(), &env).verdict,
-            Verdict::Review
-        );
+        assert_eq!(decide(&r, &invalid, &env).verdict, Verdict::Review);
         let bad_email = IdentityFacts {
             problems: vec![FactProblem::InvalidEmail],
             ..IdentityFacts::default()
         };
-        assert_eq!(
-            r.decide("p", &bad_email, Decision::allow(), &env).verdict,
-            Verdict::Allow
-        );
+        assert_eq!(decide(&r, &bad_email, &env).verdict, Verdict::Allow);
     }
 
     #[test]
@@ -508,7 +484,8 @@ mod tests {
             )],
             ..IdentityFacts::default()
         };
-        let d = gate.decide_identity(0, &facts, connection);
+        let hashes = KeyHashes::of(&facts, &gate.identity_env().hasher);
+        let d = gate.decide_identity(0, &facts, &hashes, connection);
         assert_eq!(d.verdict, Verdict::Allow);
         assert_eq!(d.shadow, Some(Verdict::Deny));
         assert_eq!(d.reasons[0], Reason::IpBlocked);

@@ -9,13 +9,13 @@ use crate::decision::{Decision, Reason};
 use crate::decision_log::{loggable_path, utc_timestamp, DecisionRecord, LoggedFacts};
 use crate::facts::{format_amount, IdentityFacts, KeyKind};
 use crate::geo::CountryCode;
-use crate::key_list::KeyHasher;
+use crate::key_list::KeyHashes;
 use crate::metrics::status_class;
 use pingora::proxy::Session;
 use pingora::Error;
 
-fn logged_facts(facts: &IdentityFacts, hasher: &KeyHasher) -> LoggedFacts {
-    let hashed = |kind: KeyKind| facts.key(kind).map(|v| hasher.hash(kind, &v));
+fn logged_facts(facts: &IdentityFacts, hashes: &KeyHashes) -> LoggedFacts {
+    let hashed = |kind: KeyKind| hashes.get(kind).map(str::to_string);
     LoggedFacts {
         document_type: facts.document.as_ref().map(|d| d.kind.as_str()),
         dni: hashed(KeyKind::Dni),
@@ -101,7 +101,6 @@ pub(super) fn account(
     }
 
     let req = session.req_header();
-    let hasher = &proxy.config.gate.identity_env().hasher;
     let record = DecisionRecord {
         ts: utc_timestamp(),
         request_id: &ctx.request_id,
@@ -113,7 +112,7 @@ pub(super) fn account(
         country: ctx.country.as_ref().map(CountryCode::as_str),
         decision: label,
         reasons: decision.map_or_else(Vec::new, |d| d.reasons.iter().map(|r| r.detail()).collect()),
-        facts: ctx.facts.as_ref().map(|f| logged_facts(f, hasher)),
+        facts: ctx.facts.as_ref().map(|(f, h)| logged_facts(f, h)),
         status,
         upstream_status: ctx.upstream_status,
         duration_ms: (ctx.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,

@@ -22,6 +22,7 @@ use crate::decision_log::DecisionLog;
 use crate::facts::IdentityFacts;
 use crate::framing;
 use crate::geo::CountryCode;
+use crate::key_list::KeyHashes;
 use crate::metrics::Metrics;
 use crate::path;
 use crate::response::{self, LocalResponse};
@@ -60,7 +61,8 @@ pub struct RequestCtx {
     client: Option<ClientIp>,
     country: Option<CountryCode>,
     decision: Option<Decision>,
-    facts: Option<IdentityFacts>,
+    /// Identity facts and their keyed hashes, read once for the rules and the log.
+    facts: Option<(IdentityFacts, KeyHashes)>,
     /// Webhook routes: (profile, outcome) for the metrics.
     webhook: Option<(&'static str, &'static str)>,
     /// Webhook routes: the event claimed for delivery and how long to remember it.
@@ -155,8 +157,9 @@ impl GaritaProxy {
         } else if let Some(rules) = gate.identity_rules(policy) {
             match body::read_facts(session, rules).await {
                 Ok(facts) => {
-                    let decided = gate.decide_identity(policy, &facts, decision);
-                    ctx.facts = Some(facts);
+                    let hashes = KeyHashes::of(&facts, &gate.identity_env().hasher);
+                    let decided = gate.decide_identity(policy, &facts, &hashes, decision);
+                    ctx.facts = Some((facts, hashes));
                     decided
                 }
                 Err(reason) => Decision::deny(reason),

@@ -7,13 +7,31 @@
 #![allow(dead_code, unused_imports)]
 
 use garita::demo::shop::{DemoShop, RecordedRequest};
-use garita::demo::{free_local_port, wait_until_listening};
+use garita::demo::wait_until_listening;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 pub use garita::demo::client::{send_bytes, RawRequest, RawResponse};
+
+/// A loopback port for a gateway listener that no other test of this binary gets.
+///
+/// Ports come from a counter below Linux's ephemeral range (32768 and up), so neither
+/// `bind(0)` elsewhere nor outgoing connections can be handed the same port between
+/// the check here and garita's own bind; tests running in parallel never share one.
+fn reserve_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let offset = (std::process::id() % 500) as u16 * 20;
+    loop {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + offset.wrapping_add(step) % 12_700;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
 
 pub fn garita_bin() -> &'static str {
     env!("CARGO_BIN_EXE_garita")
@@ -87,8 +105,8 @@ impl GatewayBuilder {
     pub fn start(self) -> TestGateway {
         let dir = tempfile::tempdir().expect("temp dir");
         let shop = DemoShop::start().expect("recording backend");
-        let proxy: SocketAddr = ([127, 0, 0, 1], free_local_port().unwrap()).into();
-        let metrics: SocketAddr = ([127, 0, 0, 1], free_local_port().unwrap()).into();
+        let proxy: SocketAddr = ([127, 0, 0, 1], reserve_port()).into();
+        let metrics: SocketAddr = ([127, 0, 0, 1], reserve_port()).into();
         for (name, content) in &self.files {
             std::fs::write(dir.path().join(name), content).unwrap();
         }
@@ -101,7 +119,7 @@ impl GatewayBuilder {
                 )
             })
             .unwrap_or_default();
-        let dead = || SocketAddr::from(([127, 0, 0, 1], free_local_port().unwrap()));
+        let dead = || SocketAddr::from(([127, 0, 0, 1], reserve_port()));
         let upstream = match (self.dead_upstream, self.dead_neighbour) {
             (true, _) => format!("\"{}\"", dead()),
             (false, true) => format!("\"{}\", \"{}\"", dead(), shop.addr()),
@@ -149,6 +167,11 @@ impl GatewayBuilder {
             );
         }
         assert!(wait_until_listening(metrics, Duration::from_secs(5)));
+        // Whoever answers must be this gateway, not one that got the port first.
+        std::thread::sleep(Duration::from_millis(50));
+        if let Ok(Some(status)) = gateway.child.try_wait() {
+            panic!("garita exited ({status}):\n{}", gateway.stderr());
+        }
         gateway
     }
 }
