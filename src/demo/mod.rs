@@ -17,10 +17,13 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Ask the system for a free loopback port. The port is released before it is used, so
-/// another process could take it in between; fine for demos and tests on one machine.
-pub fn free_local_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// Ask the system for two distinct free loopback ports (the gateway's and its metrics').
+/// Both are held until both are known, then released for garita to bind; another process
+/// could take one in between, which is fine for a demo on one machine.
+fn free_local_ports() -> std::io::Result<(u16, u16)> {
+    let a = TcpListener::bind("127.0.0.1:0")?;
+    let b = TcpListener::bind("127.0.0.1:0")?;
+    Ok((a.local_addr()?.port(), b.local_addr()?.port()))
 }
 
 /// Wait until something accepts connections at `addr`.
@@ -45,17 +48,13 @@ pub struct DemoOptions {
 pub fn run(options: &DemoOptions) -> Result<bool, String> {
     let shop = shop::DemoShop::start().map_err(|e| format!("cannot start the demo shop: {e}"))?;
     let mut raw = config::read_file_config(&options.config).map_err(|e| e.to_string())?;
-    let port = free_local_port().map_err(|e| e.to_string())?;
+    let (port, metrics_port) = free_local_ports().map_err(|e| e.to_string())?;
     let proxy_addr: SocketAddr = ([127, 0, 0, 1], port).into();
     raw.server.listen = vec![proxy_addr.to_string()];
     raw.upstream.addresses = vec![shop.addr().to_string()];
     let mut metrics_addr = None;
     if let Some(metrics) = raw.metrics.as_mut() {
-        let addr: SocketAddr = (
-            [127, 0, 0, 1],
-            free_local_port().map_err(|e| e.to_string())?,
-        )
-            .into();
+        let addr: SocketAddr = ([127, 0, 0, 1], metrics_port).into();
         metrics.listen = addr.to_string();
         metrics_addr = Some(addr);
     }
