@@ -280,7 +280,7 @@ mod tests {
             r#"{"currency":"pen","amount":"120.5","userDocumentType":"DNI","userDocumentNumber":"4567 8912",
                "userEmail":" Ana.Perez+x@GMAIL.com","userPhone":"987 654 321","userId":"cust-77"}"#,
         );
-        assert_eq!(f.key(KeyKind::Dni).as_deref(), Some("DNI:45678912"));
+        assert_eq!(f.key(KeyKind::Dni).as_deref(), Some("45678912"));
         assert_eq!(f.email.as_deref(), Some("anaperez@gmail.com"));
         assert_eq!(f.phone.as_deref(), Some("+51987654321"));
         assert_eq!(f.account.as_deref(), Some("cust-77"));

@@ -8,6 +8,14 @@
 //!
 //! Documents: DNI is exactly 8 digits; RUC is 11 digits, prefix 10/15/17/20, with a mod-11
 //! check digit; CE (carné de extranjería) and PAS (passport) are 6 to 12 letters or digits.
+//!
+//! The document type is a label the client chooses, so it is not part of the identity: a
+//! document is keyed on its canonical number ([`Document::key`]), and `11223344` sent as
+//! DNI, CE or PAS is one person for block lists, quotas and bindings. A number of digits only
+//! loses its leading zeros and is padded back to eight, so `011223344` as CE is the DNI
+//! `11223344` too, while a DNI keeps exactly its 8 digits. A RUC that starts with `10` is a
+//! person's: `10` + DNI + check digit, keyed on the DNI it embeds; other RUCs (companies,
+//! people without a DNI) are keyed on their 11 digits.
 //! Phones become E.164; Peruvian numbers written without a country code are read as Peru's
 //! (mobiles are 9 digits starting with 9).
 
@@ -51,9 +59,18 @@ pub struct Document {
 }
 
 impl Document {
-    /// The value keys and lists use: `DNI:45678912`.
+    /// The canonical number that keys, lists and hashes use, whatever the type label:
+    /// `45678912` for the DNI 45678912, for the same digits sent as CE or PAS, and for the
+    /// RUC 10456789121.
     pub fn key(&self) -> String {
-        format!("{}:{}", self.kind.as_str(), self.number)
+        if self.kind == DocumentKind::Ruc && self.number.starts_with("10") {
+            return self.number[2..10].to_string();
+        }
+        if self.number.bytes().all(|b| b.is_ascii_digit()) {
+            let significant = self.number.trim_start_matches('0');
+            return format!("{significant:0>8}");
+        }
+        self.number.clone()
     }
 }
 
@@ -233,6 +250,34 @@ mod tests {
         assert!(document(DocumentKind::Ce, "001234567").is_ok());
         assert!(document(DocumentKind::Ce, "12345").is_err());
         assert!(document(DocumentKind::Pas, "AB12345#").is_err());
+    }
+
+    #[test]
+    fn a_number_is_one_key_whatever_its_label() {
+        let key = |kind, n: &str| document(kind, n).unwrap().key();
+        for kind in [DocumentKind::Dni, DocumentKind::Ce, DocumentKind::Pas] {
+            assert_eq!(key(kind, "11223344"), "11223344", "{kind:?}");
+        }
+        assert_eq!(key(DocumentKind::Ce, "011223344"), "11223344");
+        assert_eq!(key(DocumentKind::Pas, "0011223344"), "11223344");
+        assert_eq!(key(DocumentKind::Dni, "01234567"), "01234567");
+        assert_eq!(key(DocumentKind::Ce, "001234567"), "01234567");
+        assert_eq!(key(DocumentKind::Ce, "1234567"), "01234567");
+        assert_eq!(key(DocumentKind::Pas, "ab123456"), "AB123456");
+        assert_eq!(key(DocumentKind::Ce, "123456789012"), "123456789012");
+    }
+
+    #[test]
+    fn a_persons_ruc_is_keyed_on_the_dni_it_embeds() {
+        // 10 + 11223344 + check digit 5 (weights 5,4,3,2,7,6,5,4,3,2: sum 83, 11 - 83 % 11 = 5).
+        assert_eq!(
+            document(DocumentKind::Ruc, "10112233445").unwrap().key(),
+            "11223344"
+        );
+        assert_eq!(
+            document(DocumentKind::Ruc, "20131312955").unwrap().key(),
+            "20131312955"
+        );
     }
 
     #[test]

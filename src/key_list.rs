@@ -3,9 +3,10 @@
 //! A block list of DNIs, emails, phones, accounts or devices holds SHA-256 digests of the
 //! canonical values, never the values: entries can be written in clear (they are
 //! normalised, then hashed at load) or as 64 hex digits of the digest, so that a fraud list
-//! shared between shops need not carry personal data. The canonical value hashed for a DNI
-//! is its 8 digits; for other documents `TYPE:NUMBER` (`CE:001234567`); emails lower-cased
-//! (Gmail-folded if the policy folds); phones in E.164.
+//! shared between shops need not carry personal data. The canonical value hashed for a
+//! document is its number as [`Document::key`](crate::identity::Document::key) gives it,
+//! whatever its type: a DNI's 8 digits, the same for that number sent as CE, PAS or inside a
+//! person's RUC; emails lower-cased (Gmail-folded if the policy folds); phones in E.164.
 //!
 //! Store keys and log fields use [`KeyHasher`] instead: HMAC-SHA256 under the gateway's own
 //! secret, so that a leaked log or store cannot be reversed by hashing every possible DNI
@@ -17,19 +18,10 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 
-/// The canonical text of a key value as block lists hash it, from a request's facts value
-/// (`IdentityFacts::key`).
-pub fn list_form(kind: KeyKind, key_value: &str) -> String {
-    match kind {
-        KeyKind::Dni => key_value
-            .strip_prefix("DNI:")
-            .unwrap_or(key_value)
-            .to_string(),
-        _ => key_value.to_string(),
-    }
-}
-
-/// Normalise an entry written in a list; `None` if it is not a valid value of its kind.
+/// Normalise an entry written in a list to the canonical value a request's facts give
+/// (`IdentityFacts::key`); `None` if it is not a valid value of its kind. A document is
+/// written as its number (read as a DNI) or `TYPE:NUMBER`; the type only decides how the
+/// number is checked.
 pub fn normalise_entry(kind: KeyKind, entry: &str, fold_gmail: bool) -> Option<String> {
     match kind {
         KeyKind::Dni => {
@@ -37,8 +29,7 @@ pub fn normalise_entry(kind: KeyKind, entry: &str, fold_gmail: bool) -> Option<S
                 Some((k, n)) => (DocumentKind::parse(k)?, n),
                 None => (DocumentKind::Dni, entry),
             };
-            let doc = identity::document(doc_kind, number).ok()?;
-            Some(list_form(kind, &doc.key()))
+            Some(identity::document(doc_kind, number).ok()?.key())
         }
         KeyKind::Email => identity::email(entry, fold_gmail),
         KeyKind::Phone => identity::phone(entry),
@@ -79,11 +70,11 @@ impl KeyList {
     }
 
     /// Whether a request's key value (as `IdentityFacts::key` gives it) is listed.
-    pub fn contains(&self, kind: KeyKind, key_value: &str) -> bool {
+    pub fn contains(&self, key_value: &str) -> bool {
         if self.digests.is_empty() {
             return false;
         }
-        let digest: [u8; 32] = Sha256::digest(list_form(kind, key_value).as_bytes()).into();
+        let digest: [u8; 32] = Sha256::digest(key_value.as_bytes()).into();
         self.digests.contains(&digest)
     }
 
@@ -164,22 +155,39 @@ mod tests {
         assert!(list.add(KeyKind::Dni, "45.678.912", false));
         let hashed = hex::encode(Sha256::digest(b"11223344"));
         assert!(list.add(KeyKind::Dni, &hashed, false));
-        assert!(list.add(KeyKind::Dni, "CE:001234567", false));
-        assert!(list.contains(KeyKind::Dni, "DNI:45678912"));
-        assert!(list.contains(KeyKind::Dni, "DNI:11223344"));
-        assert!(list.contains(KeyKind::Dni, "CE:001234567"));
-        assert!(!list.contains(KeyKind::Dni, "DNI:45678913"));
+        assert!(list.add(KeyKind::Dni, "CE:AB1234567", false));
+        assert!(list.contains("45678912"));
+        assert!(list.contains("11223344"));
+        assert!(list.contains("AB1234567"));
+        assert!(!list.contains("45678913"));
         assert!(!list.add(KeyKind::Dni, "1234", false));
+    }
+
+    #[test]
+    fn a_listed_document_is_listed_under_every_label() {
+        let mut list = KeyList::default();
+        assert!(list.add(KeyKind::Dni, "CE:011223344", false));
+        assert!(list.add(KeyKind::Dni, "RUC:10456789124", false));
+        for (kind, number) in [
+            (DocumentKind::Dni, "11223344"),
+            (DocumentKind::Pas, "11223344"),
+            (DocumentKind::Ruc, "10112233445"),
+            (DocumentKind::Dni, "45678912"),
+            (DocumentKind::Ce, "045678912"),
+        ] {
+            let doc = identity::document(kind, number).unwrap();
+            assert!(list.contains(&doc.key()), "{kind:?} {number}");
+        }
     }
 
     #[test]
     fn emails_are_matched_normalised() {
         let mut list = KeyList::default();
         assert!(list.add(KeyKind::Email, " Fraud.Ster+1@Gmail.com", true));
-        assert!(list.contains(KeyKind::Email, "fraudster@gmail.com"));
+        assert!(list.contains("fraudster@gmail.com"));
         let mut phones = KeyList::default();
         assert!(phones.add(KeyKind::Phone, "987 654 321", false));
-        assert!(phones.contains(KeyKind::Phone, "+51987654321"));
+        assert!(phones.contains("+51987654321"));
     }
 
     #[test]
@@ -187,12 +195,12 @@ mod tests {
         let a = KeyHasher::new(b"secret-a");
         let b = KeyHasher::new(b"secret-b");
         assert_eq!(
-            a.hash(KeyKind::Dni, "DNI:45678912"),
-            a.hash(KeyKind::Dni, "DNI:45678912")
+            a.hash(KeyKind::Dni, "45678912"),
+            a.hash(KeyKind::Dni, "45678912")
         );
         assert_ne!(
-            a.hash(KeyKind::Dni, "DNI:45678912"),
-            b.hash(KeyKind::Dni, "DNI:45678912")
+            a.hash(KeyKind::Dni, "45678912"),
+            b.hash(KeyKind::Dni, "45678912")
         );
         assert_ne!(a.hash(KeyKind::Account, "x"), a.hash(KeyKind::Device, "x"));
         assert_eq!(a.hash(KeyKind::Email, "x").len(), 32);

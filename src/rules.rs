@@ -155,7 +155,7 @@ impl IdentityRules {
         for block in &self.blocks {
             if facts
                 .key(block.kind)
-                .is_some_and(|v| block.list.contains(block.kind, &v))
+                .is_some_and(|v| block.list.contains(&v))
                 && flag(
                     &mut decision,
                     Reason::KeyBlocked(block.kind),

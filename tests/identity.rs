@@ -130,6 +130,77 @@ fn blocked_identities_are_blocked_in_any_spelling() {
     assert!(gw.received().is_empty());
 }
 
+/// A CIP request for `number` labelled `label` (DNI, CE, PAS, RUC).
+fn cip_labelled(label: &str, number: &str, account: &str) -> String {
+    cip(number, account).replace("\"DNI\"", &format!("\"{label}\""))
+}
+
+#[test]
+fn every_label_of_a_blocked_number_is_denied() {
+    let gw = gateway();
+    for (label, number) in [
+        ("DNI", "11223344"),
+        ("CE", "11223344"),
+        ("PAS", "11223344"),
+        ("ce", "011223344"),
+        ("PASAPORTE", "0011223344"),
+        // A person's RUC: 10 + the DNI + check digit.
+        ("RUC", "10112233445"),
+    ] {
+        let r = post(&gw, &cip_labelled(label, number, "acct-1"));
+        assert_eq!(r.status, 403, "{label} {number}");
+        assert_eq!(reason(&r), "identity_blocked", "{label} {number}");
+    }
+    assert!(gw.received().is_empty(), "{:?}", gw.received());
+    // The label is still logged, the number never.
+    let lines = gw.wait_for_decisions(6);
+    let labels: Vec<&str> = lines
+        .iter()
+        .map(|l| l["facts"]["document_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["DNI", "CE", "PAS", "CE", "PAS", "RUC"]);
+    assert!(!gw.decision_log_text().contains("1122"));
+}
+
+#[test]
+fn a_quota_of_n_is_shared_across_labels() {
+    let gw = gateway();
+    for (label, number) in [
+        ("DNI", "45678912"),
+        ("CE", "045678912"),
+        ("PAS", "45678912"),
+    ] {
+        let r = post(&gw, &cip_labelled(label, number, "acct-1"));
+        assert_eq!(r.status, 200, "{label} {number}");
+    }
+    for (label, number) in [
+        ("RUC", "10456789124"),
+        ("CE", "45678912"),
+        ("DNI", "45678912"),
+    ] {
+        let r = post(&gw, &cip_labelled(label, number, "acct-1"));
+        assert_eq!(r.status, 429, "{label} {number}");
+        assert_eq!(reason(&r), "quota_exceeded", "{label} {number}");
+    }
+    assert_eq!(gw.received().len(), 3);
+}
+
+#[test]
+fn a_binding_holds_across_labels() {
+    let gw = gateway();
+    assert_eq!(
+        post(&gw, &cip_labelled("DNI", "45678912", "acct-a")).status,
+        200
+    );
+    assert_eq!(
+        post(&gw, &cip_labelled("CE", "45678912", "acct-b")).status,
+        200
+    );
+    let third = post(&gw, &cip_labelled("PAS", "45678912", "acct-c"));
+    assert_eq!(third.status, 403);
+    assert_eq!(reason(&third), "binding_exceeded");
+}
+
 #[test]
 fn one_dni_may_use_at_most_two_accounts() {
     let gw = gateway();
