@@ -65,7 +65,11 @@ fn benches(c: &mut Criterion) {
 
     // The site policy: lists, no geofence, a limit high enough to stay allowed... for a
     // while; use many addresses so the limiter table is exercised too.
-    let site = config.routes.select("GET", "/").policy;
+    let site = config
+        .routes
+        .select("GET", "/")
+        .expect("the default")
+        .policy;
     let mut n = 0u32;
     c.bench_function("gate decide (site policy, rotating addresses)", |b| {
         b.iter(|| {

@@ -62,7 +62,11 @@ fn benches(c: &mut Criterion) {
     std::fs::write(&path, POLICY).unwrap();
     let config = Config::load(&path).expect("bench config");
     let gate = &config.gate;
-    let policy = config.routes.select("POST", "/v1/cips").policy;
+    let policy = config
+        .routes
+        .select("POST", "/v1/cips")
+        .expect("the CIP route")
+        .policy;
     let rules = gate.identity_rules(policy).unwrap();
     let headers = http::HeaderMap::new();
 

@@ -81,6 +81,12 @@ pub enum Reason {
     MalformedPath,
     MalformedForwardedFor,
     HeadersTooLarge,
+    /// The path belongs to routes that do not take the method (or the method is CONNECT).
+    MethodNotAllowed,
+    /// Both `Content-Length` and `Transfer-Encoding`: hops could frame the body differently.
+    ConflictingFraming,
+    /// Refused by the HTTP parser before any rule could run.
+    MalformedRequest,
     /// The body could not be read as the route's selectors need (code from the parser).
     MalformedBody(&'static str),
     UnsupportedContentType,
@@ -113,6 +119,9 @@ impl Reason {
             Reason::MalformedPath => "malformed_path",
             Reason::MalformedForwardedFor => "malformed_forwarded_for",
             Reason::HeadersTooLarge => "headers_too_large",
+            Reason::MethodNotAllowed => "method_not_allowed",
+            Reason::ConflictingFraming => "conflicting_framing",
+            Reason::MalformedRequest => "malformed_request",
             Reason::MalformedBody(code) => code,
             Reason::UnsupportedContentType => "unsupported_content_type",
             Reason::BodyTooLarge => "body_too_large",
@@ -165,6 +174,9 @@ impl Reason {
             Reason::MalformedPath
                 | Reason::MalformedForwardedFor
                 | Reason::HeadersTooLarge
+                | Reason::MethodNotAllowed
+                | Reason::ConflictingFraming
+                | Reason::MalformedRequest
                 | Reason::MalformedBody(_)
                 | Reason::UnsupportedContentType
                 | Reason::BodyTooLarge
@@ -190,11 +202,14 @@ impl Reason {
             Reason::KeyBlocked(_) | Reason::BindingExceeded(..) => 403,
             Reason::MalformedPath
             | Reason::MalformedForwardedFor
+            | Reason::ConflictingFraming
+            | Reason::MalformedRequest
             | Reason::MalformedBody(_)
             // 400 rather than 415: to a client it is one more way its body was unreadable.
             | Reason::UnsupportedContentType
             | Reason::BadFact(_) => 400,
             Reason::HeadersTooLarge => 431,
+            Reason::MethodNotAllowed => 405,
             Reason::BodyTooLarge => 413,
             Reason::BodyTimeout => 408,
             Reason::StoreUnavailable => 503,

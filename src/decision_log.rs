@@ -4,6 +4,8 @@
 //! which is where identifiers tend to travel, and is cut to a bounded length. Identity facts
 //! (DNI, email, phone, account, device) appear only as keyed hashes. Lines are
 //! written whole under a lock, so concurrent requests never interleave inside a line.
+//! [`DecisionLog::reopen`] (on SIGHUP) opens the file again under its configured name, so
+//! logrotate can rename it away without `copytruncate`.
 
 use crate::config::LogTarget;
 use serde::Serialize;
@@ -17,8 +19,9 @@ const MAX_PATH_CHARS: usize = 256;
 pub struct DecisionRecord<'a> {
     pub ts: String,
     pub request_id: &'a str,
-    pub method: &'a str,
-    pub path: String,
+    /// Absent for a request head that could not be parsed.
+    pub method: Option<&'a str>,
+    pub path: Option<String>,
     pub route: &'a str,
     pub client_ip: Option<String>,
     pub peer_ip: Option<String>,
@@ -69,20 +72,36 @@ pub fn loggable_path(path: &str) -> String {
 }
 
 pub struct DecisionLog {
+    target: LogTarget,
     out: Mutex<Box<dyn Write + Send>>,
+}
+
+fn open_target(target: &LogTarget) -> io::Result<Box<dyn Write + Send>> {
+    Ok(match target {
+        LogTarget::Stdout => Box::new(io::stdout()),
+        LogTarget::File(path) => Box::new(OpenOptions::new().create(true).append(true).open(path)?),
+    })
 }
 
 impl DecisionLog {
     pub fn open(target: &LogTarget) -> io::Result<Self> {
-        let out: Box<dyn Write + Send> = match target {
-            LogTarget::Stdout => Box::new(io::stdout()),
-            LogTarget::File(path) => {
-                Box::new(OpenOptions::new().create(true).append(true).open(path)?)
-            }
-        };
         Ok(Self {
-            out: Mutex::new(out),
+            target: target.clone(),
+            out: Mutex::new(open_target(target)?),
         })
+    }
+
+    /// Open the log file again under its configured name (after logrotate renamed it);
+    /// on failure the old file stays in use.
+    pub fn reopen(&self) -> io::Result<()> {
+        let fresh = open_target(&self.target)?;
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        out.flush()?;
+        *out = fresh;
+        Ok(())
     }
 
     pub fn write(&self, record: &DecisionRecord<'_>) {

@@ -2,18 +2,30 @@
 //!
 //! Pingora already rejects what HTTP/1.1 forbids outright (several different
 //! `Content-Length` values, unknown transfer codings, obsolete line folding, whitespace
-//! before a colon), and when a request carries both `Content-Length` and
-//! `Transfer-Encoding` it drops the length, frames by chunks and closes the connection
-//! afterwards (RFC 9112 section 6.3), so nothing can be smuggled behind the body; the tests
-//! pin that down. What it lets through and is refused here, before any rule runs, is a
-//! request head larger than the configured bound: it only costs memory at every hop, and
-//! backends cut long heads at different sizes.
+//! before a colon); those refusals are accounted for in [`crate::proxy`]. Two things it lets
+//! through are refused here, before any rule runs:
+//! - a request with both `Content-Length` and `Transfer-Encoding`. Pingora drops the length
+//!   and frames by chunks (RFC 9112 section 6.3), which is safe at this hop, but such a
+//!   request is a smuggling probe or a broken client, and NGINX and Envoy answer it with 400;
+//!   so does garita. Pingora removes the length from the parsed head, so it is looked for in
+//!   the raw head, and only when a `Transfer-Encoding` is there;
+//! - a request head larger than the configured bound: it only costs memory at every hop, and
+//!   backends cut long heads at different sizes.
 
 use crate::decision::Reason;
 use http::HeaderMap;
 
 /// Default bound on the request line plus headers, in bytes.
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Whether a raw HTTP/1 request head has a `Content-Length` header line.
+pub fn declares_content_length(raw_head: &[u8]) -> bool {
+    const NAME: &[u8] = b"content-length:";
+    raw_head
+        .split(|&b| b == b'\n')
+        .skip(1)
+        .any(|line| line.len() >= NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME))
+}
 
 /// Check a request head; `target_len` is the length of the request target.
 pub fn check(
@@ -37,6 +49,16 @@ pub fn check(
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    #[test]
+    fn a_length_is_found_in_the_raw_head_in_any_case() {
+        assert!(declares_content_length(
+            b"POST / HTTP/1.1\r\nHost: a\r\ncOnTeNt-LeNgTh: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ));
+        assert!(!declares_content_length(
+            b"POST /content-length: HTTP/1.1\r\nX-Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ));
+    }
 
     #[test]
     fn oversized_heads_are_refused() {

@@ -3,19 +3,31 @@
 //!
 //! Both `garita run` and `garita demo` start the gateway through [`build_server`], so the
 //! demo exercises exactly what production runs.
+//!
+//! A gateway that cannot serve must not look alive: every listener is bound once before
+//! Pingora binds it, so a taken port is one clear error at start (Pingora itself would retry
+//! for 30 s and then panic in a thread while the rest of the process, `/healthz` included,
+//! carried on), and should the port be taken in between, that panic ends the process too.
+//! SIGHUP reopens the decision log and leaves everything else running.
 
 use crate::config::Config;
 use crate::decision_log::DecisionLog;
 use crate::metrics::{Metrics, MetricsApp};
+use crate::proxy::refused::AccountedApp;
 use crate::proxy::GaritaProxy;
 use async_trait::async_trait;
 use pingora::apps::http_app::HttpServer;
+use pingora::apps::HttpServerOptions;
 use pingora::lb::health_check::TcpHealthCheck;
 use pingora::lb::LoadBalancer;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{Server, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
 use pingora::services::listening::Service;
+use signal_hook::consts::SIGHUP;
+use signal_hook::iterator::Signals;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,10 +40,75 @@ pub enum GatewayError {
     DecisionLog(std::io::Error),
     #[error("cannot set up the upstreams: {0}")]
     Upstreams(std::io::Error),
+    #[error("cannot listen on {0}: {why}", why = listen_failure(.1))]
+    Listen(SocketAddr, std::io::Error),
+    #[error("cannot watch for SIGHUP: {0}")]
+    Signals(std::io::Error),
+}
+
+fn listen_failure(e: &std::io::Error) -> String {
+    match e.kind() {
+        ErrorKind::AddrInUse => "address in use".into(),
+        ErrorKind::AddrNotAvailable => "no such local address".into(),
+        ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Bind every listener at once and let go: the error names the first one that cannot be
+/// bound.
+fn probe_listeners(config: &Config) -> Result<(), GatewayError> {
+    let mut held = Vec::new();
+    for addr in config.listen.iter().chain(&config.metrics_listen) {
+        held.push(TcpListener::bind(addr).map_err(|e| GatewayError::Listen(*addr, e))?);
+    }
+    Ok(())
+}
+
+/// Pingora panics in a service thread when it cannot bind a listener; end the process
+/// then, instead of serving without it.
+fn exit_when_a_listener_fails() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Failed to build listeners") {
+            eprintln!("error: cannot listen: {message}");
+            std::process::exit(1);
+        }
+        default_hook(info);
+    }));
+}
+
+/// Reopen the decision log on every SIGHUP, from a thread of its own (reopening a file
+/// blocks). Installed before the server runs, so that no SIGHUP finds the default action,
+/// which would end the process and every quota and replay record with it.
+fn reopen_log_on_hangup(log: Arc<DecisionLog>) -> Result<(), GatewayError> {
+    let mut signals = Signals::new([SIGHUP]).map_err(GatewayError::Signals)?;
+    std::thread::Builder::new()
+        .name("garita-sighup".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                match log.reopen() {
+                    Ok(()) => log::warn!(
+                        "SIGHUP: decision log reopened; configuration reload is not supported \
+                         yet, the running configuration stays"
+                    ),
+                    Err(e) => log::error!("SIGHUP: cannot reopen the decision log: {e}"),
+                }
+            }
+        })
+        .map_err(GatewayError::Signals)?;
+    Ok(())
 }
 
 /// A Pingora server ready to `run`, serving `config`.
 pub fn build_server(config: Config) -> Result<Server, GatewayError> {
+    probe_listeners(&config)?;
     let conf = ServerConf {
         threads: config.threads,
         grace_period_seconds: Some(config.grace_period_seconds),
@@ -47,6 +124,8 @@ pub fn build_server(config: Config) -> Result<Server, GatewayError> {
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::new());
     let log = Arc::new(DecisionLog::open(&config.decision_log).map_err(GatewayError::DecisionLog)?);
+    reopen_log_on_hangup(log.clone())?;
+    exit_when_a_listener_fails();
     let mut balancer = LoadBalancer::try_from_iter(config.upstreams.iter().copied())
         .map_err(GatewayError::Upstreams)?;
     // A TCP connect every interval: an upstream that stops answering leaves the rotation
@@ -57,9 +136,17 @@ pub fn build_server(config: Config) -> Result<Server, GatewayError> {
     let upstreams = health_checks.task();
     server.add_service(health_checks);
 
-    let proxy = GaritaProxy::new(config.clone(), upstreams, metrics.clone(), log);
-    let mut proxy_service =
-        pingora::proxy::http_proxy_service_with_name(&server.configuration, proxy, "garita proxy");
+    let proxy = GaritaProxy::new(config.clone(), upstreams, metrics.clone(), log.clone());
+    let mut http = pingora::proxy::http_proxy(&server.configuration, proxy);
+    // CONNECT reaches garita's filters only to be refused there with a logged 405, instead
+    // of Pingora's silent one; nothing is ever tunnelled (see `proxy`).
+    let mut options = HttpServerOptions::default();
+    options.allow_connect_method_proxying = true;
+    http.server_options = Some(options);
+    let mut proxy_service = Service::new(
+        "garita proxy".to_string(),
+        AccountedApp::new(http, metrics.clone(), log.clone()),
+    );
     for addr in &config.listen {
         proxy_service.add_tcp(&addr.to_string());
     }

@@ -24,6 +24,7 @@ pub mod ip_list;
 pub mod key_list;
 pub mod metrics;
 pub mod path;
+pub mod process_log;
 pub mod proxy;
 pub mod rate_limit;
 pub mod response;

@@ -31,6 +31,7 @@ pub fn error_name(status: u16) -> &'static str {
         401 => "unauthorized",
         403 => "forbidden",
         404 => "not_found",
+        405 => "method_not_allowed",
         409 => "conflict",
         413 => "payload_too_large",
         429 => "too_many_requests",

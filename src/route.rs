@@ -1,7 +1,12 @@
-//! Routes: which policy a request falls under, chosen by method and normalised path.
+//! Routes: which policy a request falls under, chosen by normalised path and method.
 //!
-//! Routes are tried in the order the file lists them and the first match wins; a request
-//! no route matches gets the default policy under the route name `default`. A path pattern
+//! Routes are tried in the order the file lists them and the first route whose path and
+//! method both match wins. A path belongs to the routes that list it whatever the method: a
+//! request whose path some route matches but whose method no such route takes is refused
+//! with 405 (and the methods those routes take), never handed to a later route or to the
+//! default policy, so a POST-only webhook has no second door through PUT. `HEAD` is taken
+//! wherever `GET` is. A request whose path no route matches gets the default policy under
+//! the route name `default`. A path pattern
 //! is a normalised path whose segments may be `*` (exactly one segment) and whose last
 //! segment may be `**` (any number of segments, none included): `/v1/cips`,
 //! `/v1/orders/*/pay`, `/checkout/**`. Patterns are normalised like request paths, so they
@@ -21,6 +26,8 @@ enum Segment {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathPattern {
+    /// As written in the config, for `check`.
+    text: String,
     segments: Vec<Segment>,
     /// Ends in `**`: matches the prefix and anything below it.
     open_ended: bool,
@@ -45,6 +52,7 @@ impl PathPattern {
             }
         }
         Ok(Self {
+            text: text.to_string(),
             segments,
             open_ended,
         })
@@ -61,6 +69,12 @@ impl PathPattern {
             }
         }
         self.open_ended || parts.next().is_none()
+    }
+}
+
+impl std::fmt::Display for PathPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
     }
 }
 
@@ -87,6 +101,30 @@ pub struct RouteMatch {
     pub policy: PolicyId,
 }
 
+/// The path belongs to routes that do not take the request's method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodNotAllowed {
+    /// The first route whose path matched, for the log and the metrics.
+    pub route: Arc<str>,
+    /// The `Allow` header: every method the routes on this path take.
+    pub allow: String,
+}
+
+impl Route {
+    fn takes(&self, method: &str) -> bool {
+        self.methods.as_ref().is_none_or(|ms| {
+            ms.iter().any(|m| {
+                m.eq_ignore_ascii_case(method)
+                    || (m == "GET" && method.eq_ignore_ascii_case("HEAD"))
+            })
+        })
+    }
+
+    fn matches_path(&self, normalized_path: &str) -> bool {
+        self.patterns.iter().any(|p| p.matches(normalized_path))
+    }
+}
+
 impl RouteTable {
     pub fn new(routes: Vec<Route>, default_policy: PolicyId) -> Self {
         Self {
@@ -96,23 +134,55 @@ impl RouteTable {
         }
     }
 
-    pub fn select(&self, method: &str, normalized_path: &str) -> RouteMatch {
-        for route in &self.routes {
-            let method_ok = route
-                .methods
-                .as_ref()
-                .is_none_or(|m| m.iter().any(|x| x.eq_ignore_ascii_case(method)));
-            if method_ok && route.patterns.iter().any(|p| p.matches(normalized_path)) {
-                return RouteMatch {
-                    name: route.name.clone(),
-                    policy: route.policy,
-                };
+    /// The first route whose path and method match; the default policy when no route's
+    /// path matches; 405 when some route's path matches but none of them takes the method.
+    pub fn select(
+        &self,
+        method: &str,
+        normalized_path: &str,
+    ) -> Result<RouteMatch, MethodNotAllowed> {
+        let mut on_path = self
+            .routes
+            .iter()
+            .filter(|r| r.matches_path(normalized_path))
+            .peekable();
+        let Some(&first) = on_path.peek() else {
+            return Ok(RouteMatch {
+                name: self.default_name.clone(),
+                policy: self.default_policy,
+            });
+        };
+        if let Some(route) = on_path.find(|r| r.takes(method)) {
+            return Ok(RouteMatch {
+                name: route.name.clone(),
+                policy: route.policy,
+            });
+        }
+        Err(MethodNotAllowed {
+            route: first.name.clone(),
+            allow: self.allowed_methods(normalized_path),
+        })
+    }
+
+    /// The methods the routes on a path take, in the order the config lists them, with
+    /// `HEAD` after `GET`.
+    fn allowed_methods(&self, normalized_path: &str) -> String {
+        let mut allow: Vec<&str> = Vec::new();
+        let methods = self
+            .routes
+            .iter()
+            .filter(|r| r.matches_path(normalized_path))
+            .filter_map(|r| r.methods.as_deref())
+            .flatten();
+        for method in methods {
+            let head = (method == "GET").then_some("HEAD");
+            for m in std::iter::once(method.as_str()).chain(head) {
+                if !allow.contains(&m) {
+                    allow.push(m);
+                }
             }
         }
-        RouteMatch {
-            name: self.default_name.clone(),
-            policy: self.default_policy,
-        }
+        allow.join(", ")
     }
 
     pub fn routes(&self) -> &[Route] {
@@ -149,14 +219,15 @@ mod tests {
     }
 
     fn select(method: &str, raw: &str) -> (String, PolicyId) {
-        let m = table().select(method, &path::normalize(raw).unwrap());
+        let m = table()
+            .select(method, &path::normalize(raw).unwrap())
+            .expect("a route or the default");
         (m.name.to_string(), m.policy)
     }
 
     #[test]
     fn first_matching_route_wins_and_the_rest_get_the_default() {
         assert_eq!(select("POST", "/v1/cips"), ("cips".into(), 1));
-        assert_eq!(select("GET", "/v1/cips"), ("default".into(), 0));
         assert_eq!(select("GET", "/v1/orders/42/pay"), ("pay".into(), 2));
         assert_eq!(select("GET", "/v1/orders/42/pay/x"), ("default".into(), 0));
         assert_eq!(select("GET", "/v1/orders/pay"), ("default".into(), 0));
@@ -177,6 +248,52 @@ mod tests {
         ] {
             assert_eq!(select("post", raw), ("cips".into(), 1), "{raw}");
         }
+    }
+
+    #[test]
+    fn a_path_belongs_to_its_routes_whatever_the_method() {
+        for method in ["PUT", "PATCH", "DELETE", "GET", "HEAD", "OPTIONS", "BREW"] {
+            let refused = table()
+                .select(method, &path::normalize("/v1/CIPS/").unwrap())
+                .unwrap_err();
+            assert_eq!(&*refused.route, "cips", "{method}");
+            assert_eq!(refused.allow, "POST", "{method}");
+        }
+    }
+
+    #[test]
+    fn routes_on_one_path_split_it_by_method_and_head_follows_get() {
+        let route = |name: &str, methods: &[&str], policy| Route {
+            name: Arc::from(name),
+            methods: Some(methods.iter().map(|s| s.to_string()).collect()),
+            patterns: vec![PathPattern::parse("/v1/orders/*").unwrap()],
+            policy,
+        };
+        let t = RouteTable::new(
+            vec![
+                route("create", &["POST"], 1),
+                route("read", &["GET"], 2),
+                route("any-post", &["POST", "PUT"], 3),
+            ],
+            0,
+        );
+        let pick = |m: &str| {
+            t.select(m, "/v1/orders/7")
+                .map(|r| (r.name.to_string(), r.policy))
+        };
+        assert_eq!(pick("POST"), Ok(("create".into(), 1)));
+        assert_eq!(pick("GET"), Ok(("read".into(), 2)));
+        assert_eq!(pick("HEAD"), Ok(("read".into(), 2)));
+        assert_eq!(pick("PUT"), Ok(("any-post".into(), 3)));
+        let refused = t.select("DELETE", "/v1/orders/7").unwrap_err();
+        assert_eq!(&*refused.route, "create");
+        assert_eq!(refused.allow, "POST, GET, HEAD, PUT");
+        assert_eq!(pick("DELETE").ok(), None);
+        assert_eq!(
+            t.select("DELETE", "/v1/other").map(|r| r.policy),
+            Ok(0),
+            "a path no route lists gets the default"
+        );
     }
 
     #[test]

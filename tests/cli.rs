@@ -93,6 +93,22 @@ fn bad_files_are_rejected_naming_the_key() {
             "duration",
         ),
         (GOOD.replace("[\"127.0.0.1:3000\"]", "[\"localhost\"]"), "upstream.addresses[0]", "host:port"),
+        (
+            format!("{GOOD}[metrics]\nlisten = \"127.0.0.1:8080\"\n"),
+            "metrics.listen",
+            "not one of server.listen's",
+        ),
+        (
+            GOOD.replace("[\"127.0.0.1:8080\"]", "[\"0.0.0.0:8080\"]")
+                + "[metrics]\nlisten = \"127.0.0.1:8080\"\n",
+            "metrics.listen",
+            "not one of server.listen's",
+        ),
+        (
+            GOOD.replace("[\"127.0.0.1:8080\"]", "[\"127.0.0.1:8080\", \"[::]:8080\"]"),
+            "server.listen[1]",
+            "no other listener",
+        ),
         (GOOD.replace("threads", "x").replace("[upstream]", "threads = \"two\"\n[upstream]"), "server.threads", "invalid type"),
         ("[server\n".to_string(), "", "line 1"),
         (

@@ -108,12 +108,15 @@ fn blocked_lists_from_files_and_per_route_policies() {
         .unwrap();
     assert_eq!(denied.status, 403);
     assert_eq!(reason(&denied), "ip_blocked");
-    // Other routes use the open default policy.
-    let allowed = RawRequest::new("GET", "/v1/cips").send(gw.proxy).unwrap();
+    // Paths no route lists use the open default policy; the route's own path does not,
+    // whatever the method.
+    let allowed = RawRequest::new("GET", "/v1/orders").send(gw.proxy).unwrap();
     assert_eq!(allowed.status, 200);
+    let other_method = RawRequest::new("GET", "/v1/cips").send(gw.proxy).unwrap();
+    assert_eq!(other_method.status, 405);
     let received = gw.received();
     assert_eq!(received.len(), 1);
-    assert_eq!(received[0].method, "GET");
+    assert_eq!(received[0].target, "/v1/orders");
 }
 
 #[test]

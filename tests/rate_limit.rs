@@ -54,7 +54,7 @@ fn limits_are_per_address_and_allow_listed_addresses_skip_them() {
         assert_eq!(gw.post_from("192.0.2.200", "/v1/cips", "{}").status, 200);
     }
     // Another route is not limited by this policy.
-    let other = support::RawRequest::new("GET", "/v1/cips")
+    let other = support::RawRequest::new("GET", "/v1/orders")
         .header("X-Forwarded-For", "192.0.2.1")
         .send(gw.proxy)
         .unwrap();

@@ -304,3 +304,21 @@ fn a_shadow_policy_still_never_forwards_an_unverified_notification() {
     assert_eq!(lines[1]["decision"], "shadow_deny");
     assert_eq!(lines[1]["reasons"][0], "ip_blocked");
 }
+
+#[test]
+fn a_webhook_path_has_no_second_door_through_another_method() {
+    let gw = gateway("");
+    let forged = paid("6001");
+    for method in ["PUT", "PATCH", "DELETE", "GET"] {
+        let r = RawRequest::new(method, "/webhooks/pagoefectivo")
+            .header("Content-Type", "application/json")
+            .header("PE-Signature", &"0".repeat(64))
+            .body(forged.as_str())
+            .send(gw.proxy)
+            .unwrap();
+        assert_eq!(r.status, 405, "{method}");
+        assert_eq!(r.header("allow"), Some("POST"), "{method}");
+        assert_eq!(reason(&r), "method_not_allowed", "{method}");
+    }
+    assert!(gw.received().is_empty(), "{:?}", gw.received());
+}

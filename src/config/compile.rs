@@ -93,6 +93,18 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         .enumerate()
         .map(|(i, a)| socket_addr(&ctx, &format!("server.listen[{i}]"), a))
         .collect::<Result<Vec<_>, _>>()?;
+    for (i, addr) in listen.iter().enumerate() {
+        if listen[..i]
+            .iter()
+            .any(|earlier| listeners_clash(*earlier, *addr))
+        {
+            return Err(ctx.invalid(
+                format!("server.listen[{i}]"),
+                "an address no other listener binds",
+                addr,
+            ));
+        }
+    }
     let threads = match raw.server.threads {
         Some(0) => return Err(ctx.invalid("server.threads", "a number of threads >= 1", 0)),
         Some(n) => n,
@@ -147,6 +159,17 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         .as_ref()
         .map(|m| socket_addr(&ctx, "metrics.listen", &m.listen))
         .transpose()?;
+    if let Some(metrics) = metrics_listen {
+        // Otherwise one of the two listeners would not bind, or `/metrics` would be
+        // proxied to the backend.
+        if listen.iter().any(|proxy| listeners_clash(*proxy, metrics)) {
+            return Err(ctx.invalid(
+                "metrics.listen",
+                "an address of its own, not one of server.listen's",
+                metrics,
+            ));
+        }
+    }
 
     let decision_log = match raw.decision_log.path.as_deref() {
         None => LogTarget::Stdout,
@@ -557,6 +580,12 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
         _ => return None,
     };
     (!d.is_zero()).then_some(d)
+}
+
+/// Whether two listeners would want the same socket: the same port on the same address, or
+/// on a wildcard address that covers the other.
+fn listeners_clash(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 #[cfg(test)]

@@ -91,12 +91,33 @@ impl Config {
         ));
         for route in self.routes.routes() {
             let policy = &self.gate.policies()[route.policy];
+            let methods = route
+                .methods
+                .as_ref()
+                .map_or("any method".to_string(), |m| {
+                    let mut m = m.join(" ");
+                    if m.split(' ').any(|x| x == "GET") {
+                        m.push_str(" (and HEAD)");
+                    }
+                    m
+                });
+            let paths: Vec<String> = route.patterns.iter().map(|p| p.to_string()).collect();
             out.push_str(&format!(
-                "  {} -> {} ({})\n",
+                "  {} [{} {}] -> {} ({})\n",
                 route.name,
+                methods,
+                paths.join(" "),
                 policy.name,
                 describe_policy(policy)
             ));
+        }
+        if !self.routes.routes().is_empty() {
+            out.push_str(
+                "  A path listed by a route belongs to it whatever the method: other methods get \
+                 405 with an Allow header, never the default policy. To give one path different \
+                 policies per method, list it in several routes; the first route whose path and \
+                 method match wins.\n",
+            );
         }
         out
     }

@@ -6,13 +6,18 @@
 
 use super::{GaritaProxy, RequestCtx};
 use crate::decision::{Decision, Reason};
+use crate::decision_log::DecisionLog;
 use crate::decision_log::{loggable_path, utc_timestamp, DecisionRecord, LoggedFacts};
 use crate::facts::{format_amount, IdentityFacts, KeyKind};
 use crate::geo::CountryCode;
 use crate::key_list::KeyHashes;
-use crate::metrics::status_class;
+use crate::metrics::{status_class, Metrics};
 use pingora::proxy::Session;
 use pingora::Error;
+use std::net::IpAddr;
+
+/// The route label of requests refused before they had a route.
+pub(super) const UNPARSED_ROUTE: &str = "unparsed";
 
 fn logged_facts(facts: &IdentityFacts, hashes: &KeyHashes) -> LoggedFacts {
     let hashed = |kind: KeyKind| hashes.get(kind).map(str::to_string);
@@ -104,8 +109,8 @@ pub(super) fn account(
     let record = DecisionRecord {
         ts: utc_timestamp(),
         request_id: &ctx.request_id,
-        method: req.method.as_str(),
-        path: loggable_path(req.uri.path()),
+        method: Some(req.method.as_str()),
+        path: Some(loggable_path(req.uri.path())),
         route: &ctx.route,
         client_ip: ctx.client.map(|c| c.addr.to_string()),
         peer_ip: ctx.client.map(|c| c.peer.to_string()),
@@ -118,4 +123,31 @@ pub(super) fn account(
         duration_ms: (ctx.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
     };
     proxy.log.write(&record);
+}
+
+/// Account for a request head Pingora refused with 400 before any phase ran: counted and
+/// logged as a denial for `malformed_request`, under the route `unparsed`.
+pub(super) fn account_refused(metrics: &Metrics, log: &DecisionLog, peer: Option<IpAddr>) {
+    let reason = Reason::MalformedRequest;
+    metrics
+        .requests
+        .with_label_values(&[UNPARSED_ROUTE, "deny", reason.code(), ""])
+        .inc();
+    let peer = peer.map(|p| p.to_string());
+    log.write(&DecisionRecord {
+        ts: utc_timestamp(),
+        request_id: &super::new_request_id(),
+        method: None,
+        path: None,
+        route: UNPARSED_ROUTE,
+        client_ip: peer.clone(),
+        peer_ip: peer,
+        country: None,
+        decision: "deny",
+        reasons: vec![reason.detail()],
+        facts: None,
+        status: reason.status(),
+        upstream_status: None,
+        duration_ms: 0.0,
+    });
 }

@@ -13,6 +13,7 @@
 
 mod account;
 mod body;
+pub mod refused;
 mod webhook;
 
 use crate::client_ip::ClientIp;
@@ -45,6 +46,9 @@ pub const DECISION_HEADER: &str = "x-garita-decision";
 pub const REASONS_HEADER: &str = "x-garita-reasons";
 /// Set on a webhook delivered before and forwarded again (`on_duplicate = "forward"`).
 pub const DUPLICATE_HEADER: &str = "x-garita-duplicate";
+/// What a CONNECT is told the gateway takes instead.
+const TUNNEL_REFUSED_ALLOW: std::borrow::Cow<'static, str> =
+    std::borrow::Cow::Borrowed("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
 
 pub struct GaritaProxy {
     config: Arc<Config>,
@@ -69,6 +73,8 @@ pub struct RequestCtx {
     replay_claim: Option<(String, std::time::Duration)>,
     /// Webhook routes: a delivered-before event forwarded on purpose.
     duplicate: bool,
+    /// A 405's `Allow` header.
+    allow: Option<std::borrow::Cow<'static, str>>,
     /// Time spent waiting for the body, left out of the decision-latency histogram.
     body_wait: std::time::Duration,
     upstream_status: Option<u16>,
@@ -92,15 +98,30 @@ impl GaritaProxy {
     /// Gather the connection facts and ask the gate; also returns the policy, once known.
     fn decide(
         &self,
-        req: &RequestHeader,
+        session: &Session,
         peer: std::net::IpAddr,
         ctx: &mut RequestCtx,
     ) -> (Decision, Option<PolicyId>) {
+        let req = session.req_header();
         ctx.client = Some(ClientIp { addr: peer, peer });
         let target_len = req.uri.path_and_query().map_or(0, |p| p.as_str().len());
         if let Err(reason) = framing::check(&req.headers, target_len, self.config.max_header_bytes)
         {
             return (Decision::deny(reason), None);
+        }
+        // Pingora has dropped the length from the parsed head; the raw head still has it.
+        if req.headers.contains_key(http::header::TRANSFER_ENCODING)
+            && session
+                .as_http1()
+                .is_some_and(|h1| framing::declares_content_length(&h1.get_headers_raw_bytes()))
+        {
+            return (Decision::deny(Reason::ConflictingFraming), None);
+        }
+        if req.method == http::Method::CONNECT {
+            // Accepted from Pingora only to be refused here, logged and counted: garita
+            // tunnels nothing.
+            ctx.allow = Some(TUNNEL_REFUSED_ALLOW);
+            return (Decision::deny(Reason::MethodNotAllowed), None);
         }
         let resolver = &self.config.client_ip;
         let values = req
@@ -117,7 +138,15 @@ impl GaritaProxy {
             Ok(p) => p,
             Err(_) => return (Decision::deny(Reason::MalformedPath), None),
         };
-        let route = self.config.routes.select(req.method.as_str(), &normalized);
+        let route = match self.config.routes.select(req.method.as_str(), &normalized) {
+            Ok(route) => route,
+            Err(refused) => {
+                // Never a fall-through to a laxer policy: the path is this route's.
+                ctx.route = refused.route;
+                ctx.allow = Some(refused.allow.into());
+                return (Decision::deny(Reason::MethodNotAllowed), None);
+            }
+        };
         ctx.route = route.name.clone();
         let facts = self.config.gate.facts(client);
         ctx.country = facts.country;
@@ -209,6 +238,7 @@ impl ProxyHttp for GaritaProxy {
             webhook: None,
             replay_claim: None,
             duplicate: false,
+            allow: None,
             body_wait: std::time::Duration::ZERO,
             upstream_status: None,
         }
@@ -225,7 +255,7 @@ impl ProxyHttp for GaritaProxy {
                 "no peer address on the connection",
             );
         };
-        let (decision, policy) = self.decide(session.req_header(), peer, ctx);
+        let (decision, policy) = self.decide(session, peer, ctx);
         let decision = match policy {
             None => decision,
             Some(policy) => self.decide_further(session, policy, decision, ctx).await,
@@ -242,7 +272,10 @@ impl ProxyHttp for GaritaProxy {
         let denied = decision.is_denied();
         let reply = denied.then(|| response::denial(&decision, &ctx.request_id));
         ctx.decision = Some(decision);
-        if let Some(reply) = reply {
+        if let Some(mut reply) = reply {
+            if let Some(allow) = &ctx.allow {
+                reply.headers.push(("allow", allow.to_string()));
+            }
             send_local(session, reply).await?;
             return Ok(true);
         }
@@ -251,11 +284,14 @@ impl ProxyHttp for GaritaProxy {
 
     async fn upstream_peer(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         ctx: &mut Self::CTX,
     ) -> Result<Box<HttpPeer>> {
-        // A request only gets here once allowed; refuse to forward anything undecided.
-        if !matches!(&ctx.decision, Some(d) if !d.is_denied()) {
+        // A request only gets here once allowed; refuse to forward anything undecided, and
+        // never open a tunnel.
+        if !matches!(&ctx.decision, Some(d) if !d.is_denied())
+            || session.req_header().method == http::Method::CONNECT
+        {
             return Error::e_explain(
                 ErrorType::InternalError,
                 "forwarding without an allow decision",

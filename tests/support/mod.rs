@@ -217,6 +217,26 @@ impl TestGateway {
         std::fs::read_to_string(self.dir.path().join("decisions.jsonl")).unwrap_or_default()
     }
 
+    /// A path in the gateway's directory (its config, decision log and stderr live there).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Send a signal (`HUP`, `TERM`...) to the gateway process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill(1)");
+        assert!(status.success(), "kill -{name}");
+    }
+
+    /// Whether the gateway process has exited, and how.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().expect("wait on garita")
+    }
+
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
     }
