@@ -4,10 +4,10 @@
 //! Run with `cargo bench --bench decision`; results are written down in the README.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use garita::client_ip::ClientIpResolver;
 use garita::config::Config;
-use garita::ip_list::IpList;
-use garita::path;
+use garita::core::net::ip_list::IpList;
+use garita::core::request::client_ip::ClientIpResolver;
+use garita::core::request::path;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -75,7 +75,8 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             n = n.wrapping_add(1);
             let ip = IpAddr::from(std::net::Ipv4Addr::from(0xc000_0200 | (n & 0xff)));
-            let facts = gate.facts(garita::client_ip::ClientIp { addr: ip, peer: ip });
+            let facts =
+                gate.facts(garita::core::request::client_ip::ClientIp { addr: ip, peer: ip });
             gate.decide(site, black_box(&facts))
         })
     });

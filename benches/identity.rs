@@ -5,11 +5,11 @@
 //! Run with `cargo bench --bench identity`; results are written down in the README.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use garita::body::{self, BodyKind};
-use garita::client_ip::ClientIp;
 use garita::config::Config;
-use garita::facts;
-use garita::key_list::KeyHashes;
+use garita::core::identity::key_list::KeyHashes;
+use garita::core::request::body::{self, BodyKind};
+use garita::core::request::client_ip::ClientIp;
+use garita::core::request::facts;
 use std::net::IpAddr;
 
 const POLICY: &str = r#"
@@ -105,7 +105,7 @@ fn benches(c: &mut Criterion) {
         );
         assert_eq!(
             d.verdict,
-            garita::decision::Verdict::Allow,
+            garita::core::decision::Verdict::Allow,
             "the benchmark measures the allow path"
         );
     }

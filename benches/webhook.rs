@@ -5,7 +5,7 @@
 //! Run with `cargo bench --bench webhook`; results are written down in the README.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use garita::webhook::{sign, Notification, Profile};
+use garita::core::webhook::{sign, Notification, Profile};
 
 fn benches(c: &mut Criterion) {
     let body = br#"{"eventType":"cip.paid","operationNumber":"1234567","data":{"cip":"2538913","currency":"PEN","amount":"120.00","paymentDate":"2026-11-25T10:15:00","transactionCode":"T-1001"}}"#;

@@ -1,34 +1,22 @@
 //! garita: an edge gateway that guards a web shop's payment routes.
 //!
-//! The crate is split the way a request flows. [`client_ip`], [`route`] and [`geo`] turn a
-//! connection and its request line into facts; [`decision`] turns facts into a
-//! [`decision::Decision`] without touching any socket; [`proxy`] is the thin Pingora glue
-//! that sequences the phases and maps a decision to a response; [`metrics`] and
-//! [`decision_log`] account for what happened. [`config`] reads the TOML file once and
-//! compiles it into the validated types the rest of the crate uses.
+//! The crate is grouped by layer, the way a request flows through it:
+//! - [`core`] decides. Facts about one request in, a [`core::decision::Decision`] out: the
+//!   request line and body read into facts, identity documents, IP lists and geofences, the
+//!   rules, webhook verification. No Pingora and no tokio, so every rule is unit-tested and
+//!   benchmarked without sockets; it never waits on the store (it plans, the glue asks the
+//!   store, it concludes).
+//! - [`config`] reads the TOML file and compiles it into validated plain data.
+//! - [`state`] is what outlives a request: rate limiters and the identity store.
+//! - [`proxy`] is the thin Pingora glue: it sequences the phases, asks the core, awaits the
+//!   store, and maps decisions to responses; [`proxy::server`] assembles the running server.
+//! - [`observe`] accounts for what happened: metrics, the decision log, the process log.
+//! - [`cli`] is the `garita` command: run, check, sign, demo.
 #![forbid(unsafe_code)]
 
-pub mod body;
-pub mod calendar;
-pub mod client_ip;
+pub mod cli;
 pub mod config;
-pub mod decision;
-pub mod decision_log;
-pub mod demo;
-pub mod facts;
-pub mod framing;
-pub mod gateway;
-pub mod geo;
-pub mod identity;
-pub mod ip_list;
-pub mod key_list;
-pub mod metrics;
-pub mod path;
-pub mod process_log;
+pub mod core;
+pub mod observe;
 pub mod proxy;
-pub mod rate_limit;
-pub mod response;
-pub mod route;
-pub mod rules;
-pub mod store;
-pub mod webhook;
+pub mod state;

@@ -1,12 +1,12 @@
 //! Garbage in, an answer out: the parsers that read client bytes never panic, whatever
 //! they are fed. Seeded random bytes and mutations of valid inputs, so a failure replays.
 
-use garita::body::{self, BodyKind, Selector};
-use garita::client_ip::ClientIpResolver;
-use garita::facts::{self, FactSelectors};
-use garita::ip_list::IpList;
-use garita::path;
-use garita::webhook::{Notification, Profile};
+use garita::core::net::ip_list::IpList;
+use garita::core::request::body::{self, BodyKind, Selector};
+use garita::core::request::client_ip::ClientIpResolver;
+use garita::core::request::facts::{self, FactSelectors};
+use garita::core::request::path;
+use garita::core::webhook::{Notification, Profile};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -4,7 +4,7 @@
 //! `country_code`) and fails if the committed files differ, so the CSV stays the readable
 //! source of truth. `GARITA_WRITE_GEOIP=1` rewrites the files instead.
 
-use garita::geo::{CountryCode, CountryDb};
+use garita::core::net::geo::{CountryCode, CountryDb};
 use ipnet::IpNet;
 use mmdb_writer::Writer;
 use std::path::{Path, PathBuf};

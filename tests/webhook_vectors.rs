@@ -8,7 +8,7 @@
 //! Each test checks that garita accepts the vector, rejects it after one flipped byte, and
 //! produces the same signature when signing (what `garita sign` prints).
 
-use garita::webhook::{
+use garita::core::webhook::{
     sign, Algorithm, Encoding, GenericHmac, Notification, Profile, WebhookError,
 };
 use http::HeaderMap;

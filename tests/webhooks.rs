@@ -3,7 +3,7 @@
 
 mod support;
 
-use garita::webhook::{sign, Profile};
+use garita::core::webhook::{sign, Profile};
 use support::{reason, RawRequest, RawResponse, TestGateway};
 
 const PE_SECRET: &str = "pe_test_secret_key";

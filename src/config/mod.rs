@@ -8,16 +8,15 @@
 mod compile;
 mod error;
 pub mod file;
-mod identity;
-mod webhook;
+mod shared;
 
-pub use identity::MAX_BODY_LIMIT;
+pub use compile::MAX_BODY_LIMIT;
 
 pub use error::ConfigError;
 
-use crate::client_ip::ClientIpResolver;
-use crate::decision::Gate;
-use crate::route::RouteTable;
+use crate::core::decision::Gate;
+use crate::core::request::client_ip::ClientIpResolver;
+use crate::core::request::route::RouteTable;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -123,7 +122,7 @@ impl Config {
     }
 }
 
-fn describe_policy(policy: &crate::decision::RoutePolicy) -> String {
+fn describe_policy(policy: &crate::core::decision::RoutePolicy) -> String {
     let mut parts = Vec::new();
     if !policy.ip_block.is_empty() {
         parts.push(format!("{} blocked networks", policy.ip_block.len()));
@@ -158,7 +157,7 @@ fn describe_policy(policy: &crate::decision::RoutePolicy) -> String {
             webhook.replay_window
         ));
     }
-    if policy.mode == crate::decision::Mode::Shadow {
+    if policy.mode == crate::core::decision::Mode::Shadow {
         parts.push("SHADOW MODE".to_string());
     }
     if parts.is_empty() {

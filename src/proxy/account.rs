@@ -5,13 +5,13 @@
 //! and currency are logged as they are.
 
 use super::{GaritaProxy, RequestCtx};
-use crate::decision::{Decision, Reason};
-use crate::decision_log::DecisionLog;
-use crate::decision_log::{loggable_path, utc_timestamp, DecisionRecord, LoggedFacts};
-use crate::facts::{format_amount, IdentityFacts, KeyKind};
-use crate::geo::CountryCode;
-use crate::key_list::KeyHashes;
-use crate::metrics::{status_class, Metrics};
+use crate::core::decision::{Decision, Reason};
+use crate::core::identity::key_list::KeyHashes;
+use crate::core::net::geo::CountryCode;
+use crate::core::request::facts::{format_amount, IdentityFacts, KeyKind};
+use crate::observe::decision_log::DecisionLog;
+use crate::observe::decision_log::{loggable_path, utc_timestamp, DecisionRecord, LoggedFacts};
+use crate::observe::metrics::{status_class, Metrics};
 use pingora::proxy::Session;
 use pingora::Error;
 use std::net::IpAddr;
@@ -39,8 +39,8 @@ fn decision_label(decision: Option<&Decision>) -> &'static str {
     match decision {
         None => "error",
         Some(d) => match d.shadow {
-            Some(crate::decision::Verdict::Deny) => "shadow_deny",
-            Some(crate::decision::Verdict::Review) => "shadow_review",
+            Some(crate::core::decision::Verdict::Deny) => "shadow_deny",
+            Some(crate::core::decision::Verdict::Review) => "shadow_review",
             _ => d.verdict.as_str(),
         },
     }

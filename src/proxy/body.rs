@@ -6,10 +6,10 @@
 //! or while reading; it is never forwarded cut short. A client that sends its body too
 //! slowly gets 408.
 
-use crate::body::{self, BodyError, ParsedBody};
-use crate::decision::Reason;
-use crate::facts::{self, IdentityFacts};
-use crate::rules::IdentityRules;
+use crate::core::decision::Reason;
+use crate::core::request::body::{self, BodyError, ParsedBody};
+use crate::core::request::facts::{self, IdentityFacts};
+use crate::core::rules::identity::IdentityRules;
 use pingora::proxy::Session;
 
 fn body_reason(e: BodyError) -> Reason {

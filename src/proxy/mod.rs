@@ -1,7 +1,7 @@
 //! The Pingora glue: sequences the phases of one request and maps a decision to a response.
 //!
 //! It holds no policy of its own. `request_filter` gathers the facts (client address,
-//! normalised path, route, country), asks the [`Gate`](crate::decision::Gate), and then
+//! normalised path, route, country), asks the [`Gate`](crate::core::decision::Gate), and then
 //! reads the body where it must (buffered, so Pingora replays it to the backend byte for
 //! byte): webhook routes verify the notification and claim it against replays
 //! ([`webhook`]), routes with identity rules ask the gate again with the identity facts
@@ -14,20 +14,21 @@
 mod account;
 mod body;
 pub mod refused;
+pub mod response;
+pub mod server;
 mod webhook;
 
-use crate::client_ip::ClientIp;
 use crate::config::Config;
-use crate::decision::{Decision, Reason, Verdict};
-use crate::decision_log::DecisionLog;
-use crate::facts::IdentityFacts;
-use crate::framing;
-use crate::geo::CountryCode;
-use crate::key_list::KeyHashes;
-use crate::metrics::Metrics;
-use crate::path;
-use crate::response::{self, LocalResponse};
-use crate::route::PolicyId;
+use crate::core::decision::{Decision, Reason, Verdict};
+use crate::core::identity::key_list::KeyHashes;
+use crate::core::net::geo::CountryCode;
+use crate::core::request::client_ip::ClientIp;
+use crate::core::request::facts::IdentityFacts;
+use crate::core::request::framing;
+use crate::core::request::path;
+use crate::core::request::route::PolicyId;
+use crate::observe::decision_log::DecisionLog;
+use crate::observe::metrics::Metrics;
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -36,6 +37,7 @@ use pingora::lb::LoadBalancer;
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, ErrorSource, ErrorType, Result};
+use response::LocalResponse;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -317,7 +319,7 @@ impl ProxyHttp for GaritaProxy {
             "request {} {} {}",
             ctx.request_id,
             req.method,
-            crate::decision_log::loggable_path(req.uri.path())
+            crate::observe::decision_log::loggable_path(req.uri.path())
         )
     }
 

@@ -18,8 +18,8 @@
 //! counted here. HTTP/2 streams are parsed by the h2 crate, which resets bad streams itself.
 
 use super::account;
-use crate::decision_log::DecisionLog;
-use crate::metrics::Metrics;
+use crate::observe::decision_log::DecisionLog;
+use crate::observe::metrics::Metrics;
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
 use pingora::protocols::Stream;

@@ -7,10 +7,10 @@
 
 use super::body::read_body;
 use super::RequestCtx;
-use crate::decision::{Decision, Reason};
-use crate::rules::IdentityEnv;
-use crate::store::Claim;
-use crate::webhook::{Notification, OnDuplicate, WebhookRule};
+use crate::core::decision::{Decision, Reason};
+use crate::core::rules::identity::IdentityEnv;
+use crate::core::webhook::{Notification, OnDuplicate, WebhookRule};
+use crate::state::store::Claim;
 use pingora::proxy::Session;
 use sha2::{Digest, Sha256};
 

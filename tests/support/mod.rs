@@ -6,15 +6,15 @@
 //! the [`TestGateway`] is dropped.
 #![allow(dead_code, unused_imports)]
 
-use garita::demo::shop::{DemoShop, RecordedRequest};
-use garita::demo::wait_until_listening;
+use garita::cli::demo::shop::{DemoShop, RecordedRequest};
+use garita::cli::demo::wait_until_listening;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
-pub use garita::demo::client::{send_bytes, RawRequest, RawResponse};
+pub use garita::cli::demo::client::{send_bytes, RawRequest, RawResponse};
 
 /// A loopback port for a gateway listener that no other test of this binary gets.
 ///

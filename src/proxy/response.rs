@@ -6,7 +6,7 @@
 //! (draft-ietf-httpapi-ratelimit-headers): the policy's burst as quota `q` over window `w`
 //! seconds, and zero remaining until `t` seconds from now.
 
-use crate::decision::{Decision, Reason};
+use crate::core::decision::{Decision, Reason};
 use serde::Serialize;
 
 /// A response garita sends itself.
@@ -98,7 +98,7 @@ pub fn denial(decision: &Decision, request_id: &str) -> LocalResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::RateLimitState;
+    use crate::core::decision::RateLimitState;
     use std::sync::Arc;
     use std::time::Duration;
 

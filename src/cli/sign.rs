@@ -4,8 +4,8 @@
 //! send it (verified and forwarded), send it again (a duplicate), sign an old timestamp (a
 //! stale notification), or edit the body after signing (a forgery).
 
-use garita::config::Config;
-use garita::webhook::{sign, Profile};
+use crate::config::Config;
+use crate::core::webhook::{sign, Profile};
 use std::io::Read;
 use std::path::PathBuf;
 

@@ -1,17 +1,17 @@
 //! Compiling the identity parts of the file: `[identity]` and each policy's `facts`,
 //! `block`, `limits` and `bindings`.
 
-use super::compile::{compile_rate_limit, parse_duration, read_list, Ctx};
-use super::error::ConfigError;
-use super::file;
-use crate::body::Selector;
-use crate::calendar::{Calendar, Clock, FileClock, Period, SystemClock};
-use crate::facts::{FactSelectors, KeyKind};
-use crate::key_list::{KeyHasher, KeyList};
-use crate::rules::{
+use crate::config::error::ConfigError;
+use crate::config::file;
+use crate::config::shared::{compile_rate_limit, parse_duration, read_list, Ctx};
+use crate::core::calendar::{Calendar, Clock, FileClock, Period, SystemClock};
+use crate::core::identity::key_list::{KeyHasher, KeyList};
+use crate::core::request::body::Selector;
+use crate::core::request::facts::{FactSelectors, KeyKind};
+use crate::core::rules::identity::{
     Action, BindingRule, IdentityEnv, IdentityRules, KeyBlock, KeyLimit, OnProblem, Quota,
 };
-use crate::store::MemoryStore;
+use crate::state::store::MemoryStore;
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@
 //! `/v1/orders/*/pay`, `/checkout/**`. Patterns are normalised like request paths, so they
 //! are case-insensitive too.
 
-use crate::path;
+use crate::core::request::path;
 use std::sync::Arc;
 
 /// Index of a compiled policy in the gateway's policy table.

@@ -8,15 +8,15 @@
 //!
 //! What it approximates: burst limits are per instance; a binding records an association
 //! even when a later rule denies the request (the attempt did happen); quotas count only
-//! requests that pass every enforced quota (see [`crate::store::Store::acquire`]).
+//! requests that pass every enforced quota (see [`crate::state::store::Store::acquire`]).
 
-use crate::body::BodyKind;
-use crate::calendar::{Calendar, Clock, Period};
-use crate::decision::{Decision, RateLimitState, Reason, Verdict};
-use crate::facts::{FactProblem, FactSelectors, IdentityFacts, KeyKind};
-use crate::key_list::{KeyHasher, KeyHashes, KeyList};
-use crate::rate_limit::{Limiter, LimiterKey, RateOutcome};
-use crate::store::{Acquired, Binding, Counter, Store};
+use crate::core::calendar::{Calendar, Clock, Period};
+use crate::core::decision::{Decision, RateLimitState, Reason, Verdict};
+use crate::core::identity::key_list::{KeyHasher, KeyHashes, KeyList};
+use crate::core::request::body::BodyKind;
+use crate::core::request::facts::{FactProblem, FactSelectors, IdentityFacts, KeyKind};
+use crate::state::rate_limit::{Limiter, LimiterKey, RateOutcome};
+use crate::state::store::{Acquired, Binding, Counter, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,7 +94,7 @@ impl IdentityEnv {
     /// An in-memory store, a Lima calendar and a random hash secret, on the given clock.
     pub fn in_memory(clock: Arc<dyn Clock>) -> Self {
         Self {
-            store: Arc::new(crate::store::MemoryStore::new()),
+            store: Arc::new(crate::state::store::MemoryStore::new()),
             clock,
             calendar: Calendar::new("America/Lima").expect("bundled time zone"),
             hasher: KeyHasher::random(),
@@ -288,9 +288,9 @@ impl IdentityRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::body::Selector;
-    use crate::calendar::ManualClock;
-    use crate::identity::{document, DocumentKind};
+    use crate::core::calendar::ManualClock;
+    use crate::core::identity::document::{document, DocumentKind};
+    use crate::core::request::body::Selector;
 
     fn rules(limits: Vec<KeyLimit>, bindings: Vec<BindingRule>) -> IdentityRules {
         IdentityRules {
@@ -434,7 +434,7 @@ mod tests {
         );
         let invalid = IdentityFacts {
             problems: vec![FactProblem::InvalidDocument(
-                crate::identity::DocumentError::BadFormat,
+                crate::core::identity::document::DocumentError::BadFormat,
             )],
             ..IdentityFacts::default()
         };
@@ -448,9 +448,9 @@ mod tests {
 
     #[test]
     fn a_shadowed_connection_denial_outweighs_a_later_review() {
-        use crate::client_ip::ClientIp;
-        use crate::decision::{Gate, Mode, RoutePolicy};
-        use crate::ip_list::IpList;
+        use crate::core::decision::{Gate, Mode, RoutePolicy};
+        use crate::core::net::ip_list::IpList;
+        use crate::core::request::client_ip::ClientIp;
         let (env, _) = env("2026-11-25T12:00:00Z");
         let mut ip_block = IpList::new();
         ip_block.insert("192.0.2.0/24".parse().unwrap());
@@ -480,7 +480,7 @@ mod tests {
         // An invalid document is a review under these rules.
         let facts = IdentityFacts {
             problems: vec![FactProblem::InvalidDocument(
-                crate::identity::DocumentError::BadFormat,
+                crate::core::identity::document::DocumentError::BadFormat,
             )],
             ..IdentityFacts::default()
         };
@@ -493,12 +493,12 @@ mod tests {
 
     #[test]
     fn shadow_mode_lets_rules_through_but_not_malformed_requests() {
-        let denied =
-            Decision::deny(Reason::KeyBlocked(KeyKind::Dni)).in_mode(crate::decision::Mode::Shadow);
+        let denied = Decision::deny(Reason::KeyBlocked(KeyKind::Dni))
+            .in_mode(crate::core::decision::Mode::Shadow);
         assert_eq!(denied.verdict, Verdict::Allow);
         assert_eq!(denied.shadow, Some(Verdict::Deny));
         let malformed = Decision::deny(Reason::MalformedBody("duplicate_key"))
-            .in_mode(crate::decision::Mode::Shadow);
+            .in_mode(crate::core::decision::Mode::Shadow);
         assert_eq!(malformed.verdict, Verdict::Deny);
     }
 }

@@ -12,7 +12,7 @@ pub mod script;
 pub mod shop;
 
 use crate::config::{self, Config};
-use crate::gateway;
+use crate::proxy::server;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -64,7 +64,7 @@ pub fn run(options: &DemoOptions) -> Result<bool, String> {
     for warning in &config.warnings {
         println!("WARNING: {warning}");
     }
-    let server = gateway::build_server(config).map_err(|e| e.to_string())?;
+    let server = server::build_server(config).map_err(|e| e.to_string())?;
     let gateway = std::thread::Builder::new()
         .name("gateway".into())
         .spawn(move || server.run(pingora::server::RunArgs::default()))

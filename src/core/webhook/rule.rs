@@ -1,8 +1,8 @@
 //! A webhook route's compiled settings, and how it names an event for replay protection.
 
 use super::{Notification, Profile, Verified};
-use crate::body::{self, BodyKind, ParsedBody, Selector};
-use crate::ip_list::IpList;
+use crate::core::net::ip_list::IpList;
+use crate::core::request::body::{self, BodyKind, ParsedBody, Selector};
 use std::time::Duration;
 
 /// What to do with a notification that was delivered before.

@@ -4,7 +4,7 @@
 //! canonical values, never the values: entries can be written in clear (they are
 //! normalised, then hashed at load) or as 64 hex digits of the digest, so that a fraud list
 //! shared between shops need not carry personal data. The canonical value hashed for a
-//! document is its number as [`Document::key`](crate::identity::Document::key) gives it,
+//! document is its number as [`Document::key`](crate::core::identity::document::Document::key) gives it,
 //! whatever its type: a DNI's 8 digits, the same for that number sent as CE, PAS or inside a
 //! person's RUC; emails lower-cased (Gmail-folded if the policy folds); phones in E.164.
 //!
@@ -12,8 +12,8 @@
 //! secret, so that a leaked log or store cannot be reversed by hashing every possible DNI
 //! (there are only 10^8).
 
-use crate::facts::{IdentityFacts, KeyKind};
-use crate::identity::{self, DocumentKind};
+use crate::core::identity::document::{self, DocumentKind};
+use crate::core::request::facts::{IdentityFacts, KeyKind};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -29,10 +29,10 @@ pub fn normalise_entry(kind: KeyKind, entry: &str, fold_gmail: bool) -> Option<S
                 Some((k, n)) => (DocumentKind::parse(k)?, n),
                 None => (DocumentKind::Dni, entry),
             };
-            Some(identity::document(doc_kind, number).ok()?.key())
+            Some(document::document(doc_kind, number).ok()?.key())
         }
-        KeyKind::Email => identity::email(entry, fold_gmail),
-        KeyKind::Phone => identity::phone(entry),
+        KeyKind::Email => document::email(entry, fold_gmail),
+        KeyKind::Phone => document::phone(entry),
         KeyKind::Account | KeyKind::Device => {
             let t = entry.trim();
             (!t.is_empty()).then(|| t.to_string())
@@ -175,7 +175,7 @@ mod tests {
             (DocumentKind::Dni, "45678912"),
             (DocumentKind::Ce, "045678912"),
         ] {
-            let doc = identity::document(kind, number).unwrap();
+            let doc = document::document(kind, number).unwrap();
             assert!(list.contains(&doc.key()), "{kind:?} {number}");
         }
     }

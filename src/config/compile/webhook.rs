@@ -4,12 +4,12 @@
 //! `garita check` fails when one cannot be loaded. A secret written in the file itself is
 //! accepted for demos, with a warning. No error message ever contains a secret.
 
-use super::compile::{parse_duration, read_list, Ctx};
-use super::error::ConfigError;
-use super::file;
-use crate::body::Selector;
-use crate::ip_list::IpList;
-use crate::webhook::{Algorithm, Encoding, GenericHmac, OnDuplicate, Profile, WebhookRule};
+use crate::config::error::ConfigError;
+use crate::config::file;
+use crate::config::shared::{parse_duration, read_list, Ctx};
+use crate::core::net::ip_list::IpList;
+use crate::core::request::body::Selector;
+use crate::core::webhook::{Algorithm, Encoding, GenericHmac, OnDuplicate, Profile, WebhookRule};
 use std::time::Duration;
 
 fn header(ctx: &Ctx, key: &str, text: &str) -> Result<http::HeaderName, ConfigError> {
@@ -202,8 +202,8 @@ pub(super) fn webhook_rule(
             Some(list)
         }
     };
-    let max_body = w.max_body.unwrap_or(super::MAX_BODY_LIMIT);
-    if max_body == 0 || max_body > super::MAX_BODY_LIMIT {
+    let max_body = w.max_body.unwrap_or(crate::config::MAX_BODY_LIMIT);
+    if max_body == 0 || max_body > crate::config::MAX_BODY_LIMIT {
         return Err(ctx.invalid(
             format!("{key}.max_body"),
             "a size from 1 to 65536 bytes",

@@ -3,76 +3,25 @@
 //! Global `[ip_rules]` are merged into every policy here, so the decision core only ever
 //! looks at one allow list and one block list per policy.
 
+mod identity;
+mod webhook;
+
+pub use identity::MAX_BODY_LIMIT;
+
 use super::error::ConfigError;
 use super::file::{self, FileConfig};
+use super::shared::{compile_rate_limit, read_list, Ctx};
 use super::{Config, LogTarget};
-use crate::client_ip::ClientIpResolver;
-use crate::decision::{Gate, Mode, RoutePolicy};
-use crate::geo::{CountryCode, CountryDb, Geofence, UnknownCountry};
-use crate::ip_list::IpList;
-use crate::rate_limit::{Limiter, RateSpec};
-use crate::route::{PathPattern, Route, RouteTable};
+use crate::core::decision::{Gate, Mode, RoutePolicy};
+use crate::core::net::geo::{CountryCode, CountryDb, Geofence, UnknownCountry};
+use crate::core::net::ip_list::IpList;
+use crate::core::request::client_ip::ClientIpResolver;
+use crate::core::request::route::{PathPattern, Route, RouteTable};
 use std::collections::{BTreeMap, HashSet};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-
-pub(super) struct Ctx {
-    file: PathBuf,
-    base: PathBuf,
-}
-
-impl Ctx {
-    pub(super) fn invalid(
-        &self,
-        key: impl Into<String>,
-        expected: &str,
-        found: impl ToString,
-    ) -> ConfigError {
-        ConfigError::Invalid {
-            file: self.file.clone(),
-            key: key.into(),
-            expected: expected.to_string(),
-            found: found.to_string(),
-        }
-    }
-
-    /// A keyword setting: `text` must be one of `options`' names; `None` takes `default`.
-    /// The error lists the names.
-    pub(super) fn choice<T: Copy>(
-        &self,
-        key: impl Into<String>,
-        text: Option<&str>,
-        default: T,
-        options: &[(&str, T)],
-    ) -> Result<T, ConfigError> {
-        let Some(text) = text else {
-            return Ok(default);
-        };
-        options
-            .iter()
-            .find(|(name, _)| *name == text)
-            .map(|(_, value)| *value)
-            .ok_or_else(|| {
-                let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
-                self.invalid(key, &names.join(" or "), format!("{text:?}"))
-            })
-    }
-
-    pub(super) fn file_display(&self) -> std::path::Display<'_> {
-        self.file.display()
-    }
-
-    pub(super) fn resolve(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            self.base.join(path)
-        }
-    }
-}
 
 pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigError> {
     let ctx = Ctx {
@@ -114,7 +63,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
     let max_header_bytes = raw
         .server
         .max_header_bytes
-        .unwrap_or(crate::framing::DEFAULT_MAX_HEADER_BYTES);
+        .unwrap_or(crate::core::request::framing::DEFAULT_MAX_HEADER_BYTES);
     if max_header_bytes < 1024 {
         return Err(ctx.invalid(
             "server.max_header_bytes",
@@ -220,7 +169,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         &raw.ip_rules.block_files,
     )?;
 
-    let identity = super::identity::identity_env(&ctx, &raw.identity)?;
+    let identity = identity::identity_env(&ctx, &raw.identity)?;
 
     let mut policy_ids = BTreeMap::new();
     let mut policies = Vec::new();
@@ -236,7 +185,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
                     "both",
                 ));
             }
-            policy.webhook = Some(super::webhook::webhook_rule(
+            policy.webhook = Some(webhook::webhook_rule(
                 &ctx,
                 &format!("{key}.webhook"),
                 w,
@@ -361,49 +310,6 @@ fn socket_addr(ctx: &Ctx, key: &str, text: &str) -> Result<SocketAddr, ConfigErr
         .ok_or_else(|| ctx.invalid(key, "host:port (e.g. 127.0.0.1:8080)", format!("{text:?}")))
 }
 
-/// Read a list given inline and in files (one entry a line, `#` starts a comment), handing
-/// each entry to `add`, which says whether it was a valid `expected`.
-pub(super) fn read_list(
-    ctx: &Ctx,
-    prefix: &str,
-    which: &str,
-    (inline, files): (&[String], &[PathBuf]),
-    expected: &str,
-    mut add: impl FnMut(&str) -> bool,
-) -> Result<(), ConfigError> {
-    for (i, entry) in inline.iter().enumerate() {
-        if !add(entry.trim()) {
-            return Err(ctx.invalid(
-                format!("{prefix}.{which}[{i}]"),
-                expected,
-                format!("{entry:?}"),
-            ));
-        }
-    }
-    for (i, path) in files.iter().enumerate() {
-        let key = format!("{prefix}.{which}_files[{i}]");
-        let full = ctx.resolve(path);
-        let text = std::fs::read_to_string(&full).map_err(|e| {
-            ctx.invalid(
-                &key,
-                "a readable list file",
-                format!("{} ({e})", full.display()),
-            )
-        })?;
-        for (n, line) in text.lines().enumerate() {
-            let entry = line.split('#').next().unwrap_or("").trim();
-            if !entry.is_empty() && !add(entry) {
-                return Err(ctx.invalid(
-                    &key,
-                    &format!("one {expected} a line"),
-                    format!("{entry:?} at {} line {}", full.display(), n + 1),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 fn ip_rule_list(
     ctx: &Ctx,
     prefix: &str,
@@ -467,7 +373,7 @@ fn compile_policy(
         ip_block,
         geofence,
         rate_limit,
-        identity: super::identity::identity_rules(ctx, key, section)?,
+        identity: identity::identity_rules(ctx, key, section)?,
         webhook: None,
         mode,
     })
@@ -520,87 +426,8 @@ fn compile_geofence(
     }
 }
 
-pub(super) fn compile_rate_limit(
-    ctx: &Ctx,
-    key: &str,
-    r: &file::RateLimitSection,
-) -> Result<Limiter, ConfigError> {
-    let requests = NonZeroU32::new(r.requests)
-        .ok_or_else(|| ctx.invalid(format!("{key}.requests"), "a number >= 1", r.requests))?;
-    let per = parse_duration(&r.per).ok_or_else(|| {
-        ctx.invalid(
-            format!("{key}.per"),
-            "a duration such as \"1s\", \"10m\", \"1h\" or \"1d\"",
-            format!("{:?}", r.per),
-        )
-    })?;
-    let burst_value = r.burst.unwrap_or(r.requests);
-    let burst = NonZeroU32::new(burst_value)
-        .ok_or_else(|| ctx.invalid(format!("{key}.burst"), "a number >= 1", burst_value))?;
-    let ipv6_prefix = r.ipv6_prefix.unwrap_or(64);
-    if ipv6_prefix > 128 {
-        return Err(ctx.invalid(
-            format!("{key}.ipv6_prefix"),
-            "a prefix length from 0 to 128",
-            ipv6_prefix,
-        ));
-    }
-    let max_keys = r.max_keys.unwrap_or(100_000);
-    if max_keys == 0 {
-        return Err(ctx.invalid(format!("{key}.max_keys"), "a number >= 1", 0));
-    }
-    let spec = RateSpec {
-        requests,
-        per,
-        burst,
-        ipv6_prefix,
-        max_keys,
-    };
-    Limiter::new(spec).ok_or_else(|| {
-        ctx.invalid(
-            key,
-            "a rate of at most one request per nanosecond",
-            format!("{} per {:?}", r.requests, r.per),
-        )
-    })
-}
-
-/// "500ms", "1s", "10m", "1h", "1d".
-pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().ok()?;
-    let d = match unit.trim() {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.checked_mul(60)?),
-        "h" => Duration::from_secs(n.checked_mul(3600)?),
-        "d" => Duration::from_secs(n.checked_mul(86_400)?),
-        _ => return None,
-    };
-    (!d.is_zero()).then_some(d)
-}
-
 /// Whether two listeners would want the same socket: the same port on the same address, or
 /// on a wildcard address that covers the other.
 fn listeners_clash(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("1s"), Some(Duration::from_secs(1)));
-        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("1d"), Some(Duration::from_secs(86_400)));
-        assert_eq!(parse_duration("0s"), None);
-        assert_eq!(parse_duration("1 week"), None);
-        assert_eq!(parse_duration("m"), None);
-    }
 }

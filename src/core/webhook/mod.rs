@@ -6,7 +6,7 @@
 //! route's active secrets, so a secret can be rotated without a window of failures.
 //! Schemes that sign a timestamp are held to a tolerance in both directions: a captured
 //! notification cannot be replayed later, nor one with a clock far ahead prepared early.
-//! Replays inside the window are the job of [`crate::store::Store::claim`].
+//! Replays inside the window are the job of [`crate::state::store::Store::claim`].
 //!
 //! Profiles (the providers' documented schemes):
 //! - `pagoefectivo`: `PE-Signature` = hex HMAC-SHA256(body). No timestamp, no event id.

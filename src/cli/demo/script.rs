@@ -9,7 +9,7 @@
 
 use super::client::RawRequest;
 use super::shop::DemoShop;
-use crate::webhook::{sign, Profile};
+use crate::core::webhook::{sign, Profile};
 use std::net::SocketAddr;
 
 struct Case {

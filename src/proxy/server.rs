@@ -11,8 +11,8 @@
 //! SIGHUP reopens the decision log and leaves everything else running.
 
 use crate::config::Config;
-use crate::decision_log::DecisionLog;
-use crate::metrics::{Metrics, MetricsApp};
+use crate::observe::decision_log::DecisionLog;
+use crate::observe::metrics::{Metrics, MetricsApp};
 use crate::proxy::refused::AccountedApp;
 use crate::proxy::GaritaProxy;
 use async_trait::async_trait;

@@ -7,16 +7,16 @@
 //! forwarding header a trusted proxy mangled, an oversized head) is denied with a malformed-request reason,
 //! so that it is logged and counted like any other decision.
 
-use crate::calendar::Period;
-use crate::client_ip::ClientIp;
-use crate::facts::{FactProblem, IdentityFacts, KeyKind};
-use crate::geo::{CountryCode, CountryDb, GeoRefusal, Geofence};
-use crate::ip_list::IpList;
-use crate::key_list::KeyHashes;
-use crate::rate_limit::{Limiter, RateOutcome};
-use crate::route::PolicyId;
-use crate::rules::{IdentityEnv, IdentityRules};
-use crate::webhook::{WebhookError, WebhookRule};
+use crate::core::calendar::Period;
+use crate::core::identity::key_list::KeyHashes;
+use crate::core::net::geo::{CountryCode, CountryDb, GeoRefusal, Geofence};
+use crate::core::net::ip_list::IpList;
+use crate::core::request::client_ip::ClientIp;
+use crate::core::request::facts::{FactProblem, IdentityFacts, KeyKind};
+use crate::core::request::route::PolicyId;
+use crate::core::rules::identity::{IdentityEnv, IdentityRules};
+use crate::core::webhook::{WebhookError, WebhookRule};
+use crate::state::rate_limit::{Limiter, RateOutcome};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -403,8 +403,8 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::geo::UnknownCountry;
-    use crate::rate_limit::RateSpec;
+    use crate::core::net::geo::UnknownCountry;
+    use crate::state::rate_limit::RateSpec;
     use std::net::IpAddr;
     use std::num::NonZeroU32;
 
@@ -439,7 +439,7 @@ mod tests {
                 mode: Mode::Enforce,
             }],
             None,
-            IdentityEnv::in_memory(Arc::new(crate::calendar::SystemClock)),
+            IdentityEnv::in_memory(Arc::new(crate::core::calendar::SystemClock)),
         )
     }
 

@@ -9,7 +9,7 @@
 //! trusted proxy that wrote it is misconfigured, and guessing would hand the choice to the
 //! client.
 
-use crate::ip_list::IpList;
+use crate::core::net::ip_list::IpList;
 use std::net::{IpAddr, SocketAddr};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

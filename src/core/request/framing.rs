@@ -12,7 +12,7 @@
 //! - a request head larger than the configured bound: it only costs memory at every hop, and
 //!   backends cut long heads at different sizes.
 
-use crate::decision::Reason;
+use crate::core::decision::Reason;
 use http::HeaderMap;
 
 /// Default bound on the request line plus headers, in bytes.

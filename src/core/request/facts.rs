@@ -6,8 +6,8 @@
 //! A fact that is present but malformed is recorded as a [`FactProblem`]; what a problem
 //! does (reject, review, ignore) is the route's choice, made in the decision core.
 
-use crate::body::{BodyError, BodyKind, ParsedBody, Selector};
-use crate::identity::{self, Document, DocumentError, DocumentKind};
+use crate::core::identity::document::{self, Document, DocumentError, DocumentKind};
+use crate::core::request::body::{BodyError, BodyKind, ParsedBody, Selector};
 
 /// The facts limits and lists can be keyed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -177,7 +177,7 @@ pub fn extract(
                     None => Ok(DocumentKind::Dni),
                     Some(t) => DocumentKind::parse(&t).ok_or(DocumentError::UnknownType),
                 };
-                match kind.and_then(|k| identity::document(k, &number)) {
+                match kind.and_then(|k| document::document(k, &number)) {
                     Ok(doc) => facts.document = Some(doc),
                     Err(e) => facts.problems.push(FactProblem::InvalidDocument(e)),
                 }
@@ -185,13 +185,13 @@ pub fn extract(
         }
     }
     if let Some(text) = read(&selectors.email)? {
-        match identity::email(&text, selectors.fold_gmail) {
+        match document::email(&text, selectors.fold_gmail) {
             Some(e) => facts.email = Some(e),
             None => facts.problems.push(FactProblem::InvalidEmail),
         }
     }
     if let Some(text) = read(&selectors.phone)? {
-        match identity::phone(&text) {
+        match document::phone(&text) {
             Some(p) => facts.phone = Some(p),
             None => facts.problems.push(FactProblem::InvalidPhone),
         }
@@ -250,7 +250,7 @@ pub fn format_amount(minor: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::body::{parse, BodyKind};
+    use crate::core::request::body::{parse, BodyKind};
 
     fn pagoefectivo() -> FactSelectors {
         let s = |t: &str| Some(Selector::parse(t).unwrap());

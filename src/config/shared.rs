@@ -1,0 +1,186 @@
+//! Helpers every part of the config compiler shares: the context that names the file in
+//! errors and resolves relative paths, list files, durations and rates.
+
+use crate::config::error::ConfigError;
+use crate::config::file;
+use crate::state::rate_limit::{Limiter, RateSpec};
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub(crate) struct Ctx {
+    pub(crate) file: PathBuf,
+    pub(crate) base: PathBuf,
+}
+
+impl Ctx {
+    pub(crate) fn invalid(
+        &self,
+        key: impl Into<String>,
+        expected: &str,
+        found: impl ToString,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.clone(),
+            key: key.into(),
+            expected: expected.to_string(),
+            found: found.to_string(),
+        }
+    }
+
+    /// A keyword setting: `text` must be one of `options`' names; `None` takes `default`.
+    /// The error lists the names.
+    pub(crate) fn choice<T: Copy>(
+        &self,
+        key: impl Into<String>,
+        text: Option<&str>,
+        default: T,
+        options: &[(&str, T)],
+    ) -> Result<T, ConfigError> {
+        let Some(text) = text else {
+            return Ok(default);
+        };
+        options
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, value)| *value)
+            .ok_or_else(|| {
+                let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
+                self.invalid(key, &names.join(" or "), format!("{text:?}"))
+            })
+    }
+
+    pub(crate) fn file_display(&self) -> std::path::Display<'_> {
+        self.file.display()
+    }
+
+    pub(crate) fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base.join(path)
+        }
+    }
+}
+
+/// Read a list given inline and in files (one entry a line, `#` starts a comment), handing
+/// each entry to `add`, which says whether it was a valid `expected`.
+pub(crate) fn read_list(
+    ctx: &Ctx,
+    prefix: &str,
+    which: &str,
+    (inline, files): (&[String], &[PathBuf]),
+    expected: &str,
+    mut add: impl FnMut(&str) -> bool,
+) -> Result<(), ConfigError> {
+    for (i, entry) in inline.iter().enumerate() {
+        if !add(entry.trim()) {
+            return Err(ctx.invalid(
+                format!("{prefix}.{which}[{i}]"),
+                expected,
+                format!("{entry:?}"),
+            ));
+        }
+    }
+    for (i, path) in files.iter().enumerate() {
+        let key = format!("{prefix}.{which}_files[{i}]");
+        let full = ctx.resolve(path);
+        let text = std::fs::read_to_string(&full).map_err(|e| {
+            ctx.invalid(
+                &key,
+                "a readable list file",
+                format!("{} ({e})", full.display()),
+            )
+        })?;
+        for (n, line) in text.lines().enumerate() {
+            let entry = line.split('#').next().unwrap_or("").trim();
+            if !entry.is_empty() && !add(entry) {
+                return Err(ctx.invalid(
+                    &key,
+                    &format!("one {expected} a line"),
+                    format!("{entry:?} at {} line {}", full.display(), n + 1),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn compile_rate_limit(
+    ctx: &Ctx,
+    key: &str,
+    r: &file::RateLimitSection,
+) -> Result<Limiter, ConfigError> {
+    let requests = NonZeroU32::new(r.requests)
+        .ok_or_else(|| ctx.invalid(format!("{key}.requests"), "a number >= 1", r.requests))?;
+    let per = parse_duration(&r.per).ok_or_else(|| {
+        ctx.invalid(
+            format!("{key}.per"),
+            "a duration such as \"1s\", \"10m\", \"1h\" or \"1d\"",
+            format!("{:?}", r.per),
+        )
+    })?;
+    let burst_value = r.burst.unwrap_or(r.requests);
+    let burst = NonZeroU32::new(burst_value)
+        .ok_or_else(|| ctx.invalid(format!("{key}.burst"), "a number >= 1", burst_value))?;
+    let ipv6_prefix = r.ipv6_prefix.unwrap_or(64);
+    if ipv6_prefix > 128 {
+        return Err(ctx.invalid(
+            format!("{key}.ipv6_prefix"),
+            "a prefix length from 0 to 128",
+            ipv6_prefix,
+        ));
+    }
+    let max_keys = r.max_keys.unwrap_or(100_000);
+    if max_keys == 0 {
+        return Err(ctx.invalid(format!("{key}.max_keys"), "a number >= 1", 0));
+    }
+    let spec = RateSpec {
+        requests,
+        per,
+        burst,
+        ipv6_prefix,
+        max_keys,
+    };
+    Limiter::new(spec).ok_or_else(|| {
+        ctx.invalid(
+            key,
+            "a rate of at most one request per nanosecond",
+            format!("{} per {:?}", r.requests, r.per),
+        )
+    })
+}
+
+/// "500ms", "1s", "10m", "1h", "1d".
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let d = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        "d" => Duration::from_secs(n.checked_mul(86_400)?),
+        _ => return None,
+    };
+    (!d.is_zero()).then_some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1s"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1d"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("0s"), None);
+        assert_eq!(parse_duration("1 week"), None);
+        assert_eq!(parse_duration("m"), None);
+    }
+}

@@ -1,0 +1,15 @@
+//! The decision core: facts in, a decision out, with nothing in between that waits.
+//!
+//! Nothing here imports Pingora or tokio, or any other layer of the crate (a test,
+//! `tests/layers.rs`, keeps it so). [`request`] reads a request's line, head and body into
+//! facts; [`identity`] and [`net`] are what those facts are checked against; [`rules`]
+//! are the checks; [`webhook`] verifies notifications; [`decision`] is the vocabulary of
+//! outcomes; [`calendar`] tells which quota window a moment falls in.
+
+pub mod calendar;
+pub mod decision;
+pub mod identity;
+pub mod net;
+pub mod request;
+pub mod rules;
+pub mod webhook;

@@ -1,0 +1,3 @@
+//! The rules a policy applies, one family a file.
+
+pub mod identity;
