@@ -8,6 +8,7 @@ use garita::config::Config;
 use garita::core::net::ip_list::IpList;
 use garita::core::request::client_ip::ClientIpResolver;
 use garita::core::request::path;
+use garita::proxy::served::Served;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -55,29 +56,28 @@ fn benches(c: &mut Criterion) {
         b.iter(|| big.contains(black_box("192.0.2.1".parse().unwrap())))
     });
 
-    let gate = &config.gate;
     let client = resolver
         .resolve(peer, std::iter::once(b"192.0.2.1".as_slice()))
         .unwrap();
-    c.bench_function("geoip country lookup", |b| {
-        b.iter(|| gate.facts(black_box(client)))
-    });
-
-    // The site policy: lists, no geofence, a limit high enough to stay allowed... for a
-    // while; use many addresses so the limiter table is exercised too.
     let site = config
         .routes
         .select("GET", "/")
         .expect("the default")
         .policy;
+    let served = Served::new(config, None).expect("runtime");
+    c.bench_function("geoip country lookup", |b| {
+        b.iter(|| served.runtime.country(black_box(client.addr)))
+    });
+
+    // The site policy: lists, no geofence, a limit high enough to stay allowed... for a
+    // while; use many addresses so the limiter table is exercised too.
     let mut n = 0u32;
     c.bench_function("gate decide (site policy, rotating addresses)", |b| {
         b.iter(|| {
             n = n.wrapping_add(1);
             let ip = IpAddr::from(std::net::Ipv4Addr::from(0xc000_0200 | (n & 0xff)));
-            let facts =
-                gate.facts(garita::core::request::client_ip::ClientIp { addr: ip, peer: ip });
-            gate.decide(site, black_box(&facts))
+            let client = garita::core::request::client_ip::ClientIp { addr: ip, peer: ip };
+            served.connection(site, black_box(client))
         })
     });
 }

@@ -6,10 +6,10 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use garita::config::Config;
-use garita::core::identity::key_list::KeyHashes;
 use garita::core::request::body::{self, BodyKind};
 use garita::core::request::client_ip::ClientIp;
 use garita::core::request::facts;
+use garita::proxy::served::Served;
 use std::net::IpAddr;
 
 const POLICY: &str = r#"
@@ -61,13 +61,14 @@ fn benches(c: &mut Criterion) {
     let path = dir.join("bench.toml");
     std::fs::write(&path, POLICY).unwrap();
     let config = Config::load(&path).expect("bench config");
-    let gate = &config.gate;
     let policy = config
         .routes
         .select("POST", "/v1/cips")
         .expect("the CIP route")
         .policy;
-    let rules = gate.identity_rules(policy).unwrap();
+    let served = Served::new(config, None).expect("runtime");
+    let rules = served.config.policies[policy].identity.as_ref().unwrap();
+    let mode = served.config.policies[policy].mode;
     let headers = http::HeaderMap::new();
 
     let body_text = cip_body(45_678_912);
@@ -96,15 +97,11 @@ fn benches(c: &mut Criterion) {
         .unwrap();
         let facts = facts::extract(&rules.selectors, &parsed, &headers, None).unwrap();
         let ip = IpAddr::from([192, 0, 2, 1]);
-        let hashes = KeyHashes::of(&facts, &gate.identity_env().hasher);
-        let d = gate.decide_identity(
-            policy,
-            &facts,
-            &hashes,
-            gate.decide(policy, &gate.facts(ClientIp { addr: ip, peer: ip })),
-        );
+        let hashes = served.hashes(&facts);
+        let (_, connection) = served.connection(policy, ClientIp { addr: ip, peer: ip });
+        let d = served.identity(policy, &facts, &hashes, connection.in_mode(mode));
         assert_eq!(
-            d.verdict,
+            d.verdict(),
             garita::core::decision::Verdict::Allow,
             "the benchmark measures the allow path"
         );
@@ -115,8 +112,7 @@ fn benches(c: &mut Criterion) {
             b.iter(|| {
                 n = (n + 1) % bodies.len();
                 let ip = IpAddr::from([192, 0, 2, (n % 250) as u8]);
-                let conn = gate.facts(ClientIp { addr: ip, peer: ip });
-                let decision = gate.decide(policy, &conn);
+                let (_, decision) = served.connection(policy, ClientIp { addr: ip, peer: ip });
                 let parsed = body::parse(
                     Some("application/json"),
                     bodies[n].as_bytes(),
@@ -124,8 +120,8 @@ fn benches(c: &mut Criterion) {
                 )
                 .unwrap();
                 let facts = facts::extract(&rules.selectors, &parsed, &headers, None).unwrap();
-                let hashes = KeyHashes::of(&facts, &gate.identity_env().hasher);
-                gate.decide_identity(policy, black_box(&facts), &hashes, decision)
+                let hashes = served.hashes(&facts);
+                served.identity(policy, black_box(&facts), &hashes, decision.in_mode(mode))
             })
         },
     );

@@ -4,7 +4,8 @@
 //! `country_code`) and fails if the committed files differ, so the CSV stays the readable
 //! source of truth. `GARITA_WRITE_GEOIP=1` rewrites the files instead.
 
-use garita::core::net::geo::{CountryCode, CountryDb};
+use garita::core::net::geo::CountryCode;
+use garita::state::geoip::CountryDb;
 use ipnet::IpNet;
 use mmdb_writer::Writer;
 use std::path::{Path, PathBuf};

@@ -21,11 +21,9 @@ pub fn run(
         (Some(path), Some(name)) => {
             let config = Config::load(&path).map_err(|e| e.to_string())?;
             let rule = config
-                .gate
-                .policies()
-                .iter()
-                .find(|p| *p.name == *name)
-                .and_then(|p| p.webhook.as_ref())
+                .policies
+                .find(&name)
+                .and_then(|id| config.policies[id].webhook.as_ref())
                 .ok_or_else(|| format!("{}: no webhook policy named {name:?}", path.display()))?;
             (rule.profile.clone(), rule.keys[0].clone())
         }

@@ -1,9 +1,11 @@
 //! Configuration: the TOML file read once and compiled into checked types.
 //!
-//! [`file`] mirrors the TOML; [`compile`] validates it and builds what the gateway runs on
-//! ([`Config`]): parsed addresses and networks, loaded list files, an open GeoIP database,
-//! compiled routes and policies. Relative paths in the file are read relative to the
-//! directory of the file itself, so a config works from wherever garita is started.
+//! [`file`] mirrors the TOML; `compile` validates it into [`Config`], plain data: parsed
+//! addresses and networks, loaded list files, a checked GeoIP database path, compiled
+//! routes and policies. Nothing in a `Config` is live: the runtime (limiters, store, GeoIP
+//! reader) is built from it by `state::runtime`, and outlives a config swap. Relative paths
+//! in the file are read relative to the directory of the file itself, so a config works
+//! from wherever garita is started.
 
 mod compile;
 mod error;
@@ -14,7 +16,9 @@ pub use compile::MAX_BODY_LIMIT;
 
 pub use error::ConfigError;
 
-use crate::core::decision::Gate;
+use crate::core::calendar::Calendar;
+use crate::core::identity::key_list::KeyHasher;
+use crate::core::policy::Policies;
 use crate::core::request::client_ip::ClientIpResolver;
 use crate::core::request::route::RouteTable;
 use std::net::SocketAddr;
@@ -26,6 +30,21 @@ use std::time::Duration;
 pub enum LogTarget {
     Stdout,
     File(PathBuf),
+}
+
+/// The GeoIP database to serve with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeoIpSettings {
+    pub path: PathBuf,
+    /// As the database names itself, for `check`.
+    pub database_type: String,
+}
+
+/// How identities are counted: the shop's calendar and the key of the identifier hashes.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    pub calendar: Calendar,
+    pub hasher: KeyHasher,
 }
 
 /// A validated configuration, ready to serve.
@@ -45,7 +64,9 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     pub decision_log: LogTarget,
     pub routes: RouteTable,
-    pub gate: Gate,
+    pub policies: Policies,
+    pub geoip: Option<GeoIpSettings>,
+    pub identity: IdentitySettings,
     /// Things that work but should not be so in production (shown by `garita check`,
     /// logged by `garita run`).
     pub warnings: Vec<String>,
@@ -78,18 +99,18 @@ impl Config {
         if let Some(m) = self.metrics_listen {
             out.push_str(&format!("metrics:   http://{m}/metrics\n"));
         }
-        if let Some(db) = self.gate.geo() {
-            out.push_str(&format!("geoip:     {}\n", db.database_type()));
+        if let Some(geo) = &self.geoip {
+            out.push_str(&format!("geoip:     {}\n", geo.database_type));
         }
         out.push_str(&format!("routes:    {}\n", self.routes.routes().len()));
-        let default = &self.gate.policies()[self.routes.default_policy()];
+        let default = &self.policies[self.routes.default_policy()];
         out.push_str(&format!(
             "  default -> {} ({})\n",
             default.name,
             describe_policy(default)
         ));
         for route in self.routes.routes() {
-            let policy = &self.gate.policies()[route.policy];
+            let policy = &self.policies[route.policy];
             let methods = route
                 .methods
                 .as_ref()
@@ -122,7 +143,7 @@ impl Config {
     }
 }
 
-fn describe_policy(policy: &crate::core::decision::RoutePolicy) -> String {
+fn describe_policy(policy: &crate::core::policy::Policy) -> String {
     let mut parts = Vec::new();
     if !policy.ip_block.is_empty() {
         parts.push(format!("{} blocked networks", policy.ip_block.len()));
@@ -133,8 +154,7 @@ fn describe_policy(policy: &crate::core::decision::RoutePolicy) -> String {
     if policy.geofence.is_some() {
         parts.push("geofence".to_string());
     }
-    if let Some(limit) = &policy.rate_limit {
-        let spec = limit.spec();
+    if let Some(spec) = &policy.rate_limit {
         parts.push(format!(
             "{} per {:?}, burst {}",
             spec.requests, spec.per, spec.burst

@@ -3,7 +3,7 @@
 
 use crate::config::error::ConfigError;
 use crate::config::file;
-use crate::state::rate_limit::{Limiter, RateSpec};
+use crate::core::rules::rate::RateSpec;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -110,7 +110,7 @@ pub(crate) fn compile_rate_limit(
     ctx: &Ctx,
     key: &str,
     r: &file::RateLimitSection,
-) -> Result<Limiter, ConfigError> {
+) -> Result<RateSpec, ConfigError> {
     let requests = NonZeroU32::new(r.requests)
         .ok_or_else(|| ctx.invalid(format!("{key}.requests"), "a number >= 1", r.requests))?;
     let per = parse_duration(&r.per).ok_or_else(|| {
@@ -142,13 +142,14 @@ pub(crate) fn compile_rate_limit(
         ipv6_prefix,
         max_keys,
     };
-    Limiter::new(spec).ok_or_else(|| {
-        ctx.invalid(
+    match spec.replenish_interval() {
+        Some(_) => Ok(spec),
+        None => Err(ctx.invalid(
             key,
             "a rate of at most one request per nanosecond",
             format!("{} per {:?}", r.requests, r.per),
-        )
-    })
+        )),
+    }
 }
 
 /// "500ms", "1s", "10m", "1h", "1d".

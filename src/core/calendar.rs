@@ -1,69 +1,13 @@
-//! Time for quotas: the clock, and calendar windows in the shop's time zone.
+//! Time for quotas: calendar windows in the shop's time zone.
 //!
 //! A daily quota is "per business day": it rolls over at midnight in the configured time
 //! zone (America/Lima by default; Peru is UTC-5 all year), not at midnight UTC, while every
-//! time stored or logged stays UTC. An hourly quota rolls over on the local hour. The clock
-//! is a trait so tests can stand exactly on either side of midnight.
+//! time stored or logged stays UTC. An hourly quota rolls over on the local hour. The
+//! current time is an input (the runtime's clock reads it), so tests can stand exactly on
+//! either side of midnight.
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
-use std::sync::Mutex;
-
-pub trait Clock: Send + Sync {
-    fn now(&self) -> Timestamp;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::now()
-    }
-}
-
-/// A clock that stands still until moved; for tests.
-pub struct ManualClock(Mutex<Timestamp>);
-
-impl ManualClock {
-    pub fn new(at: Timestamp) -> Self {
-        Self(Mutex::new(at))
-    }
-
-    pub fn set(&self, at: Timestamp) {
-        if let Ok(mut t) = self.0.lock() {
-            *t = at;
-        }
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        self.0
-            .lock()
-            .map(|t| *t)
-            .unwrap_or_else(|p| *p.into_inner())
-    }
-}
-
-/// A clock read from a file holding an RFC 3339 time, re-read at every call; for end-to-end
-/// tests that need to cross midnight. Falls back to the system clock if the file is
-/// unreadable. Enabled only by the `GARITA_TEST_CLOCK_FILE` environment variable.
-pub struct FileClock(std::path::PathBuf);
-
-impl FileClock {
-    pub fn new(path: std::path::PathBuf) -> Self {
-        Self(path)
-    }
-}
-
-impl Clock for FileClock {
-    fn now(&self) -> Timestamp {
-        std::fs::read_to_string(&self.0)
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .unwrap_or_else(Timestamp::now)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Period {

@@ -10,6 +10,8 @@ pub mod calendar;
 pub mod decision;
 pub mod identity;
 pub mod net;
+pub mod plan;
+pub mod policy;
 pub mod request;
 pub mod rules;
 pub mod webhook;

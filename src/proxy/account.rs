@@ -38,10 +38,10 @@ fn logged_facts(facts: &IdentityFacts, hashes: &KeyHashes) -> LoggedFacts {
 fn decision_label(decision: Option<&Decision>) -> &'static str {
     match decision {
         None => "error",
-        Some(d) => match d.shadow {
+        Some(d) => match d.shadow() {
             Some(crate::core::decision::Verdict::Deny) => "shadow_deny",
             Some(crate::core::decision::Verdict::Review) => "shadow_review",
-            _ => d.verdict.as_str(),
+            _ => d.verdict().as_str(),
         },
     }
 }
@@ -50,14 +50,12 @@ fn decision_label(decision: Option<&Decision>) -> &'static str {
 /// Called as soon as the backend's status is known, before the provider gets the answer,
 /// and again when the request is done (a no-op then, unless no answer ever came).
 pub(super) fn settle_claim(proxy: &GaritaProxy, ctx: &mut RequestCtx) {
-    let Some((key, window)) = ctx.replay_claim.take() else {
+    let Some(held) = ctx.replay_claim.take() else {
         return;
     };
-    let env = proxy.config.gate.identity_env();
-    let now = env.clock.now().as_second();
-    let delivered = ctx.upstream_status.is_some_and(|s| (200..300).contains(&s));
-    let until = delivered.then(|| now + window.as_secs() as i64);
-    if let Err(e) = env.store.settle(&key, until, now) {
+    let now = proxy.served.runtime.now().as_second();
+    let until = held.delivered_until(ctx.upstream_status, now);
+    if let Err(e) = proxy.served.runtime.store.settle(&held.key, until, now) {
         log::error!("{e}");
     }
 }
@@ -116,7 +114,9 @@ pub(super) fn account(
         peer_ip: ctx.client.map(|c| c.peer.to_string()),
         country: ctx.country.as_ref().map(CountryCode::as_str),
         decision: label,
-        reasons: decision.map_or_else(Vec::new, |d| d.reasons.iter().map(|r| r.detail()).collect()),
+        reasons: decision.map_or_else(Vec::new, |d| {
+            d.reasons().iter().map(|r| r.detail()).collect()
+        }),
         facts: ctx.facts.as_ref().map(|(f, h)| logged_facts(f, h)),
         status,
         upstream_status: ctx.upstream_status,
@@ -146,7 +146,7 @@ pub(super) fn account_refused(metrics: &Metrics, log: &DecisionLog, peer: Option
         decision: "deny",
         reasons: vec![reason.detail()],
         facts: None,
-        status: reason.status(),
+        status: super::response::status(reason),
         upstream_status: None,
         duration_ms: 0.0,
     });

@@ -15,18 +15,18 @@ mod account;
 mod body;
 pub mod refused;
 pub mod response;
+pub mod served;
 pub mod server;
 mod webhook;
 
-use crate::config::Config;
 use crate::core::decision::{Decision, Reason, Verdict};
 use crate::core::identity::key_list::KeyHashes;
 use crate::core::net::geo::CountryCode;
+use crate::core::policy::PolicyId;
 use crate::core::request::client_ip::ClientIp;
 use crate::core::request::facts::IdentityFacts;
-use crate::core::request::framing;
-use crate::core::request::path;
-use crate::core::request::route::PolicyId;
+use crate::core::request::{framing, path};
+use crate::core::webhook::decide::HeldClaim;
 use crate::observe::decision_log::DecisionLog;
 use crate::observe::metrics::Metrics;
 use async_trait::async_trait;
@@ -38,6 +38,7 @@ use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, ErrorSource, ErrorType, Result};
 use response::LocalResponse;
+use served::Served;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -53,7 +54,7 @@ const TUNNEL_REFUSED_ALLOW: std::borrow::Cow<'static, str> =
     std::borrow::Cow::Borrowed("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
 
 pub struct GaritaProxy {
-    config: Arc<Config>,
+    served: Arc<Served>,
     upstreams: Arc<LoadBalancer<RoundRobin>>,
     metrics: Arc<Metrics>,
     log: Arc<DecisionLog>,
@@ -71,8 +72,8 @@ pub struct RequestCtx {
     facts: Option<(IdentityFacts, KeyHashes)>,
     /// Webhook routes: (profile, outcome) for the metrics.
     webhook: Option<(&'static str, &'static str)>,
-    /// Webhook routes: the event claimed for delivery and how long to remember it.
-    replay_claim: Option<(String, std::time::Duration)>,
+    /// Webhook routes: the event claimed for delivery, to settle once the backend answered.
+    replay_claim: Option<HeldClaim>,
     /// Webhook routes: a delivered-before event forwarded on purpose.
     duplicate: bool,
     /// A 405's `Allow` header.
@@ -84,13 +85,13 @@ pub struct RequestCtx {
 
 impl GaritaProxy {
     pub fn new(
-        config: Arc<Config>,
+        served: Arc<Served>,
         upstreams: Arc<LoadBalancer<RoundRobin>>,
         metrics: Arc<Metrics>,
         log: Arc<DecisionLog>,
     ) -> Self {
         Self {
-            config,
+            served,
             upstreams,
             metrics,
             log,
@@ -107,8 +108,11 @@ impl GaritaProxy {
         let req = session.req_header();
         ctx.client = Some(ClientIp { addr: peer, peer });
         let target_len = req.uri.path_and_query().map_or(0, |p| p.as_str().len());
-        if let Err(reason) = framing::check(&req.headers, target_len, self.config.max_header_bytes)
-        {
+        if let Err(reason) = framing::check(
+            &req.headers,
+            target_len,
+            self.served.config.max_header_bytes,
+        ) {
             return (Decision::deny(reason), None);
         }
         // Pingora has dropped the length from the parsed head; the raw head still has it.
@@ -125,7 +129,7 @@ impl GaritaProxy {
             ctx.allow = Some(TUNNEL_REFUSED_ALLOW);
             return (Decision::deny(Reason::MethodNotAllowed), None);
         }
-        let resolver = &self.config.client_ip;
+        let resolver = &self.served.config.client_ip;
         let values = req
             .headers
             .get_all(resolver.header())
@@ -140,7 +144,12 @@ impl GaritaProxy {
             Ok(p) => p,
             Err(_) => return (Decision::deny(Reason::MalformedPath), None),
         };
-        let route = match self.config.routes.select(req.method.as_str(), &normalized) {
+        let route = match self
+            .served
+            .config
+            .routes
+            .select(req.method.as_str(), &normalized)
+        {
             Ok(route) => route,
             Err(refused) => {
                 // Never a fall-through to a laxer policy: the path is this route's.
@@ -150,12 +159,9 @@ impl GaritaProxy {
             }
         };
         ctx.route = route.name.clone();
-        let facts = self.config.gate.facts(client);
+        let (facts, decision) = self.served.connection(route.policy, client);
         ctx.country = facts.country;
-        (
-            self.config.gate.decide(route.policy, &facts),
-            Some(route.policy),
-        )
+        (decision, Some(route.policy))
     }
 
     /// After the connection rules (already under the policy's mode): a webhook route
@@ -165,31 +171,24 @@ impl GaritaProxy {
     async fn decide_further(
         &self,
         session: &mut Session,
-        policy: PolicyId,
+        policy_id: PolicyId,
         decision: Decision,
         ctx: &mut RequestCtx,
     ) -> Decision {
-        let gate = &self.config.gate;
-        let decision = gate.with_mode(policy, decision);
+        let served = &*self.served;
+        let policy = &served.config.policies[policy_id];
+        let decision = decision.in_mode(policy.mode);
         if decision.is_denied() {
             return decision;
         }
         let waited = Instant::now();
-        let decided = if let Some(rule) = gate.webhook_rule(policy) {
-            let name = gate.policies()[policy].name.clone();
-            let checked =
-                webhook::check_notification(session, rule, &name, gate.identity_env(), ctx).await;
-            // Verified: the connection decision (and any shadow record) stands.
-            if checked.is_denied() || checked.verdict == Verdict::Review {
-                checked
-            } else {
-                decision
-            }
-        } else if let Some(rules) = gate.identity_rules(policy) {
+        let decided = if let Some(rule) = &policy.webhook {
+            webhook::check_notification(session, rule, policy, decision, &served.runtime, ctx).await
+        } else if let Some(rules) = &policy.identity {
             match body::read_facts(session, rules).await {
                 Ok(facts) => {
-                    let hashes = KeyHashes::of(&facts, &gate.identity_env().hasher);
-                    let decided = gate.decide_identity(policy, &facts, &hashes, decision);
+                    let hashes = served.hashes(&facts);
+                    let decided = served.identity(policy_id, &facts, &hashes, decision);
                     ctx.facts = Some((facts, hashes));
                     decided
                 }
@@ -271,8 +270,7 @@ impl ProxyHttp for GaritaProxy {
                     .saturating_sub(ctx.body_wait)
                     .as_secs_f64(),
             );
-        let denied = decision.is_denied();
-        let reply = denied.then(|| response::denial(&decision, &ctx.request_id));
+        let reply = response::denial(&decision, &ctx.request_id);
         ctx.decision = Some(decision);
         if let Some(mut reply) = reply {
             if let Some(allow) = &ctx.allow {
@@ -306,8 +304,8 @@ impl ProxyHttp for GaritaProxy {
                 Error::new_up(ErrorType::ConnectNoRoute).more_context("no healthy upstream")
             })?;
         let mut peer = HttpPeer::new(backend.addr, false, String::new());
-        peer.options.connection_timeout = Some(self.config.connect_timeout);
-        peer.options.read_timeout = Some(self.config.read_timeout);
+        peer.options.connection_timeout = Some(self.served.config.connect_timeout);
+        peer.options.read_timeout = Some(self.served.config.read_timeout);
         Ok(Box::new(peer))
     }
 
@@ -345,7 +343,7 @@ impl ProxyHttp for GaritaProxy {
         if let Some(client) = ctx.client {
             // Keep the chain only when a trusted proxy vouched for it; otherwise the backend
             // would see whatever the client wrote.
-            let chain = if self.config.client_ip.is_trusted(client.peer) {
+            let chain = if self.served.config.client_ip.is_trusted(client.peer) {
                 let earlier: Vec<String> = upstream_request
                     .headers
                     .get_all(FORWARDED_FOR)
@@ -372,9 +370,9 @@ impl ProxyHttp for GaritaProxy {
         if let Some(decision) = ctx
             .decision
             .as_ref()
-            .filter(|d| d.verdict == Verdict::Review)
+            .filter(|d| d.verdict() == Verdict::Review)
         {
-            let reasons: Vec<String> = decision.reasons.iter().map(|r| r.detail()).collect();
+            let reasons: Vec<String> = decision.reasons().iter().map(|r| r.detail()).collect();
             upstream_request.insert_header(DECISION_HEADER, "review")?;
             upstream_request.insert_header(REASONS_HEADER, reasons.join(", "))?;
         }

@@ -1,4 +1,5 @@
-//! What a client is told when garita answers itself instead of the backend.
+//! What a client is told when garita answers itself instead of the backend, and with
+//! which HTTP status each reason is answered.
 //!
 //! Always JSON, `{"error", "reason", "request_id"}`, never a detail that would help tune an
 //! attack (which list matched, which country was seen). A rate-limit denial carries
@@ -62,9 +63,40 @@ pub fn json_error(status: u16, reason: &str, request_id: &str) -> LocalResponse 
     }
 }
 
-/// The response for a denied decision.
-pub fn denial(decision: &Decision, request_id: &str) -> LocalResponse {
-    let reason = decision.primary_reason().unwrap_or(Reason::IpBlocked);
+/// The HTTP status a denial for `reason` is answered with.
+pub fn status(reason: Reason) -> u16 {
+    match reason {
+        Reason::IpAllowListed => 200,
+        Reason::IpBlocked
+        | Reason::CountryNotAllowed
+        | Reason::CountryBlocked
+        | Reason::CountryUnknown => 403,
+        Reason::RateLimited | Reason::KeyRateLimited(_) | Reason::QuotaExceeded(..) => 429,
+        Reason::KeyBlocked(_) | Reason::BindingExceeded(..) => 403,
+        Reason::MalformedPath
+        | Reason::MalformedForwardedFor
+        | Reason::ConflictingFraming
+        | Reason::MalformedRequest
+        | Reason::MalformedBody(_)
+        // 400 rather than 415: to a client it is one more way its body was unreadable.
+        | Reason::UnsupportedContentType
+        | Reason::BadFact(_) => 400,
+        Reason::HeadersTooLarge => 431,
+        Reason::MethodNotAllowed => 405,
+        Reason::BodyTooLarge => 413,
+        Reason::BodyTimeout => 408,
+        Reason::StoreUnavailable => 503,
+        Reason::WebhookUnverified(_) => 401,
+        Reason::WebhookSourceNotAllowed => 403,
+        Reason::MissingReplayKey => 400,
+        Reason::DuplicateNotification => 200,
+        Reason::NotificationInFlight => 409,
+    }
+}
+
+/// The response for a denial, or `None` if the decision is not one.
+pub fn denial(decision: &Decision, request_id: &str) -> Option<LocalResponse> {
+    let reason = decision.denied_for()?;
     if reason == Reason::DuplicateNotification {
         // Not an error to the provider: it was delivered before, so it may stop retrying.
         let mut ack = json_error(200, reason.code(), request_id);
@@ -74,10 +106,10 @@ pub fn denial(decision: &Decision, request_id: &str) -> LocalResponse {
             "request_id": request_id,
         }))
         .unwrap_or_default();
-        return ack;
+        return Some(ack);
     }
-    let mut response = json_error(reason.status(), reason.code(), request_id);
-    if let Some(limit) = &decision.rate_limit {
+    let mut response = json_error(status(reason), reason.code(), request_id);
+    if let Some(limit) = decision.rate_limit() {
         let retry = limit.retry_after.as_secs() + u64::from(limit.retry_after.subsec_nanos() > 0);
         let retry = retry.max(1);
         response.headers.push(("retry-after", retry.to_string()));
@@ -92,7 +124,7 @@ pub fn denial(decision: &Decision, request_id: &str) -> LocalResponse {
             .headers
             .push(("ratelimit", format!("\"{}\";r=0;t={}", limit.policy, retry)));
     }
-    response
+    Some(response)
 }
 
 #[cfg(test)]
@@ -103,8 +135,13 @@ mod tests {
     use std::time::Duration;
 
     #[test]
+    fn only_denials_are_answered() {
+        assert_eq!(denial(&Decision::allow(), "abc"), None);
+    }
+
+    #[test]
     fn denials_are_json_with_reason_and_request_id() {
-        let r = denial(&Decision::deny(Reason::IpBlocked), "abc");
+        let r = denial(&Decision::deny(Reason::IpBlocked), "abc").unwrap();
         assert_eq!(r.status, 403);
         let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(
@@ -115,14 +152,16 @@ mod tests {
 
     #[test]
     fn rate_limit_denials_say_when_to_come_back() {
-        let mut d = Decision::deny(Reason::RateLimited);
-        d.rate_limit = Some(RateLimitState {
-            policy: Arc::from("payments"),
-            burst: 5,
-            window_seconds: 60,
-            retry_after: Duration::from_millis(11_200),
-        });
-        let r = denial(&d, "id");
+        let d = Decision::deny_limited(
+            Reason::RateLimited,
+            RateLimitState {
+                policy: Arc::from("payments"),
+                burst: 5,
+                window_seconds: 60,
+                retry_after: Duration::from_millis(11_200),
+            },
+        );
+        let r = denial(&d, "id").unwrap();
         assert_eq!(r.status, 429);
         let get = |name| {
             r.headers

@@ -14,7 +14,9 @@ use crate::config::Config;
 use crate::observe::decision_log::DecisionLog;
 use crate::observe::metrics::{Metrics, MetricsApp};
 use crate::proxy::refused::AccountedApp;
+use crate::proxy::served::Served;
 use crate::proxy::GaritaProxy;
+use crate::state::runtime::RuntimeError;
 use async_trait::async_trait;
 use pingora::apps::http_app::HttpServer;
 use pingora::apps::HttpServerOptions;
@@ -26,6 +28,7 @@ use pingora::services::background::{background_service, BackgroundService};
 use pingora::services::listening::Service;
 use signal_hook::consts::SIGHUP;
 use signal_hook::iterator::Signals;
+use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -44,6 +47,8 @@ pub enum GatewayError {
     Listen(SocketAddr, std::io::Error),
     #[error("cannot watch for SIGHUP: {0}")]
     Signals(std::io::Error),
+    #[error("{0}")]
+    Runtime(#[from] RuntimeError),
 }
 
 fn listen_failure(e: &std::io::Error) -> String {
@@ -121,7 +126,8 @@ pub fn build_server(config: Config) -> Result<Server, GatewayError> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let config = Arc::new(config);
+    let served = Arc::new(Served::new(config, None)?);
+    let config = &served.config;
     let metrics = Arc::new(Metrics::new());
     let log = Arc::new(DecisionLog::open(&config.decision_log).map_err(GatewayError::DecisionLog)?);
     reopen_log_on_hangup(log.clone())?;
@@ -136,7 +142,7 @@ pub fn build_server(config: Config) -> Result<Server, GatewayError> {
     let upstreams = health_checks.task();
     server.add_service(health_checks);
 
-    let proxy = GaritaProxy::new(config.clone(), upstreams, metrics.clone(), log.clone());
+    let proxy = GaritaProxy::new(served.clone(), upstreams, metrics.clone(), log.clone());
     let mut http = pingora::proxy::http_proxy(&server.configuration, proxy);
     // CONNECT reaches garita's filters only to be refused there with a logged 405, instead
     // of Pingora's silent one; nothing is ever tunnelled (see `proxy`).
@@ -163,54 +169,47 @@ pub fn build_server(config: Config) -> Result<Server, GatewayError> {
 
     server.add_service(background_service(
         "garita housekeeping",
-        Housekeeping { config, metrics },
+        Housekeeping { served, metrics },
     ));
     Ok(server)
 }
 
 /// Drops idle rate-limiter keys and expired store entries, and refreshes the gauges.
 struct Housekeeping {
-    config: Arc<Config>,
+    served: Arc<Served>,
     metrics: Arc<Metrics>,
 }
 
 impl Housekeeping {
-    fn tick(&self, reported_overflow: &mut Vec<u64>) {
-        let policies = self.config.gate.policies();
-        reported_overflow.resize(policies.len(), 0);
-        for (policy, reported) in policies.iter().zip(reported_overflow.iter_mut()) {
-            let Some(limiter) = &policy.rate_limit else {
-                continue;
-            };
+    fn tick(&self, reported_overflow: &mut HashMap<String, u64>) {
+        for limiter in self.served.runtime.all_limiters() {
             limiter.housekeeping();
+        }
+        for (policy, limiter) in self.served.runtime.ip_limiters() {
             self.metrics
                 .rate_limit_keys
-                .with_label_values(&[&policy.name])
+                .with_label_values(&[policy])
                 .set(i64::try_from(limiter.key_count()).unwrap_or(i64::MAX));
             let overflowed = limiter.overflowed();
+            let reported = reported_overflow.entry(policy.to_string()).or_default();
             self.metrics
                 .rate_limit_overflow
-                .with_label_values(&[&policy.name])
+                .with_label_values(&[policy])
                 .inc_by(overflowed.saturating_sub(*reported));
             *reported = overflowed;
         }
-        for rules in policies.iter().filter_map(|p| p.identity.as_ref()) {
-            for burst in rules.limits.iter().filter_map(|l| l.burst.as_ref()) {
-                burst.housekeeping();
-            }
-        }
-        let env = self.config.gate.identity_env();
-        env.store.purge_expired(env.clock.now().as_second());
+        let store = &self.served.runtime.store;
+        store.purge_expired(self.served.runtime.now().as_second());
         self.metrics
             .store_entries
-            .set(i64::try_from(env.store.size()).unwrap_or(i64::MAX));
+            .set(i64::try_from(store.size()).unwrap_or(i64::MAX));
     }
 }
 
 #[async_trait]
 impl BackgroundService for Housekeeping {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let mut reported_overflow = Vec::new();
+        let mut reported_overflow = HashMap::new();
         let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
         loop {
             tokio::select! {

@@ -1,5 +1,9 @@
-//! What outlives a request: the in-process [`rate_limit`]ers and the identity [`store`]
-//! (quota counters, bindings, webhook replay records).
+//! What outlives a request and a config swap: the in-process [`rate_limit`]ers, the
+//! identity [`store`] (quota counters, bindings, webhook replay records) and the
+//! [`geoip`] database, assembled into one [`runtime::Runtime`] from a config.
 
+pub mod clock;
+pub mod geoip;
 pub mod rate_limit;
+pub mod runtime;
 pub mod store;

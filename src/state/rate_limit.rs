@@ -1,18 +1,19 @@
-//! Rate limits: how many requests one client address (or one identity) may make, and how fast.
+//! Rate limiters: how many requests one client address (or one identity) may make, and how
+//! fast, kept in this process.
 //!
-//! Each policy with a `rate_limit` gets its own keyed GCRA limiter (governor): `burst`
-//! requests may arrive at once, after which one more is let through every
-//! `per / requests`. The limiter lives in this process; several instances behind a load
-//! balancer each allow the full rate (shared, exact counting is the store's job).
+//! Each policy with a `rate_limit` (and each identity limit with a `rate`) gets its own
+//! keyed GCRA limiter (governor): `burst` requests may arrive at once, after which one more
+//! is let through every `per / requests`. Limiters are runtime state: a config swap that
+//! leaves a limit's spec unchanged keeps its limiter and what it has counted. Several
+//! instances behind a load balancer each allow the full rate (shared, exact counting is
+//! the store's job).
 //!
-//! What it approximates:
-//! - IPv6 clients are counted per prefix (a /64 by default), since one host usually owns a
-//!   whole /64 and could otherwise take a fresh address for every request.
-//! - Memory is bounded. Idle keys are dropped by [`Limiter::housekeeping`], which the
+//! What it approximates: memory is bounded. Idle keys are dropped by [`Limiter::housekeeping`], which the
 //!   gateway runs periodically; and once `max_keys` addresses are tracked, any further new
 //!   address shares one overflow bucket with the same quota. Under an address-spraying
 //!   flood the newcomers are thus limited together instead of growing the table without end.
 
+use crate::core::rules::rate::{BurstLimiter, LimiterKey, RateOutcome, RateSpec};
 use dashmap::DashMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::nanos::Nanos;
@@ -20,58 +21,8 @@ use governor::state::keyed::ShrinkableKeyedStateStore;
 use governor::state::{InMemoryState, StateStore};
 use governor::{Quota, RateLimiter};
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// A validated rate: `requests` per `per`, with up to `burst` at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateSpec {
-    pub requests: NonZeroU32,
-    pub per: Duration,
-    pub burst: NonZeroU32,
-    pub ipv6_prefix: u8,
-    pub max_keys: usize,
-}
-
-impl RateSpec {
-    /// Time to earn back one request.
-    pub fn replenish_interval(&self) -> Duration {
-        self.per / self.requests.get()
-    }
-
-    /// Seconds for an empty bucket to fill up again (the `w` of `RateLimit-Policy`).
-    pub fn window_seconds(&self) -> u64 {
-        let full = self.replenish_interval() * self.burst.get();
-        full.as_secs() + u64::from(full.subsec_nanos() > 0)
-    }
-}
-
-/// A rate limiter key: an IPv4 address, an IPv6 prefix, or the shared overflow bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LimiterKey {
-    V4(u32),
-    V6(u128),
-    /// 128 bits of an identity's keyed hash (per-DNI, per-email... limits).
-    Identity(u128),
-    Overflow,
-}
-
-impl LimiterKey {
-    pub fn for_ip(ip: IpAddr, ipv6_prefix: u8) -> Self {
-        match ip.to_canonical() {
-            IpAddr::V4(v4) => LimiterKey::V4(u32::from(v4)),
-            IpAddr::V6(v6) => {
-                let mask = match ipv6_prefix {
-                    0 => 0,
-                    p => u128::MAX << (128 - u32::from(p.min(128))),
-                };
-                LimiterKey::V6(u128::from(v6) & mask)
-            }
-        }
-    }
-}
 
 /// governor's dashmap store with a cap on the number of keys.
 #[derive(Debug)]
@@ -116,12 +67,6 @@ impl ShrinkableKeyedStateStore<LimiterKey> for BoundedStore {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateOutcome {
-    Allowed,
-    Limited { retry_after: Duration },
-}
-
 pub struct Limiter {
     spec: RateSpec,
     limiter: RateLimiter<LimiterKey, BoundedStore, DefaultClock>,
@@ -138,10 +83,25 @@ impl std::fmt::Debug for Limiter {
     }
 }
 
+impl BurstLimiter for Limiter {
+    fn spec(&self) -> &RateSpec {
+        &self.spec
+    }
+
+    fn check_key(&self, key: LimiterKey) -> RateOutcome {
+        match self.limiter.check_key(&key) {
+            Ok(_) => RateOutcome::Allowed,
+            Err(not_until) => RateOutcome::Limited {
+                retry_after: not_until.wait_time_from(self.limiter.clock().now()),
+            },
+        }
+    }
+}
+
 impl Limiter {
     /// Fails only if the spec's interval rounds down to zero.
     pub fn new(spec: RateSpec) -> Option<Self> {
-        let quota = Quota::with_period(spec.replenish_interval())?.allow_burst(spec.burst);
+        let quota = Quota::with_period(spec.replenish_interval()?)?.allow_burst(spec.burst);
         let overflowed = Arc::new(AtomicU64::new(0));
         let store = BoundedStore {
             map: DashMap::new(),
@@ -155,21 +115,8 @@ impl Limiter {
         })
     }
 
-    pub fn spec(&self) -> &RateSpec {
-        &self.spec
-    }
-
     pub fn check(&self, ip: IpAddr) -> RateOutcome {
         self.check_key(LimiterKey::for_ip(ip, self.spec.ipv6_prefix))
-    }
-
-    pub fn check_key(&self, key: LimiterKey) -> RateOutcome {
-        match self.limiter.check_key(&key) {
-            Ok(_) => RateOutcome::Allowed,
-            Err(not_until) => RateOutcome::Limited {
-                retry_after: not_until.wait_time_from(self.limiter.clock().now()),
-            },
-        }
     }
 
     /// Drop keys that are back to a full bucket and give the memory back.
@@ -191,6 +138,8 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::num::NonZeroU32;
+    use std::time::Duration;
 
     fn spec(requests: u32, per_secs: u64, burst: u32, max_keys: usize) -> RateSpec {
         RateSpec {
@@ -258,11 +207,5 @@ mod tests {
         );
         assert!(limiter.key_count() <= 11);
         assert_eq!(limiter.overflowed(), 10);
-    }
-
-    #[test]
-    fn window_is_the_time_to_refill_the_burst() {
-        assert_eq!(spec(10, 60, 5, 1).window_seconds(), 30);
-        assert_eq!(spec(3, 1, 1, 1).window_seconds(), 1);
     }
 }

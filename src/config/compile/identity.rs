@@ -4,26 +4,25 @@
 use crate::config::error::ConfigError;
 use crate::config::file;
 use crate::config::shared::{compile_rate_limit, parse_duration, read_list, Ctx};
-use crate::core::calendar::{Calendar, Clock, FileClock, Period, SystemClock};
+use crate::config::IdentitySettings;
+use crate::core::calendar::{Calendar, Period};
 use crate::core::identity::key_list::{KeyHasher, KeyList};
 use crate::core::request::body::Selector;
 use crate::core::request::facts::{FactSelectors, KeyKind};
-use crate::core::rules::identity::{
-    Action, BindingRule, IdentityEnv, IdentityRules, KeyBlock, KeyLimit, OnProblem, Quota,
-};
-use crate::state::store::MemoryStore;
+use crate::core::rules::bindings::BindingRule;
+use crate::core::rules::identity::{Action, IdentityRules, OnProblem};
+use crate::core::rules::lists::KeyBlock;
+use crate::core::rules::quotas::{KeyLimit, Quota};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// Pingora replays at most this much of a buffered body to the upstream.
 pub const MAX_BODY_LIMIT: usize = 64 * 1024;
 const DEFAULT_MAX_BODY: usize = 16 * 1024;
-const TEST_CLOCK_ENV: &str = "GARITA_TEST_CLOCK_FILE";
 
-pub(super) fn identity_env(
+pub(super) fn identity_settings(
     ctx: &Ctx,
     section: &file::IdentitySection,
-) -> Result<IdentityEnv, ConfigError> {
+) -> Result<IdentitySettings, ConfigError> {
     let tz = section.time_zone.as_deref().unwrap_or("America/Lima");
     let calendar = Calendar::new(tz).ok_or_else(|| {
         ctx.invalid(
@@ -52,19 +51,7 @@ pub(super) fn identity_env(
         }
         None => KeyHasher::random(),
     };
-    let clock: Arc<dyn Clock> = match std::env::var_os(TEST_CLOCK_ENV) {
-        Some(path) => {
-            log::warn!("{TEST_CLOCK_ENV} is set: quotas read the time from {path:?}; never do this in production");
-            Arc::new(FileClock::new(PathBuf::from(path)))
-        }
-        None => Arc::new(SystemClock),
-    };
-    Ok(IdentityEnv {
-        store: Arc::new(MemoryStore::new()),
-        clock,
-        calendar,
-        hasher,
-    })
+    Ok(IdentitySettings { calendar, hasher })
 }
 
 fn action(ctx: &Ctx, key: &str, text: Option<&str>) -> Result<Action, ConfigError> {

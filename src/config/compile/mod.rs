@@ -11,13 +11,15 @@ pub use identity::MAX_BODY_LIMIT;
 use super::error::ConfigError;
 use super::file::{self, FileConfig};
 use super::shared::{compile_rate_limit, read_list, Ctx};
-use super::{Config, LogTarget};
-use crate::core::decision::{Gate, Mode, RoutePolicy};
-use crate::core::net::geo::{CountryCode, CountryDb, Geofence, UnknownCountry};
+use super::{Config, GeoIpSettings, LogTarget};
+use crate::core::decision::Mode;
+use crate::core::net::geo::{CountryCode, Geofence, UnknownCountry};
 use crate::core::net::ip_list::IpList;
+use crate::core::policy::{Policies, Policy};
 use crate::core::request::client_ip::ClientIpResolver;
 use crate::core::request::route::{PathPattern, Route, RouteTable};
-use std::collections::{BTreeMap, HashSet};
+use crate::state::geoip::CountryDb;
+use std::collections::HashSet;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -143,6 +145,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         None => None,
         Some(g) => {
             let full = ctx.resolve(&g.database);
+            // Opened here only to check it; the runtime opens it for serving.
             let db = CountryDb::open(&full).map_err(|e| {
                 ctx.invalid(
                     "geoip.database",
@@ -150,7 +153,10 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
                     format!("{} ({e})", full.display()),
                 )
             })?;
-            Some(db)
+            Some(GeoIpSettings {
+                path: full,
+                database_type: db.database_type().to_string(),
+            })
         }
     };
 
@@ -169,10 +175,9 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         &raw.ip_rules.block_files,
     )?;
 
-    let identity = identity::identity_env(&ctx, &raw.identity)?;
+    let identity = identity::identity_settings(&ctx, &raw.identity)?;
 
-    let mut policy_ids = BTreeMap::new();
-    let mut policies = Vec::new();
+    let mut policies = Policies::default();
     let mut warnings = Vec::new();
     for (name, section) in &raw.policies {
         let key = format!("policies.{name}");
@@ -199,11 +204,10 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
                 "no [geoip] section",
             ));
         }
-        policy_ids.insert(name.clone(), policies.len());
         policies.push(policy);
     }
 
-    if raw.identity.hash_key_env.is_none() && policies.iter().any(|p| p.identity.is_some()) {
+    if raw.identity.hash_key_env.is_none() && policies.iter().any(|(_, p)| p.identity.is_some()) {
         warnings.push(format!(
             "{}: identity.hash_key_env is not set: identifier hashes in the decision log change at every start",
             ctx.file.display()
@@ -211,8 +215,8 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
     }
 
     let lookup_policy = |key: String, name: &str| {
-        policy_ids.get(name).copied().ok_or_else(|| {
-            let known: Vec<&str> = policy_ids.keys().map(String::as_str).collect();
+        policies.find(name).ok_or_else(|| {
+            let known: Vec<&str> = policies.iter().map(|(_, p)| &*p.name).collect();
             ctx.invalid(
                 key,
                 &format!("the name of a [policies.*] table ({})", known.join(", ")),
@@ -295,7 +299,9 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         metrics_listen,
         decision_log,
         routes: RouteTable::new(routes, default_policy),
-        gate: Gate::new(policies, geo, identity),
+        policies,
+        geoip: geo,
+        identity,
         warnings,
     })
 }
@@ -340,7 +346,7 @@ fn compile_policy(
     section: &file::PolicySection,
     global_allow: &IpList,
     global_block: &IpList,
-) -> Result<RoutePolicy, ConfigError> {
+) -> Result<Policy, ConfigError> {
     let rules = &section.ip_rules;
     let rules_key = format!("{key}.ip_rules");
     let mut ip_allow = ip_rule_list(ctx, &rules_key, "allow", &rules.allow, &rules.allow_files)?;
@@ -367,7 +373,7 @@ fn compile_policy(
         &[("enforce", Mode::Enforce), ("shadow", Mode::Shadow)],
     )?;
 
-    Ok(RoutePolicy {
+    Ok(Policy {
         name: Arc::from(name),
         ip_allow,
         ip_block,

@@ -15,8 +15,7 @@
 use crate::core::request::path;
 use std::sync::Arc;
 
-/// Index of a compiled policy in the gateway's policy table.
-pub type PolicyId = usize;
+use crate::core::policy::PolicyId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -198,6 +197,10 @@ impl RouteTable {
 mod tests {
     use super::*;
 
+    fn id(n: usize) -> PolicyId {
+        PolicyId::for_test(n)
+    }
+
     fn table() -> RouteTable {
         let route = |name: &str, methods: Option<&[&str]>, paths: &[&str], policy| Route {
             name: Arc::from(name),
@@ -210,11 +213,11 @@ mod tests {
         };
         RouteTable::new(
             vec![
-                route("cips", Some(&["POST"]), &["/v1/cips"], 1),
-                route("pay", None, &["/v1/orders/*/pay"], 2),
-                route("checkout", None, &["/checkout/**"], 3),
+                route("cips", Some(&["POST"]), &["/v1/cips"], id(1)),
+                route("pay", None, &["/v1/orders/*/pay"], id(2)),
+                route("checkout", None, &["/checkout/**"], id(3)),
             ],
-            0,
+            id(0),
         )
     }
 
@@ -227,13 +230,16 @@ mod tests {
 
     #[test]
     fn first_matching_route_wins_and_the_rest_get_the_default() {
-        assert_eq!(select("POST", "/v1/cips"), ("cips".into(), 1));
-        assert_eq!(select("GET", "/v1/orders/42/pay"), ("pay".into(), 2));
-        assert_eq!(select("GET", "/v1/orders/42/pay/x"), ("default".into(), 0));
-        assert_eq!(select("GET", "/v1/orders/pay"), ("default".into(), 0));
-        assert_eq!(select("GET", "/checkout"), ("checkout".into(), 3));
-        assert_eq!(select("GET", "/checkout/a/b"), ("checkout".into(), 3));
-        assert_eq!(select("GET", "/checkoutx"), ("default".into(), 0));
+        assert_eq!(select("POST", "/v1/cips"), ("cips".into(), id(1)));
+        assert_eq!(select("GET", "/v1/orders/42/pay"), ("pay".into(), id(2)));
+        assert_eq!(
+            select("GET", "/v1/orders/42/pay/x"),
+            ("default".into(), id(0))
+        );
+        assert_eq!(select("GET", "/v1/orders/pay"), ("default".into(), id(0)));
+        assert_eq!(select("GET", "/checkout"), ("checkout".into(), id(3)));
+        assert_eq!(select("GET", "/checkout/a/b"), ("checkout".into(), id(3)));
+        assert_eq!(select("GET", "/checkoutx"), ("default".into(), id(0)));
     }
 
     #[test]
@@ -246,7 +252,7 @@ mod tests {
             "/v1/cips/",
             "/v1;a=b/cips",
         ] {
-            assert_eq!(select("post", raw), ("cips".into(), 1), "{raw}");
+            assert_eq!(select("post", raw), ("cips".into(), id(1)), "{raw}");
         }
     }
 
@@ -271,27 +277,27 @@ mod tests {
         };
         let t = RouteTable::new(
             vec![
-                route("create", &["POST"], 1),
-                route("read", &["GET"], 2),
-                route("any-post", &["POST", "PUT"], 3),
+                route("create", &["POST"], id(1)),
+                route("read", &["GET"], id(2)),
+                route("any-post", &["POST", "PUT"], id(3)),
             ],
-            0,
+            id(0),
         );
         let pick = |m: &str| {
             t.select(m, "/v1/orders/7")
                 .map(|r| (r.name.to_string(), r.policy))
         };
-        assert_eq!(pick("POST"), Ok(("create".into(), 1)));
-        assert_eq!(pick("GET"), Ok(("read".into(), 2)));
-        assert_eq!(pick("HEAD"), Ok(("read".into(), 2)));
-        assert_eq!(pick("PUT"), Ok(("any-post".into(), 3)));
+        assert_eq!(pick("POST"), Ok(("create".into(), id(1))));
+        assert_eq!(pick("GET"), Ok(("read".into(), id(2))));
+        assert_eq!(pick("HEAD"), Ok(("read".into(), id(2))));
+        assert_eq!(pick("PUT"), Ok(("any-post".into(), id(3))));
         let refused = t.select("DELETE", "/v1/orders/7").unwrap_err();
         assert_eq!(&*refused.route, "create");
         assert_eq!(refused.allow, "POST, GET, HEAD, PUT");
         assert_eq!(pick("DELETE").ok(), None);
         assert_eq!(
             t.select("DELETE", "/v1/other").map(|r| r.policy),
-            Ok(0),
+            Ok(id(0)),
             "a path no route lists gets the default"
         );
     }

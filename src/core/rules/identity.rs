@@ -1,23 +1,33 @@
-//! Identity rules: what a payment route does with who is paying.
+//! Identity rules: what a payment route does with who is paying, planned and concluded.
 //!
 //! In order, stopping at the first denial: problems with the facts themselves (a missing
-//! or malformed document, an email that is not one), key block lists, per-key burst limits
-//! (in process), bindings (one DNI to at most N accounts...) and calendar quotas (per local
-//! hour and day, in the store). Each rule either denies or marks the request for review;
-//! review reasons accumulate and the request is forwarded marked.
+//! or malformed document, an email that is not one), key block lists ([`super::lists`]),
+//! per-key burst limits ([`super::quotas`], in process), bindings ([`super::bindings`])
+//! and calendar quotas ([`super::quotas`]). Each rule either denies or marks the request
+//! for review; review reasons accumulate and the request is forwarded marked.
+//!
+//! The rules that need the store do not call it. [`plan`] either decides at once or
+//! returns an [`IdentityPlan`] holding one [`StorePlan`] (bindings, then counters); the glue
+//! has the store carry it out in one call and hands the answer to
+//! [`IdentityPlan::conclude`]. The policy's mode is applied to whatever comes out: a shadow
+//! policy forwards and records what it would have done, keeping the sterner of this record
+//! and any the connection rules left.
 //!
 //! What it approximates: burst limits are per instance; a binding records an association
 //! even when a later rule denies the request (the attempt did happen); quotas count only
-//! requests that pass every enforced quota (see [`crate::state::store::Store::acquire`]).
+//! requests that pass every enforced quota.
 
-use crate::core::calendar::{Calendar, Clock, Period};
-use crate::core::decision::{Decision, RateLimitState, Reason, Verdict};
-use crate::core::identity::key_list::{KeyHasher, KeyHashes, KeyList};
+use super::bindings::{self, BindingRule};
+use super::lists::{self, KeyBlock};
+use super::quotas::{self, BurstFinding, CounterMeta, KeyLimit};
+use super::rate::BurstLimiter;
+use crate::core::calendar::Calendar;
+use crate::core::decision::{Decision, Mode, Reason, Verdict};
+use crate::core::identity::key_list::KeyHashes;
+use crate::core::plan::{StoreAnswer, StoreFailure, StorePlan};
 use crate::core::request::body::BodyKind;
-use crate::core::request::facts::{FactProblem, FactSelectors, IdentityFacts, KeyKind};
-use crate::state::rate_limit::{Limiter, LimiterKey, RateOutcome};
-use crate::state::store::{Acquired, Binding, Counter, Store};
-use std::sync::Arc;
+use crate::core::request::facts::{FactProblem, FactSelectors, IdentityFacts};
+use jiff::Timestamp;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,36 +42,6 @@ pub enum OnProblem {
     Reject,
     Review,
     Ignore,
-}
-
-#[derive(Debug)]
-pub struct KeyBlock {
-    pub kind: KeyKind,
-    pub list: KeyList,
-}
-
-#[derive(Debug)]
-pub struct Quota {
-    pub period: Period,
-    pub limit: u64,
-}
-
-#[derive(Debug)]
-pub struct KeyLimit {
-    pub kind: KeyKind,
-    pub burst: Option<Limiter>,
-    pub quotas: Vec<Quota>,
-    pub action: Action,
-}
-
-#[derive(Debug)]
-pub struct BindingRule {
-    pub from: KeyKind,
-    pub to: KeyKind,
-    pub max: u64,
-    /// How long an association counts; `None` is forever.
-    pub window: Option<Duration>,
-    pub action: Action,
 }
 
 /// A policy's identity rules, compiled.
@@ -80,217 +60,196 @@ pub struct IdentityRules {
     pub bindings: Vec<BindingRule>,
 }
 
-/// What identity rules consult besides the request: the store, the clock, the calendar and
-/// the keyed hash that stands in for identifiers.
-#[derive(Clone)]
-pub struct IdentityEnv {
-    pub store: Arc<dyn Store>,
-    pub clock: Arc<dyn Clock>,
-    pub calendar: Calendar,
-    pub hasher: KeyHasher,
+/// Where the rules are applied: the policy's name and mode, the time, the shop's calendar.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting<'a> {
+    pub policy: &'a str,
+    pub mode: Mode,
+    pub now: Timestamp,
+    pub calendar: &'a Calendar,
 }
 
-impl IdentityEnv {
-    /// An in-memory store, a Lima calendar and a random hash secret, on the given clock.
-    pub fn in_memory(clock: Arc<dyn Clock>) -> Self {
-        Self {
-            store: Arc::new(crate::state::store::MemoryStore::new()),
-            clock,
-            calendar: Calendar::new("America/Lima").expect("bundled time zone"),
-            hasher: KeyHasher::random(),
-        }
-    }
+/// Either the decision, or what to ask the store before deciding.
+#[derive(Debug)]
+pub enum Step {
+    Decided(Decision),
+    Ask(IdentityPlan),
 }
 
-impl std::fmt::Debug for IdentityEnv {
+/// A decision waiting for the store's answer.
+#[derive(Debug)]
+pub struct IdentityPlan {
+    decision: Decision,
+    mode: Mode,
+    earlier_shadow: Option<Verdict>,
+    policy: String,
+    store: StorePlan,
+    binding_rules: Vec<BindingMeta>,
+    counter_meta: Vec<CounterMeta>,
+}
+
+/// The reason and action of one planned binding.
+#[derive(Debug, Clone, Copy)]
+struct BindingMeta {
+    reason: Reason,
+    action: Action,
+}
+
+impl std::fmt::Debug for CounterMeta {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IdentityEnv")
-            .field("calendar", &self.calendar.name())
-            .finish()
+        f.write_str("CounterMeta")
     }
 }
 
-/// Apply `action` for `reason`: deny replaces the decision (and returns true: stop),
-/// review marks it and carries on.
-fn flag(decision: &mut Decision, reason: Reason, action: Action) -> bool {
+/// Apply the policy's mode, keeping the sterner shadow record.
+fn finish(decision: Decision, mode: Mode, earlier_shadow: Option<Verdict>) -> Decision {
+    let mut decision = decision.in_mode(mode);
+    decision.keep_sterner_shadow(earlier_shadow);
+    decision
+}
+
+/// Review marks the decision and carries on; deny replaces it.
+fn flag(decision: &mut Decision, reason: Reason, action: Action) -> Option<Decision> {
     match action {
-        Action::Deny => {
-            *decision = Decision::deny(reason);
-            true
-        }
+        Action::Deny => Some(Decision::deny(reason)),
         Action::Review => {
-            decision.verdict = Verdict::Review;
-            decision.reasons.push(reason);
-            false
+            decision.review(reason);
+            None
         }
     }
 }
 
-impl IdentityRules {
-    /// Apply the rules to `facts`, on top of the connection-level `decision`.
-    pub fn decide(
-        &self,
-        policy: &str,
-        facts: &IdentityFacts,
-        hashes: &KeyHashes,
-        mut decision: Decision,
-        env: &IdentityEnv,
-    ) -> Decision {
-        for problem in &facts.problems {
-            let on = match problem {
-                FactProblem::MissingDocument => self.on_missing_document,
-                FactProblem::InvalidDocument(_) => self.on_invalid_document,
-                _ => self.on_invalid_fact,
-            };
-            let action = match on {
-                OnProblem::Reject => Action::Deny,
-                OnProblem::Review => Action::Review,
-                OnProblem::Ignore => continue,
-            };
-            if flag(&mut decision, Reason::BadFact(*problem), action) {
-                return decision;
+/// Apply the rules to `facts` on top of the connection-level `decision` (already under the
+/// policy's mode). `burst` gives the runtime's limiter of each of `rules.limits` that has
+/// a rate, by index.
+pub fn plan<'l>(
+    rules: &IdentityRules,
+    setting: Setting<'_>,
+    facts: &IdentityFacts,
+    hashes: &KeyHashes,
+    mut decision: Decision,
+    burst: impl Fn(usize) -> Option<&'l dyn BurstLimiter>,
+) -> Step {
+    let (mode, earlier) = (setting.mode, decision.shadow());
+    let done = |d: Decision| Step::Decided(finish(d, mode, earlier));
+    if decision.is_denied() {
+        return done(decision);
+    }
+    for problem in &facts.problems {
+        let on = match problem {
+            FactProblem::MissingDocument => rules.on_missing_document,
+            FactProblem::InvalidDocument(_) => rules.on_invalid_document,
+            _ => rules.on_invalid_fact,
+        };
+        let action = match on {
+            OnProblem::Reject => Action::Deny,
+            OnProblem::Review => Action::Review,
+            OnProblem::Ignore => continue,
+        };
+        if let Some(denied) = flag(&mut decision, Reason::BadFact(*problem), action) {
+            return done(denied);
+        }
+    }
+    for kind in lists::listed(&rules.blocks, facts) {
+        if let Some(denied) = flag(&mut decision, Reason::KeyBlocked(kind), rules.block_action) {
+            return done(denied);
+        }
+    }
+    for finding in quotas::bursts(&rules.limits, setting.policy, hashes, burst) {
+        match finding {
+            BurstFinding::Review(reason) => decision.review(reason),
+            BurstFinding::Deny(denied) => return done(denied),
+        }
+    }
+    let now = setting.now.as_second();
+    let (bind_ops, behind) = bindings::plan(&rules.bindings, setting.policy, hashes, now);
+    let (counters, counter_meta) = quotas::plan(
+        &rules.limits,
+        setting.policy,
+        hashes,
+        setting.now,
+        setting.calendar,
+    );
+    if bind_ops.is_empty() && counters.is_empty() {
+        return done(decision);
+    }
+    Step::Ask(IdentityPlan {
+        decision,
+        mode,
+        earlier_shadow: earlier,
+        policy: setting.policy.to_string(),
+        binding_rules: behind
+            .iter()
+            .map(|r| BindingMeta {
+                reason: Reason::BindingExceeded(r.from, r.to),
+                action: r.action,
+            })
+            .collect(),
+        store: StorePlan {
+            now,
+            bindings: bind_ops,
+            counters,
+            claim: None,
+        },
+        counter_meta,
+    })
+}
+
+impl IdentityPlan {
+    /// What to ask the store, in one call.
+    pub fn store_plan(&self) -> &StorePlan {
+        &self.store
+    }
+
+    /// The decision, given the store's answer (or its failure: the request is then refused
+    /// with 503, even in shadow mode, since its limits could not be kept).
+    pub fn conclude(self, answer: Result<StoreAnswer, StoreFailure>) -> Decision {
+        let Self {
+            mut decision,
+            mode,
+            earlier_shadow,
+            policy,
+            store,
+            binding_rules,
+            counter_meta,
+        } = self;
+        let done = |d: Decision| finish(d, mode, earlier_shadow);
+        let Ok(answer) = answer else {
+            return done(Decision::deny(Reason::StoreUnavailable));
+        };
+        let exceeded = answer
+            .bindings
+            .iter()
+            .zip(&binding_rules)
+            .filter(|(b, _)| matches!(b, crate::core::plan::Binding::Exceeded { .. }));
+        for (_, meta) in exceeded {
+            if let Some(denied) = flag(&mut decision, meta.reason, meta.action) {
+                return done(denied);
             }
         }
-
-        for block in &self.blocks {
-            if facts
-                .key(block.kind)
-                .is_some_and(|v| block.list.contains(&v))
-                && flag(
-                    &mut decision,
-                    Reason::KeyBlocked(block.kind),
-                    self.block_action,
-                )
-            {
-                return decision;
-            }
-        }
-
-        for limit in &self.limits {
-            let (Some(burst), Some(h)) = (&limit.burst, hashes.get(limit.kind)) else {
-                continue;
-            };
-            let key = LimiterKey::Identity(u128::from_str_radix(h, 16).unwrap_or(0));
-            if let RateOutcome::Limited { retry_after } = burst.check_key(key) {
-                let mut denied = Decision::deny(Reason::KeyRateLimited(limit.kind));
-                let spec = burst.spec();
-                let state = RateLimitState {
-                    policy: Arc::from(format!("{policy}-{}", limit.kind.as_str())),
-                    burst: spec.burst.get(),
-                    window_seconds: spec.window_seconds(),
-                    retry_after,
-                };
-                if limit.action == Action::Deny {
-                    denied.rate_limit = Some(state);
-                    return denied;
-                }
-                flag(
-                    &mut decision,
-                    Reason::KeyRateLimited(limit.kind),
-                    Action::Review,
-                );
-            }
-        }
-
-        let now = env.clock.now();
-        let now_secs = now.as_second();
-        for rule in &self.bindings {
-            let (Some(from), Some(to)) = (hashes.get(rule.from), hashes.get(rule.to)) else {
-                continue;
-            };
-            let key = format!(
-                "b:{policy}:{}:{from}:{}",
-                rule.from.as_str(),
-                rule.to.as_str()
+        if let Some(acquired) = &answer.counters {
+            decision = quotas::conclude(
+                decision,
+                acquired,
+                &store.counters,
+                &counter_meta,
+                &policy,
+                store.now,
             );
-            let expires = rule.window.map(|w| now_secs + w.as_secs() as i64);
-            match env.store.bind(&key, to, rule.max, expires, now_secs) {
-                Ok(Binding::Within { .. }) => {}
-                Ok(Binding::Exceeded { .. }) => {
-                    if flag(
-                        &mut decision,
-                        Reason::BindingExceeded(rule.from, rule.to),
-                        rule.action,
-                    ) {
-                        return decision;
-                    }
-                }
-                Err(e) => {
-                    log::error!("{e}");
-                    return Decision::deny(Reason::StoreUnavailable);
-                }
-            }
         }
-
-        let mut counters = Vec::new();
-        let mut meta = Vec::new();
-        for limit in &self.limits {
-            let Some(h) = hashes.get(limit.kind) else {
-                continue;
-            };
-            for quota in &limit.quotas {
-                let window = env.calendar.window(quota.period, now);
-                counters.push(Counter {
-                    key: format!(
-                        "q:{policy}:{}:{h}:{}:{}",
-                        limit.kind.as_str(),
-                        quota.period.as_str(),
-                        window.id
-                    ),
-                    limit: quota.limit,
-                    // A minute's grace so clocks a little apart agree on the window.
-                    expires_at: window.ends_at.as_second() + 60,
-                    enforced: limit.action == Action::Deny,
-                });
-                meta.push((limit.kind, quota.period, window.ends_at));
-            }
-        }
-        if counters.is_empty() {
-            return decision;
-        }
-        match env.store.acquire(&counters, now_secs) {
-            Ok(Acquired::Refused { index }) => {
-                let (kind, period, ends_at) = meta[index];
-                let mut denied = Decision::deny(Reason::QuotaExceeded(kind, period));
-                let wait = (ends_at.as_second() - now_secs).max(1) as u64;
-                denied.rate_limit = Some(RateLimitState {
-                    policy: Arc::from(format!("{policy}-{}-{}", kind.as_str(), period.as_str())),
-                    burst: u32::try_from(counters[index].limit).unwrap_or(u32::MAX),
-                    window_seconds: match period {
-                        Period::Hour => 3600,
-                        Period::Day => 86_400,
-                    },
-                    retry_after: Duration::from_secs(wait),
-                });
-                denied
-            }
-            Ok(Acquired::Granted(counts)) => {
-                for ((counter, count), (kind, period, _)) in counters.iter().zip(counts).zip(&meta)
-                {
-                    if !counter.enforced && count > counter.limit {
-                        flag(
-                            &mut decision,
-                            Reason::QuotaExceeded(*kind, *period),
-                            Action::Review,
-                        );
-                    }
-                }
-                decision
-            }
-            Err(e) => {
-                log::error!("{e}");
-                Decision::deny(Reason::StoreUnavailable)
-            }
-        }
+        done(decision)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::calendar::ManualClock;
-    use crate::core::identity::document::{document, DocumentKind};
+    use crate::core::calendar::Period;
+    use crate::core::identity::document::{document, DocumentError, DocumentKind};
+    use crate::core::identity::key_list::KeyHasher;
+    use crate::core::plan::{Acquired, Binding};
     use crate::core::request::body::Selector;
+    use crate::core::request::facts::KeyKind;
 
     fn rules(limits: Vec<KeyLimit>, bindings: Vec<BindingRule>) -> IdentityRules {
         IdentityRules {
@@ -319,27 +278,11 @@ mod tests {
         }
     }
 
-    /// Decide as the proxy does: hash the facts once, then apply the rules.
-    fn decide(r: &IdentityRules, f: &IdentityFacts, env: &IdentityEnv) -> Decision {
-        r.decide(
-            "p",
-            f,
-            &KeyHashes::of(f, &env.hasher),
-            Decision::allow(),
-            env,
-        )
-    }
-
-    fn env(at: &str) -> (IdentityEnv, Arc<ManualClock>) {
-        let clock = Arc::new(ManualClock::new(at.parse().unwrap()));
-        (IdentityEnv::in_memory(clock.clone()), clock)
-    }
-
     fn daily(limit: u64, action: Action) -> KeyLimit {
         KeyLimit {
             kind: KeyKind::Dni,
             burst: None,
-            quotas: vec![Quota {
+            quotas: vec![crate::core::rules::quotas::Quota {
                 period: Period::Day,
                 limit,
             }],
@@ -347,158 +290,244 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_daily_quota_of_n_lets_exactly_n_through_until_lima_midnight() {
-        let (env, clock) = env("2026-11-25T04:00:00Z"); // 23:00 on the 24th in Lima
-        let r = rules(vec![daily(3, Action::Deny)], vec![]);
-        let f = facts("45678912", None);
-        let verdicts: Vec<Verdict> = (0..5).map(|_| decide(&r, &f, &env).verdict).collect();
-        assert_eq!(
-            verdicts,
-            [
-                Verdict::Allow,
-                Verdict::Allow,
-                Verdict::Allow,
-                Verdict::Deny,
-                Verdict::Deny
-            ]
-        );
-        let denied = decide(&r, &f, &env);
-        assert_eq!(
-            denied.primary_reason(),
-            Some(Reason::QuotaExceeded(KeyKind::Dni, Period::Day))
-        );
-        assert_eq!(
-            denied.rate_limit.unwrap().retry_after,
-            Duration::from_secs(3600)
-        );
-        clock.set("2026-11-25T04:59:59Z".parse().unwrap());
-        assert!(decide(&r, &f, &env).is_denied());
-        clock.set("2026-11-25T05:00:00Z".parse().unwrap());
-        assert_eq!(decide(&r, &f, &env).verdict, Verdict::Allow);
-    }
-
-    #[test]
-    fn review_limits_mark_without_refusing() {
-        let (env, _) = env("2026-11-25T12:00:00Z");
-        let r = rules(vec![daily(1, Action::Review)], vec![]);
-        let f = facts("45678912", None);
-        assert_eq!(decide(&r, &f, &env).verdict, Verdict::Allow);
-        let second = decide(&r, &f, &env);
-        assert_eq!(second.verdict, Verdict::Review);
-        assert_eq!(
-            second.reasons,
-            vec![Reason::QuotaExceeded(KeyKind::Dni, Period::Day)]
-        );
-    }
-
-    #[test]
-    fn a_refused_binding_does_not_use_up_the_quota() {
-        let (env, _) = env("2026-11-25T12:00:00Z");
-        let binding = BindingRule {
+    fn account_binding(action: Action) -> BindingRule {
+        BindingRule {
             from: KeyKind::Dni,
             to: KeyKind::Account,
             max: 1,
             window: None,
-            action: Action::Deny,
+            action,
+        }
+    }
+
+    fn step(r: &IdentityRules, f: &IdentityFacts, at: &str, mode: Mode) -> Step {
+        let calendar = Calendar::new("America/Lima").unwrap();
+        let setting = Setting {
+            policy: "p",
+            mode,
+            now: at.parse().unwrap(),
+            calendar: &calendar,
         };
-        let r = rules(vec![daily(2, Action::Deny)], vec![binding]);
-        assert_eq!(
-            decide(&r, &facts("45678912", Some("a")), &env).verdict,
-            Verdict::Allow
-        );
-        let other = decide(&r, &facts("45678912", Some("b")), &env);
-        assert_eq!(
-            other.primary_reason(),
-            Some(Reason::BindingExceeded(KeyKind::Dni, KeyKind::Account))
-        );
-        // Still one request left today for the bound account.
-        assert_eq!(
-            decide(&r, &facts("45678912", Some("a")), &env).verdict,
-            Verdict::Allow
-        );
-        assert!(decide(&r, &facts("45678912", Some("a")), &env).is_denied());
+        let hashes = KeyHashes::of(f, &KeyHasher::new(b"test"));
+        plan(r, setting, f, &hashes, Decision::allow(), |_| None)
+    }
+
+    fn asked(step: Step) -> IdentityPlan {
+        match step {
+            Step::Ask(plan) => plan,
+            Step::Decided(d) => panic!("decided without the store: {d:?}"),
+        }
+    }
+
+    fn decided(step: Step) -> Decision {
+        match step {
+            Step::Decided(d) => d,
+            Step::Ask(plan) => panic!("asked the store: {:?}", plan.store_plan()),
+        }
     }
 
     #[test]
-    fn fact_problems_follow_the_policy() {
-        let (env, _) = env("2026-11-25T12:00:00Z");
-        let r = rules(vec![], vec![]);
+    fn quotas_become_counters_in_the_lima_day() {
+        let r = rules(vec![daily(3, Action::Deny)], vec![]);
+        // 23:00 on the 24th in Lima.
+        let plan = asked(step(
+            &r,
+            &facts("45678912", None),
+            "2026-11-25T04:00:00Z",
+            Mode::Enforce,
+        ));
+        let counters = &plan.store_plan().counters;
+        assert_eq!(counters.len(), 1);
+        assert!(
+            counters[0].key.ends_with(":day:2026-11-24"),
+            "{}",
+            counters[0].key
+        );
+        assert!(!counters[0].key.contains("45678912"), "keys are hashed");
+        assert_eq!(counters[0].limit, 3);
+        assert!(counters[0].enforced);
+        // Forgotten a minute after Lima midnight.
+        let midnight: Timestamp = "2026-11-25T05:00:00Z".parse().unwrap();
+        assert_eq!(counters[0].expires_at, midnight.as_second() + 60);
+    }
+
+    #[test]
+    fn a_full_quota_denies_until_the_window_ends() {
+        let r = rules(vec![daily(3, Action::Deny)], vec![]);
+        let plan = asked(step(
+            &r,
+            &facts("45678912", None),
+            "2026-11-25T04:00:00Z",
+            Mode::Enforce,
+        ));
+        let denied = plan.conclude(Ok(StoreAnswer {
+            counters: Some(Acquired::Refused { index: 0 }),
+            ..StoreAnswer::default()
+        }));
+        assert_eq!(
+            denied.denied_for(),
+            Some(Reason::QuotaExceeded(KeyKind::Dni, Period::Day))
+        );
+        let limit = denied.rate_limit().unwrap();
+        assert_eq!(limit.retry_after, Duration::from_secs(3600));
+        assert_eq!((limit.burst, limit.window_seconds), (3, 86_400));
+    }
+
+    #[test]
+    fn review_quotas_mark_without_refusing() {
+        let r = rules(vec![daily(1, Action::Review)], vec![]);
+        let f = facts("45678912", None);
+        let granted = |count| {
+            asked(step(&r, &f, "2026-11-25T12:00:00Z", Mode::Enforce)).conclude(Ok(StoreAnswer {
+                counters: Some(Acquired::Granted(vec![count])),
+                ..StoreAnswer::default()
+            }))
+        };
+        assert_eq!(granted(1).verdict(), Verdict::Allow);
+        let second = granted(2);
+        assert_eq!(second.verdict(), Verdict::Review);
+        assert_eq!(
+            second.reasons(),
+            [Reason::QuotaExceeded(KeyKind::Dni, Period::Day)]
+        );
+    }
+
+    #[test]
+    fn bindings_come_before_counters_and_an_exceeded_one_denies() {
+        let r = rules(
+            vec![daily(2, Action::Deny)],
+            vec![account_binding(Action::Deny)],
+        );
+        let plan = asked(step(
+            &r,
+            &facts("45678912", Some("b")),
+            "2026-11-25T12:00:00Z",
+            Mode::Enforce,
+        ));
+        let ops = &plan.store_plan().bindings;
+        assert_eq!(ops.len(), 1);
+        assert!(ops[0].enforced && ops[0].max == 1 && ops[0].expires_at.is_none());
+        // The store stopped at the binding: no counters were touched.
+        let denied = plan.conclude(Ok(StoreAnswer {
+            bindings: vec![Binding::Exceeded { members: 1 }],
+            counters: None,
+            claim: None,
+        }));
+        assert_eq!(
+            denied.denied_for(),
+            Some(Reason::BindingExceeded(KeyKind::Dni, KeyKind::Account))
+        );
+    }
+
+    #[test]
+    fn a_review_binding_marks_and_the_quota_still_counts() {
+        let r = rules(
+            vec![daily(2, Action::Deny)],
+            vec![account_binding(Action::Review)],
+        );
+        let plan = asked(step(
+            &r,
+            &facts("45678912", Some("b")),
+            "2026-11-25T12:00:00Z",
+            Mode::Enforce,
+        ));
+        assert!(!plan.store_plan().bindings[0].enforced);
+        let d = plan.conclude(Ok(StoreAnswer {
+            bindings: vec![Binding::Exceeded { members: 1 }],
+            counters: Some(Acquired::Granted(vec![1])),
+            claim: None,
+        }));
+        assert_eq!(d.verdict(), Verdict::Review);
+    }
+
+    #[test]
+    fn a_store_that_does_not_answer_refuses_even_in_shadow_mode() {
+        let r = rules(vec![daily(2, Action::Deny)], vec![]);
+        for mode in [Mode::Enforce, Mode::Shadow] {
+            let plan = asked(step(
+                &r,
+                &facts("45678912", None),
+                "2026-11-25T12:00:00Z",
+                mode,
+            ));
+            let d = plan.conclude(Err(StoreFailure));
+            assert_eq!(d.denied_for(), Some(Reason::StoreUnavailable), "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn fact_problems_follow_the_policy_without_the_store() {
+        let r = rules(vec![daily(2, Action::Deny)], vec![]);
         let missing = IdentityFacts {
             problems: vec![FactProblem::MissingDocument],
             ..IdentityFacts::default()
         };
         assert_eq!(
-            decide(&r, &missing, &env).primary_reason(),
+            decided(step(&r, &missing, "2026-11-25T12:00:00Z", Mode::Enforce)).denied_for(),
             Some(Reason::BadFact(FactProblem::MissingDocument))
         );
         let invalid = IdentityFacts {
-            problems: vec![FactProblem::InvalidDocument(
-                crate::core::identity::document::DocumentError::BadFormat,
-            )],
+            problems: vec![FactProblem::InvalidDocument(DocumentError::BadFormat)],
             ..IdentityFacts::default()
         };
-        assert_eq!(decide(&r, &invalid, &env).verdict, Verdict::Review);
+        let d = decided(step(&r, &invalid, "2026-11-25T12:00:00Z", Mode::Enforce));
+        assert_eq!(d.verdict(), Verdict::Review);
         let bad_email = IdentityFacts {
             problems: vec![FactProblem::InvalidEmail],
             ..IdentityFacts::default()
         };
-        assert_eq!(decide(&r, &bad_email, &env).verdict, Verdict::Allow);
+        let d = decided(step(&r, &bad_email, "2026-11-25T12:00:00Z", Mode::Enforce));
+        assert_eq!(d.verdict(), Verdict::Allow);
     }
 
     #[test]
     fn a_shadowed_connection_denial_outweighs_a_later_review() {
-        use crate::core::decision::{Gate, Mode, RoutePolicy};
-        use crate::core::net::ip_list::IpList;
-        use crate::core::request::client_ip::ClientIp;
-        let (env, _) = env("2026-11-25T12:00:00Z");
-        let mut ip_block = IpList::new();
-        ip_block.insert("192.0.2.0/24".parse().unwrap());
-        let gate = Gate::new(
-            vec![RoutePolicy {
-                name: Arc::from("p"),
-                ip_allow: IpList::new(),
-                ip_block,
-                geofence: None,
-                rate_limit: None,
-                identity: Some(rules(vec![], vec![])),
-                webhook: None,
-                mode: Mode::Shadow,
-            }],
-            None,
-            env,
-        );
-        let ip = "192.0.2.1".parse().unwrap();
-        let connection = gate.with_mode(
-            0,
-            gate.decide(0, &gate.facts(ClientIp { addr: ip, peer: ip })),
-        );
+        let r = rules(vec![], vec![]);
+        let calendar = Calendar::new("America/Lima").unwrap();
+        let connection = Decision::deny(Reason::IpBlocked).in_mode(Mode::Shadow);
         assert_eq!(
-            (connection.verdict, connection.shadow),
+            (connection.verdict(), connection.shadow()),
             (Verdict::Allow, Some(Verdict::Deny))
         );
         // An invalid document is a review under these rules.
         let facts = IdentityFacts {
-            problems: vec![FactProblem::InvalidDocument(
-                crate::core::identity::document::DocumentError::BadFormat,
-            )],
+            problems: vec![FactProblem::InvalidDocument(DocumentError::BadFormat)],
             ..IdentityFacts::default()
         };
-        let hashes = KeyHashes::of(&facts, &gate.identity_env().hasher);
-        let d = gate.decide_identity(0, &facts, &hashes, connection);
-        assert_eq!(d.verdict, Verdict::Allow);
-        assert_eq!(d.shadow, Some(Verdict::Deny));
-        assert_eq!(d.reasons[0], Reason::IpBlocked);
+        let setting = Setting {
+            policy: "p",
+            mode: Mode::Shadow,
+            now: "2026-11-25T12:00:00Z".parse().unwrap(),
+            calendar: &calendar,
+        };
+        let hashes = KeyHashes::of(&facts, &KeyHasher::new(b"test"));
+        let d = decided(plan(&r, setting, &facts, &hashes, connection, |_| None));
+        assert_eq!(d.verdict(), Verdict::Allow);
+        assert_eq!(d.shadow(), Some(Verdict::Deny));
+        assert_eq!(d.reasons()[0], Reason::IpBlocked);
     }
 
     #[test]
     fn shadow_mode_lets_rules_through_but_not_malformed_requests() {
-        let denied = Decision::deny(Reason::KeyBlocked(KeyKind::Dni))
-            .in_mode(crate::core::decision::Mode::Shadow);
-        assert_eq!(denied.verdict, Verdict::Allow);
-        assert_eq!(denied.shadow, Some(Verdict::Deny));
-        let malformed = Decision::deny(Reason::MalformedBody("duplicate_key"))
-            .in_mode(crate::core::decision::Mode::Shadow);
-        assert_eq!(malformed.verdict, Verdict::Deny);
+        let mut blocked = rules(vec![], vec![]);
+        let mut list = crate::core::identity::key_list::KeyList::default();
+        assert!(list.add(KeyKind::Dni, "45678912", false));
+        blocked.blocks.push(KeyBlock {
+            kind: KeyKind::Dni,
+            list,
+        });
+        let d = decided(step(
+            &blocked,
+            &facts("45678912", None),
+            "2026-11-25T12:00:00Z",
+            Mode::Shadow,
+        ));
+        assert_eq!(
+            (d.verdict(), d.shadow()),
+            (Verdict::Allow, Some(Verdict::Deny))
+        );
+        let malformed =
+            Decision::deny(Reason::MalformedBody("duplicate_key")).in_mode(Mode::Shadow);
+        assert_eq!(malformed.verdict(), Verdict::Deny);
     }
 }

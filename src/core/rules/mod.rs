@@ -1,3 +1,10 @@
-//! The rules a policy applies, one family a file.
+//! The rules a policy applies, one family a file: [`connection`] rules (lists, geofence,
+//! per-address rate), and on payment routes the [`identity`] rules built from [`lists`],
+//! [`quotas`] and [`bindings`]. [`rate`] is how the rules ask an in-process burst limiter.
 
+pub mod bindings;
+pub mod connection;
 pub mod identity;
+pub mod lists;
+pub mod quotas;
+pub mod rate;

@@ -1,36 +1,47 @@
-//! The in-process store: counters and bindings in two maps behind one lock each.
+//! The in-process store: counters, bindings and replay records in three maps behind one
+//! lock, so that a plan is carried out atomically.
 //!
 //! State is lost on restart and not shared between instances; the trait exists so that a
-//! persistent and a shared store can replace it. Expired counters and bindings are dropped
-//! by [`Store::purge_expired`], which housekeeping calls; bindings kept "forever" grow with
+//! persistent and a shared store can replace it. Expired entries are dropped by
+//! [`Store::purge_expired`], which housekeeping calls; bindings kept "forever" grow with
 //! the number of distinct identities seen.
 
-use super::{Acquired, Binding, Claim, Counter, Store, StoreError};
+use super::{
+    Acquired, BindOp, Binding, Claim, ClaimOp, Counter, Store, StoreAnswer, StoreError, StorePlan,
+};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Default)]
+struct Maps {
+    /// key -> (count, expiry)
+    counters: HashMap<String, (u64, i64)>,
+    /// key -> member -> expiry (None: forever)
+    bindings: HashMap<String, HashMap<String, Option<i64>>>,
+    /// webhook event key -> (delivered, expiry)
+    replays: HashMap<String, (bool, i64)>,
+}
 
 #[derive(Default)]
 pub struct MemoryStore {
-    counters: Mutex<HashMap<String, (u64, i64)>>,
-    /// key -> member -> expiry (None: forever)
-    bindings: Mutex<HashMap<String, HashMap<String, Option<i64>>>>,
-    /// webhook event key -> (delivered, expiry)
-    replays: Mutex<HashMap<String, (bool, i64)>>,
+    maps: Mutex<Maps>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Maps>, StoreError> {
+        self.maps
+            .lock()
+            .map_err(|_| StoreError("a lock was poisoned by a panic".into()))
+    }
 }
 
-fn poisoned<T>(_: T) -> StoreError {
-    StoreError("a lock was poisoned by a panic".into())
-}
-
-impl Store for MemoryStore {
-    fn acquire(&self, counters: &[Counter], now: i64) -> Result<Acquired, StoreError> {
-        let mut map = self.counters.lock().map_err(poisoned)?;
+impl Maps {
+    fn acquire(&mut self, counters: &[Counter], now: i64) -> Acquired {
+        let map = &mut self.counters;
         let current = |c: &Counter| match map.get(&c.key) {
             Some((count, expires)) if *expires > now => *count,
             _ => 0,
@@ -39,7 +50,7 @@ impl Store for MemoryStore {
             .iter()
             .position(|c| c.enforced && current(c) >= c.limit)
         {
-            return Ok(Acquired::Refused { index });
+            return Acquired::Refused { index };
         }
         let mut counts = Vec::with_capacity(counters.len());
         for c in counters {
@@ -50,82 +61,131 @@ impl Store for MemoryStore {
             entry.0 += 1;
             counts.push(entry.0);
         }
-        Ok(Acquired::Granted(counts))
+        Acquired::Granted(counts)
     }
 
-    fn bind(
-        &self,
-        key: &str,
-        member: &str,
-        max: u64,
-        expires_at: Option<i64>,
-        now: i64,
-    ) -> Result<Binding, StoreError> {
-        let mut map = self.bindings.lock().map_err(poisoned)?;
-        let set = map.entry(key.to_string()).or_default();
+    fn bind(&mut self, op: &BindOp, now: i64) -> Binding {
+        let set = self.bindings.entry(op.key.clone()).or_default();
         set.retain(|_, expiry| expiry.is_none_or(|e| e > now));
-        let known = set.contains_key(member);
+        let known = set.contains_key(&op.member);
         let others = set.len() as u64 - u64::from(known);
-        if !known && others >= max {
-            return Ok(Binding::Exceeded { members: others });
+        if !known && others >= op.max {
+            return Binding::Exceeded { members: others };
         }
-        set.insert(member.to_string(), expires_at);
-        Ok(Binding::Within {
+        set.insert(op.member.clone(), op.expires_at);
+        Binding::Within {
             members: set.len() as u64,
-        })
+        }
     }
 
-    fn claim(&self, key: &str, hold_until: i64, now: i64) -> Result<Claim, StoreError> {
-        let mut map = self.replays.lock().map_err(poisoned)?;
-        match map.get(key) {
-            Some((true, expires)) if *expires > now => Ok(Claim::Done),
-            Some((false, expires)) if *expires > now => Ok(Claim::InFlight),
+    fn claim(&mut self, op: &ClaimOp, now: i64) -> Claim {
+        match self.replays.get(&op.key) {
+            Some((true, expires)) if *expires > now => Claim::Done,
+            Some((false, expires)) if *expires > now => Claim::InFlight,
             _ => {
-                map.insert(key.to_string(), (false, hold_until));
-                Ok(Claim::New)
+                self.replays.insert(op.key.clone(), (false, op.hold_until));
+                Claim::New
             }
         }
+    }
+}
+
+impl Store for MemoryStore {
+    fn execute(&self, plan: &StorePlan) -> Result<StoreAnswer, StoreError> {
+        let mut maps = self.lock()?;
+        let mut answer = StoreAnswer::default();
+        for op in &plan.bindings {
+            let bound = maps.bind(op, plan.now);
+            answer.bindings.push(bound);
+            if op.enforced && matches!(bound, Binding::Exceeded { .. }) {
+                return Ok(answer);
+            }
+        }
+        if !plan.counters.is_empty() {
+            answer.counters = Some(maps.acquire(&plan.counters, plan.now));
+        }
+        answer.claim = plan.claim.as_ref().map(|op| maps.claim(op, plan.now));
+        Ok(answer)
     }
 
     fn settle(&self, key: &str, delivered_until: Option<i64>, _now: i64) -> Result<(), StoreError> {
-        let mut map = self.replays.lock().map_err(poisoned)?;
+        let mut maps = self.lock()?;
         match delivered_until {
             Some(until) => {
-                map.insert(key.to_string(), (true, until));
+                maps.replays.insert(key.to_string(), (true, until));
             }
             None => {
-                map.remove(key);
+                maps.replays.remove(key);
             }
         }
         Ok(())
     }
 
     fn purge_expired(&self, now: i64) {
-        if let Ok(mut map) = self.replays.lock() {
-            map.retain(|_, (_, expires)| *expires > now);
-        }
-        if let Ok(mut map) = self.counters.lock() {
-            map.retain(|_, (_, expires)| *expires > now);
-        }
-        if let Ok(mut map) = self.bindings.lock() {
-            map.retain(|_, set| {
-                set.retain(|_, expiry| expiry.is_none_or(|e| e > now));
-                !set.is_empty()
-            });
-        }
+        let Ok(mut maps) = self.lock() else {
+            return;
+        };
+        maps.replays.retain(|_, (_, expires)| *expires > now);
+        maps.counters.retain(|_, (_, expires)| *expires > now);
+        maps.bindings.retain(|_, set| {
+            set.retain(|_, expiry| expiry.is_none_or(|e| e > now));
+            !set.is_empty()
+        });
     }
 
     fn size(&self) -> usize {
-        let counters = self.counters.lock().map(|m| m.len()).unwrap_or(0);
-        let bindings = self.bindings.lock().map(|m| m.len()).unwrap_or(0);
-        let replays = self.replays.lock().map(|m| m.len()).unwrap_or(0);
-        counters + bindings + replays
+        self.lock()
+            .map(|m| m.counters.len() + m.bindings.len() + m.replays.len())
+            .unwrap_or(0)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn acquire(store: &MemoryStore, counters: &[Counter], now: i64) -> Acquired {
+        let plan = StorePlan {
+            now,
+            counters: counters.to_vec(),
+            ..StorePlan::default()
+        };
+        store.execute(&plan).unwrap().counters.unwrap()
+    }
+
+    fn claim(store: &MemoryStore, key: &str, hold_until: i64, now: i64) -> Claim {
+        let plan = StorePlan {
+            now,
+            claim: Some(ClaimOp {
+                key: key.into(),
+                hold_until,
+            }),
+            ..StorePlan::default()
+        };
+        store.execute(&plan).unwrap().claim.unwrap()
+    }
+
+    fn bind(
+        store: &MemoryStore,
+        key: &str,
+        member: &str,
+        max: u64,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> Binding {
+        let plan = StorePlan {
+            now,
+            bindings: vec![BindOp {
+                key: key.into(),
+                member: member.into(),
+                max,
+                expires_at,
+                enforced: true,
+            }],
+            ..StorePlan::default()
+        };
+        store.execute(&plan).unwrap().bindings[0]
+    }
 
     fn counter(key: &str, limit: u64, enforced: bool) -> Counter {
         Counter {
@@ -142,27 +202,15 @@ mod tests {
         let day = counter("day", 3, true);
         let hour = counter("hour", 2, true);
         let both = [day.clone(), hour.clone()];
-        assert_eq!(
-            store.acquire(&both, 0).unwrap(),
-            Acquired::Granted(vec![1, 1])
-        );
-        assert_eq!(
-            store.acquire(&both, 0).unwrap(),
-            Acquired::Granted(vec![2, 2])
-        );
-        assert_eq!(
-            store.acquire(&both, 0).unwrap(),
-            Acquired::Refused { index: 1 }
-        );
+        assert_eq!(acquire(&store, &both, 0), Acquired::Granted(vec![1, 1]));
+        assert_eq!(acquire(&store, &both, 0), Acquired::Granted(vec![2, 2]));
+        assert_eq!(acquire(&store, &both, 0), Acquired::Refused { index: 1 });
         // The refusal did not use up the daily quota.
         assert_eq!(
-            store.acquire(std::slice::from_ref(&day), 0).unwrap(),
+            acquire(&store, std::slice::from_ref(&day), 0),
             Acquired::Granted(vec![3])
         );
-        assert_eq!(
-            store.acquire(&[day], 0).unwrap(),
-            Acquired::Refused { index: 0 }
-        );
+        assert_eq!(acquire(&store, &[day], 0), Acquired::Refused { index: 0 });
     }
 
     #[test]
@@ -170,21 +218,18 @@ mod tests {
         let store = MemoryStore::new();
         let c = counter("k", 1, true);
         assert!(matches!(
-            store.acquire(std::slice::from_ref(&c), 999).unwrap(),
+            acquire(&store, std::slice::from_ref(&c), 999),
             Acquired::Granted(_)
         ));
         assert_eq!(
-            store.acquire(std::slice::from_ref(&c), 999).unwrap(),
+            acquire(&store, std::slice::from_ref(&c), 999),
             Acquired::Refused { index: 0 }
         );
         let next = Counter {
             expires_at: 2000,
             ..c
         };
-        assert_eq!(
-            store.acquire(&[next], 1000).unwrap(),
-            Acquired::Granted(vec![1])
-        );
+        assert_eq!(acquire(&store, &[next], 1000), Acquired::Granted(vec![1]));
         store.purge_expired(5000);
         assert_eq!(store.size(), 0);
     }
@@ -195,7 +240,7 @@ mod tests {
         let soft = counter("soft", 1, false);
         for expected in 1..=3 {
             assert_eq!(
-                store.acquire(std::slice::from_ref(&soft), 0).unwrap(),
+                acquire(&store, std::slice::from_ref(&soft), 0),
                 Acquired::Granted(vec![expected])
             );
         }
@@ -204,17 +249,17 @@ mod tests {
     #[test]
     fn an_event_is_seen_once_delivered_and_retried_if_not() {
         let store = MemoryStore::new();
-        assert_eq!(store.claim("evt", 60, 0).unwrap(), Claim::New);
-        assert_eq!(store.claim("evt", 60, 1).unwrap(), Claim::InFlight);
+        assert_eq!(claim(&store, "evt", 60, 0), Claim::New);
+        assert_eq!(claim(&store, "evt", 60, 1), Claim::InFlight);
         // The backend failed: the retry goes through.
         store.settle("evt", None, 2).unwrap();
-        assert_eq!(store.claim("evt", 62, 2).unwrap(), Claim::New);
+        assert_eq!(claim(&store, "evt", 62, 2), Claim::New);
         store.settle("evt", Some(1000), 3).unwrap();
-        assert_eq!(store.claim("evt", 63, 3).unwrap(), Claim::Done);
-        assert_eq!(store.claim("evt", 1060, 1000).unwrap(), Claim::New);
+        assert_eq!(claim(&store, "evt", 63, 3), Claim::Done);
+        assert_eq!(claim(&store, "evt", 1060, 1000), Claim::New);
         // An abandoned claim lapses.
-        assert_eq!(store.claim("lost", 10, 0).unwrap(), Claim::New);
-        assert_eq!(store.claim("lost", 20, 11).unwrap(), Claim::New);
+        assert_eq!(claim(&store, "lost", 10, 0), Claim::New);
+        assert_eq!(claim(&store, "lost", 20, 11), Claim::New);
     }
 
     #[test]
@@ -222,29 +267,87 @@ mod tests {
         let store = MemoryStore::new();
         for (i, account) in ["a", "b", "c"].iter().enumerate() {
             assert_eq!(
-                store.bind("dni", account, 3, None, 0).unwrap(),
+                bind(&store, "dni", account, 3, None, 0),
                 Binding::Within {
                     members: i as u64 + 1
                 }
             );
         }
         assert_eq!(
-            store.bind("dni", "a", 3, None, 0).unwrap(),
+            bind(&store, "dni", "a", 3, None, 0),
             Binding::Within { members: 3 }
         );
         assert_eq!(
-            store.bind("dni", "d", 3, None, 0).unwrap(),
+            bind(&store, "dni", "d", 3, None, 0),
             Binding::Exceeded { members: 3 }
         );
         // Members that expire make room.
-        store.bind("dni2", "x", 1, Some(10), 0).unwrap();
+        bind(&store, "dni2", "x", 1, Some(10), 0);
         assert!(matches!(
-            store.bind("dni2", "y", 1, Some(20), 5).unwrap(),
+            bind(&store, "dni2", "y", 1, Some(20), 5),
             Binding::Exceeded { .. }
         ));
         assert!(matches!(
-            store.bind("dni2", "y", 1, Some(30), 11).unwrap(),
+            bind(&store, "dni2", "y", 1, Some(30), 11),
             Binding::Within { .. }
         ));
+    }
+}
+
+#[cfg(test)]
+mod plans {
+    use super::*;
+
+    fn op(key: &str, member: &str, enforced: bool) -> BindOp {
+        BindOp {
+            key: key.into(),
+            member: member.into(),
+            max: 1,
+            expires_at: None,
+            enforced,
+        }
+    }
+
+    fn quota(limit: u64) -> Counter {
+        Counter {
+            key: "q".into(),
+            limit,
+            expires_at: 1000,
+            enforced: true,
+        }
+    }
+
+    #[test]
+    fn an_exceeded_enforced_binding_stops_the_plan_before_the_counters() {
+        let store = MemoryStore::new();
+        let plan = |member: &str| StorePlan {
+            now: 0,
+            bindings: vec![op("dni", member, true), op("email", member, true)],
+            counters: vec![quota(5)],
+            claim: None,
+        };
+        let first = store.execute(&plan("a")).unwrap();
+        assert_eq!(first.counters, Some(Acquired::Granted(vec![1])));
+        let stopped = store.execute(&plan("b")).unwrap();
+        assert_eq!(stopped.bindings, vec![Binding::Exceeded { members: 1 }]);
+        assert_eq!(stopped.counters, None);
+        // Nothing was counted and the second binding was not touched.
+        let again = store.execute(&plan("a")).unwrap();
+        assert_eq!(again.counters, Some(Acquired::Granted(vec![2])));
+    }
+
+    #[test]
+    fn a_review_binding_is_reported_and_the_plan_goes_on() {
+        let store = MemoryStore::new();
+        let plan = |member: &str| StorePlan {
+            now: 0,
+            bindings: vec![op("dni", member, false)],
+            counters: vec![quota(5)],
+            claim: None,
+        };
+        store.execute(&plan("a")).unwrap();
+        let answer = store.execute(&plan("b")).unwrap();
+        assert_eq!(answer.bindings, vec![Binding::Exceeded { members: 1 }]);
+        assert_eq!(answer.counters, Some(Acquired::Granted(vec![2])));
     }
 }

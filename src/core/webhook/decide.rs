@@ -1,0 +1,327 @@
+//! What a webhook route decides, in the order it must: the sender's network, the
+//! signature over the raw body, the replay claim, and after delivery whether the event
+//! counts as delivered.
+//!
+//! The glue reads the body and carries out the claim; everything else is decided here. A
+//! verified first-time notification keeps the connection decision (and any shadow record
+//! it carries); a duplicate is acknowledged with 200 (so the provider stops retrying) or
+//! forwarded marked, as the route says; a copy being delivered right now gets 409 (the
+//! provider retries later). An event counts as delivered only when the backend answered
+//! 2xx: a failed delivery is released so that the provider's retry goes through.
+
+use super::{Notification, OnDuplicate, WebhookRule};
+use crate::core::decision::{Decision, Reason};
+use crate::core::plan::{Claim, ClaimOp, StoreAnswer, StoreFailure, StorePlan};
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// How long a claimed event stays claimed if its delivery never settles.
+pub const CLAIM_HOLD_SECONDS: i64 = 120;
+
+/// A refusal, and the outcome label the metrics count it under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub decision: Decision,
+    pub outcome: &'static str,
+}
+
+impl Refusal {
+    fn new(reason: Reason, outcome: &'static str) -> Self {
+        Self {
+            decision: Decision::deny(reason),
+            outcome,
+        }
+    }
+}
+
+/// Whether the notification may come from the client's address at all.
+pub fn admit_source(rule: &WebhookRule, client: Option<IpAddr>) -> Result<(), Refusal> {
+    match (&rule.sources, client) {
+        (Some(sources), Some(ip)) if !sources.contains(ip) => Err(Refusal::new(
+            Reason::WebhookSourceNotAllowed,
+            "source_not_allowed",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A verified notification, waiting for its replay claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventPlan {
+    store: StorePlan,
+    window: Duration,
+}
+
+impl EventPlan {
+    /// The claim to carry out, in one store call.
+    pub fn store_plan(&self) -> &StorePlan {
+        &self.store
+    }
+}
+
+/// Verify the signature (and timestamp) over the raw body and name the event; `policy`
+/// scopes the replay key.
+pub fn verify(
+    rule: &WebhookRule,
+    policy: &str,
+    notification: &Notification<'_>,
+    now: i64,
+) -> Result<EventPlan, Refusal> {
+    let verified = rule
+        .profile
+        .verify(&rule.keys, notification, now, rule.tolerance)
+        .map_err(|e| Refusal::new(Reason::WebhookUnverified(e), e.code()))?;
+    let event = rule
+        .replay_key(&verified, notification)
+        .ok_or_else(|| Refusal::new(Reason::MissingReplayKey, "missing_replay_key"))?;
+    let key = format!(
+        "w:{policy}:{}",
+        hex::encode(Sha256::digest(event.as_bytes()))
+    );
+    Ok(EventPlan {
+        store: StorePlan {
+            now,
+            claim: Some(ClaimOp {
+                key,
+                hold_until: now + CLAIM_HOLD_SECONDS,
+            }),
+            ..StorePlan::default()
+        },
+        window: rule.replay_window,
+    })
+}
+
+/// An event this request holds the claim on: it must be settled once the backend answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldClaim {
+    pub key: String,
+    pub window: Duration,
+}
+
+impl HeldClaim {
+    /// Until when the event is remembered as delivered, given the backend's status (`None`
+    /// if it never answered): only a 2xx delivers; anything else releases the claim.
+    pub fn delivered_until(&self, upstream_status: Option<u16>, now: i64) -> Option<i64> {
+        upstream_status
+            .filter(|s| (200..300).contains(s))
+            .map(|_| now + self.window.as_secs() as i64)
+    }
+}
+
+/// What the route does with a verified notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookVerdict {
+    pub decision: Decision,
+    pub outcome: &'static str,
+    /// Set when this request holds the event's claim.
+    pub held: Option<HeldClaim>,
+    /// Delivered before and forwarded anyway, marked.
+    pub duplicate: bool,
+}
+
+/// Turn the store's answer to the claim into the route's decision; `connection` is the
+/// decision the connection rules reached (under the policy's mode).
+pub fn conclude(
+    rule: &WebhookRule,
+    plan: EventPlan,
+    answer: Result<StoreAnswer, StoreFailure>,
+    connection: Decision,
+) -> WebhookVerdict {
+    let refused = |reason, outcome| WebhookVerdict {
+        decision: Decision::deny(reason),
+        outcome,
+        held: None,
+        duplicate: false,
+    };
+    let claim = match answer.map(|a| a.claim) {
+        Ok(Some(claim)) => claim,
+        Ok(None) | Err(StoreFailure) => {
+            return refused(Reason::StoreUnavailable, "store_unavailable")
+        }
+    };
+    let key = plan.store.claim.map(|c| c.key).unwrap_or_default();
+    match claim {
+        Claim::New => WebhookVerdict {
+            decision: connection,
+            outcome: "verified",
+            held: Some(HeldClaim {
+                key,
+                window: plan.window,
+            }),
+            duplicate: false,
+        },
+        Claim::InFlight => refused(Reason::NotificationInFlight, "in_flight"),
+        Claim::Done => match rule.on_duplicate {
+            OnDuplicate::Ack => refused(Reason::DuplicateNotification, "duplicate"),
+            OnDuplicate::Forward => WebhookVerdict {
+                decision: connection,
+                outcome: "duplicate",
+                held: None,
+                duplicate: true,
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::decision::{Mode, Verdict};
+    use crate::core::net::ip_list::IpList;
+    use crate::core::webhook::{sign, Profile, WebhookError};
+
+    const SECRET: &[u8] = b"pe_test_secret_key";
+    const PAID: &[u8] =
+        br#"{"eventType":"cip.paid","operationNumber":"1001","data":{"cip":"2538913"}}"#;
+
+    fn rule(on_duplicate: OnDuplicate) -> WebhookRule {
+        WebhookRule {
+            profile: Profile::PagoEfectivo,
+            keys: vec![SECRET.to_vec()],
+            tolerance: 300,
+            replay_window: Duration::from_secs(30 * 86_400),
+            replay_key: WebhookRule::default_replay_key(&Profile::PagoEfectivo),
+            on_duplicate,
+            sources: None,
+            max_body: 65_536,
+            body_timeout: Duration::from_secs(5),
+        }
+    }
+
+    fn headers(body: &[u8], secret: &[u8]) -> http::HeaderMap {
+        let mut map = http::HeaderMap::new();
+        for (name, value) in sign(&Profile::PagoEfectivo, secret, body, 0, "") {
+            map.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        map
+    }
+
+    fn plan(body: &[u8], secret: &[u8]) -> Result<EventPlan, Refusal> {
+        let h = headers(body, secret);
+        let n = Notification {
+            headers: &h,
+            query: None,
+            body,
+        };
+        verify(&rule(OnDuplicate::Ack), "pe", &n, 1_764_000_000)
+    }
+
+    fn answer(claim: Claim) -> Result<StoreAnswer, StoreFailure> {
+        Ok(StoreAnswer {
+            claim: Some(claim),
+            ..StoreAnswer::default()
+        })
+    }
+
+    #[test]
+    fn a_verified_event_is_claimed_under_a_hash_of_its_operation() {
+        let p = plan(PAID, SECRET).unwrap();
+        let claim = p.store_plan().claim.clone().unwrap();
+        assert!(claim.key.starts_with("w:pe:") && !claim.key.contains("1001"));
+        assert_eq!(claim.hold_until, 1_764_000_000 + CLAIM_HOLD_SECONDS);
+        assert!(p.store_plan().counters.is_empty() && p.store_plan().bindings.is_empty());
+    }
+
+    #[test]
+    fn a_forged_notification_is_refused_before_any_claim() {
+        let refusal = plan(PAID, b"not-the-secret").unwrap_err();
+        assert_eq!(
+            refusal.decision.denied_for(),
+            Some(Reason::WebhookUnverified(WebhookError::BadSignature))
+        );
+        assert_eq!(refusal.outcome, "bad_signature");
+        let nameless = br#"{"eventType":"cip.paid"}"#;
+        let refusal = plan(nameless, SECRET).unwrap_err();
+        assert_eq!(
+            refusal.decision.denied_for(),
+            Some(Reason::MissingReplayKey)
+        );
+    }
+
+    #[test]
+    fn a_first_delivery_keeps_the_connection_decision_and_holds_the_claim() {
+        let shadowed = Decision::deny(Reason::CountryNotAllowed).in_mode(Mode::Shadow);
+        let v = conclude(
+            &rule(OnDuplicate::Ack),
+            plan(PAID, SECRET).unwrap(),
+            answer(Claim::New),
+            shadowed.clone(),
+        );
+        assert_eq!(v.decision, shadowed);
+        assert_eq!(v.outcome, "verified");
+        assert!(v.held.is_some() && !v.duplicate);
+    }
+
+    #[test]
+    fn duplicates_are_acked_or_forwarded_marked_and_copies_in_flight_wait() {
+        let p = || plan(PAID, SECRET).unwrap();
+        let acked = conclude(
+            &rule(OnDuplicate::Ack),
+            p(),
+            answer(Claim::Done),
+            Decision::allow(),
+        );
+        assert_eq!(
+            acked.decision.denied_for(),
+            Some(Reason::DuplicateNotification)
+        );
+        assert_eq!(acked.outcome, "duplicate");
+        let forwarded = conclude(
+            &rule(OnDuplicate::Forward),
+            p(),
+            answer(Claim::Done),
+            Decision::allow(),
+        );
+        assert_eq!(forwarded.decision.verdict(), Verdict::Allow);
+        assert!(forwarded.duplicate && forwarded.held.is_none());
+        let busy = conclude(
+            &rule(OnDuplicate::Ack),
+            p(),
+            answer(Claim::InFlight),
+            Decision::allow(),
+        );
+        assert_eq!(
+            busy.decision.denied_for(),
+            Some(Reason::NotificationInFlight)
+        );
+        let down = conclude(
+            &rule(OnDuplicate::Ack),
+            p(),
+            Err(StoreFailure),
+            Decision::allow(),
+        );
+        assert_eq!(down.decision.denied_for(), Some(Reason::StoreUnavailable));
+    }
+
+    #[test]
+    fn only_a_2xx_delivers() {
+        let held = HeldClaim {
+            key: "w:pe:x".into(),
+            window: Duration::from_secs(100),
+        };
+        assert_eq!(held.delivered_until(Some(200), 1000), Some(1100));
+        assert_eq!(held.delivered_until(Some(204), 1000), Some(1100));
+        for failed in [Some(500), Some(302), Some(409), None] {
+            assert_eq!(held.delivered_until(failed, 1000), None, "{failed:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_providers_networks_may_notify() {
+        let mut r = rule(OnDuplicate::Ack);
+        assert!(admit_source(&r, Some("198.51.100.7".parse().unwrap())).is_ok());
+        let mut sources = IpList::new();
+        sources.insert("203.0.113.0/24".parse().unwrap());
+        r.sources = Some(sources);
+        assert!(admit_source(&r, Some("203.0.113.9".parse().unwrap())).is_ok());
+        let refusal = admit_source(&r, Some("198.51.100.7".parse().unwrap())).unwrap_err();
+        assert_eq!(
+            refusal.decision.denied_for(),
+            Some(Reason::WebhookSourceNotAllowed)
+        );
+    }
+}

@@ -1,0 +1,74 @@
+//! The decision core stays pure: nothing under `src/core/` may use Pingora, tokio, or the
+//! layers built on top of it (state, proxy, observe, config, cli). The core decides from
+//! facts and plans what the store should do; it never waits on I/O itself.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_core_uses_no_pingora_no_tokio_and_no_outer_layer() {
+    const FORBIDDEN: [&str; 7] = [
+        "pingora",
+        "tokio",
+        "crate::state",
+        "crate::proxy",
+        "crate::observe",
+        "crate::config",
+        "crate::cli",
+    ];
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/core"),
+        &mut files,
+    );
+    assert!(files.len() > 10, "src/core/ holds the core: {files:?}");
+    let mut offences = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for word in FORBIDDEN {
+                if code.contains(word) {
+                    offences.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "the core reaches out:\n{}",
+        offences.join("\n")
+    );
+}
+
+#[test]
+fn the_core_never_awaits() {
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/core"),
+        &mut files,
+    );
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !text.contains("async fn"),
+            "{}: the core does not wait",
+            file.display()
+        );
+        assert!(
+            !text.contains(".await"),
+            "{}: the core does not wait",
+            file.display()
+        );
+    }
+}
