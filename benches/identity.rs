@@ -12,6 +12,9 @@ use garita::core::request::facts;
 use garita::proxy::served::Served;
 use std::net::IpAddr;
 
+#[path = "../tests/fixtures/mod.rs"]
+mod fixtures;
+
 const POLICY: &str = r#"
 [server]
 listen = ["127.0.0.1:1"]
@@ -47,12 +50,9 @@ max = 3
 window = "30d"
 "#;
 
-/// A CIP-creation body padded to about 1 KiB with a realistic payment concept.
+/// A CIP-creation body of about 1 KiB, the one the integration tests send.
 fn cip_body(dni: u32) -> String {
-    format!(
-        r#"{{"currency":"PEN","amount":"249.90","transactionCode":"ORD-2026-000123","adminEmail":"pagos@tienda.pe","dateExpiry":"2026-11-26 23:59:59-05:00","paymentConcept":"{}","additionalData":"canal=web;campana=cyber","userEmail":"Ana.Perez+compras@gmail.com","userId":"cust-{dni}","userName":"Ana","userLastName":"Perez","userUbigeo":"150101","userCountry":"PERU","userDocumentType":"DNI","userDocumentNumber":"{dni:08}","userCodeCountry":"+51","userPhone":"987654321"}}"#,
-        "Pedido de zapatillas y polos, envio a domicilio en Miraflores ".repeat(9)
-    )
+    fixtures::cip_request(&format!("{dni:08}"), &format!("cust-{dni}"))
 }
 
 fn benches(c: &mut Criterion) {

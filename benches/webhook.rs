@@ -7,9 +7,16 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use garita::core::webhook::{sign, Notification, Profile};
 
+#[path = "../tests/fixtures/mod.rs"]
+mod fixtures;
+
 fn benches(c: &mut Criterion) {
-    let body = br#"{"eventType":"cip.paid","operationNumber":"1234567","data":{"cip":"2538913","currency":"PEN","amount":"120.00","paymentDate":"2026-11-25T10:15:00","transactionCode":"T-1001"}}"#;
-    let keys = vec![b"the-old-secret".to_vec(), b"pe_test_secret_key".to_vec()];
+    let paid = fixtures::pe_paid("1234567");
+    let body = paid.as_bytes();
+    let keys = vec![
+        b"the-old-secret".to_vec(),
+        fixtures::PE_SECRET.as_bytes().to_vec(),
+    ];
     let mut headers = http::HeaderMap::new();
     for (name, value) in sign(&Profile::PagoEfectivo, &keys[1], body, 0, "") {
         headers.insert(

@@ -2,6 +2,7 @@
 //! block lists that see through spelling, bindings, and bodies that must never reach the
 //! backend.
 
+mod fixtures;
 mod support;
 
 use support::{reason, RawRequest, TestGateway};
@@ -40,9 +41,7 @@ policy = "cips"
 "#;
 
 fn cip(dni: &str, account: &str) -> String {
-    format!(
-        r#"{{"currency":"PEN","amount":"50.00","transactionCode":"T1","userDocumentType":"DNI","userDocumentNumber":"{dni}","userEmail":"ana@example.pe","userPhone":"987654321","userId":"{account}"}}"#
-    )
+    fixtures::cip_request(dni, account)
 }
 
 fn post(gw: &TestGateway, body: &str) -> support::RawResponse {

@@ -3,13 +3,12 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{garita_bin, RawRequest, TestGateway};
+use support::{garita_bin, run, RawRequest, TestGateway};
 
 /// Run `garita run` with a config whose proxy (or metrics) listener is a port another
 /// socket holds; returns its exit status and standard error.
-fn run_on_taken_port(metrics_taken: bool) -> (std::process::ExitStatus, String, String) {
+fn run_on_taken_port(metrics_taken: bool) -> (bool, String, String) {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let (busy, other) = (taken.local_addr().unwrap(), free.local_addr().unwrap());
@@ -30,39 +29,23 @@ fn run_on_taken_port(metrics_taken: bool) -> (std::process::ExitStatus, String, 
         ),
     )
     .unwrap();
-    let mut child = Command::new(garita_bin())
-        .args(["run", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Generous for a loaded machine; Pingora's own retries would take 30 s.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("garita kept running on a taken port");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let out = child.wait_with_output().unwrap();
+    // garita must exit on its own: were it to keep running, this would never return and
+    // the test would hang rather than pass.
+    let out = run(
+        garita_bin(),
+        &["run", "--config", config.to_str().unwrap()],
+        &[],
+        None,
+    );
     drop(taken);
-    (
-        status,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        busy.to_string(),
-    )
+    (out.success, out.stderr, busy.to_string())
 }
 
 #[test]
 fn run_on_a_taken_port_exits_non_zero_saying_which() {
     for metrics_taken in [false, true] {
-        let (status, stderr, busy) = run_on_taken_port(metrics_taken);
-        assert!(!status.success(), "{stderr}");
+        let (success, stderr, busy) = run_on_taken_port(metrics_taken);
+        assert!(!success, "{stderr}");
         assert_eq!(
             stderr.trim(),
             format!("error: cannot listen on {busy}: address in use"),

@@ -1,17 +1,16 @@
 //! Webhook routes end to end: only verified, fresh, first-time notifications reach the
 //! backend, byte for byte.
 
+mod fixtures;
 mod support;
 
 use garita::core::webhook::{sign, Profile};
 use support::{reason, RawRequest, RawResponse, TestGateway};
 
-const PE_SECRET: &str = "pe_test_secret_key";
+use fixtures::PE_SECRET;
 
 fn paid(operation: &str) -> String {
-    format!(
-        r#"{{"eventType":"cip.paid","operationNumber":"{operation}","data":{{"cip":"2538913","currency":"PEN","amount":"120.00","paymentDate":"2026-11-25T10:15:00","transactionCode":"T-1001"}}}}"#
-    )
+    fixtures::pe_paid(operation)
 }
 
 fn pe_rules(extra: &str) -> String {

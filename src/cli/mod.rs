@@ -96,7 +96,12 @@ pub fn main() -> ExitCode {
                 log::warn!("{warning}");
             }
             match crate::proxy::server::build_server(config) {
-                Ok(server) => server.run_forever(),
+                Ok(gateway) => {
+                    for line in gateway.listening_lines() {
+                        println!("{line}");
+                    }
+                    gateway.server.run_forever()
+                }
                 Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::FAILURE

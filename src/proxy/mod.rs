@@ -13,6 +13,7 @@
 
 mod account;
 mod body;
+pub mod listeners;
 pub mod refused;
 pub mod response;
 pub mod served;
@@ -25,6 +26,7 @@ use crate::core::net::geo::CountryCode;
 use crate::core::policy::PolicyId;
 use crate::core::request::client_ip::ClientIp;
 use crate::core::request::facts::IdentityFacts;
+use crate::core::request::route::RouteName;
 use crate::core::request::{framing, path};
 use crate::core::webhook::decide::HeldClaim;
 use crate::observe::decision_log::DecisionLog;
@@ -64,7 +66,7 @@ pub struct GaritaProxy {
 pub struct RequestCtx {
     request_id: String,
     started: Instant,
-    route: Arc<str>,
+    route: RouteName,
     client: Option<ClientIp>,
     country: Option<CountryCode>,
     decision: Option<Decision>,
@@ -231,7 +233,7 @@ impl ProxyHttp for GaritaProxy {
         RequestCtx {
             request_id: new_request_id(),
             started: Instant::now(),
-            route: Arc::from("default"),
+            route: RouteName::default_route(),
             client: None,
             country: None,
             decision: None,

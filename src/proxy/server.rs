@@ -4,15 +4,16 @@
 //! Both `garita run` and `garita demo` start the gateway through [`build_server`], so the
 //! demo exercises exactly what production runs.
 //!
-//! A gateway that cannot serve must not look alive: every listener is bound once before
-//! Pingora binds it, so a taken port is one clear error at start (Pingora itself would retry
-//! for 30 s and then panic in a thread while the rest of the process, `/healthz` included,
-//! carried on), and should the port be taken in between, that panic ends the process too.
-//! SIGHUP reopens the decision log and leaves everything else running.
+//! A gateway that cannot serve must not look alive: garita binds every listener itself
+//! ([`super::listeners`]), so a taken port is one clear error at start, and should Pingora
+//! still fail to set a listener up, the panic it raises in a service thread ends the
+//! process instead of leaving it up without that listener. SIGHUP reopens the decision log
+//! and leaves everything else running.
 
 use crate::config::Config;
 use crate::observe::decision_log::DecisionLog;
 use crate::observe::metrics::{Metrics, MetricsApp};
+use crate::proxy::listeners::{self, ListenError, PreBound};
 use crate::proxy::refused::AccountedApp;
 use crate::proxy::served::Served;
 use crate::proxy::GaritaProxy;
@@ -29,8 +30,7 @@ use pingora::services::listening::Service;
 use signal_hook::consts::SIGHUP;
 use signal_hook::iterator::Signals;
 use std::collections::HashMap;
-use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,31 +43,12 @@ pub enum GatewayError {
     DecisionLog(std::io::Error),
     #[error("cannot set up the upstreams: {0}")]
     Upstreams(std::io::Error),
-    #[error("cannot listen on {0}: {why}", why = listen_failure(.1))]
-    Listen(SocketAddr, std::io::Error),
+    #[error("{0}")]
+    Listen(#[from] ListenError),
     #[error("cannot watch for SIGHUP: {0}")]
     Signals(std::io::Error),
     #[error("{0}")]
     Runtime(#[from] RuntimeError),
-}
-
-fn listen_failure(e: &std::io::Error) -> String {
-    match e.kind() {
-        ErrorKind::AddrInUse => "address in use".into(),
-        ErrorKind::AddrNotAvailable => "no such local address".into(),
-        ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
-}
-
-/// Bind every listener at once and let go: the error names the first one that cannot be
-/// bound.
-fn probe_listeners(config: &Config) -> Result<(), GatewayError> {
-    let mut held = Vec::new();
-    for addr in config.listen.iter().chain(&config.metrics_listen) {
-        held.push(TcpListener::bind(addr).map_err(|e| GatewayError::Listen(*addr, e))?);
-    }
-    Ok(())
 }
 
 /// Pingora panics in a service thread when it cannot bind a listener; end the process
@@ -111,9 +92,38 @@ fn reopen_log_on_hangup(log: Arc<DecisionLog>) -> Result<(), GatewayError> {
     Ok(())
 }
 
-/// A Pingora server ready to `run`, serving `config`.
-pub fn build_server(config: Config) -> Result<Server, GatewayError> {
-    probe_listeners(&config)?;
+/// A Pingora server ready to `run`, and the addresses its listeners are bound to.
+pub struct Gateway {
+    pub server: Server,
+    /// Bound already: connections wait in the backlog until the server runs.
+    pub proxy: Vec<SocketAddr>,
+    pub metrics: Option<SocketAddr>,
+}
+
+impl Gateway {
+    /// One line a listener, `listening on 127.0.0.1:8080 (proxy)`: what `run` prints, and
+    /// what tests and scripts wait for.
+    pub fn listening_lines(&self) -> Vec<String> {
+        let proxy = self
+            .proxy
+            .iter()
+            .map(|a| format!("listening on {a} (proxy)"));
+        let metrics = self
+            .metrics
+            .iter()
+            .map(|a| format!("listening on {a} (metrics)"));
+        proxy.chain(metrics).collect()
+    }
+}
+
+/// Bind the listeners of `config` and assemble the server that serves it.
+pub fn build_server(config: Config) -> Result<Gateway, GatewayError> {
+    let proxy_sockets = config
+        .listen
+        .iter()
+        .map(|a| listeners::bind(*a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let metrics_socket = config.metrics_listen.map(listeners::bind).transpose()?;
     let conf = ServerConf {
         threads: config.threads,
         grace_period_seconds: Some(config.grace_period_seconds),
@@ -153,25 +163,31 @@ pub fn build_server(config: Config) -> Result<Server, GatewayError> {
         "garita proxy".to_string(),
         AccountedApp::new(http, metrics.clone(), log.clone()),
     );
-    for addr in &config.listen {
+    let proxy_addrs: Vec<SocketAddr> = proxy_sockets.iter().map(|b| b.addr).collect();
+    for addr in &proxy_addrs {
         proxy_service.add_tcp(&addr.to_string());
     }
-    server.add_service(proxy_service);
+    server.add_service(PreBound::new(proxy_service, proxy_sockets));
 
-    if let Some(addr) = config.metrics_listen {
+    let metrics_addr = metrics_socket.as_ref().map(|b| b.addr);
+    if let Some(socket) = metrics_socket {
         let mut metrics_service = Service::new(
             "garita metrics".to_string(),
             HttpServer::new_app(MetricsApp::new(metrics.clone())),
         );
-        metrics_service.add_tcp(&addr.to_string());
-        server.add_service(metrics_service);
+        metrics_service.add_tcp(&socket.addr.to_string());
+        server.add_service(PreBound::new(metrics_service, vec![socket]));
     }
 
     server.add_service(background_service(
         "garita housekeeping",
         Housekeeping { served, metrics },
     ));
-    Ok(server)
+    Ok(Gateway {
+        server,
+        proxy: proxy_addrs,
+        metrics: metrics_addr,
+    })
 }
 
 /// Drops idle rate-limiter keys and expired store entries, and refreshes the gauges.

@@ -1,36 +1,117 @@
 //! Starts the real `garita` binary against a recording backend, on loopback ports.
 //!
 //! A test describes only what it is about (its policies and routes, the client-IP setup,
-//! list files); the builder writes the rest of a config into a temporary directory, starts
-//! `garita run` as a child process, waits until it accepts connections, and kills it when
-//! the [`TestGateway`] is dropped.
+//! list files); the builder writes the rest of a config into a temporary directory, with
+//! every listener on port 0, starts `garita run` as a child process, reads the addresses it
+//! bound from its `listening on ...` lines (which are also the sign that it is ready), and
+//! kills it when the [`TestGateway`] is dropped. [`run`] runs any command with an optional
+//! standard input and collects what it printed.
 #![allow(dead_code, unused_imports)]
 
 use garita::cli::demo::shop::{DemoShop, RecordedRequest};
-use garita::cli::demo::wait_until_listening;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 pub use garita::cli::demo::client::{send_bytes, RawRequest, RawResponse};
 
-/// A loopback port for a gateway listener that no other test of this binary gets.
-///
-/// Ports come from a counter below Linux's ephemeral range (32768 and up), so neither
-/// `bind(0)` elsewhere nor outgoing connections can be handed the same port between
-/// the check here and garita's own bind; tests running in parallel never share one.
-fn reserve_port() -> u16 {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let offset = (std::process::id() % 500) as u16 * 20;
-    loop {
-        let step = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = 20_000 + offset.wrapping_add(step) % 12_700;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
+/// A loopback address where nothing listens (for a dead upstream): a port the system
+/// handed out and took back.
+fn unused_addr() -> SocketAddr {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    probe.local_addr().unwrap()
+}
+
+/// What a finished command printed.
+pub struct Output {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// Standard output and standard error together.
+    pub fn text(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// How long [`run`] lets a command take before it kills it and fails the test.
+const RUN_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Run `program` with `args` and `env`, feeding it `stdin` if given, and collect its output.
+/// A command still running after two minutes is killed and fails the test, so a hang
+/// shows up as a failure.
+pub fn run(program: &str, args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
+    use std::io::{Read, Write};
+    let mut child = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(input).unwrap();
+    }
+    let collect = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = collect(Box::new(child.stdout.take().unwrap()));
+    let stderr = collect(Box::new(child.stderr.take().unwrap()));
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > RUN_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{program} {args:?} still ran after {RUN_DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        success: status.success(),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+/// Read `garita run`'s `listening on ADDR (ROLE)` lines until every role in `roles` is
+/// seen or the output ends; the rest of the output is drained in the background.
+fn read_listeners(
+    stdout: std::process::ChildStdout,
+    roles: &[&str],
+) -> std::collections::HashMap<String, SocketAddr> {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut found = std::collections::HashMap::new();
+    while found.len() < roles.len() {
+        let Some(Ok(line)) = lines.next() else {
+            break;
+        };
+        let Some(rest) = line.strip_prefix("listening on ") else {
+            continue;
+        };
+        if let Some((addr, role)) = rest.split_once(' ') {
+            let role = role.trim_matches(|c| c == '(' || c == ')');
+            found.insert(role.to_string(), addr.parse().expect("a socket address"));
         }
     }
+    std::thread::spawn(move || lines.for_each(drop));
+    found
 }
 
 pub fn garita_bin() -> &'static str {
@@ -105,8 +186,6 @@ impl GatewayBuilder {
     pub fn start(self) -> TestGateway {
         let dir = tempfile::tempdir().expect("temp dir");
         let shop = DemoShop::start().expect("recording backend");
-        let proxy: SocketAddr = ([127, 0, 0, 1], reserve_port()).into();
-        let metrics: SocketAddr = ([127, 0, 0, 1], reserve_port()).into();
         for (name, content) in &self.files {
             std::fs::write(dir.path().join(name), content).unwrap();
         }
@@ -119,17 +198,17 @@ impl GatewayBuilder {
                 )
             })
             .unwrap_or_default();
-        let dead = || SocketAddr::from(([127, 0, 0, 1], reserve_port()));
+        let dead = unused_addr;
         let upstream = match (self.dead_upstream, self.dead_neighbour) {
             (true, _) => format!("\"{}\"", dead()),
             (false, true) => format!("\"{}\", \"{}\"", dead(), shop.addr()),
             (false, false) => format!("\"{}\"", shop.addr()),
         };
         let config = format!(
-            "[server]\nlisten = [\"{proxy}\"]\nthreads = 2\ndefault_policy = \"open\"\n\
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nthreads = 2\ndefault_policy = \"open\"\n\
              [upstream]\naddresses = [{}]\n\
              [client_ip]\n{}\n\
-             [metrics]\nlisten = \"{metrics}\"\n\
+             [metrics]\nlisten = \"127.0.0.1:0\"\n\
              [decision_log]\npath = \"decisions.jsonl\"\n\
              {geoip}\n\
              [policies.open]\n\n{}\n",
@@ -145,34 +224,30 @@ impl GatewayBuilder {
             std::fs::write(&clock, now).unwrap();
             command.env("GARITA_TEST_CLOCK_FILE", &clock);
         }
-        let child = command
+        let mut child = command
             .args(["run", "--config"])
             .arg(&config_path)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
             .expect("start garita");
-        let mut gateway = TestGateway {
+        let listening = read_listeners(child.stdout.take().unwrap(), &["proxy", "metrics"]);
+        let (Some(&proxy), Some(&metrics)) = (listening.get("proxy"), listening.get("metrics"))
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "garita did not say where it listens; config:\n{config}\nstderr:\n{}",
+                std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default()
+            );
+        };
+        TestGateway {
             child,
             shop,
             proxy,
             metrics,
             dir,
-        };
-        if !wait_until_listening(proxy, Duration::from_secs(20)) {
-            let _ = gateway.child.kill();
-            panic!(
-                "garita did not start listening; config:\n{config}\nstderr:\n{}",
-                gateway.stderr()
-            );
         }
-        assert!(wait_until_listening(metrics, Duration::from_secs(5)));
-        // Whoever answers must be this gateway, not one that got the port first.
-        std::thread::sleep(Duration::from_millis(50));
-        if let Ok(Some(status)) = gateway.child.try_wait() {
-            panic!("garita exited ({status}):\n{}", gateway.stderr());
-        }
-        gateway
     }
 }
 
@@ -235,6 +310,21 @@ impl TestGateway {
     /// Whether the gateway process has exited, and how.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().expect("wait on garita")
+    }
+
+    /// Wait (briefly) until garita's standard error mentions `needle`; returns all of it.
+    pub fn wait_for_stderr(&self, needle: &str) -> String {
+        for _ in 0..250 {
+            let text = self.stderr();
+            if text.contains(needle) {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "{needle:?} never appeared on standard error:\n{}",
+            self.stderr()
+        );
     }
 
     pub fn stderr(&self) -> String {
@@ -313,26 +403,17 @@ pub fn reason(response: &RawResponse) -> String {
 pub fn assert_promtool_accepts(scrape: &str) {
     use std::io::Write;
     let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
-    let mut child = Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{promtool} is needed (Debian package `prometheus`): {e}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(scrape.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = run(
+        &promtool,
+        &["check", "metrics"],
+        &[],
+        Some(scrape.as_bytes()),
     );
-    assert!(out.status.success(), "promtool: {report}\n{scrape}");
+    let report = out.text();
+    assert!(
+        out.success,
+        "promtool ({promtool}, Debian package `prometheus`): {report}\n{scrape}"
+    );
     assert!(
         report.trim().is_empty(),
         "promtool found problems: {report}"

@@ -2,8 +2,8 @@
 //! ordinary and hostile requests played against them.
 //!
 //! The demo loads `conf/demo.toml`, points it at the stand-in shop ([`shop::DemoShop`]),
-//! moves its listeners to free loopback ports and starts the gateway exactly as `garita run`
-//! does. Every scripted request says which address it comes from through `X-Forwarded-For`
+//! moves its listeners to loopback ports the system picks and starts the gateway exactly as
+//! `garita run` does. Every scripted request says which address it comes from through `X-Forwarded-For`
 //! (the demo config trusts loopback as a proxy, standing in for a CDN). Each row states what
 //! it expects, so `garita demo --exit` doubles as an end-to-end check.
 
@@ -13,18 +13,9 @@ pub mod shop;
 
 use crate::config::{self, Config};
 use crate::proxy::server;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// Ask the system for two distinct free loopback ports (the gateway's and its metrics').
-/// Both are held until both are known, then released for garita to bind; another process
-/// could take one in between, which is fine for a demo on one machine.
-fn free_local_ports() -> std::io::Result<(u16, u16)> {
-    let a = TcpListener::bind("127.0.0.1:0")?;
-    let b = TcpListener::bind("127.0.0.1:0")?;
-    Ok((a.local_addr()?.port(), b.local_addr()?.port()))
-}
 
 /// Wait until something accepts connections at `addr`.
 pub fn wait_until_listening(addr: SocketAddr, timeout: Duration) -> bool {
@@ -48,15 +39,10 @@ pub struct DemoOptions {
 pub fn run(options: &DemoOptions) -> Result<bool, String> {
     let shop = shop::DemoShop::start().map_err(|e| format!("cannot start the demo shop: {e}"))?;
     let mut raw = config::read_file_config(&options.config).map_err(|e| e.to_string())?;
-    let (port, metrics_port) = free_local_ports().map_err(|e| e.to_string())?;
-    let proxy_addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    raw.server.listen = vec![proxy_addr.to_string()];
+    raw.server.listen = vec!["127.0.0.1:0".to_string()];
     raw.upstream.addresses = vec![shop.addr().to_string()];
-    let mut metrics_addr = None;
     if let Some(metrics) = raw.metrics.as_mut() {
-        let addr: SocketAddr = ([127, 0, 0, 1], metrics_port).into();
-        metrics.listen = addr.to_string();
-        metrics_addr = Some(addr);
+        metrics.listen = "127.0.0.1:0".to_string();
     }
     let log_path = std::env::temp_dir().join(format!("garita-demo-{}.jsonl", std::process::id()));
     raw.decision_log.path = Some(log_path.clone());
@@ -64,10 +50,12 @@ pub fn run(options: &DemoOptions) -> Result<bool, String> {
     for warning in &config.warnings {
         println!("WARNING: {warning}");
     }
-    let server = server::build_server(config).map_err(|e| e.to_string())?;
+    let built = server::build_server(config).map_err(|e| e.to_string())?;
+    let proxy_addr = built.proxy[0];
+    let metrics_addr = built.metrics;
     let gateway = std::thread::Builder::new()
         .name("gateway".into())
-        .spawn(move || server.run(pingora::server::RunArgs::default()))
+        .spawn(move || built.server.run(pingora::server::RunArgs::default()))
         .map_err(|e| e.to_string())?;
     if !wait_until_listening(proxy_addr, Duration::from_secs(10)) {
         return Err(format!(

@@ -17,7 +17,7 @@ use crate::core::net::geo::{CountryCode, Geofence, UnknownCountry};
 use crate::core::net::ip_list::IpList;
 use crate::core::policy::{Policies, Policy};
 use crate::core::request::client_ip::ClientIpResolver;
-use crate::core::request::route::{PathPattern, Route, RouteTable};
+use crate::core::request::route::{PathPattern, Route, RouteName, RouteTable};
 use crate::state::geoip::CountryDb;
 use std::collections::HashSet;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -273,7 +273,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
             })
             .transpose()?;
         routes.push(Route {
-            name: Arc::from(r.name.as_str()),
+            name: RouteName::new(&r.name),
             methods,
             patterns,
             policy: lookup_policy(format!("{key}.policy"), &r.policy)?,
@@ -433,7 +433,9 @@ fn compile_geofence(
 }
 
 /// Whether two listeners would want the same socket: the same port on the same address, or
-/// on a wildcard address that covers the other.
+/// on a wildcard address that covers the other. Port 0 is a fresh port for each.
 fn listeners_clash(a: SocketAddr, b: SocketAddr) -> bool {
-    a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }

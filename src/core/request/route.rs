@@ -17,6 +17,46 @@ use std::sync::Arc;
 
 use crate::core::policy::PolicyId;
 
+/// A route's name: how decisions, logs and metrics refer to it. Unique in a config;
+/// `default` is the route of requests no route's path matches.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RouteName(Arc<str>);
+
+impl RouteName {
+    pub fn new(name: &str) -> Self {
+        Self(Arc::from(name))
+    }
+
+    /// The route of requests no route's path matches.
+    pub fn default_route() -> Self {
+        Self::new("default")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for RouteName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for RouteName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RouteName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
     Literal(String),
@@ -79,7 +119,7 @@ impl std::fmt::Display for PathPattern {
 
 #[derive(Debug, Clone)]
 pub struct Route {
-    pub name: Arc<str>,
+    pub name: RouteName,
     /// Upper-case methods; `None` matches any method.
     pub methods: Option<Vec<String>>,
     pub patterns: Vec<PathPattern>,
@@ -89,14 +129,14 @@ pub struct Route {
 #[derive(Debug, Clone)]
 pub struct RouteTable {
     routes: Vec<Route>,
-    default_name: Arc<str>,
+    default_name: RouteName,
     default_policy: PolicyId,
 }
 
 /// The route a request fell under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteMatch {
-    pub name: Arc<str>,
+    pub name: RouteName,
     pub policy: PolicyId,
 }
 
@@ -104,7 +144,7 @@ pub struct RouteMatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MethodNotAllowed {
     /// The first route whose path matched, for the log and the metrics.
-    pub route: Arc<str>,
+    pub route: RouteName,
     /// The `Allow` header: every method the routes on this path take.
     pub allow: String,
 }
@@ -128,7 +168,7 @@ impl RouteTable {
     pub fn new(routes: Vec<Route>, default_policy: PolicyId) -> Self {
         Self {
             routes,
-            default_name: Arc::from("default"),
+            default_name: RouteName::default_route(),
             default_policy,
         }
     }
@@ -203,7 +243,7 @@ mod tests {
 
     fn table() -> RouteTable {
         let route = |name: &str, methods: Option<&[&str]>, paths: &[&str], policy| Route {
-            name: Arc::from(name),
+            name: RouteName::new(name),
             methods: methods.map(|m| m.iter().map(|s| s.to_string()).collect()),
             patterns: paths
                 .iter()
@@ -270,7 +310,7 @@ mod tests {
     #[test]
     fn routes_on_one_path_split_it_by_method_and_head_follows_get() {
         let route = |name: &str, methods: &[&str], policy| Route {
-            name: Arc::from(name),
+            name: RouteName::new(name),
             methods: Some(methods.iter().map(|s| s.to_string()).collect()),
             patterns: vec![PathPattern::parse("/v1/orders/*").unwrap()],
             policy,
