@@ -28,7 +28,7 @@ use crate::core::request::client_ip::ClientIp;
 use crate::core::request::facts::IdentityFacts;
 use crate::core::request::route::RouteName;
 use crate::core::request::{framing, path};
-use crate::core::webhook::decide::HeldClaim;
+use crate::core::rules::webhook::HeldClaim;
 use crate::observe::decision_log::DecisionLog;
 use crate::observe::metrics::Metrics;
 use async_trait::async_trait;

@@ -9,7 +9,7 @@ use super::RequestCtx;
 use crate::core::decision::Decision;
 use crate::core::plan::StoreFailure;
 use crate::core::policy::Policy;
-use crate::core::webhook::decide;
+use crate::core::rules::webhook as decide;
 use crate::core::webhook::{Notification, WebhookRule};
 use crate::state::runtime::Runtime;
 use pingora::proxy::Session;

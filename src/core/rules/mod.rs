@@ -1,6 +1,8 @@
 //! The rules a policy applies, one family a file: [`connection`] rules (lists, geofence,
 //! per-address rate), and on payment routes the [`identity`] rules built from [`lists`],
-//! [`quotas`] and [`bindings`]. [`rate`] is how the rules ask an in-process burst limiter.
+//! [`quotas`] and [`bindings`]; on webhook routes the [`webhook`] decisions (source,
+//! signature, replay claim, delivery). [`rate`] is how the rules ask an in-process burst
+//! limiter.
 
 pub mod bindings;
 pub mod connection;
@@ -8,3 +10,4 @@ pub mod identity;
 pub mod lists;
 pub mod quotas;
 pub mod rate;
+pub mod webhook;

@@ -6,7 +6,7 @@
 //! route's active secrets, so a secret can be rotated without a window of failures.
 //! Schemes that sign a timestamp are held to a tolerance in both directions: a captured
 //! notification cannot be replayed later, nor one with a clock far ahead prepared early.
-//! Replays inside the window are caught by the claim [`decide`] plans.
+//! Replays inside the window are caught by the claim that `core::rules::webhook` plans.
 //!
 //! Profiles (the providers' documented schemes):
 //! - `pagoefectivo`: `PE-Signature` = hex HMAC-SHA256(body). No timestamp, no event id.
@@ -22,7 +22,6 @@
 //! - `hmac`: configurable header, SHA-256 or SHA-512, hex or base64, optional prefix, and a
 //!   template of what is signed (`{timestamp}.{body}`) with an optional timestamp header.
 
-pub mod decide;
 mod profile;
 mod rule;
 

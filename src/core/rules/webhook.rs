@@ -9,9 +9,9 @@
 //! provider retries later). An event counts as delivered only when the backend answered
 //! 2xx: a failed delivery is released so that the provider's retry goes through.
 
-use super::{Notification, OnDuplicate, WebhookRule};
 use crate::core::decision::{Decision, Reason};
 use crate::core::plan::{Claim, ClaimOp, StoreAnswer, StoreFailure, StorePlan};
+use crate::core::webhook::{Notification, OnDuplicate, WebhookRule};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::time::Duration;
