@@ -66,7 +66,13 @@ fn benches(c: &mut Criterion) {
         .select("POST", "/v1/cips")
         .expect("the CIP route")
         .policy;
-    let served = Served::new(config, None).expect("runtime");
+    let metrics = std::sync::Arc::new(garita::observe::metrics::Metrics::new());
+    let served = Served::new(config, None, metrics).expect("runtime");
+    // The store is awaited as the proxy awaits it, on a runtime of its own here.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let rules = served.config.policies[policy].identity.as_ref().unwrap();
     let mode = served.config.policies[policy].mode;
     let headers = http::HeaderMap::new();
@@ -99,7 +105,7 @@ fn benches(c: &mut Criterion) {
         let ip = IpAddr::from([192, 0, 2, 1]);
         let hashes = served.hashes(&facts);
         let (_, connection) = served.connection(policy, ClientIp { addr: ip, peer: ip });
-        let d = served.identity(policy, &facts, &hashes, connection.in_mode(mode));
+        let d = rt.block_on(served.identity(policy, &facts, &hashes, connection.in_mode(mode)));
         assert_eq!(
             d.verdict(),
             garita::core::decision::Verdict::Allow,
@@ -121,7 +127,12 @@ fn benches(c: &mut Criterion) {
                 .unwrap();
                 let facts = facts::extract(&rules.selectors, &parsed, &headers, None).unwrap();
                 let hashes = served.hashes(&facts);
-                served.identity(policy, black_box(&facts), &hashes, decision.in_mode(mode))
+                rt.block_on(served.identity(
+                    policy,
+                    black_box(&facts),
+                    &hashes,
+                    decision.in_mode(mode),
+                ))
             })
         },
     );

@@ -100,7 +100,8 @@ pub fn main() -> ExitCode {
                     for line in gateway.listening_lines() {
                         println!("{line}");
                     }
-                    gateway.server.run_forever()
+                    gateway.run();
+                    ExitCode::SUCCESS
                 }
                 Err(e) => {
                     eprintln!("error: {e}");

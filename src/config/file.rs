@@ -28,6 +28,25 @@ pub struct FileConfig {
     pub routes: Vec<RouteSection>,
     #[serde(default)]
     pub identity: IdentitySection,
+    #[serde(default)]
+    pub state: StateSection,
+}
+
+/// Where quota counters, bindings and replay records are kept.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSection {
+    /// "embedded" (default: a database file on local disk) or "memory" (lost at exit).
+    pub backend: Option<String>,
+    /// The embedded database file (default `garita-state.redb` beside the config).
+    pub path: Option<PathBuf>,
+    /// How long a request waits for the store before its policy's `on_store_error`
+    /// applies (default 100).
+    pub timeout_ms: Option<u64>,
+    /// How often the embedded store writes quota counters and bindings back to disk, in
+    /// milliseconds (default 1000): what `kill -9` can lose. Replay records are always
+    /// written before the response.
+    pub flush_interval_ms: Option<u64>,
 }
 
 /// Settings shared by every policy's identity rules.
@@ -113,6 +132,9 @@ pub struct PolicySection {
     pub rate_limit: Option<RateLimitSection>,
     /// "enforce" (default) or "shadow".
     pub mode: Option<String>,
+    /// When the store does not answer: "closed" (default: 503, nothing forwarded) or
+    /// "open" (allowed without the store's rules, counted and logged).
+    pub on_store_error: Option<String>,
     pub facts: Option<FactsSection>,
     #[serde(default)]
     pub block: KeyBlockSection,

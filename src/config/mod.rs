@@ -17,7 +17,6 @@ pub use compile::MAX_BODY_LIMIT;
 pub use error::ConfigError;
 
 use crate::core::calendar::Calendar;
-use crate::core::identity::key_list::KeyHasher;
 use crate::core::policy::Policies;
 use crate::core::request::client_ip::ClientIpResolver;
 use crate::core::request::route::RouteTable;
@@ -40,11 +39,52 @@ pub struct GeoIpSettings {
     pub database_type: String,
 }
 
-/// How identities are counted: the shop's calendar and the key of the identifier hashes.
-#[derive(Debug, Clone)]
+/// How identities are counted: the shop's calendar and the secret of the identifier hashes.
+#[derive(Clone)]
 pub struct IdentitySettings {
     pub calendar: Calendar,
-    pub hasher: KeyHasher,
+    /// From `identity.hash_key_env`; without it the runtime takes the one kept in the
+    /// embedded store, or a random one for a memory store.
+    pub hash_key: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for IdentitySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentitySettings")
+            .field("calendar", &self.calendar.name())
+            .field(
+                "hash_key",
+                &self.hash_key.as_ref().map(|_| "(from the environment)"),
+            )
+            .finish()
+    }
+}
+
+/// Which store keeps the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreBackend {
+    /// In this process only: lost at exit (tests, demos).
+    Memory,
+    /// A database file on local disk.
+    Embedded { path: PathBuf },
+}
+
+impl StoreBackend {
+    pub fn describe(&self) -> String {
+        match self {
+            StoreBackend::Memory => "memory (lost at exit)".to_string(),
+            StoreBackend::Embedded { path } => format!("embedded, {}", path.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateSettings {
+    pub backend: StoreBackend,
+    /// How long a request waits for the store.
+    pub timeout: Duration,
+    /// How often the embedded store writes counters and bindings back to disk.
+    pub flush_interval: Duration,
 }
 
 /// A validated configuration, ready to serve.
@@ -67,6 +107,7 @@ pub struct Config {
     pub policies: Policies,
     pub geoip: Option<GeoIpSettings>,
     pub identity: IdentitySettings,
+    pub state: StateSettings,
     /// Things that work but should not be so in production (shown by `garita check`,
     /// logged by `garita run`).
     pub warnings: Vec<String>,
@@ -102,6 +143,7 @@ impl Config {
         if let Some(geo) = &self.geoip {
             out.push_str(&format!("geoip:     {}\n", geo.database_type));
         }
+        out.push_str(&format!("state:     {}\n", self.state.backend.describe()));
         out.push_str(&format!("routes:    {}\n", self.routes.routes().len()));
         let default = &self.policies[self.routes.default_policy()];
         out.push_str(&format!(
@@ -176,6 +218,9 @@ fn describe_policy(policy: &crate::core::policy::Policy) -> String {
             webhook.keys.len(),
             webhook.replay_window
         ));
+    }
+    if policy.on_store_error == crate::core::policy::OnStoreError::Open {
+        parts.push("open when the store is down".to_string());
     }
     if policy.mode == crate::core::decision::Mode::Shadow {
         parts.push("SHADOW MODE".to_string());

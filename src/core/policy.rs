@@ -40,6 +40,18 @@ pub struct Policy {
     /// Makes the route a webhook route: notifications are verified before anything else.
     pub webhook: Option<WebhookRule>,
     pub mode: Mode,
+    /// What a request gets when the store does not answer.
+    pub on_store_error: OnStoreError,
+}
+
+/// What a policy does with a request when the store does not answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStoreError {
+    /// Refuse it (503, `store_unavailable`): its quotas, bindings or replay check could not
+    /// be kept.
+    Closed,
+    /// Let it through without the store's rules, counted and logged loudly.
+    Open,
 }
 
 /// Every compiled policy, addressed by [`PolicyId`].

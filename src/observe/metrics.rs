@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use std::sync::Arc;
 
@@ -23,6 +23,16 @@ pub struct Metrics {
     pub rate_limit_overflow: IntCounterVec,
     pub store_entries: IntGauge,
     pub webhooks: IntCounterVec,
+    pub store: StoreMetrics,
+}
+
+/// How the store answers: latency by operation (resolved once), failures by kind, and
+/// whether it answered last time.
+pub struct StoreMetrics {
+    pub execute_seconds: Histogram,
+    pub settle_seconds: Histogram,
+    pub errors: IntCounterVec,
+    pub up: IntGauge,
 }
 
 impl Metrics {
@@ -85,6 +95,31 @@ impl Metrics {
             &["profile", "outcome"],
         )
         .expect("valid metric");
+        let store_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "garita_store_duration_seconds",
+                "Time the identity store took to answer, by operation (execute: one request's plan; settle: a delivered or failed webhook).",
+            )
+            .buckets(vec![
+                0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+            ]),
+            &["op"],
+        )
+        .expect("valid metric");
+        let store_errors = IntCounterVec::new(
+            Opts::new(
+                "garita_store_errors_total",
+                "Store calls that failed, by kind (timeout, unavailable, corrupt).",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
+        let store_up = IntGauge::new(
+            "garita_store_up",
+            "1 if the identity store answered the last call, 0 if it failed.",
+        )
+        .expect("valid metric");
+        store_up.set(1);
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "garita_build_info",
@@ -104,6 +139,9 @@ impl Metrics {
             Box::new(rate_limit_overflow.clone()),
             Box::new(store_entries.clone()),
             Box::new(webhooks.clone()),
+            Box::new(store_seconds.clone()),
+            Box::new(store_errors.clone()),
+            Box::new(store_up.clone()),
             Box::new(build_info),
         ] {
             registry.register(collector).expect("unique metric names");
@@ -117,6 +155,12 @@ impl Metrics {
             rate_limit_overflow,
             store_entries,
             webhooks,
+            store: StoreMetrics {
+                execute_seconds: store_seconds.with_label_values(&["execute"]),
+                settle_seconds: store_seconds.with_label_values(&["settle"]),
+                errors: store_errors,
+                up: store_up,
+            },
         }
     }
 

@@ -49,24 +49,23 @@ fn decision_label(decision: Option<&Decision>) -> &'static str {
 /// Settle a claimed webhook event: remembered if the backend accepted it, released if not.
 /// Called as soon as the backend's status is known, before the provider gets the answer,
 /// and again when the request is done (a no-op then, unless no answer ever came).
-pub(super) fn settle_claim(proxy: &GaritaProxy, ctx: &mut RequestCtx) {
+pub(super) async fn settle_claim(proxy: &GaritaProxy, ctx: &mut RequestCtx) {
     let Some(held) = ctx.replay_claim.take() else {
         return;
     };
-    let now = proxy.served.runtime.now().as_second();
+    let served = &proxy.served;
+    let now = served.runtime.now().as_second();
     let until = held.delivered_until(ctx.upstream_status, now);
-    if let Err(e) = proxy.served.runtime.store.settle(&held.key, until, now) {
-        log::error!("{e}");
-    }
+    served.settle(&held.key, until, now).await;
 }
 
-pub(super) fn account(
+pub(super) async fn account(
     proxy: &GaritaProxy,
     session: &mut Session,
     error: Option<&Error>,
     ctx: &mut RequestCtx,
 ) {
-    settle_claim(proxy, ctx);
+    settle_claim(proxy, ctx).await;
     if let Some((profile, outcome)) = ctx.webhook {
         proxy
             .metrics

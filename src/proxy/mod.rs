@@ -185,12 +185,12 @@ impl GaritaProxy {
         }
         let waited = Instant::now();
         let decided = if let Some(rule) = &policy.webhook {
-            webhook::check_notification(session, rule, policy, decision, &served.runtime, ctx).await
+            webhook::check_notification(session, rule, policy, decision, served, ctx).await
         } else if let Some(rules) = &policy.identity {
             match body::read_facts(session, rules).await {
                 Ok(facts) => {
                     let hashes = served.hashes(&facts);
-                    let decided = served.identity(policy_id, &facts, &hashes, decision);
+                    let decided = served.identity(policy_id, &facts, &hashes, decision).await;
                     ctx.facts = Some((facts, hashes));
                     decided
                 }
@@ -388,7 +388,7 @@ impl ProxyHttp for GaritaProxy {
         ctx: &mut Self::CTX,
     ) -> Result<()> {
         ctx.upstream_status = Some(upstream_response.status.as_u16());
-        account::settle_claim(self, ctx);
+        account::settle_claim(self, ctx).await;
         Ok(())
     }
 
@@ -427,6 +427,6 @@ impl ProxyHttp for GaritaProxy {
     }
 
     async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut Self::CTX) {
-        account::account(self, session, error, ctx);
+        account::account(self, session, error, ctx).await;
     }
 }

@@ -4,30 +4,59 @@
 //! The decision steps that need the config, the runtime and the core together live here,
 //! free of Pingora, so that the benchmarks run exactly what the proxy runs: connection
 //! rules with the policy's limiter, and identity rules planned by the core, carried out by
-//! the store in one call, and concluded by the core.
+//! the store in one call, and concluded by the core. Every store call is awaited with the
+//! configured timeout, timed, and counted; a failure is logged at most once a second so
+//! that an outage does not flood the log.
 
 use crate::config::Config;
 use crate::core::decision::Decision;
 use crate::core::identity::key_list::KeyHashes;
-use crate::core::plan::StoreFailure;
+use crate::core::plan::{StoreAnswer, StoreFailure, StorePlan};
 use crate::core::policy::PolicyId;
 use crate::core::request::client_ip::ClientIp;
 use crate::core::request::facts::IdentityFacts;
 use crate::core::rules::connection::{self, ConnectionFacts};
 use crate::core::rules::identity::{self, Setting, Step};
+use crate::observe::metrics::Metrics;
 use crate::state::runtime::{Runtime, RuntimeError};
+use crate::state::store::StoreError;
+use prometheus::Histogram;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
-#[derive(Debug)]
 pub struct Served {
     pub config: Config,
     pub runtime: Runtime,
+    metrics: Arc<Metrics>,
+    /// When a store failure was last logged (Unix seconds).
+    last_store_complaint: AtomicU64,
+}
+
+impl std::fmt::Debug for Served {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Served")
+            .field("config", &self.config.source)
+            .field("runtime", &self.runtime)
+            .finish()
+    }
 }
 
 impl Served {
     /// Serve `config`, keeping what the runtime of `previous` has that still fits.
-    pub fn new(config: Config, previous: Option<&Served>) -> Result<Self, RuntimeError> {
+    pub fn new(
+        config: Config,
+        previous: Option<&Served>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, RuntimeError> {
         let runtime = Runtime::build(&config, previous.map(|p| &p.runtime))?;
-        Ok(Self { config, runtime })
+        Ok(Self {
+            config,
+            runtime,
+            metrics,
+            last_store_complaint: AtomicU64::new(0),
+        })
     }
 
     /// The connection facts of a client, and the connection rules' decision on them (not
@@ -44,12 +73,12 @@ impl Served {
 
     /// The keyed hashes of a request's identity facts.
     pub fn hashes(&self, facts: &IdentityFacts) -> KeyHashes {
-        KeyHashes::of(facts, &self.config.identity.hasher)
+        KeyHashes::of(facts, &self.runtime.hasher)
     }
 
     /// The identity rules on top of `decision` (the connection decision under the policy's
     /// mode): plan with the core, carry the plan out in the store, conclude with the core.
-    pub fn identity(
+    pub async fn identity(
         &self,
         policy_id: PolicyId,
         facts: &IdentityFacts,
@@ -63,6 +92,7 @@ impl Served {
         let setting = Setting {
             policy: &policy.name,
             mode: policy.mode,
+            on_store_error: policy.on_store_error,
             now: self.runtime.now(),
             calendar: &self.config.identity.calendar,
         };
@@ -72,12 +102,67 @@ impl Served {
         match step {
             Step::Decided(decision) => decision,
             Step::Ask(plan) => {
-                let answer = self.runtime.store.execute(plan.store_plan());
-                plan.conclude(answer.map_err(|e| {
-                    log::error!("{e}");
-                    StoreFailure
-                }))
+                let answer = self.execute(plan.store_plan()).await;
+                plan.conclude(answer)
             }
+        }
+    }
+
+    /// Have the store carry out one request's plan, within the timeout.
+    pub async fn execute(&self, plan: &StorePlan) -> Result<StoreAnswer, StoreFailure> {
+        let store = &self.runtime.store;
+        let seconds = &self.metrics.store.execute_seconds;
+        self.ask(seconds, store.execute(plan))
+            .await
+            .map_err(StoreFailure::from)
+    }
+
+    /// Settle a webhook event's claim, within the timeout.
+    pub async fn settle(&self, key: &str, delivered_until: Option<i64>, now: i64) {
+        let store = &self.runtime.store;
+        let seconds = &self.metrics.store.settle_seconds;
+        // A failed settlement is counted and logged by `ask`: the claim then lapses on its
+        // own, and the provider's retry is let through.
+        let _ = self
+            .ask(seconds, store.settle(key, delivered_until, now))
+            .await;
+    }
+
+    async fn ask<T>(
+        &self,
+        seconds: &Histogram,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let timeout = self.config.state.timeout;
+        let started = Instant::now();
+        let result = match tokio::time::timeout(timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Timeout(timeout)),
+        };
+        seconds.observe(started.elapsed().as_secs_f64());
+        let store = &self.metrics.store;
+        match &result {
+            Ok(_) => store.up.set(1),
+            Err(e) => {
+                store.up.set(0);
+                store.errors.with_label_values(&[e.kind()]).inc();
+                self.complain(e);
+            }
+        }
+        result
+    }
+
+    /// Log a store failure, at most once a second.
+    fn complain(&self, e: &StoreError) {
+        let now = self.runtime.now().as_second().max(0) as u64;
+        let last = self.last_store_complaint.load(Ordering::Relaxed);
+        if now > last
+            && self
+                .last_store_complaint
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            log::error!("{e}; policies apply their on_store_error until it answers again");
         }
     }
 }

@@ -98,9 +98,28 @@ pub struct Gateway {
     /// Bound already: connections wait in the backlog until the server runs.
     pub proxy: Vec<SocketAddr>,
     pub metrics: Option<SocketAddr>,
+    served: Arc<Served>,
 }
 
 impl Gateway {
+    /// Serve until SIGTERM or SIGINT, then write back what the store held back.
+    pub fn run(self) {
+        self.server.run(pingora::server::RunArgs::default());
+        // Requests served during the grace period counted after housekeeping's flush at
+        // the signal; every service has stopped now, so this flush is the last word.
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => {
+                if let Err(e) = rt.block_on(self.served.runtime.store.flush()) {
+                    log::error!("at exit: {e}");
+                }
+            }
+            Err(e) => log::error!("at exit: cannot flush the store: {e}"),
+        }
+    }
+
     /// One line a listener, `listening on 127.0.0.1:8080 (proxy)`: what `run` prints, and
     /// what tests and scripts wait for.
     pub fn listening_lines(&self) -> Vec<String> {
@@ -136,9 +155,9 @@ pub fn build_server(config: Config) -> Result<Gateway, GatewayError> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let served = Arc::new(Served::new(config, None)?);
-    let config = &served.config;
     let metrics = Arc::new(Metrics::new());
+    let served = Arc::new(Served::new(config, None, metrics.clone())?);
+    let config = &served.config;
     let log = Arc::new(DecisionLog::open(&config.decision_log).map_err(GatewayError::DecisionLog)?);
     reopen_log_on_hangup(log.clone())?;
     exit_when_a_listener_fails();
@@ -181,12 +200,16 @@ pub fn build_server(config: Config) -> Result<Gateway, GatewayError> {
 
     server.add_service(background_service(
         "garita housekeeping",
-        Housekeeping { served, metrics },
+        Housekeeping {
+            served: served.clone(),
+            metrics,
+        },
     ));
     Ok(Gateway {
         server,
         proxy: proxy_addrs,
         metrics: metrics_addr,
+        served,
     })
 }
 
@@ -197,11 +220,12 @@ struct Housekeeping {
 }
 
 impl Housekeeping {
-    fn tick(&self, reported_overflow: &mut HashMap<String, u64>) {
-        for limiter in self.served.runtime.all_limiters() {
+    async fn tick(&self, reported_overflow: &mut HashMap<String, u64>) {
+        let runtime = &self.served.runtime;
+        for limiter in runtime.all_limiters() {
             limiter.housekeeping();
         }
-        for (policy, limiter) in self.served.runtime.ip_limiters() {
+        for (policy, limiter) in runtime.ip_limiters() {
             self.metrics
                 .rate_limit_keys
                 .with_label_values(&[policy])
@@ -214,11 +238,15 @@ impl Housekeeping {
                 .inc_by(overflowed.saturating_sub(*reported));
             *reported = overflowed;
         }
-        let store = &self.served.runtime.store;
-        store.purge_expired(self.served.runtime.now().as_second());
-        self.metrics
-            .store_entries
-            .set(i64::try_from(store.size()).unwrap_or(i64::MAX));
+        let store = &runtime.store;
+        if let Err(e) = store.purge_expired(runtime.now().as_second()).await {
+            log::error!("housekeeping: {e}");
+        }
+        if let Ok(size) = store.size().await {
+            self.metrics
+                .store_entries
+                .set(i64::try_from(size).unwrap_or(i64::MAX));
+        }
     }
 }
 
@@ -229,8 +257,14 @@ impl BackgroundService for Housekeeping {
         let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
         loop {
             tokio::select! {
-                _ = every.tick() => self.tick(&mut reported_overflow),
-                _ = shutdown.changed() => return,
+                _ = every.tick() => self.tick(&mut reported_overflow).await,
+                _ = shutdown.changed() => {
+                    // A graceful stop loses nothing that was written behind.
+                    if let Err(e) = self.served.runtime.store.flush().await {
+                        log::error!("at shutdown: {e}");
+                    }
+                    return;
+                }
             }
         }
     }

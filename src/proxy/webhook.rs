@@ -5,13 +5,12 @@
 //! The claim is settled when the backend has answered (see [`super::account`]).
 
 use super::body::read_body;
+use super::served::Served;
 use super::RequestCtx;
 use crate::core::decision::Decision;
-use crate::core::plan::StoreFailure;
 use crate::core::policy::Policy;
 use crate::core::rules::webhook as decide;
 use crate::core::webhook::{Notification, WebhookRule};
-use crate::state::runtime::Runtime;
 use pingora::proxy::Session;
 
 /// Metrics outcome of one notification.
@@ -24,7 +23,7 @@ pub(super) async fn check_notification(
     rule: &WebhookRule,
     policy: &Policy,
     connection: Decision,
-    runtime: &Runtime,
+    served: &Served,
     ctx: &mut RequestCtx,
 ) -> Decision {
     if let Err(refusal) = decide::admit_source(rule, ctx.client.map(|c| c.addr)) {
@@ -44,7 +43,7 @@ pub(super) async fn check_notification(
         query: req.uri.query(),
         body: &bytes,
     };
-    let now = runtime.now().as_second();
+    let now = served.runtime.now().as_second();
     let plan = match decide::verify(rule, &policy.name, &notification, now) {
         Ok(plan) => plan,
         Err(refusal) => {
@@ -52,11 +51,8 @@ pub(super) async fn check_notification(
             return refusal.decision;
         }
     };
-    let answer = runtime.store.execute(plan.store_plan()).map_err(|e| {
-        log::error!("{e}");
-        StoreFailure
-    });
-    let verdict = decide::conclude(rule, plan, answer, connection);
+    let answer = served.execute(plan.store_plan()).await;
+    let verdict = decide::conclude(rule, plan, answer, connection, policy.on_store_error);
     outcome(ctx, rule, verdict.outcome);
     ctx.replay_claim = verdict.held;
     ctx.duplicate = verdict.duplicate;

@@ -8,7 +8,8 @@
 //! burst), the store keeps its counters, bindings and replay records, and the GeoIP reader
 //! stays open when it is the same file. A part whose settings changed starts afresh.
 
-use crate::config::Config;
+use crate::config::{Config, StoreBackend};
+use crate::core::identity::key_list::KeyHasher;
 use crate::core::net::geo::CountryCode;
 use crate::core::policy::PolicyId;
 use crate::core::request::facts::KeyKind;
@@ -16,7 +17,7 @@ use crate::core::rules::rate::{BurstLimiter, RateSpec};
 use crate::state::clock::{Clock, FileClock, SystemClock};
 use crate::state::geoip::CountryDb;
 use crate::state::rate_limit::Limiter;
-use crate::state::store::{MemoryStore, Store};
+use crate::state::store::{EmbeddedStore, MemoryStore, Store, StoreError};
 use jiff::Timestamp;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -30,6 +31,8 @@ pub const TEST_CLOCK_ENV: &str = "GARITA_TEST_CLOCK_FILE";
 pub enum RuntimeError {
     #[error("cannot open the GeoIP database {}: {why}", path.display())]
     GeoIp { path: PathBuf, why: String },
+    #[error("cannot open the state store: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// Which limiter of a policy: its per-address one, or the rate of its n-th identity limit
@@ -50,6 +53,10 @@ struct PolicyLimiters {
 
 pub struct Runtime {
     pub store: Arc<dyn Store>,
+    /// The settings the store was opened with, to tell whether a new config can keep it.
+    store_settings: StoreBackend,
+    /// The keyed hash that stands in for identifiers in store keys and the log.
+    pub hasher: KeyHasher,
     geo: Option<(PathBuf, Arc<CountryDb>)>,
     clock: Arc<dyn Clock>,
     /// By policy id.
@@ -122,16 +129,38 @@ impl Runtime {
             }
         };
 
-        let store = match previous {
-            Some(p) => p.store.clone(),
-            None => Arc::new(MemoryStore::new()) as Arc<dyn Store>,
-        };
         let clock = match previous {
             Some(p) => p.clock.clone(),
             None => clock_from_env(),
         };
+        let kept = previous.filter(|p| p.store_settings == config.state.backend);
+        let (store, stored_key): (Arc<dyn Store>, Option<Vec<u8>>) = match kept {
+            Some(p) => (p.store.clone(), None),
+            None => match &config.state.backend {
+                StoreBackend::Memory => (Arc::new(MemoryStore::new()), None),
+                StoreBackend::Embedded { path } => {
+                    let store = EmbeddedStore::open(
+                        path,
+                        clock.now().as_second(),
+                        config.state.flush_interval,
+                    )?;
+                    let key = store.hash_key().to_vec();
+                    (Arc::new(store), Some(key))
+                }
+            },
+        };
+        // The config's secret, or the one kept with the state, or (memory only) a random
+        // one; a kept store keeps the hasher it was used with.
+        let hasher = match (&config.identity.hash_key, kept, stored_key) {
+            (Some(secret), _, _) => KeyHasher::new(secret),
+            (None, Some(p), _) => p.hasher.clone(),
+            (None, None, Some(stored)) => KeyHasher::new(&stored),
+            (None, None, None) => KeyHasher::random(),
+        };
         Ok(Runtime {
             store,
+            store_settings: config.state.backend.clone(),
+            hasher,
             geo,
             clock,
             limiters,
@@ -206,6 +235,7 @@ mod tests {
     fn with_limit(rate: &str) -> Config {
         config(&format!(
             "[server]\nlisten = [\"127.0.0.1:8080\"]\ndefault_policy = \"site\"\n\
+             [state]\nbackend = \"memory\"\n\
              [upstream]\naddresses = [\"127.0.0.1:3000\"]\n\
              [policies.site]\nrate_limit = {rate}\n[policies.other]\n"
         ))

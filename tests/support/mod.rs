@@ -205,7 +205,7 @@ impl GatewayBuilder {
             (false, false) => format!("\"{}\"", shop.addr()),
         };
         let config = format!(
-            "[server]\nlisten = [\"127.0.0.1:0\"]\nthreads = 2\ndefault_policy = \"open\"\n\
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nthreads = 2\ndefault_policy = \"open\"\ngrace_period_seconds = 1\n\
              [upstream]\naddresses = [{}]\n\
              [client_ip]\n{}\n\
              [metrics]\nlisten = \"127.0.0.1:0\"\n\
@@ -214,41 +214,53 @@ impl GatewayBuilder {
              [policies.open]\n\n{}\n",
             upstream, self.client_ip, self.rules
         );
-        let config_path = dir.path().join("garita.toml");
-        std::fs::write(&config_path, &config).unwrap();
-        let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let mut command = Command::new(garita_bin());
-        command.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        std::fs::write(dir.path().join("garita.toml"), &config).unwrap();
         if let Some(now) = &self.clock {
-            let clock = dir.path().join("clock");
-            std::fs::write(&clock, now).unwrap();
-            command.env("GARITA_TEST_CLOCK_FILE", &clock);
+            std::fs::write(dir.path().join("clock"), now).unwrap();
         }
-        let mut child = command
-            .args(["run", "--config"])
-            .arg(&config_path)
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start garita");
-        let listening = read_listeners(child.stdout.take().unwrap(), &["proxy", "metrics"]);
-        let (Some(&proxy), Some(&metrics)) = (listening.get("proxy"), listening.get("metrics"))
-        else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "garita did not say where it listens; config:\n{config}\nstderr:\n{}",
-                std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default()
-            );
-        };
+        let mut env = self.env;
+        if self.clock.is_some() {
+            let clock = dir.path().join("clock").display().to_string();
+            env.push(("GARITA_TEST_CLOCK_FILE".into(), clock));
+        }
+        let (child, proxy, metrics) = spawn(dir.path(), &env);
         TestGateway {
             child,
             shop,
             proxy,
             metrics,
             dir,
+            env,
         }
     }
+}
+
+/// Start `garita run` on the config in `dir` and wait for its listeners.
+fn spawn(dir: &Path, env: &[(String, String)]) -> (Child, SocketAddr, SocketAddr) {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("stderr.log"))
+        .unwrap();
+    let mut child = Command::new(garita_bin())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(["run", "--config"])
+        .arg(dir.join("garita.toml"))
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("start garita");
+    let listening = read_listeners(child.stdout.take().unwrap(), &["proxy", "metrics"]);
+    let (Some(&proxy), Some(&metrics)) = (listening.get("proxy"), listening.get("metrics")) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "garita did not say where it listens; config:\n{}\nstderr:\n{}",
+            std::fs::read_to_string(dir.join("garita.toml")).unwrap_or_default(),
+            std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+        );
+    };
+    (child, proxy, metrics)
 }
 
 pub struct TestGateway {
@@ -257,6 +269,7 @@ pub struct TestGateway {
     pub proxy: SocketAddr,
     pub metrics: SocketAddr,
     dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
 }
 
 impl TestGateway {
@@ -305,6 +318,17 @@ impl TestGateway {
             .status()
             .expect("kill(1)");
         assert!(status.success(), "kill -{name}");
+    }
+
+    /// Stop the gateway with `signal` (`TERM` for a graceful stop, `KILL` for a crash),
+    /// wait for it to exit, and start it again on the same config, state and backend.
+    pub fn restart(&mut self, signal: &str) {
+        self.signal(signal);
+        self.child.wait().expect("garita exits");
+        let (child, proxy, metrics) = spawn(self.dir.path(), &self.env);
+        self.child = child;
+        self.proxy = proxy;
+        self.metrics = metrics;
     }
 
     /// Whether the gateway process has exited, and how.

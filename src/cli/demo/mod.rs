@@ -55,7 +55,7 @@ pub fn run(options: &DemoOptions) -> Result<bool, String> {
     let metrics_addr = built.metrics;
     let gateway = std::thread::Builder::new()
         .name("gateway".into())
-        .spawn(move || built.server.run(pingora::server::RunArgs::default()))
+        .spawn(move || built.run())
         .map_err(|e| e.to_string())?;
     if !wait_until_listening(proxy_addr, Duration::from_secs(10)) {
         return Err(format!(

@@ -6,7 +6,7 @@ use crate::config::file;
 use crate::config::shared::{compile_rate_limit, parse_duration, read_list, Ctx};
 use crate::config::IdentitySettings;
 use crate::core::calendar::{Calendar, Period};
-use crate::core::identity::key_list::{KeyHasher, KeyList};
+use crate::core::identity::key_list::KeyList;
 use crate::core::request::body::Selector;
 use crate::core::request::facts::{FactSelectors, KeyKind};
 use crate::core::rules::bindings::BindingRule;
@@ -47,11 +47,14 @@ pub(super) fn identity_settings(
                     },
                 ));
             }
-            KeyHasher::new(secret.as_bytes())
+            Some(secret.into_bytes())
         }
-        None => KeyHasher::random(),
+        None => None,
     };
-    Ok(IdentitySettings { calendar, hasher })
+    Ok(IdentitySettings {
+        calendar,
+        hash_key: hasher,
+    })
 }
 
 fn action(ctx: &Ctx, key: &str, text: Option<&str>) -> Result<Action, ConfigError> {

@@ -11,11 +11,11 @@ pub use identity::MAX_BODY_LIMIT;
 use super::error::ConfigError;
 use super::file::{self, FileConfig};
 use super::shared::{compile_rate_limit, read_list, Ctx};
-use super::{Config, GeoIpSettings, LogTarget};
+use super::{Config, GeoIpSettings, LogTarget, StateSettings, StoreBackend};
 use crate::core::decision::Mode;
 use crate::core::net::geo::{CountryCode, Geofence, UnknownCountry};
 use crate::core::net::ip_list::IpList;
-use crate::core::policy::{Policies, Policy};
+use crate::core::policy::{OnStoreError, Policies, Policy};
 use crate::core::request::client_ip::ClientIpResolver;
 use crate::core::request::route::{PathPattern, Route, RouteName, RouteTable};
 use crate::state::geoip::CountryDb;
@@ -207,7 +207,11 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         policies.push(policy);
     }
 
-    if raw.identity.hash_key_env.is_none() && policies.iter().any(|(_, p)| p.identity.is_some()) {
+    let state = state_settings(&ctx, &raw.state)?;
+    if raw.identity.hash_key_env.is_none()
+        && state.backend == StoreBackend::Memory
+        && policies.iter().any(|(_, p)| p.identity.is_some())
+    {
         warnings.push(format!(
             "{}: identity.hash_key_env is not set: identifier hashes in the decision log change at every start",
             ctx.file.display()
@@ -302,6 +306,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         policies,
         geoip: geo,
         identity,
+        state,
         warnings,
     })
 }
@@ -372,6 +377,15 @@ fn compile_policy(
         Mode::Enforce,
         &[("enforce", Mode::Enforce), ("shadow", Mode::Shadow)],
     )?;
+    let on_store_error = ctx.choice(
+        format!("{key}.on_store_error"),
+        section.on_store_error.as_deref(),
+        OnStoreError::Closed,
+        &[
+            ("closed", OnStoreError::Closed),
+            ("open", OnStoreError::Open),
+        ],
+    )?;
 
     Ok(Policy {
         name: Arc::from(name),
@@ -382,6 +396,7 @@ fn compile_policy(
         identity: identity::identity_rules(ctx, key, section)?,
         webhook: None,
         mode,
+        on_store_error,
     })
 }
 
@@ -430,6 +445,63 @@ fn compile_geofence(
             "neither or both",
         )),
     }
+}
+
+fn state_settings(ctx: &Ctx, section: &file::StateSection) -> Result<StateSettings, ConfigError> {
+    let backend = ctx.choice(
+        "state.backend",
+        section.backend.as_deref(),
+        "embedded",
+        &[("embedded", "embedded"), ("memory", "memory")],
+    )?;
+    let backend = match backend {
+        "memory" => {
+            if section.path.is_some() {
+                return Err(ctx.invalid(
+                    "state.path",
+                    "no path with backend = \"memory\"",
+                    "a path",
+                ));
+            }
+            StoreBackend::Memory
+        }
+        _ => {
+            let path = ctx.resolve(
+                section
+                    .path
+                    .as_deref()
+                    .unwrap_or(Path::new("garita-state.redb")),
+            );
+            if !path
+                .parent()
+                .is_none_or(|d| d.as_os_str().is_empty() || d.is_dir())
+            {
+                return Err(ctx.invalid(
+                    "state.path",
+                    "a file in an existing directory",
+                    path.display(),
+                ));
+            }
+            StoreBackend::Embedded { path }
+        }
+    };
+    let timeout_ms = section.timeout_ms.unwrap_or(100);
+    if timeout_ms == 0 {
+        return Err(ctx.invalid("state.timeout_ms", "a number of milliseconds >= 1", 0));
+    }
+    let flush_ms = section.flush_interval_ms.unwrap_or(1000);
+    if !(10..=60_000).contains(&flush_ms) {
+        return Err(ctx.invalid(
+            "state.flush_interval_ms",
+            "a number of milliseconds from 10 to 60000",
+            flush_ms,
+        ));
+    }
+    Ok(StateSettings {
+        backend,
+        timeout: Duration::from_millis(timeout_ms),
+        flush_interval: Duration::from_millis(flush_ms),
+    })
 }
 
 /// Whether two listeners would want the same socket: the same port on the same address, or

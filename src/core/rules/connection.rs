@@ -130,6 +130,7 @@ mod tests {
             identity: None,
             webhook: None,
             mode: Mode::Enforce,
+            on_store_error: crate::core::policy::OnStoreError::Closed,
         }
     }
 

@@ -25,6 +25,7 @@ use crate::core::calendar::Calendar;
 use crate::core::decision::{Decision, Mode, Reason, Verdict};
 use crate::core::identity::key_list::KeyHashes;
 use crate::core::plan::{StoreAnswer, StoreFailure, StorePlan};
+use crate::core::policy::OnStoreError;
 use crate::core::request::body::BodyKind;
 use crate::core::request::facts::{FactProblem, FactSelectors, IdentityFacts};
 use jiff::Timestamp;
@@ -60,11 +61,13 @@ pub struct IdentityRules {
     pub bindings: Vec<BindingRule>,
 }
 
-/// Where the rules are applied: the policy's name and mode, the time, the shop's calendar.
+/// Where the rules are applied: the policy's name, mode and failure mode, the time, the
+/// shop's calendar.
 #[derive(Debug, Clone, Copy)]
 pub struct Setting<'a> {
     pub policy: &'a str,
     pub mode: Mode,
+    pub on_store_error: OnStoreError,
     pub now: Timestamp,
     pub calendar: &'a Calendar,
 }
@@ -81,6 +84,7 @@ pub enum Step {
 pub struct IdentityPlan {
     decision: Decision,
     mode: Mode,
+    on_store_error: OnStoreError,
     earlier_shadow: Option<Verdict>,
     policy: String,
     store: StorePlan,
@@ -176,6 +180,7 @@ pub fn plan<'l>(
     Step::Ask(IdentityPlan {
         decision,
         mode,
+        on_store_error: setting.on_store_error,
         earlier_shadow: earlier,
         policy: setting.policy.to_string(),
         binding_rules: behind
@@ -201,12 +206,15 @@ impl IdentityPlan {
         &self.store
     }
 
-    /// The decision, given the store's answer (or its failure: the request is then refused
-    /// with 503, even in shadow mode, since its limits could not be kept).
+    /// The decision, given the store's answer. When the store failed, a policy that fails
+    /// closed refuses the request (503, even in shadow mode: its limits could not be kept);
+    /// one that fails open lets it through on what was decided without the store, with
+    /// `store_unavailable` noted for the log and the metrics.
     pub fn conclude(self, answer: Result<StoreAnswer, StoreFailure>) -> Decision {
         let Self {
             mut decision,
             mode,
+            on_store_error,
             earlier_shadow,
             policy,
             store,
@@ -215,7 +223,13 @@ impl IdentityPlan {
         } = self;
         let done = |d: Decision| finish(d, mode, earlier_shadow);
         let Ok(answer) = answer else {
-            return done(Decision::deny(Reason::StoreUnavailable));
+            return done(match on_store_error {
+                OnStoreError::Closed => Decision::deny(Reason::StoreUnavailable),
+                OnStoreError::Open => {
+                    decision.note(Reason::StoreUnavailable);
+                    decision
+                }
+            });
         };
         let exceeded = answer
             .bindings
@@ -305,6 +319,7 @@ mod tests {
         let setting = Setting {
             policy: "p",
             mode,
+            on_store_error: OnStoreError::Closed,
             now: at.parse().unwrap(),
             calendar: &calendar,
         };
@@ -456,6 +471,25 @@ mod tests {
     }
 
     #[test]
+    fn a_policy_that_fails_open_lets_the_request_through_noted() {
+        let r = rules(vec![daily(2, Action::Deny)], vec![]);
+        let calendar = Calendar::new("America/Lima").unwrap();
+        let f = facts("45678912", None);
+        let setting = Setting {
+            policy: "p",
+            mode: Mode::Enforce,
+            on_store_error: OnStoreError::Open,
+            now: "2026-11-25T12:00:00Z".parse().unwrap(),
+            calendar: &calendar,
+        };
+        let hashes = KeyHashes::of(&f, &KeyHasher::new(b"test"));
+        let plan = asked(plan(&r, setting, &f, &hashes, Decision::allow(), |_| None));
+        let d = plan.conclude(Err(StoreFailure));
+        assert_eq!(d.verdict(), Verdict::Allow);
+        assert_eq!(d.primary_reason(), Some(Reason::StoreUnavailable));
+    }
+
+    #[test]
     fn fact_problems_follow_the_policy_without_the_store() {
         let r = rules(vec![daily(2, Action::Deny)], vec![]);
         let missing = IdentityFacts {
@@ -497,6 +531,7 @@ mod tests {
         let setting = Setting {
             policy: "p",
             mode: Mode::Shadow,
+            on_store_error: OnStoreError::Closed,
             now: "2026-11-25T12:00:00Z".parse().unwrap(),
             calendar: &calendar,
         };

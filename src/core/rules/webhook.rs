@@ -11,6 +11,7 @@
 
 use crate::core::decision::{Decision, Reason};
 use crate::core::plan::{Claim, ClaimOp, StoreAnswer, StoreFailure, StorePlan};
+use crate::core::policy::OnStoreError;
 use crate::core::webhook::{Notification, OnDuplicate, WebhookRule};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
@@ -121,12 +122,15 @@ pub struct WebhookVerdict {
 }
 
 /// Turn the store's answer to the claim into the route's decision; `connection` is the
-/// decision the connection rules reached (under the policy's mode).
+/// decision the connection rules reached (under the policy's mode). Without an answer, a
+/// policy that fails closed refuses the notification (503: the provider retries); one that
+/// fails open forwards it unprotected against replays, noted `store_unavailable`.
 pub fn conclude(
     rule: &WebhookRule,
     plan: EventPlan,
     answer: Result<StoreAnswer, StoreFailure>,
     connection: Decision,
+    on_store_error: OnStoreError,
 ) -> WebhookVerdict {
     let refused = |reason, outcome| WebhookVerdict {
         decision: Decision::deny(reason),
@@ -137,7 +141,19 @@ pub fn conclude(
     let claim = match answer.map(|a| a.claim) {
         Ok(Some(claim)) => claim,
         Ok(None) | Err(StoreFailure) => {
-            return refused(Reason::StoreUnavailable, "store_unavailable")
+            return match on_store_error {
+                OnStoreError::Closed => refused(Reason::StoreUnavailable, "store_unavailable"),
+                OnStoreError::Open => {
+                    let mut decision = connection;
+                    decision.note(Reason::StoreUnavailable);
+                    WebhookVerdict {
+                        decision,
+                        outcome: "unprotected",
+                        held: None,
+                        duplicate: false,
+                    }
+                }
+            }
         }
     };
     let key = plan.store.claim.map(|c| c.key).unwrap_or_default();
@@ -250,6 +266,7 @@ mod tests {
             plan(PAID, SECRET).unwrap(),
             answer(Claim::New),
             shadowed.clone(),
+            OnStoreError::Closed,
         );
         assert_eq!(v.decision, shadowed);
         assert_eq!(v.outcome, "verified");
@@ -264,6 +281,7 @@ mod tests {
             p(),
             answer(Claim::Done),
             Decision::allow(),
+            OnStoreError::Closed,
         );
         assert_eq!(
             acked.decision.denied_for(),
@@ -275,6 +293,7 @@ mod tests {
             p(),
             answer(Claim::Done),
             Decision::allow(),
+            OnStoreError::Closed,
         );
         assert_eq!(forwarded.decision.verdict(), Verdict::Allow);
         assert!(forwarded.duplicate && forwarded.held.is_none());
@@ -283,6 +302,7 @@ mod tests {
             p(),
             answer(Claim::InFlight),
             Decision::allow(),
+            OnStoreError::Closed,
         );
         assert_eq!(
             busy.decision.denied_for(),
@@ -293,8 +313,22 @@ mod tests {
             p(),
             Err(StoreFailure),
             Decision::allow(),
+            OnStoreError::Closed,
         );
         assert_eq!(down.decision.denied_for(), Some(Reason::StoreUnavailable));
+        let open = conclude(
+            &rule(OnDuplicate::Ack),
+            p(),
+            Err(StoreFailure),
+            Decision::allow(),
+            OnStoreError::Open,
+        );
+        assert_eq!(open.decision.verdict(), Verdict::Allow);
+        assert_eq!(
+            open.decision.primary_reason(),
+            Some(Reason::StoreUnavailable)
+        );
+        assert!(open.held.is_none() && open.outcome == "unprotected");
     }
 
     #[test]

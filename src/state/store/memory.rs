@@ -12,8 +12,22 @@ use super::{
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
+/// Keys that expired and were dropped.
+#[derive(Debug, Default)]
+pub(super) struct Forgotten {
+    pub counters: Vec<String>,
+    pub bindings: Vec<String>,
+    pub replays: Vec<String>,
+}
+
+impl Forgotten {
+    pub fn is_empty(&self) -> bool {
+        self.counters.is_empty() && self.bindings.is_empty() && self.replays.is_empty()
+    }
+}
+
 #[derive(Default)]
-struct Maps {
+pub(super) struct Maps {
     /// key -> (count, expiry)
     counters: HashMap<String, (u64, i64)>,
     /// key -> member -> expiry (None: forever)
@@ -35,11 +49,105 @@ impl MemoryStore {
     fn lock(&self) -> Result<MutexGuard<'_, Maps>, StoreError> {
         self.maps
             .lock()
-            .map_err(|_| StoreError("a lock was poisoned by a panic".into()))
+            .map_err(|_| StoreError::Corrupt("a lock was poisoned by a panic".into()))
     }
 }
 
 impl Maps {
+    /// Carry out a plan: bindings (stopping at an exceeded enforced one), then counters,
+    /// then the claim.
+    pub(super) fn execute(&mut self, plan: &StorePlan) -> StoreAnswer {
+        let mut answer = StoreAnswer::default();
+        for op in &plan.bindings {
+            let bound = self.bind(op, plan.now);
+            answer.bindings.push(bound);
+            if op.enforced && matches!(bound, Binding::Exceeded { .. }) {
+                return answer;
+            }
+        }
+        if !plan.counters.is_empty() {
+            answer.counters = Some(self.acquire(&plan.counters, plan.now));
+        }
+        answer.claim = plan.claim.as_ref().map(|op| self.claim(op, plan.now));
+        answer
+    }
+
+    pub(super) fn settle(&mut self, key: &str, delivered_until: Option<i64>) {
+        match delivered_until {
+            Some(until) => {
+                self.replays.insert(key.to_string(), (true, until));
+            }
+            None => {
+                self.replays.remove(key);
+            }
+        }
+    }
+
+    pub(super) fn purge_expired(&mut self, now: i64) {
+        self.purge_expired_keys(now);
+    }
+
+    /// Drop what expired by `now`, and say which keys went (for the embedded store's file).
+    pub(super) fn purge_expired_keys(&mut self, now: i64) -> Forgotten {
+        let mut gone = Forgotten::default();
+        self.replays.retain(|k, (_, expires)| {
+            let keep = *expires > now;
+            if !keep {
+                gone.replays.push(k.clone());
+            }
+            keep
+        });
+        self.counters.retain(|k, (_, expires)| {
+            let keep = *expires > now;
+            if !keep {
+                gone.counters.push(k.clone());
+            }
+            keep
+        });
+        self.bindings.retain(|k, set| {
+            set.retain(|_, expiry| expiry.is_none_or(|e| e > now));
+            if set.is_empty() {
+                gone.bindings.push(k.clone());
+            }
+            !set.is_empty()
+        });
+        gone
+    }
+
+    pub(super) fn counter(&self, key: &str) -> Option<(u64, i64)> {
+        self.counters.get(key).copied()
+    }
+
+    pub(super) fn members(&self, set: &str) -> Vec<(String, Option<i64>)> {
+        self.bindings
+            .get(set)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn replay(&self, key: &str) -> Option<(bool, i64)> {
+        self.replays.get(key).copied()
+    }
+
+    pub(super) fn restore_counter(&mut self, key: &str, count: u64, expires: i64) {
+        self.counters.insert(key.to_string(), (count, expires));
+    }
+
+    pub(super) fn restore_member(&mut self, set: &str, member: &str, expires: Option<i64>) {
+        self.bindings
+            .entry(set.to_string())
+            .or_default()
+            .insert(member.to_string(), expires);
+    }
+
+    pub(super) fn restore_replay(&mut self, key: &str, delivered: bool, expires: i64) {
+        self.replays.insert(key.to_string(), (delivered, expires));
+    }
+
+    pub(super) fn len(&self) -> u64 {
+        (self.counters.len() + self.bindings.len() + self.replays.len()) as u64
+    }
+
     fn acquire(&mut self, counters: &[Counter], now: i64) -> Acquired {
         let map = &mut self.counters;
         let current = |c: &Counter| match map.get(&c.key) {
@@ -90,53 +198,33 @@ impl Maps {
     }
 }
 
+#[async_trait::async_trait]
 impl Store for MemoryStore {
-    fn execute(&self, plan: &StorePlan) -> Result<StoreAnswer, StoreError> {
-        let mut maps = self.lock()?;
-        let mut answer = StoreAnswer::default();
-        for op in &plan.bindings {
-            let bound = maps.bind(op, plan.now);
-            answer.bindings.push(bound);
-            if op.enforced && matches!(bound, Binding::Exceeded { .. }) {
-                return Ok(answer);
-            }
-        }
-        if !plan.counters.is_empty() {
-            answer.counters = Some(maps.acquire(&plan.counters, plan.now));
-        }
-        answer.claim = plan.claim.as_ref().map(|op| maps.claim(op, plan.now));
-        Ok(answer)
+    fn backend(&self) -> &'static str {
+        "memory"
     }
 
-    fn settle(&self, key: &str, delivered_until: Option<i64>, _now: i64) -> Result<(), StoreError> {
-        let mut maps = self.lock()?;
-        match delivered_until {
-            Some(until) => {
-                maps.replays.insert(key.to_string(), (true, until));
-            }
-            None => {
-                maps.replays.remove(key);
-            }
-        }
+    async fn execute(&self, plan: &StorePlan) -> Result<StoreAnswer, StoreError> {
+        Ok(self.lock()?.execute(plan))
+    }
+
+    async fn settle(
+        &self,
+        key: &str,
+        delivered_until: Option<i64>,
+        _now: i64,
+    ) -> Result<(), StoreError> {
+        self.lock()?.settle(key, delivered_until);
         Ok(())
     }
 
-    fn purge_expired(&self, now: i64) {
-        let Ok(mut maps) = self.lock() else {
-            return;
-        };
-        maps.replays.retain(|_, (_, expires)| *expires > now);
-        maps.counters.retain(|_, (_, expires)| *expires > now);
-        maps.bindings.retain(|_, set| {
-            set.retain(|_, expiry| expiry.is_none_or(|e| e > now));
-            !set.is_empty()
-        });
+    async fn purge_expired(&self, now: i64) -> Result<(), StoreError> {
+        self.lock()?.purge_expired(now);
+        Ok(())
     }
 
-    fn size(&self) -> usize {
-        self.lock()
-            .map(|m| m.counters.len() + m.bindings.len() + m.replays.len())
-            .unwrap_or(0)
+    async fn size(&self) -> Result<u64, StoreError> {
+        Ok(self.lock()?.len())
     }
 }
 
@@ -150,7 +238,7 @@ mod tests {
             counters: counters.to_vec(),
             ..StorePlan::default()
         };
-        store.execute(&plan).unwrap().counters.unwrap()
+        store.lock().unwrap().execute(&plan).counters.unwrap()
     }
 
     fn claim(store: &MemoryStore, key: &str, hold_until: i64, now: i64) -> Claim {
@@ -162,7 +250,7 @@ mod tests {
             }),
             ..StorePlan::default()
         };
-        store.execute(&plan).unwrap().claim.unwrap()
+        store.lock().unwrap().execute(&plan).claim.unwrap()
     }
 
     fn bind(
@@ -184,7 +272,7 @@ mod tests {
             }],
             ..StorePlan::default()
         };
-        store.execute(&plan).unwrap().bindings[0]
+        store.lock().unwrap().execute(&plan).bindings[0]
     }
 
     fn counter(key: &str, limit: u64, enforced: bool) -> Counter {
@@ -230,8 +318,8 @@ mod tests {
             ..c
         };
         assert_eq!(acquire(&store, &[next], 1000), Acquired::Granted(vec![1]));
-        store.purge_expired(5000);
-        assert_eq!(store.size(), 0);
+        store.lock().unwrap().purge_expired(5000);
+        assert_eq!(store.lock().unwrap().len(), 0);
     }
 
     #[test]
@@ -252,9 +340,9 @@ mod tests {
         assert_eq!(claim(&store, "evt", 60, 0), Claim::New);
         assert_eq!(claim(&store, "evt", 60, 1), Claim::InFlight);
         // The backend failed: the retry goes through.
-        store.settle("evt", None, 2).unwrap();
+        store.lock().unwrap().settle("evt", None);
         assert_eq!(claim(&store, "evt", 62, 2), Claim::New);
-        store.settle("evt", Some(1000), 3).unwrap();
+        store.lock().unwrap().settle("evt", Some(1000));
         assert_eq!(claim(&store, "evt", 63, 3), Claim::Done);
         assert_eq!(claim(&store, "evt", 1060, 1000), Claim::New);
         // An abandoned claim lapses.
@@ -326,13 +414,13 @@ mod plans {
             counters: vec![quota(5)],
             claim: None,
         };
-        let first = store.execute(&plan("a")).unwrap();
+        let first = store.lock().unwrap().execute(&plan("a"));
         assert_eq!(first.counters, Some(Acquired::Granted(vec![1])));
-        let stopped = store.execute(&plan("b")).unwrap();
+        let stopped = store.lock().unwrap().execute(&plan("b"));
         assert_eq!(stopped.bindings, vec![Binding::Exceeded { members: 1 }]);
         assert_eq!(stopped.counters, None);
         // Nothing was counted and the second binding was not touched.
-        let again = store.execute(&plan("a")).unwrap();
+        let again = store.lock().unwrap().execute(&plan("a"));
         assert_eq!(again.counters, Some(Acquired::Granted(vec![2])));
     }
 
@@ -345,8 +433,8 @@ mod plans {
             counters: vec![quota(5)],
             claim: None,
         };
-        store.execute(&plan("a")).unwrap();
-        let answer = store.execute(&plan("b")).unwrap();
+        store.lock().unwrap().execute(&plan("a"));
+        let answer = store.lock().unwrap().execute(&plan("b"));
         assert_eq!(answer.bindings, vec![Binding::Exceeded { members: 1 }]);
         assert_eq!(answer.counters, Some(Acquired::Granted(vec![2])));
     }

@@ -11,16 +11,35 @@
 //! delivery that failed does not make the provider's retry look like a replay, and two
 //! copies arriving together cannot both go through.
 
+mod embedded;
 mod memory;
 
 pub use crate::core::plan::{
     Acquired, BindOp, Binding, Claim, ClaimOp, Counter, StoreAnswer, StoreFailure, StorePlan,
 };
+pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
 
+/// Why the store did not answer. The kind is a metric label.
 #[derive(Debug, thiserror::Error)]
-#[error("identity store: {0}")]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    #[error("the identity store did not answer within {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("the identity store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the identity store holds something it cannot read: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::Timeout(_) => "timeout",
+            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Corrupt(_) => "corrupt",
+        }
+    }
+}
 
 impl From<StoreError> for StoreFailure {
     fn from(_: StoreError) -> Self {
@@ -28,17 +47,34 @@ impl From<StoreError> for StoreFailure {
     }
 }
 
+/// A store. Every call may wait (on a disk, on a network), so every call is async and
+/// none blocks the thread it is awaited on.
+#[async_trait::async_trait]
 pub trait Store: Send + Sync {
+    /// `memory`, `embedded` or `redis`, for `check` and the logs.
+    fn backend(&self) -> &'static str;
+
     /// Carry out one request's plan, atomically.
-    fn execute(&self, plan: &StorePlan) -> Result<StoreAnswer, StoreError>;
+    async fn execute(&self, plan: &StorePlan) -> Result<StoreAnswer, StoreError>;
 
     /// After the backend answered: `Some(until)` remembers the event as delivered until
-    /// then; `None` drops the claim, so the provider's retry is let through.
-    fn settle(&self, key: &str, delivered_until: Option<i64>, now: i64) -> Result<(), StoreError>;
+    /// then; `None` drops the claim, so the provider's retry is let through. Durable before
+    /// it returns, where the store is durable at all.
+    async fn settle(
+        &self,
+        key: &str,
+        delivered_until: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError>;
 
     /// Forget what has expired.
-    fn purge_expired(&self, now: i64);
+    async fn purge_expired(&self, now: i64) -> Result<(), StoreError>;
 
     /// How many counters, binding sets and replay records are held (for metrics).
-    fn size(&self) -> usize;
+    async fn size(&self) -> Result<u64, StoreError>;
+
+    /// Write out whatever is held back (at a graceful stop).
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

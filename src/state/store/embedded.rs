@@ -1,0 +1,577 @@
+//! The embedded store, the default: the in-memory maps, kept on local disk in a redb
+//! database so that a restart forgets nothing.
+//!
+//! Requests are decided on the maps in memory, under one lock, exactly as the memory store
+//! decides them; a writer thread of its own (disk writes and fsync never run on a Pingora
+//! worker) keeps the file in step:
+//! - replay claims and settlements are committed durably (fsync) before the call that made
+//!   them returns, so a notification answered as delivered is remembered through a crash;
+//!   concurrent ones share a commit;
+//! - quota counters and bindings are written behind, at least every `flush_interval`
+//!   (one second by default) and at a graceful stop, so `kill -9` loses at most that
+//!   interval of increments;
+//! - what expires is deleted from the file too, and redb reuses the freed pages; the file
+//!   is compacted when it is opened, so it gives space back across restarts.
+//!
+//! The file also keeps the secret of the keyed identifier hashes when the config names
+//! none, generated on first use: without it, every key in the store would become
+//! unreachable at the next start.
+
+use super::memory::Maps;
+use super::{Store, StoreAnswer, StoreError, StorePlan};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// key -> (count, expires)
+const COUNTERS: TableDefinition<&str, (u64, i64)> = TableDefinition::new("counters");
+/// "set key \x1f member" -> expires (i64::MAX: forever)
+const BINDINGS: TableDefinition<&str, i64> = TableDefinition::new("bindings");
+/// event key -> (delivered 0/1, expires)
+const REPLAYS: TableDefinition<&str, (u64, i64)> = TableDefinition::new("replays");
+/// "hash_key" -> the secret of the keyed hashes
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+const MEMBER_SEPARATOR: char = '\u{1f}';
+
+/// A binding set's key and its members with their expiries, as written back.
+type BindingSet = (String, Vec<(String, Option<i64>)>);
+const FOREVER: i64 = i64::MAX;
+
+/// What the writer is asked to do besides writing back what is dirty.
+enum Job {
+    /// Replay records to write (`Some`) or drop (`None`), durably, before `ack`.
+    Replays {
+        records: Vec<(String, Option<(bool, i64)>)>,
+        ack: oneshot::Sender<Result<(), String>>,
+    },
+    /// Write back everything dirty now, before `ack` (a graceful stop).
+    Flush {
+        ack: oneshot::Sender<Result<(), String>>,
+    },
+    /// Delete what expired from the file.
+    Forget {
+        counters: Vec<String>,
+        bindings: Vec<String>,
+        replays: Vec<String>,
+    },
+}
+
+/// What changed in memory and is not on disk yet.
+#[derive(Default)]
+struct Dirty {
+    counters: HashSet<String>,
+    bindings: HashSet<String>,
+}
+
+struct Inner {
+    maps: Maps,
+    dirty: Dirty,
+}
+
+pub struct EmbeddedStore {
+    path: PathBuf,
+    inner: Arc<Mutex<Inner>>,
+    /// `None` once dropping: the writer then writes what is dirty and lets go of the file.
+    jobs: Mutex<Option<Sender<Job>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    hash_key: Vec<u8>,
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        if let Some(writer) = self.writer.lock().ok().and_then(|mut w| w.take()) {
+            let _ = writer.join();
+        }
+    }
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+impl EmbeddedStore {
+    /// Open (or create) the database at `path`, load what has not expired by `now`, and
+    /// start the writer.
+    pub fn open(path: &Path, now: i64, flush_interval: Duration) -> Result<Self, StoreError> {
+        let mut db = Database::create(path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        // Give back the space of what expired while we were away.
+        let _ = db.compact();
+        let (maps, hash_key) = load(&db, now)?;
+        let inner = Arc::new(Mutex::new(Inner {
+            maps,
+            dirty: Dirty::default(),
+        }));
+        let (jobs, queue) = mpsc::channel();
+        let writer_inner = inner.clone();
+        let writer = std::thread::Builder::new()
+            .name("garita-store".into())
+            .spawn(move || write_loop(db, writer_inner, queue, flush_interval))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            inner,
+            jobs: Mutex::new(Some(jobs)),
+            writer: Mutex::new(Some(writer)),
+            hash_key,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The secret of the keyed identifier hashes kept in the file.
+    pub fn hash_key(&self) -> &[u8] {
+        &self.hash_key
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
+        self.inner
+            .lock()
+            .map_err(|_| StoreError::Corrupt("a lock was poisoned by a panic".into()))
+    }
+
+    fn send(&self, job: Job) -> Result<(), StoreError> {
+        let stopped = || StoreError::Unavailable("the writer has stopped".into());
+        self.jobs
+            .lock()
+            .map_err(|_| StoreError::Corrupt("a lock was poisoned by a panic".into()))?
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(job)
+            .map_err(|_| stopped())
+    }
+
+    /// Have the writer commit `records` durably and wait for it.
+    async fn write_replays(
+        &self,
+        records: Vec<(String, Option<(bool, i64)>)>,
+    ) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.send(Job::Replays { records, ack })?;
+        done.await
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
+            .map_err(StoreError::Unavailable)
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for EmbeddedStore {
+    fn backend(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn execute(&self, plan: &StorePlan) -> Result<StoreAnswer, StoreError> {
+        let (answer, claimed) = {
+            let mut inner = self.lock()?;
+            let answer = inner.maps.execute(plan);
+            let Inner { maps, dirty } = &mut *inner;
+            for (op, _) in plan.bindings.iter().zip(&answer.bindings) {
+                dirty.bindings.insert(op.key.clone());
+            }
+            if answer.counters.is_some() {
+                for counter in &plan.counters {
+                    dirty.counters.insert(counter.key.clone());
+                }
+            }
+            let claimed = match (&plan.claim, answer.claim) {
+                (Some(op), Some(super::Claim::New)) => maps
+                    .replay(&op.key)
+                    .map(|record| (op.key.clone(), Some(record))),
+                _ => None,
+            };
+            (answer, claimed)
+        };
+        if let Some(record) = claimed {
+            self.write_replays(vec![record]).await?;
+        }
+        Ok(answer)
+    }
+
+    async fn settle(
+        &self,
+        key: &str,
+        delivered_until: Option<i64>,
+        _now: i64,
+    ) -> Result<(), StoreError> {
+        self.lock()?.maps.settle(key, delivered_until);
+        let record = delivered_until.map(|until| (true, until));
+        self.write_replays(vec![(key.to_string(), record)]).await
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<(), StoreError> {
+        let forgotten = self.lock()?.maps.purge_expired_keys(now);
+        if forgotten.is_empty() {
+            return Ok(());
+        }
+        self.send(Job::Forget {
+            counters: forgotten.counters,
+            bindings: forgotten.bindings,
+            replays: forgotten.replays,
+        })
+    }
+
+    async fn size(&self) -> Result<u64, StoreError> {
+        Ok(self.lock()?.maps.len())
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.send(Job::Flush { ack })?;
+        done.await
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
+            .map_err(StoreError::Unavailable)
+    }
+}
+
+/// Read what has not expired into fresh maps; find or make the hash key.
+fn load(db: &Database, now: i64) -> Result<(Maps, Vec<u8>), StoreError> {
+    let write = db.begin_write().map_err(corrupt)?;
+    {
+        // Create the tables on first use so that reading them never fails.
+        write.open_table(COUNTERS).map_err(corrupt)?;
+        write.open_table(BINDINGS).map_err(corrupt)?;
+        write.open_table(REPLAYS).map_err(corrupt)?;
+        let mut meta = write.open_table(META).map_err(corrupt)?;
+        if meta.get("hash_key").map_err(corrupt)?.is_none() {
+            let fresh: [u8; 32] = rand::random();
+            meta.insert("hash_key", fresh.as_slice()).map_err(corrupt)?;
+        }
+    }
+    write.commit().map_err(corrupt)?;
+
+    let read = db.begin_read().map_err(corrupt)?;
+    let mut maps = Maps::default();
+    for entry in read
+        .open_table(COUNTERS)
+        .map_err(corrupt)?
+        .iter()
+        .map_err(corrupt)?
+    {
+        let (key, value) = entry.map_err(corrupt)?;
+        let (count, expires) = value.value();
+        if expires > now {
+            maps.restore_counter(key.value(), count, expires);
+        }
+    }
+    for entry in read
+        .open_table(BINDINGS)
+        .map_err(corrupt)?
+        .iter()
+        .map_err(corrupt)?
+    {
+        let (key, value) = entry.map_err(corrupt)?;
+        let expires = value.value();
+        if let Some((set, member)) = key.value().split_once(MEMBER_SEPARATOR) {
+            if expires > now {
+                maps.restore_member(set, member, (expires != FOREVER).then_some(expires));
+            }
+        }
+    }
+    for entry in read
+        .open_table(REPLAYS)
+        .map_err(corrupt)?
+        .iter()
+        .map_err(corrupt)?
+    {
+        let (key, value) = entry.map_err(corrupt)?;
+        let (delivered, expires) = value.value();
+        if expires > now {
+            maps.restore_replay(key.value(), delivered == 1, expires);
+        }
+    }
+    let hash_key = read
+        .open_table(META)
+        .map_err(corrupt)?
+        .get("hash_key")
+        .map_err(corrupt)?
+        .map(|v| v.value().to_vec())
+        .ok_or_else(|| corrupt("the hash key went missing"))?;
+    Ok((maps, hash_key))
+}
+
+/// The writer: one commit per batch of jobs, and at least one every `flush_interval` while
+/// anything is dirty. Ends, after a last write, when the store is dropped.
+fn write_loop(
+    db: Database,
+    inner: Arc<Mutex<Inner>>,
+    queue: Receiver<Job>,
+    flush_interval: Duration,
+) {
+    let mut next_flush = Instant::now() + flush_interval;
+    loop {
+        let wait = next_flush.saturating_duration_since(Instant::now());
+        let mut jobs = Vec::new();
+        let stopping = match queue.recv_timeout(wait) {
+            Ok(job) => {
+                jobs.push(job);
+                jobs.extend(queue.try_iter());
+                false
+            }
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => true,
+        };
+        let flush_due = stopping
+            || Instant::now() >= next_flush
+            || jobs.iter().any(|j| matches!(j, Job::Flush { .. }));
+        let result = commit(&db, &inner, &jobs, flush_due);
+        if let Err(e) = &result {
+            log::error!("identity store: writing {}: {e}", "the database file");
+        }
+        if flush_due {
+            next_flush = Instant::now() + flush_interval;
+        }
+        for job in jobs {
+            match job {
+                Job::Replays { ack, .. } | Job::Flush { ack } => {
+                    let _ = ack.send(result.clone());
+                }
+                Job::Forget { .. } => {}
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// Write one batch: the jobs, and (when `flush_due`) what is dirty in memory.
+fn commit(
+    db: &Database,
+    inner: &Mutex<Inner>,
+    jobs: &[Job],
+    flush_due: bool,
+) -> Result<(), String> {
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    // Take the dirty values under the lock, write them without it.
+    let (counters, bindings) = if flush_due {
+        let mut inner = inner
+            .lock()
+            .map_err(|_| "a lock was poisoned".to_string())?;
+        let dirty = std::mem::take(&mut inner.dirty);
+        let counters: Vec<(String, Option<(u64, i64)>)> = dirty
+            .counters
+            .into_iter()
+            .map(|k| {
+                let value = inner.maps.counter(&k);
+                (k, value)
+            })
+            .collect();
+        let bindings: Vec<BindingSet> = dirty
+            .bindings
+            .into_iter()
+            .map(|k| {
+                let members = inner.maps.members(&k);
+                (k, members)
+            })
+            .collect();
+        (counters, bindings)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    if counters.is_empty()
+        && bindings.is_empty()
+        && jobs.iter().all(|j| matches!(j, Job::Flush { .. }))
+    {
+        return Ok(());
+    }
+    let mut write = db.begin_write().map_err(|e| text(&e))?;
+    write
+        .set_durability(Durability::Immediate)
+        .map_err(|e| text(&e))?;
+    {
+        let mut counter_table = write.open_table(COUNTERS).map_err(|e| text(&e))?;
+        let mut binding_table = write.open_table(BINDINGS).map_err(|e| text(&e))?;
+        // What expired goes first, so that a key made again since is written back after.
+        for job in jobs {
+            if let Job::Forget {
+                counters, bindings, ..
+            } = job
+            {
+                for key in counters {
+                    counter_table.remove(key.as_str()).map_err(|e| text(&e))?;
+                }
+                for set in bindings {
+                    let (start, end) = member_range(set);
+                    binding_table
+                        .retain_in(start.as_str()..end.as_str(), |_, _| false)
+                        .map_err(|e| text(&e))?;
+                }
+            }
+        }
+        for (key, value) in &counters {
+            match value {
+                Some(v) => counter_table.insert(key.as_str(), *v).map(drop),
+                None => counter_table.remove(key.as_str()).map(drop),
+            }
+            .map_err(|e| text(&e))?;
+        }
+        for (set, members) in &bindings {
+            let (start, end) = member_range(set);
+            binding_table
+                .retain_in(start.as_str()..end.as_str(), |_, _| false)
+                .map_err(|e| text(&e))?;
+            for (member, expires) in members {
+                let key = format!("{set}{MEMBER_SEPARATOR}{member}");
+                binding_table
+                    .insert(key.as_str(), expires.unwrap_or(FOREVER))
+                    .map_err(|e| text(&e))?;
+            }
+        }
+        let mut replay_table = write.open_table(REPLAYS).map_err(|e| text(&e))?;
+        for job in jobs {
+            match job {
+                Job::Replays { records, .. } => {
+                    for (key, record) in records {
+                        match record {
+                            Some((delivered, expires)) => replay_table
+                                .insert(key.as_str(), (u64::from(*delivered), *expires))
+                                .map(drop),
+                            None => replay_table.remove(key.as_str()).map(drop),
+                        }
+                        .map_err(|e| text(&e))?;
+                    }
+                }
+                Job::Forget { replays, .. } => {
+                    for key in replays {
+                        replay_table.remove(key.as_str()).map_err(|e| text(&e))?;
+                    }
+                }
+                Job::Flush { .. } => {}
+            }
+        }
+    }
+    write.commit().map_err(|e| text(&e))
+}
+
+/// The key range holding the members of one binding set.
+fn member_range(set: &str) -> (String, String) {
+    (
+        format!("{set}{MEMBER_SEPARATOR}"),
+        format!(
+            "{set}{}",
+            char::from_u32(MEMBER_SEPARATOR as u32 + 1).unwrap_or('\u{20}')
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::store::{Acquired, ClaimOp, Counter};
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn counting(keys: std::ops::Range<u32>, expires_at: i64) -> StorePlan {
+        StorePlan {
+            now: 0,
+            counters: keys
+                .map(|i| Counter {
+                    key: format!("q:p:dni:{i:032x}:day:2026-11-25"),
+                    limit: 5,
+                    expires_at,
+                    enforced: true,
+                })
+                .collect(),
+            ..StorePlan::default()
+        }
+    }
+
+    #[test]
+    fn what_was_counted_and_claimed_is_there_after_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let rt = rt();
+        let key;
+        {
+            let store = EmbeddedStore::open(&path, 0, Duration::from_secs(60)).unwrap();
+            key = store.hash_key().to_vec();
+            rt.block_on(async {
+                for _ in 0..3 {
+                    store.execute(&counting(0..1, 1000)).await.unwrap();
+                }
+                let claim = StorePlan {
+                    now: 0,
+                    claim: Some(ClaimOp {
+                        key: "w:pe:abc".into(),
+                        hold_until: 120,
+                    }),
+                    ..StorePlan::default()
+                };
+                store.execute(&claim).await.unwrap();
+                store.settle("w:pe:abc", Some(5000), 1).await.unwrap();
+                store.flush().await.unwrap();
+            });
+        }
+        let store = EmbeddedStore::open(&path, 10, Duration::from_secs(60)).unwrap();
+        assert_eq!(store.hash_key(), key, "the hash key is kept with the state");
+        rt.block_on(async {
+            let answer = store.execute(&counting(0..1, 1000)).await.unwrap();
+            assert_eq!(answer.counters, Some(Acquired::Granted(vec![4])));
+            let again = StorePlan {
+                now: 10,
+                claim: Some(ClaimOp {
+                    key: "w:pe:abc".into(),
+                    hold_until: 130,
+                }),
+                ..StorePlan::default()
+            };
+            let claimed = store.execute(&again).await.unwrap().claim;
+            assert_eq!(claimed, Some(crate::state::store::Claim::Done));
+        });
+    }
+
+    #[test]
+    fn expired_entries_leave_the_file_and_their_space_is_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let rt = rt();
+        let size = || std::fs::metadata(&path).unwrap().len();
+        let store = EmbeddedStore::open(&path, 0, Duration::from_secs(60)).unwrap();
+        // Six days of 20 000 distinct keys each, every day's expiring before the next.
+        let mut sizes = Vec::new();
+        for day in 0..6i64 {
+            rt.block_on(async {
+                let mut plan = counting(0..20_000, (day + 1) * 100);
+                plan.now = day * 100;
+                for c in &mut plan.counters {
+                    c.key = format!("{}:{day}", c.key);
+                }
+                store.execute(&plan).await.unwrap();
+                store.flush().await.unwrap();
+                store.purge_expired((day + 1) * 100).await.unwrap();
+                store.flush().await.unwrap();
+                assert_eq!(store.size().await.unwrap(), 0);
+            });
+            sizes.push(size());
+        }
+        // The file stops growing: later days reuse the pages earlier days freed.
+        let (second, last) = (sizes[1], sizes[5]);
+        assert!(
+            last <= second + second / 10,
+            "the file kept growing day after day: {sizes:?}"
+        );
+        drop(store);
+        // Reopened, the file is compacted: it gives the space back.
+        let _reopened = EmbeddedStore::open(&path, 1000, Duration::from_secs(60)).unwrap();
+        let compacted = size();
+        assert!(
+            compacted < last / 2,
+            "compaction at open gave back space: {sizes:?} -> {compacted} bytes"
+        );
+    }
+}

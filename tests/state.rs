@@ -1,0 +1,151 @@
+//! State that outlives the process: quotas, bindings and webhook replay records kept by the
+//! embedded store (the default) through a graceful restart and through `kill -9`.
+
+mod fixtures;
+mod support;
+
+use garita::core::webhook::{sign, Profile};
+use std::net::SocketAddr;
+use support::{reason, RawRequest, RawResponse, TestGateway};
+
+const RULES: &str = r#"
+[policies.cips.facts]
+dni = "json:/userDocumentNumber"
+dni_type = "json:/userDocumentType"
+account = "json:/userId"
+
+[[policies.cips.limits]]
+fact = "dni"
+per_day = 5
+
+[[policies.cips.bindings]]
+fact = "dni"
+to = "account"
+max = 2
+window = "forever"
+
+[[routes]]
+name = "cips"
+methods = ["POST"]
+paths = ["/v1/cips"]
+policy = "cips"
+
+[policies.pe.webhook]
+profile = "pagoefectivo"
+secrets = [{ env = "PE_SECRET" }]
+
+[[routes]]
+name = "pe-notify"
+methods = ["POST"]
+paths = ["/webhooks/pagoefectivo"]
+policy = "pe"
+"#;
+
+fn gateway(state: &str) -> TestGateway {
+    TestGateway::builder()
+        .env("PE_SECRET", fixtures::PE_SECRET)
+        .rules(&format!("{RULES}\n[state]\n{state}\n"))
+        .start()
+}
+
+fn cip(gw: &TestGateway, account: &str) -> RawResponse {
+    RawRequest::new("POST", "/v1/cips")
+        .header("Content-Type", "application/json")
+        .body(fixtures::cip_request("45678912", account))
+        .send(gw.proxy)
+        .unwrap()
+}
+
+fn notify(gateway: SocketAddr, operation: &str) -> std::io::Result<RawResponse> {
+    let body = fixtures::pe_paid(operation);
+    let mut request = RawRequest::new("POST", "/webhooks/pagoefectivo")
+        .header("Content-Type", "application/json");
+    for (name, value) in sign(
+        &Profile::PagoEfectivo,
+        fixtures::PE_SECRET.as_bytes(),
+        body.as_bytes(),
+        0,
+        "",
+    ) {
+        request = request.header(&name, &value);
+    }
+    request.body(body).send(gateway)
+}
+
+/// Whether the response acknowledged a notification delivered before, without forwarding.
+fn is_duplicate(response: &RawResponse) -> bool {
+    response.status == 200 && response.json().is_some_and(|j| j["status"] == "duplicate")
+}
+
+#[test]
+fn a_graceful_restart_keeps_quotas_bindings_and_replay_records() {
+    let mut gw = gateway("");
+    for account in ["acct-a", "acct-b", "acct-a"] {
+        assert_eq!(cip(&gw, account).status, 200, "{account}");
+    }
+    assert_eq!(notify(gw.proxy, "9001").unwrap().status, 200);
+    let forwarded = gw.received().len();
+    assert_eq!(forwarded, 4);
+
+    gw.restart("TERM");
+
+    // The binding remembers both accounts; a third is refused and uses no quota.
+    let third = cip(&gw, "acct-c");
+    assert_eq!(
+        (third.status, reason(&third)),
+        (403, "binding_exceeded".into())
+    );
+    // Three of five were used before the restart: two more pass, then the quota holds.
+    assert_eq!(cip(&gw, "acct-b").status, 200);
+    assert_eq!(cip(&gw, "acct-a").status, 200);
+    let over = cip(&gw, "acct-a");
+    assert_eq!((over.status, reason(&over)), (429, "quota_exceeded".into()));
+    // The notification delivered before the restart is a duplicate after it.
+    assert!(is_duplicate(&notify(gw.proxy, "9001").unwrap()));
+    assert_eq!(gw.received().len(), forwarded + 2);
+}
+
+#[test]
+fn kill_9_loses_no_acknowledged_notification_and_counters_written_back() {
+    // Counters are written back every 50 ms here; replay records before each answer.
+    let mut gw = gateway("flush_interval_ms = 50");
+    for account in ["acct-a", "acct-a", "acct-a", "acct-a"] {
+        assert_eq!(cip(&gw, account).status, 200);
+    }
+    // Notifications keep arriving while the process is killed.
+    let proxy = gw.proxy;
+    let sender = std::thread::spawn(move || {
+        let mut acknowledged = Vec::new();
+        for i in 0.. {
+            let operation = format!("77{i:04}");
+            match notify(proxy, &operation) {
+                Ok(r) if r.status == 200 => acknowledged.push(operation),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        acknowledged
+    });
+    // Let some be delivered, and the counters' write-back interval pass many times over.
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    gw.restart("KILL");
+    let acknowledged = sender.join().unwrap();
+    assert!(acknowledged.len() > 3, "{} delivered", acknowledged.len());
+
+    let before = gw.received().len();
+    for operation in &acknowledged {
+        let again = notify(gw.proxy, operation).unwrap();
+        assert!(
+            is_duplicate(&again),
+            "{operation} was acknowledged, then forgotten"
+        );
+    }
+    assert_eq!(
+        gw.received().len(),
+        before,
+        "nothing acknowledged is forwarded twice"
+    );
+    // Four of five were counted and written back before the kill.
+    assert_eq!(cip(&gw, "acct-a").status, 200);
+    assert_eq!(cip(&gw, "acct-a").status, 429);
+}
