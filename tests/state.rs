@@ -149,3 +149,47 @@ fn kill_9_loses_no_acknowledged_notification_and_counters_written_back() {
     assert_eq!(cip(&gw, "acct-a").status, 200);
     assert_eq!(cip(&gw, "acct-a").status, 429);
 }
+
+#[test]
+fn a_per_ip_daily_quota_needs_no_body_and_resets_at_lima_midnight() {
+    let gw = TestGateway::builder()
+        .client_ip("trusted_proxies = [\"127.0.0.1/32\"]")
+        .rules(
+            "[[policies.catalog.limits]]\nfact = \"ip\"\nper_day = 3\n\
+             [[routes]]\nname = \"catalog\"\nmethods = [\"GET\"]\npaths = [\"/catalog/**\"]\npolicy = \"catalog\"\n",
+        )
+        .clock("2026-11-25T04:59:57Z") // 23:59:57 on the 24th in Lima
+        .start();
+    let get = |client: &str| {
+        RawRequest::new("GET", "/catalog/shoes")
+            .header("X-Forwarded-For", client)
+            .send(gw.proxy)
+            .unwrap()
+    };
+    for _ in 0..3 {
+        assert_eq!(get("192.0.2.1").status, 200);
+    }
+    let over = get("192.0.2.1");
+    assert_eq!((over.status, reason(&over)), (429, "quota_exceeded".into()));
+    assert_eq!(over.header("retry-after"), Some("3"));
+    // Another address has its own day; IPv6 addresses of one /64 share one.
+    assert_eq!(get("192.0.2.2").status, 200);
+    for i in 1..=3 {
+        assert_eq!(get(&format!("2001:db8:5:5::{i}")).status, 200);
+    }
+    assert_eq!(get("2001:db8:5:5:ffff::1").status, 429);
+    // Midnight UTC is still the 24th in Lima.
+    gw.set_clock("2026-11-25T00:00:00Z");
+    assert_eq!(get("192.0.2.1").status, 429);
+    // Midnight in Lima: a new day.
+    gw.set_clock("2026-11-25T05:00:00Z");
+    for _ in 0..3 {
+        assert_eq!(get("192.0.2.1").status, 200);
+    }
+    assert_eq!(get("192.0.2.1").status, 429);
+    let lines = gw.wait_for_decisions(14);
+    assert_eq!(lines.len(), 14);
+    assert!(lines
+        .iter()
+        .any(|l| l["reasons"][0] == "quota_exceeded:ip:day"));
+}

@@ -188,7 +188,10 @@ impl GaritaProxy {
             webhook::check_notification(session, rule, policy, decision, served, ctx).await
         } else if let Some(rules) = &policy.identity {
             match body::read_facts(session, rules).await {
-                Ok(facts) => {
+                Ok(mut facts) => {
+                    if let Some(client) = ctx.client {
+                        facts.set_client(client.addr);
+                    }
                     let hashes = served.hashes(&facts);
                     let decided = served.identity(policy_id, &facts, &hashes, decision).await;
                     ctx.facts = Some((facts, hashes));

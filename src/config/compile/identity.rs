@@ -118,6 +118,7 @@ fn has_selector(s: &FactSelectors, kind: KeyKind) -> bool {
         KeyKind::Phone => s.phone.is_some(),
         KeyKind::Account => s.account.is_some(),
         KeyKind::Device => s.device.is_some(),
+        KeyKind::Ip => true,
     }
 }
 

@@ -33,6 +33,11 @@ pub fn normalise_entry(kind: KeyKind, entry: &str, fold_gmail: bool) -> Option<S
         }
         KeyKind::Email => document::email(entry, fold_gmail),
         KeyKind::Phone => document::phone(entry),
+        KeyKind::Ip => entry
+            .trim()
+            .parse()
+            .ok()
+            .map(crate::core::request::facts::ip_key),
         KeyKind::Account | KeyKind::Device => {
             let t = entry.trim();
             (!t.is_empty()).then(|| t.to_string())

@@ -17,15 +17,18 @@ pub enum KeyKind {
     Phone,
     Account,
     Device,
+    /// The client address (IPv6 per /64): known on every request, no selector needed.
+    Ip,
 }
 
 impl KeyKind {
-    pub const ALL: [KeyKind; 5] = [
+    pub const ALL: [KeyKind; 6] = [
         KeyKind::Dni,
         KeyKind::Email,
         KeyKind::Phone,
         KeyKind::Account,
         KeyKind::Device,
+        KeyKind::Ip,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +38,7 @@ impl KeyKind {
             KeyKind::Phone => "phone",
             KeyKind::Account => "account",
             KeyKind::Device => "device",
+            KeyKind::Ip => "ip",
         }
     }
 
@@ -131,6 +135,8 @@ pub struct IdentityFacts {
     pub phone: Option<String>,
     pub account: Option<String>,
     pub device: Option<String>,
+    /// The client address as keys use it: IPv4 as it is, IPv6 as its /64.
+    pub ip: Option<String>,
     /// In minor units (céntimos).
     pub amount_minor: Option<u64>,
     pub currency: Option<String>,
@@ -146,6 +152,24 @@ impl IdentityFacts {
             KeyKind::Phone => self.phone.clone(),
             KeyKind::Account => self.account.clone(),
             KeyKind::Device => self.device.clone(),
+            KeyKind::Ip => self.ip.clone(),
+        }
+    }
+
+    /// Record the client address as the `ip` fact.
+    pub fn set_client(&mut self, addr: std::net::IpAddr) {
+        self.ip = Some(ip_key(addr));
+    }
+}
+
+/// The canonical text of a client address as a key: IPv4 (or IPv4-mapped IPv6) as it is,
+/// IPv6 reduced to its /64, since one host usually owns a whole /64.
+pub fn ip_key(addr: std::net::IpAddr) -> String {
+    match addr.to_canonical() {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & (u128::MAX << 64);
+            format!("{}/64", std::net::Ipv6Addr::from(prefix))
         }
     }
 }
@@ -310,6 +334,15 @@ mod tests {
             f.problems,
             vec![FactProblem::InvalidDocument(DocumentError::UnknownType)]
         );
+    }
+
+    #[test]
+    fn client_addresses_as_keys() {
+        let key = |s: &str| ip_key(s.parse().unwrap());
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff::9"), "2001:db8:1:2::/64");
     }
 
     #[test]
