@@ -1,12 +1,13 @@
 //! State that outlives the process: quotas, bindings and webhook replay records kept by the
-//! embedded store (the default) through a graceful restart and through `kill -9`.
+//! embedded store (the default) and by Redis through a graceful restart, and by the
+//! embedded store through `kill -9`.
 
 mod fixtures;
 mod support;
 
 use garita::core::webhook::{sign, Profile};
 use std::net::SocketAddr;
-use support::{reason, RawRequest, RawResponse, TestGateway};
+use support::{reason, RawRequest, RawResponse, Redis, TestGateway};
 
 const RULES: &str = r#"
 [policies.cips.facts]
@@ -48,6 +49,18 @@ fn gateway(state: &str) -> TestGateway {
         .start()
 }
 
+fn redis_gateway(redis: &Redis) -> TestGateway {
+    TestGateway::builder()
+        .env("PE_SECRET", fixtures::PE_SECRET)
+        .env("TEST_REDIS_URL", &redis.url())
+        .env("GARITA_HASH_KEY", "a-shared-secret-of-32-bytes-len!")
+        .rules(&format!(
+            "{RULES}\n[state]\nbackend = \"redis\"\nurl_env = \"TEST_REDIS_URL\"\n\
+             [identity]\nhash_key_env = \"GARITA_HASH_KEY\"\n"
+        ))
+        .start()
+}
+
 fn cip(gw: &TestGateway, account: &str) -> RawResponse {
     RawRequest::new("POST", "/v1/cips")
         .header("Content-Type", "application/json")
@@ -79,7 +92,16 @@ fn is_duplicate(response: &RawResponse) -> bool {
 
 #[test]
 fn a_graceful_restart_keeps_quotas_bindings_and_replay_records() {
-    let mut gw = gateway("");
+    restart_keeps_everything(gateway(""));
+}
+
+#[test]
+fn a_restart_on_redis_keeps_quotas_bindings_and_replay_records() {
+    let redis = Redis::start();
+    restart_keeps_everything(redis_gateway(&redis));
+}
+
+fn restart_keeps_everything(mut gw: TestGateway) {
     for account in ["acct-a", "acct-b", "acct-a"] {
         assert_eq!(cip(&gw, account).status, 200, "{account}");
     }

@@ -36,8 +36,14 @@ pub struct FileConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateSection {
-    /// "embedded" (default: a database file on local disk) or "memory" (lost at exit).
+    /// "embedded" (default: a database file on local disk), "redis" (shared by several
+    /// instances) or "memory" (lost at exit).
     pub backend: Option<String>,
+    /// Redis: the environment variable holding its URL (`redis://`, `rediss://` for TLS;
+    /// a password goes in the URL). Default GARITA_REDIS_URL.
+    pub url_env: Option<String>,
+    /// Redis: the prefix of every key, one per deployment (default "garita").
+    pub key_prefix: Option<String>,
     /// The embedded database file (default `garita-state.redb` beside the config).
     pub path: Option<PathBuf>,
     /// How long a request waits for the store before its policy's `on_store_error`

@@ -61,12 +61,19 @@ impl std::fmt::Debug for IdentitySettings {
 }
 
 /// Which store keeps the state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreBackend {
     /// In this process only: lost at exit (tests, demos).
     Memory,
     /// A database file on local disk.
     Embedded { path: PathBuf },
+    /// Redis, shared by every instance with the same URL and prefix.
+    Redis {
+        /// The variable the URL was read from (the URL may hold a password: never shown).
+        url_env: String,
+        url: String,
+        prefix: String,
+    },
 }
 
 impl StoreBackend {
@@ -74,7 +81,16 @@ impl StoreBackend {
         match self {
             StoreBackend::Memory => "memory (lost at exit)".to_string(),
             StoreBackend::Embedded { path } => format!("embedded, {}", path.display()),
+            StoreBackend::Redis {
+                url_env, prefix, ..
+            } => format!("redis (URL from {url_env}), keys under {{{prefix}}}:"),
         }
+    }
+}
+
+impl std::fmt::Debug for StoreBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
     }
 }
 

@@ -17,7 +17,7 @@ use crate::core::rules::rate::{BurstLimiter, RateSpec};
 use crate::state::clock::{Clock, FileClock, SystemClock};
 use crate::state::geoip::CountryDb;
 use crate::state::rate_limit::Limiter;
-use crate::state::store::{EmbeddedStore, MemoryStore, Store, StoreError};
+use crate::state::store::{EmbeddedStore, MemoryStore, RedisStore, Store, StoreError};
 use jiff::Timestamp;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -147,6 +147,10 @@ impl Runtime {
                     let key = store.hash_key().to_vec();
                     (Arc::new(store), Some(key))
                 }
+                StoreBackend::Redis { url, prefix, .. } => (
+                    Arc::new(RedisStore::new(url, prefix, config.state.timeout)?),
+                    None,
+                ),
             },
         };
         // The config's secret, or the one kept with the state, or (memory only) a random

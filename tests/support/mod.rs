@@ -443,3 +443,69 @@ pub fn assert_promtool_accepts(scrape: &str) {
         "promtool found problems: {report}"
     );
 }
+
+/// A `redis-server` of the test's own, on a Unix socket in a temporary directory (no port
+/// to collide with anything), persisting nothing. Debian package `redis-server`; the
+/// `REDIS_SERVER` variable overrides the path.
+pub struct Redis {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let mut redis = Redis {
+            dir: tempfile::tempdir().expect("temp dir"),
+            child: None,
+        };
+        redis.resume();
+        redis
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("redis.sock")
+    }
+
+    /// The URL garita connects with.
+    pub fn url(&self) -> String {
+        format!("redis+unix://{}", self.socket().display())
+    }
+
+    /// Stop the server (as an outage would).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(self.socket());
+    }
+
+    /// Start the server (again), empty, and wait until it answers.
+    pub fn resume(&mut self) {
+        let program = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(&program)
+            .args(["--port", "0", "--save", "", "--appendonly", "no"])
+            .arg("--unixsocket")
+            .arg(self.socket())
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program} is needed (Debian package `redis-server`): {e}"));
+        self.child = Some(child);
+        for _ in 0..500 {
+            if std::os::unix::net::UnixStream::connect(self.socket()).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("redis-server did not start");
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

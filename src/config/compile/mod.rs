@@ -208,6 +208,13 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
     }
 
     let state = state_settings(&ctx, &raw.state)?;
+    if raw.identity.hash_key_env.is_none() && matches!(state.backend, StoreBackend::Redis { .. }) {
+        return Err(ctx.invalid(
+            "identity.hash_key_env",
+            "a secret shared by every instance on the same Redis (their keys must agree)",
+            "none",
+        ));
+    }
     if raw.identity.hash_key_env.is_none()
         && state.backend == StoreBackend::Memory
         && policies.iter().any(|(_, p)| p.identity.is_some())
@@ -452,9 +459,67 @@ fn state_settings(ctx: &Ctx, section: &file::StateSection) -> Result<StateSettin
         "state.backend",
         section.backend.as_deref(),
         "embedded",
-        &[("embedded", "embedded"), ("memory", "memory")],
+        &[
+            ("embedded", "embedded"),
+            ("redis", "redis"),
+            ("memory", "memory"),
+        ],
     )?;
+    if backend != "redis" {
+        for (name, set) in [
+            ("url_env", section.url_env.is_some()),
+            ("key_prefix", section.key_prefix.is_some()),
+        ] {
+            if set {
+                return Err(ctx.invalid(
+                    format!("state.{name}"),
+                    "no Redis setting unless backend = \"redis\"",
+                    name,
+                ));
+            }
+        }
+    }
     let backend = match backend {
+        "redis" => {
+            if section.path.is_some() {
+                return Err(ctx.invalid(
+                    "state.path",
+                    "no path with backend = \"redis\"",
+                    "a path",
+                ));
+            }
+            let url_env = section
+                .url_env
+                .clone()
+                .unwrap_or_else(|| "GARITA_REDIS_URL".to_string());
+            let url = std::env::var(&url_env).unwrap_or_default();
+            if !["redis://", "rediss://", "redis+unix://", "unix://"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme))
+            {
+                return Err(ctx.invalid(
+                    "state.url_env",
+                    &format!("the environment variable {url_env} to hold a redis://, rediss:// or redis+unix:// URL"),
+                    if url.is_empty() { "it unset" } else { "something else" },
+                ));
+            }
+            let prefix = section
+                .key_prefix
+                .clone()
+                .unwrap_or_else(|| "garita".into());
+            if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.len() > 64 {
+                return Err(ctx.invalid(
+                    "state.key_prefix",
+                    "1 to 64 characters without braces",
+                    format!("{prefix:?}"),
+                ));
+            }
+            StoreBackend::Redis {
+                url_env,
+                url,
+                prefix,
+            }
+        }
         "memory" => {
             if section.path.is_some() {
                 return Err(ctx.invalid(

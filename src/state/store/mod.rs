@@ -13,12 +13,14 @@
 
 mod embedded;
 mod memory;
+mod redis;
 
 pub use crate::core::plan::{
     Acquired, BindOp, Binding, Claim, ClaimOp, Counter, StoreAnswer, StoreFailure, StorePlan,
 };
 pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
+pub use redis::RedisStore;
 
 /// Why the store did not answer. The kind is a metric label.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,266 @@
+//! The shared store: Redis 7 (or Valkey), for several gateway instances behind a load
+//! balancer, so that a quota of N lets N through in total and a notification is delivered
+//! once whichever instance it reaches.
+//!
+//! One request's plan is one Lua script, which Redis runs atomically: bindings (a sorted
+//! set per key, members scored by expiry), then counters (all or nothing), then the replay
+//! claim, with the same rules as the embedded store. Every key carries the deployment's
+//! prefix as a hash tag (`{garita}:q:...`), so that all keys of one request, indeed all of
+//! garita's keys, live in one slot and the script also runs on Redis Cluster. That keeps
+//! every plan atomic at the price of sharding: one shard holds garita's state. Keys expire
+//! with their window, set relative to the plan's time, so the gateway's and Redis' clocks
+//! need not agree. The connection is made lazily and remade with backoff when lost; a
+//! request that finds Redis down gets its policy's `on_store_error`.
+
+use super::{Acquired, Binding, Claim, Store, StoreAnswer, StoreError, StorePlan};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::time::Duration;
+
+/// One plan: see the module documentation. KEYS are the bindings' sets, the counters and
+/// the claim, in that order; ARGV starts with now and the three counts.
+const PLAN_SCRIPT: &str = r#"
+local now = tonumber(ARGV[1])
+local nb, nc, hc = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local a = 5
+local bindings = {}
+local stopped = false
+for i = 1, nb do
+  local key, member = KEYS[i], ARGV[a]
+  local max, expires, enforced = tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3] == '1'
+  a = a + 4
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  local known = redis.call('ZSCORE', key, member)
+  local count = redis.call('ZCARD', key)
+  local others = count
+  if known then others = count - 1 end
+  if (not known) and others >= max then
+    bindings[#bindings + 1] = {2, others}
+    if enforced then stopped = true break end
+  else
+    redis.call('ZADD', key, expires, member)
+    local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+    if top[2] == 'inf' then
+      redis.call('PERSIST', key)
+    else
+      redis.call('EXPIRE', key, math.max(1, math.ceil(tonumber(top[2]) - now)))
+    end
+    bindings[#bindings + 1] = {1, others + 1}
+  end
+end
+a = 5 + 4 * nb
+local counters = {0}
+if (not stopped) and nc > 0 then
+  local refused = -1
+  for j = 1, nc do
+    local limit, enforced = tonumber(ARGV[a + (j - 1) * 3]), ARGV[a + (j - 1) * 3 + 2] == '1'
+    if enforced and tonumber(redis.call('GET', KEYS[nb + j]) or '0') >= limit then
+      refused = j - 1
+      break
+    end
+  end
+  if refused >= 0 then
+    counters = {2, refused}
+  else
+    counters = {1}
+    for j = 1, nc do
+      local key, ttl = KEYS[nb + j], tonumber(ARGV[a + (j - 1) * 3 + 1])
+      local count = redis.call('INCR', key)
+      if count == 1 then redis.call('EXPIRE', key, ttl) end
+      counters[#counters + 1] = count
+    end
+  end
+end
+a = 5 + 4 * nb + 3 * nc
+local claim = 0
+if (not stopped) and hc == 1 then
+  local key = KEYS[nb + nc + 1]
+  local seen = redis.call('GET', key)
+  if seen == '1' then
+    claim = 3
+  elseif seen == '0' then
+    claim = 2
+  else
+    redis.call('SET', key, '0', 'EX', tonumber(ARGV[a]))
+    claim = 1
+  end
+end
+return {bindings, counters, claim}
+"#;
+
+pub struct RedisStore {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    /// Made on first use, inside the runtime that serves (its driver task lives there).
+    connection: tokio::sync::OnceCell<ConnectionManager>,
+    script: redis::Script,
+    /// `{prefix}:`, prepended to every key.
+    prefix: String,
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_connection_refusal() {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+impl RedisStore {
+    /// A store on the Redis at `url` (`redis://`, `rediss://` for TLS, `redis+unix://`),
+    /// connecting on first use; `timeout` bounds each connection attempt and answer.
+    pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::Unavailable(format!("the Redis URL: {}", e.kind_name())))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_secs(2));
+        Ok(Self {
+            client,
+            config,
+            connection: tokio::sync::OnceCell::new(),
+            script: redis::Script::new(PLAN_SCRIPT),
+            prefix: format!("{{{prefix}}}:"),
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// The connection (a cheap handle), made on first use; it reconnects by itself.
+    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
+        self.connection
+            .get_or_try_init(|| async {
+                ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+            })
+            .await
+            .cloned()
+            .map_err(unavailable)
+    }
+}
+
+trait KindName {
+    fn kind_name(&self) -> String;
+}
+
+impl KindName for redis::RedisError {
+    /// The kind of error, without the URL (which may hold a password).
+    fn kind_name(&self) -> String {
+        format!("{:?}", self.kind())
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for RedisStore {
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn execute(&self, plan: &StorePlan) -> Result<StoreAnswer, StoreError> {
+        let now = plan.now;
+        let mut call = self.script.prepare_invoke();
+        call.arg(now)
+            .arg(plan.bindings.len())
+            .arg(plan.counters.len())
+            .arg(u8::from(plan.claim.is_some()));
+        for op in &plan.bindings {
+            call.key(self.key(&op.key))
+                .arg(&op.member)
+                .arg(op.max)
+                .arg(op.expires_at.map_or("+inf".to_string(), |e| e.to_string()))
+                .arg(u8::from(op.enforced));
+        }
+        for counter in &plan.counters {
+            call.key(self.key(&counter.key))
+                .arg(counter.limit)
+                .arg((counter.expires_at - now).max(1))
+                .arg(u8::from(counter.enforced));
+        }
+        if let Some(claim) = &plan.claim {
+            call.key(self.key(&claim.key))
+                .arg((claim.hold_until - now).max(1));
+        }
+        let mut connection = self.connection().await?;
+        let (bindings, counters, claim): (Vec<Vec<i64>>, Vec<i64>, i64) = call
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        let bad =
+            || StoreError::Corrupt("an answer of the wrong shape from the plan script".into());
+        let bindings = bindings
+            .iter()
+            .map(|b| match b.as_slice() {
+                [1, members] => Ok(Binding::Within {
+                    members: *members as u64,
+                }),
+                [2, members] => Ok(Binding::Exceeded {
+                    members: *members as u64,
+                }),
+                _ => Err(bad()),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let counters = match counters.as_slice() {
+            [0] => None,
+            [2, index] => Some(Acquired::Refused {
+                index: *index as usize,
+            }),
+            [1, counts @ ..] => Some(Acquired::Granted(
+                counts.iter().map(|c| *c as u64).collect(),
+            )),
+            _ => return Err(bad()),
+        };
+        let claim = match claim {
+            0 => None,
+            1 => Some(Claim::New),
+            2 => Some(Claim::InFlight),
+            3 => Some(Claim::Done),
+            _ => return Err(bad()),
+        };
+        Ok(StoreAnswer {
+            bindings,
+            counters,
+            claim,
+        })
+    }
+
+    async fn settle(
+        &self,
+        key: &str,
+        delivered_until: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.connection().await?;
+        let key = self.key(key);
+        match delivered_until {
+            Some(until) => redis::cmd("SET")
+                .arg(&key)
+                .arg("1")
+                .arg("EX")
+                .arg((until - now).max(1))
+                .query_async::<()>(&mut connection)
+                .await
+                .map_err(unavailable),
+            None => redis::cmd("DEL")
+                .arg(&key)
+                .query_async::<()>(&mut connection)
+                .await
+                .map_err(unavailable),
+        }
+    }
+
+    /// Redis expires keys itself.
+    async fn purge_expired(&self, _now: i64) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Keys in the Redis database (garita's alone when it has a database of its own).
+    async fn size(&self) -> Result<u64, StoreError> {
+        let mut connection = self.connection().await?;
+        redis::cmd("DBSIZE")
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)
+    }
+}

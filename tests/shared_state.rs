@@ -1,0 +1,129 @@
+//! Several gateway instances on one Redis: limits hold in total, notifications are
+//! delivered once, and when Redis goes away each policy does what it says.
+
+mod fixtures;
+mod support;
+
+use support::{reason, RawRequest, RawResponse, Redis, TestGateway};
+
+const HASH_KEY: &str = "a-shared-secret-of-32-bytes-len!";
+
+fn rules(on_store_error: &str) -> String {
+    format!(
+        r#"
+[identity]
+hash_key_env = "GARITA_HASH_KEY"
+
+[state]
+backend = "redis"
+url_env = "TEST_REDIS_URL"
+key_prefix = "garita-test"
+timeout_ms = 200
+
+[policies.cips]
+on_store_error = "{on_store_error}"
+[policies.cips.facts]
+dni = "json:/userDocumentNumber"
+dni_type = "json:/userDocumentType"
+
+[[policies.cips.limits]]
+fact = "dni"
+per_day = 5
+
+[[routes]]
+name = "cips"
+methods = ["POST"]
+paths = ["/v1/cips"]
+policy = "cips"
+"#
+    )
+}
+
+fn gateway(redis: &Redis, on_store_error: &str) -> TestGateway {
+    TestGateway::builder()
+        .env("TEST_REDIS_URL", &redis.url())
+        .env("GARITA_HASH_KEY", HASH_KEY)
+        .rules(&rules(on_store_error))
+        .start()
+}
+
+fn cip(gateway: std::net::SocketAddr, dni: &str) -> RawResponse {
+    RawRequest::new("POST", "/v1/cips")
+        .header("Content-Type", "application/json")
+        .body(fixtures::cip_request(dni, "acct-1"))
+        .send(gateway)
+        .unwrap()
+}
+
+#[test]
+fn two_instances_on_one_redis_let_exactly_the_quota_through() {
+    let redis = Redis::start();
+    let a = gateway(&redis, "closed");
+    let b = gateway(&redis, "closed");
+    let targets = [a.proxy, b.proxy];
+    let threads: Vec<_> = (0..50)
+        .map(|i| {
+            let target = targets[i % 2];
+            std::thread::spawn(move || cip(target, "45678912").status)
+        })
+        .collect();
+    let statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        45,
+        "{statuses:?}"
+    );
+    assert_eq!(a.received().len() + b.received().len(), 5);
+}
+
+#[test]
+fn when_redis_goes_away_closed_refuses_open_allows_and_both_recover() {
+    let mut redis = Redis::start();
+    let closed = gateway(&redis, "closed");
+    let open = gateway(&redis, "open");
+    assert_eq!(cip(closed.proxy, "11111111").status, 200);
+    assert_eq!(cip(open.proxy, "22222222").status, 200);
+
+    redis.stop();
+    let refused = cip(closed.proxy, "11111111");
+    assert_eq!(
+        (refused.status, reason(&refused)),
+        (503, "store_unavailable".into())
+    );
+    assert_eq!(cip(open.proxy, "22222222").status, 200);
+    assert_eq!(
+        closed.received().len(),
+        1,
+        "a closed policy forwards nothing"
+    );
+    assert_eq!(open.received().len(), 2);
+    let scrape = open.scrape();
+    assert!(scrape.contains("garita_store_up 0"), "{scrape}");
+    assert!(
+        scrape.contains("garita_store_errors_total{kind=\"unavailable\"}")
+            || scrape.contains("garita_store_errors_total{kind=\"timeout\"}"),
+        "{scrape}"
+    );
+    let lines = open.wait_for_decisions(2);
+    assert_eq!(lines[1]["decision"], "allow");
+    assert_eq!(lines[1]["reasons"][0], "store_unavailable");
+
+    // Back (empty, as after a failover without persistence): both serve again.
+    redis.resume();
+    let mut recovered = false;
+    for _ in 0..100 {
+        if cip(closed.proxy, "11111111").status == 200 {
+            recovered = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(recovered, "the closed policy never recovered");
+    assert_eq!(cip(open.proxy, "22222222").status, 200);
+    assert!(open.scrape().contains("garita_store_up 1"));
+}
