@@ -75,13 +75,17 @@ fn benches(c: &mut Criterion) {
 
     // The site policy: lists, no geofence, a limit high enough to stay allowed... for a
     // while; use many addresses so the limiter table is exercised too.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut n = 0u32;
     c.bench_function("gate decide (site policy, rotating addresses)", |b| {
         b.iter(|| {
             n = n.wrapping_add(1);
             let ip = IpAddr::from(std::net::Ipv4Addr::from(0xc000_0200 | (n & 0xff)));
             let client = garita::core::request::client_ip::ClientIp { addr: ip, peer: ip };
-            served.connection(site, black_box(client))
+            rt.block_on(served.connection(site, black_box(client)))
         })
     });
 }

@@ -1,11 +1,13 @@
 //! Identity facts on a PagoEfectivo CIP request of about 1 KiB: parsing and extracting the
 //! facts, and the whole decision (connection rules, body, facts, block lists, burst limit,
-//! binding and calendar quotas against the in-memory store).
+//! binding and calendar quotas) with each store: memory, embedded, and Redis when
+//! `GARITA_BENCH_REDIS_URL` names one (e.g. `redis+unix:///tmp/redis.sock`).
 //!
 //! Run with `cargo bench --bench identity`; results are written down in the README.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use garita::config::Config;
+use garita::core::policy::PolicyId;
 use garita::core::request::body::{self, BodyKind};
 use garita::core::request::client_ip::ClientIp;
 use garita::core::request::facts;
@@ -55,11 +57,9 @@ fn cip_body(dni: u32) -> String {
     fixtures::cip_request(&format!("{dni:08}"), &format!("cust-{dni}"))
 }
 
-fn benches(c: &mut Criterion) {
-    let dir = std::env::temp_dir().join(format!("garita-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("bench.toml");
-    std::fs::write(&path, POLICY).unwrap();
+fn served(dir: &std::path::Path, state: &str) -> (Served, PolicyId) {
+    let path = dir.join(format!("bench-{}.toml", state.len()));
+    std::fs::write(&path, format!("{POLICY}\n[state]\n{state}\n")).unwrap();
     let config = Config::load(&path).expect("bench config");
     let policy = config
         .routes
@@ -67,16 +67,26 @@ fn benches(c: &mut Criterion) {
         .expect("the CIP route")
         .policy;
     let metrics = std::sync::Arc::new(garita::observe::metrics::Metrics::new());
-    let served = Served::new(config, None, metrics).expect("runtime");
+    (Served::new(config, None, metrics).expect("runtime"), policy)
+}
+
+fn benches(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("garita-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
     // The store is awaited as the proxy awaits it, on a runtime of its own here.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let rules = served.config.policies[policy].identity.as_ref().unwrap();
-    let mode = served.config.policies[policy].mode;
     let headers = http::HeaderMap::new();
 
+    let (served_memory, policy) = served(&dir, "backend = \"memory\"");
+    let selectors = served_memory.config.policies[policy]
+        .identity
+        .as_ref()
+        .unwrap()
+        .selectors
+        .clone();
     let body_text = cip_body(45_678_912);
     println!("body size: {} bytes", body_text.len());
     c.bench_function("facts: parse + extract (1 KiB CIP body)", |b| {
@@ -87,55 +97,70 @@ fn benches(c: &mut Criterion) {
                 BodyKind::Json,
             )
             .unwrap();
-            facts::extract(&rules.selectors, &parsed, &headers, None).unwrap()
+            facts::extract(&selectors, &parsed, &headers, None).unwrap()
         })
     });
 
     // Rotate over many DNIs so the store and limiters work as under real traffic.
     let bodies: Vec<String> = (0..10_000).map(|i| cip_body(40_000_000 + i)).collect();
-    let mut n = 0usize;
-    {
-        let parsed = body::parse(
-            Some("application/json"),
-            bodies[0].as_bytes(),
-            BodyKind::Json,
-        )
-        .unwrap();
-        let facts = facts::extract(&rules.selectors, &parsed, &headers, None).unwrap();
-        let ip = IpAddr::from([192, 0, 2, 1]);
-        let hashes = served.hashes(&facts);
-        let (_, connection) = served.connection(policy, ClientIp { addr: ip, peer: ip });
-        let d = rt.block_on(served.identity(policy, &facts, &hashes, connection.in_mode(mode)));
-        assert_eq!(
-            d.verdict(),
-            garita::core::decision::Verdict::Allow,
-            "the benchmark measures the allow path"
-        );
+    let mut stores = vec![
+        ("memory", served_memory),
+        (
+            "embedded",
+            served(
+                &dir,
+                &format!(
+                    "backend = \"embedded\"\npath = {:?}",
+                    dir.join("bench.redb")
+                ),
+            )
+            .0,
+        ),
+    ];
+    if std::env::var("GARITA_BENCH_REDIS_URL").is_ok() {
+        std::env::set_var("GARITA_BENCH_HASH_KEY", "bench-secret-of-at-least-16");
+        let state = "backend = \"redis\"\nurl_env = \"GARITA_BENCH_REDIS_URL\"\nkey_prefix = \"garita-bench\"\n\
+                     [identity]\nhash_key_env = \"GARITA_BENCH_HASH_KEY\"";
+        stores.push(("redis", served(&dir, state).0));
     }
-    c.bench_function(
-        "full decision (1 KiB CIP body, identity rules, memory store)",
-        |b| {
-            b.iter(|| {
-                n = (n + 1) % bodies.len();
-                let ip = IpAddr::from([192, 0, 2, (n % 250) as u8]);
-                let (_, decision) = served.connection(policy, ClientIp { addr: ip, peer: ip });
+    for (name, served) in &stores {
+        let decide = |n: usize| {
+            let ip = IpAddr::from([192, 0, 2, (n % 250) as u8]);
+            rt.block_on(async {
+                let (_, decision) = served
+                    .connection(policy, ClientIp { addr: ip, peer: ip })
+                    .await;
                 let parsed = body::parse(
                     Some("application/json"),
                     bodies[n].as_bytes(),
                     BodyKind::Json,
                 )
                 .unwrap();
-                let facts = facts::extract(&rules.selectors, &parsed, &headers, None).unwrap();
+                let facts = facts::extract(&selectors, &parsed, &headers, None).unwrap();
                 let hashes = served.hashes(&facts);
-                rt.block_on(served.identity(
-                    policy,
-                    black_box(&facts),
-                    &hashes,
-                    decision.in_mode(mode),
-                ))
+                let mode = served.config.policies[policy].mode;
+                served
+                    .identity(policy, black_box(&facts), &hashes, decision.in_mode(mode))
+                    .await
             })
-        },
-    );
+        };
+        assert_eq!(
+            decide(0).verdict(),
+            garita::core::decision::Verdict::Allow,
+            "the benchmark measures the allow path"
+        );
+        let mut n = 0usize;
+        c.bench_function(
+            &format!("full decision (1 KiB CIP body, identity rules, {name} store)"),
+            |b| {
+                b.iter(|| {
+                    n = (n + 1) % bodies.len();
+                    decide(n)
+                })
+            },
+        );
+    }
+    drop(stores);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

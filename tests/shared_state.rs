@@ -127,3 +127,53 @@ fn when_redis_goes_away_closed_refuses_open_allows_and_both_recover() {
     assert_eq!(cip(open.proxy, "22222222").status, 200);
     assert!(open.scrape().contains("garita_store_up 1"));
 }
+
+#[test]
+fn a_shared_per_ip_rate_is_the_rate_in_total_across_instances() {
+    let redis = Redis::start();
+    let start = || {
+        TestGateway::builder()
+            .env("TEST_REDIS_URL", &redis.url())
+            .env("GARITA_HASH_KEY", HASH_KEY)
+            .client_ip("trusted_proxies = [\"127.0.0.1/32\"]")
+            .rules(
+                "[identity]\nhash_key_env = \"GARITA_HASH_KEY\"\n\
+                 [state]\nbackend = \"redis\"\nurl_env = \"TEST_REDIS_URL\"\n\
+                 [policies.site]\nrate_limit = { requests = 1, per = \"1h\", burst = 5, scope = \"shared\" }\n\
+                 [[routes]]\nname = \"site\"\npaths = [\"/shop/**\"]\npolicy = \"site\"\n",
+            )
+            .start()
+    };
+    let (a, b) = (start(), start());
+    let targets = [a.proxy, b.proxy];
+    let threads: Vec<_> = (0..50)
+        .map(|i| {
+            let target = targets[i % 2];
+            std::thread::spawn(move || {
+                RawRequest::new("GET", "/shop/item")
+                    .header("X-Forwarded-For", "198.51.100.23")
+                    .send(target)
+                    .unwrap()
+            })
+        })
+        .collect();
+    let responses: Vec<RawResponse> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let passed = responses.iter().filter(|r| r.status == 200).count();
+    assert_eq!(
+        passed,
+        5,
+        "{:?}",
+        responses.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    let limited = responses.iter().find(|r| r.status == 429).unwrap();
+    assert_eq!(reason(limited), "rate_limited");
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((3000..=3600).contains(&retry), "{retry}");
+    assert_eq!(a.received().len() + b.received().len(), 5);
+    // Another address has its own budget.
+    let other = RawRequest::new("GET", "/shop/item")
+        .header("X-Forwarded-For", "198.51.100.24")
+        .send(a.proxy)
+        .unwrap();
+    assert_eq!(other.status, 200);
+}

@@ -291,6 +291,9 @@ pub struct RateLimitSection {
     pub ipv6_prefix: Option<u8>,
     /// Upper bound on distinct addresses tracked (default 100000).
     pub max_keys: Option<usize>,
+    /// "local" (default: counted in this process) or "shared" (counted in the store, so
+    /// that several instances allow the rate in total).
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,7 +3,7 @@
 
 use crate::config::error::ConfigError;
 use crate::config::file;
-use crate::core::rules::rate::RateSpec;
+use crate::core::rules::rate::{RateScope, RateSpec};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -135,12 +135,19 @@ pub(crate) fn compile_rate_limit(
     if max_keys == 0 {
         return Err(ctx.invalid(format!("{key}.max_keys"), "a number >= 1", 0));
     }
+    let scope = ctx.choice(
+        format!("{key}.scope"),
+        r.scope.as_deref(),
+        RateScope::Local,
+        &[("local", RateScope::Local), ("shared", RateScope::Shared)],
+    )?;
     let spec = RateSpec {
         requests,
         per,
         burst,
         ipv6_prefix,
         max_keys,
+        scope,
     };
     match spec.replenish_interval() {
         Some(_) => Ok(spec),

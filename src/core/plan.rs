@@ -8,6 +8,8 @@
 //! Times are Unix seconds, UTC.
 //!
 //! How a store carries out a plan:
+//! 0. Shared rates (GCRA), in order. An enforced one that is over its rate stops the plan
+//!    there and counts nothing further.
 //! 1. Bindings, in order. A binding that would exceed its set stops the plan there when it
 //!    is enforced: neither later bindings nor any counter are touched, so a request denied
 //!    by a binding uses up no quota. A review binding that is exceeded is reported and the
@@ -43,6 +45,45 @@ pub struct BindOp {
     pub enforced: bool,
 }
 
+/// Count one request against a shared rate (GCRA): `burst` at once, then one every
+/// `interval_ms`. The state is the key's theoretical arrival time, in milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcraOp {
+    pub key: String,
+    pub interval_ms: u64,
+    pub burst: u32,
+    pub now_ms: i64,
+    /// An enforced rate that is over stops the plan.
+    pub enforced: bool,
+}
+
+impl GcraOp {
+    /// Given the key's stored arrival time, whether one more fits, and the arrival time to
+    /// store if it does (or how long until it would).
+    pub fn decide(&self, stored_tat_ms: Option<i64>) -> Rate {
+        let interval = self.interval_ms as i64;
+        let tat = stored_tat_ms.unwrap_or(self.now_ms).max(self.now_ms);
+        let next = tat + interval;
+        let allowance = interval * i64::from(self.burst);
+        if next - self.now_ms > allowance {
+            Rate::Limited {
+                retry_after_ms: (next - self.now_ms - allowance) as u64,
+            }
+        } else {
+            Rate::Allowed { tat_ms: next }
+        }
+    }
+}
+
+/// A shared rate's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rate {
+    /// Counted; the key's new arrival time (it may be forgotten once it has passed).
+    Allowed { tat_ms: i64 },
+    /// Over the rate: nothing counted; one more fits after this long.
+    Limited { retry_after_ms: u64 },
+}
+
 /// Claim a webhook event for delivery, held until `hold_until` unless settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimOp {
@@ -54,6 +95,7 @@ pub struct ClaimOp {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StorePlan {
     pub now: i64,
+    pub rates: Vec<GcraOp>,
     pub bindings: Vec<BindOp>,
     pub counters: Vec<Counter>,
     pub claim: Option<ClaimOp>,
@@ -61,7 +103,10 @@ pub struct StorePlan {
 
 impl StorePlan {
     pub fn is_empty(&self) -> bool {
-        self.bindings.is_empty() && self.counters.is_empty() && self.claim.is_none()
+        self.rates.is_empty()
+            && self.bindings.is_empty()
+            && self.counters.is_empty()
+            && self.claim.is_none()
     }
 }
 
@@ -95,6 +140,9 @@ pub enum Claim {
 /// The store's answer to a plan, in the plan's order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoreAnswer {
+    /// One per shared rate carried out; shorter than the plan's when an enforced rate
+    /// stopped it (and then nothing else was carried out).
+    pub rates: Vec<Rate>,
     /// One per binding carried out; shorter than the plan's when an enforced binding
     /// stopped it.
     pub bindings: Vec<Binding>,
@@ -107,3 +155,41 @@ pub struct StoreAnswer {
 /// to know. The glue logs and counts the cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreFailure;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gcra_lets_the_burst_through_then_one_per_interval() {
+        let op = |now_ms| GcraOp {
+            key: "r".into(),
+            interval_ms: 1000,
+            burst: 3,
+            now_ms,
+            enforced: true,
+        };
+        let mut tat = None;
+        for _ in 0..3 {
+            match op(0).decide(tat) {
+                Rate::Allowed { tat_ms } => tat = Some(tat_ms),
+                other => panic!("the burst is let through: {other:?}"),
+            }
+        }
+        assert_eq!(
+            op(0).decide(tat),
+            Rate::Limited {
+                retry_after_ms: 1000
+            }
+        );
+        assert_eq!(
+            op(400).decide(tat),
+            Rate::Limited {
+                retry_after_ms: 600
+            }
+        );
+        assert_eq!(op(1000).decide(tat), Rate::Allowed { tat_ms: 4000 });
+        // Long idle: the bucket is full again, not more than full.
+        assert_eq!(op(60_000).decide(tat), Rate::Allowed { tat_ms: 61_000 });
+    }
+}

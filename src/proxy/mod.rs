@@ -101,7 +101,7 @@ impl GaritaProxy {
     }
 
     /// Gather the connection facts and ask the gate; also returns the policy, once known.
-    fn decide(
+    async fn decide(
         &self,
         session: &Session,
         peer: std::net::IpAddr,
@@ -161,7 +161,7 @@ impl GaritaProxy {
             }
         };
         ctx.route = route.name.clone();
-        let (facts, decision) = self.served.connection(route.policy, client);
+        let (facts, decision) = self.served.connection(route.policy, client).await;
         ctx.country = facts.country;
         (decision, Some(route.policy))
     }
@@ -261,7 +261,7 @@ impl ProxyHttp for GaritaProxy {
                 "no peer address on the connection",
             );
         };
-        let (decision, policy) = self.decide(session, peer, ctx);
+        let (decision, policy) = self.decide(session, peer, ctx).await;
         let decision = match policy {
             None => decision,
             Some(policy) => self.decide_further(session, policy, decision, ctx).await,

@@ -60,14 +60,31 @@ impl Served {
     }
 
     /// The connection facts of a client, and the connection rules' decision on them (not
-    /// yet under the policy's mode).
-    pub fn connection(&self, policy: PolicyId, client: ClientIp) -> (ConnectionFacts, Decision) {
+    /// yet under the policy's mode); a shared rate limit asks the store.
+    pub async fn connection(
+        &self,
+        policy: PolicyId,
+        client: ClientIp,
+    ) -> (ConnectionFacts, Decision) {
         let facts = ConnectionFacts {
             client,
             country: self.runtime.country(client.addr),
         };
         let limiter = self.runtime.ip_limiter(policy);
-        let decision = connection::decide(&self.config.policies[policy], &facts, limiter);
+        let step = connection::decide_or_plan(
+            &self.config.policies[policy],
+            &facts,
+            limiter,
+            &self.runtime.hasher,
+            self.runtime.now().as_millisecond(),
+        );
+        let decision = match step {
+            connection::Step::Decided(decision) => decision,
+            connection::Step::Ask(plan) => {
+                let answer = self.execute(plan.store_plan()).await;
+                plan.conclude(answer)
+            }
+        };
         (facts, decision)
     }
 

@@ -148,6 +148,7 @@ mod tests {
             burst: NonZeroU32::new(burst).unwrap(),
             ipv6_prefix: 64,
             max_keys,
+            scope: crate::core::rules::rate::RateScope::Local,
         }
     }
 

@@ -13,7 +13,7 @@ use crate::core::identity::key_list::KeyHasher;
 use crate::core::net::geo::CountryCode;
 use crate::core::policy::PolicyId;
 use crate::core::request::facts::KeyKind;
-use crate::core::rules::rate::{BurstLimiter, RateSpec};
+use crate::core::rules::rate::{BurstLimiter, RateScope, RateSpec};
 use crate::state::clock::{Clock, FileClock, SystemClock};
 use crate::state::geoip::CountryDb;
 use crate::state::rate_limit::Limiter;
@@ -95,14 +95,19 @@ impl Runtime {
                 ip: policy
                     .rate_limit
                     .as_ref()
+                    .filter(|spec| spec.scope == RateScope::Local)
                     .and_then(|spec| limiter(&policy.name, Slot::Ip, spec)),
                 identity: Vec::new(),
             };
             if let Some(rules) = &policy.identity {
                 for (i, limit) in rules.limits.iter().enumerate() {
-                    let made = limit.burst.as_ref().and_then(|spec| {
-                        limiter(&policy.name, Slot::Identity(i, limit.kind), spec)
-                    });
+                    let made = limit
+                        .burst
+                        .as_ref()
+                        .filter(|spec| spec.scope == RateScope::Local)
+                        .and_then(|spec| {
+                            limiter(&policy.name, Slot::Identity(i, limit.kind), spec)
+                        });
                     slots.identity.push(made);
                 }
             }

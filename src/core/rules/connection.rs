@@ -2,13 +2,20 @@
 //!
 //! Cheapest first, stopping at the first denial: the block list, the geofence, then the
 //! per-address burst limit, which an allow-listed address skips (block lists and the
-//! geofence still apply to it).
+//! geofence still apply to it). A local limit is asked at once; a shared one
+//! (`scope = "shared"`) becomes a one-operation plan for the store, concluded by
+//! [`RatePlan::conclude`].
 
-use crate::core::decision::{Decision, RateLimitState, Reason};
+use crate::core::decision::{Decision, RateLimitState, Reason, Verdict};
+use crate::core::identity::key_list::KeyHasher;
 use crate::core::net::geo::{CountryCode, GeoRefusal};
-use crate::core::policy::Policy;
+use crate::core::plan::{Rate, StoreAnswer, StoreFailure, StorePlan};
+use crate::core::policy::{OnStoreError, Policy};
 use crate::core::request::client_ip::ClientIp;
-use crate::core::rules::rate::{BurstLimiter, LimiterKey, RateOutcome};
+use crate::core::request::facts::KeyKind;
+use crate::core::rules::rate::{BurstLimiter, LimiterKey, RateOutcome, RateScope, RateSpec};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// What is known about a request before its body is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,8 +24,103 @@ pub struct ConnectionFacts {
     pub country: Option<CountryCode>,
 }
 
-/// Decide on the connection facts; `limiter` is the policy's per-address limiter, if it
-/// has a rate limit.
+/// Either the decision, or the shared rate to ask the store about first.
+#[derive(Debug)]
+pub enum Step {
+    Decided(Decision),
+    Ask(RatePlan),
+}
+
+/// A connection decision waiting for the store's count of a shared rate.
+#[derive(Debug)]
+pub struct RatePlan {
+    decision: Decision,
+    store: StorePlan,
+    spec: RateSpec,
+    policy: Arc<str>,
+    on_store_error: OnStoreError,
+}
+
+impl RatePlan {
+    pub fn store_plan(&self) -> &StorePlan {
+        &self.store
+    }
+
+    /// The decision, given the store's answer (or its failure, then the policy's
+    /// `on_store_error`).
+    pub fn conclude(self, answer: Result<StoreAnswer, StoreFailure>) -> Decision {
+        let mut decision = self.decision;
+        match answer.map(|a| a.rates.first().copied()) {
+            Ok(Some(Rate::Limited { retry_after_ms })) => Decision::deny_limited(
+                Reason::RateLimited,
+                RateLimitState {
+                    policy: self.policy,
+                    burst: self.spec.burst.get(),
+                    window_seconds: self.spec.window_seconds(),
+                    retry_after: Duration::from_millis(retry_after_ms),
+                },
+            ),
+            Ok(Some(Rate::Allowed { .. })) => decision,
+            Ok(None) | Err(StoreFailure) => match self.on_store_error {
+                OnStoreError::Closed => Decision::deny(Reason::StoreUnavailable),
+                OnStoreError::Open => {
+                    decision.note(Reason::StoreUnavailable);
+                    decision
+                }
+            },
+        }
+    }
+}
+
+/// The key of a client's shared per-address rate: the address (IPv6 by the limit's
+/// prefix) under the keyed hash.
+fn shared_key(policy: &str, ip: std::net::IpAddr, prefix: u8, hasher: &KeyHasher) -> String {
+    let text = match LimiterKey::for_ip(ip, prefix) {
+        LimiterKey::V4(v4) => std::net::Ipv4Addr::from(v4).to_string(),
+        LimiterKey::V6(v6) => format!("{}/{prefix}", std::net::Ipv6Addr::from(v6)),
+        other => format!("{other:?}"),
+    };
+    format!("r:{policy}:ip:{}", hasher.hash(KeyKind::Ip, &text))
+}
+
+/// Decide on the connection facts; `limiter` is the policy's local per-address limiter,
+/// if it has one. A shared limit is planned for the store, keyed with `hasher`, at
+/// `now_ms`.
+pub fn decide_or_plan(
+    policy: &Policy,
+    facts: &ConnectionFacts,
+    limiter: Option<&dyn BurstLimiter>,
+    hasher: &KeyHasher,
+    now_ms: i64,
+) -> Step {
+    let decision = decide(policy, facts, limiter);
+    let shared = policy
+        .rate_limit
+        .filter(|spec| spec.scope == RateScope::Shared);
+    match shared {
+        Some(spec)
+            if decision.verdict() == Verdict::Allow
+                && !decision.reasons().contains(&Reason::IpAllowListed) =>
+        {
+            let key = shared_key(&policy.name, facts.client.addr, spec.ipv6_prefix, hasher);
+            Step::Ask(RatePlan {
+                decision,
+                store: StorePlan {
+                    now: now_ms.div_euclid(1000),
+                    rates: vec![spec.gcra(key, now_ms, true)],
+                    ..StorePlan::default()
+                },
+                spec,
+                policy: policy.name.clone(),
+                on_store_error: policy.on_store_error,
+            })
+        }
+        _ => Step::Decided(decision),
+    }
+}
+
+/// Decide on the connection facts with a local limiter only (a shared limit is left to
+/// [`decide_or_plan`]).
 pub fn decide(
     policy: &Policy,
     facts: &ConnectionFacts,
@@ -70,7 +172,6 @@ mod tests {
     use std::net::IpAddr;
     use std::num::NonZeroU32;
     use std::sync::atomic::{AtomicU32, Ordering};
-    use std::time::Duration;
 
     /// A burst limiter that lets `room` requests through in all, whatever the key.
     struct Budget {
@@ -104,6 +205,7 @@ mod tests {
                 burst: NonZeroU32::new(2).unwrap(),
                 ipv6_prefix: 64,
                 max_keys: 100,
+                scope: RateScope::Local,
             },
             room: AtomicU32::new(room),
         }
@@ -140,6 +242,39 @@ mod tests {
             client: ClientIp { addr, peer: addr },
             country: country.and_then(CountryCode::parse_config),
         }
+    }
+
+    #[test]
+    fn a_shared_rate_is_planned_for_the_store_and_concluded_from_its_answer() {
+        let mut p = policy();
+        p.geofence = None;
+        let mut spec = budget(0).spec;
+        spec.scope = RateScope::Shared;
+        p.rate_limit = Some(spec);
+        let hasher = KeyHasher::new(b"test");
+        let plan = match decide_or_plan(&p, &facts("192.0.2.1", None), None, &hasher, 5_000) {
+            Step::Ask(plan) => plan,
+            Step::Decided(d) => panic!("decided without the store: {d:?}"),
+        };
+        let op = &plan.store_plan().rates[0];
+        assert!(op.key.starts_with("r:payments:ip:") && !op.key.contains("192.0.2.1"));
+        assert_eq!((op.interval_ms, op.burst, op.now_ms), (60_000, 2, 5_000));
+        let limited = plan.conclude(Ok(StoreAnswer {
+            rates: vec![Rate::Limited {
+                retry_after_ms: 1_500,
+            }],
+            ..StoreAnswer::default()
+        }));
+        assert_eq!(limited.denied_for(), Some(Reason::RateLimited));
+        assert_eq!(
+            limited.rate_limit().unwrap().retry_after,
+            Duration::from_millis(1_500)
+        );
+        // Allow-listed and blocked addresses never reach the store.
+        let office = decide_or_plan(&p, &facts("192.0.2.100", None), None, &hasher, 0);
+        assert!(matches!(office, Step::Decided(d) if d.verdict() == Verdict::Allow));
+        let blocked = decide_or_plan(&p, &facts("203.0.113.9", None), None, &hasher, 0);
+        assert!(matches!(blocked, Step::Decided(d) if d.is_denied()));
     }
 
     #[test]

@@ -19,7 +19,7 @@
 
 use super::bindings::{self, BindingRule};
 use super::lists::{self, KeyBlock};
-use super::quotas::{self, BurstFinding, CounterMeta, KeyLimit};
+use super::quotas::{self, BurstFinding, CounterMeta, KeyLimit, RateMeta};
 use super::rate::BurstLimiter;
 use crate::core::calendar::Calendar;
 use crate::core::decision::{Decision, Mode, Reason, Verdict};
@@ -76,7 +76,7 @@ pub struct Setting<'a> {
 #[derive(Debug)]
 pub enum Step {
     Decided(Decision),
-    Ask(IdentityPlan),
+    Ask(Box<IdentityPlan>),
 }
 
 /// A decision waiting for the store's answer.
@@ -88,6 +88,7 @@ pub struct IdentityPlan {
     earlier_shadow: Option<Verdict>,
     policy: String,
     store: StorePlan,
+    rate_meta: Vec<RateMeta>,
     binding_rules: Vec<BindingMeta>,
     counter_meta: Vec<CounterMeta>,
 }
@@ -102,6 +103,12 @@ struct BindingMeta {
 impl std::fmt::Debug for CounterMeta {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CounterMeta")
+    }
+}
+
+impl std::fmt::Debug for RateMeta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RateMeta")
     }
 }
 
@@ -166,6 +173,12 @@ pub fn plan<'l>(
         }
     }
     let now = setting.now.as_second();
+    let (rate_ops, rate_meta) = quotas::shared_rates(
+        &rules.limits,
+        setting.policy,
+        hashes,
+        setting.now.as_millisecond(),
+    );
     let (bind_ops, behind) = bindings::plan(&rules.bindings, setting.policy, hashes, now);
     let (counters, counter_meta) = quotas::plan(
         &rules.limits,
@@ -174,10 +187,10 @@ pub fn plan<'l>(
         setting.now,
         setting.calendar,
     );
-    if bind_ops.is_empty() && counters.is_empty() {
+    if rate_ops.is_empty() && bind_ops.is_empty() && counters.is_empty() {
         return done(decision);
     }
-    Step::Ask(IdentityPlan {
+    Step::Ask(Box::new(IdentityPlan {
         decision,
         mode,
         on_store_error: setting.on_store_error,
@@ -190,14 +203,16 @@ pub fn plan<'l>(
                 action: r.action,
             })
             .collect(),
+        rate_meta,
         store: StorePlan {
             now,
+            rates: rate_ops,
             bindings: bind_ops,
             counters,
             claim: None,
         },
         counter_meta,
-    })
+    }))
 }
 
 impl IdentityPlan {
@@ -218,6 +233,7 @@ impl IdentityPlan {
             earlier_shadow,
             policy,
             store,
+            rate_meta,
             binding_rules,
             counter_meta,
         } = self;
@@ -231,6 +247,11 @@ impl IdentityPlan {
                 }
             });
         };
+        if let Err(denied) =
+            quotas::conclude_rates(&mut decision, &answer.rates, &rate_meta, &policy)
+        {
+            return done(denied);
+        }
         let exceeded = answer
             .bindings
             .iter()
@@ -329,7 +350,7 @@ mod tests {
 
     fn asked(step: Step) -> IdentityPlan {
         match step {
-            Step::Ask(plan) => plan,
+            Step::Ask(plan) => *plan,
             Step::Decided(d) => panic!("decided without the store: {d:?}"),
         }
     }
@@ -425,8 +446,7 @@ mod tests {
         // The store stopped at the binding: no counters were touched.
         let denied = plan.conclude(Ok(StoreAnswer {
             bindings: vec![Binding::Exceeded { members: 1 }],
-            counters: None,
-            claim: None,
+            ..StoreAnswer::default()
         }));
         assert_eq!(
             denied.denied_for(),
@@ -450,7 +470,7 @@ mod tests {
         let d = plan.conclude(Ok(StoreAnswer {
             bindings: vec![Binding::Exceeded { members: 1 }],
             counters: Some(Acquired::Granted(vec![1])),
-            claim: None,
+            ..StoreAnswer::default()
         }));
         assert_eq!(d.verdict(), Verdict::Review);
     }

@@ -7,17 +7,17 @@
 //! with a quota of N exactly N requests pass.
 
 use super::identity::Action;
-use super::rate::{BurstLimiter, LimiterKey, RateOutcome, RateSpec};
+use super::rate::{BurstLimiter, LimiterKey, RateOutcome, RateScope, RateSpec};
 use crate::core::calendar::{Calendar, Period};
 use crate::core::decision::{Decision, RateLimitState, Reason};
 use crate::core::identity::key_list::KeyHashes;
-use crate::core::plan::{Acquired, Counter};
+use crate::core::plan::{Acquired, Counter, GcraOp, Rate};
 use crate::core::request::facts::KeyKind;
 use jiff::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Quota {
     pub period: Period,
     pub limit: u64,
@@ -37,8 +37,8 @@ pub(super) enum BurstFinding {
     Deny(Decision),
 }
 
-/// Ask each limit's burst limiter (the runtime's, by the limit's index) about this
-/// request's key.
+/// Ask each limit's local burst limiter (the runtime's, by the limit's index) about this
+/// request's key. Shared rates are planned by [`shared_rates`] instead.
 pub(super) fn bursts<'l>(
     limits: &[KeyLimit],
     policy: &str,
@@ -47,6 +47,12 @@ pub(super) fn bursts<'l>(
 ) -> Vec<BurstFinding> {
     let mut findings = Vec::new();
     for (index, limit) in limits.iter().enumerate() {
+        if limit
+            .burst
+            .is_some_and(|spec| spec.scope == RateScope::Shared)
+        {
+            continue;
+        }
         let (Some(burst), Some(h)) = (limiter(index), hashes.get(limit.kind)) else {
             continue;
         };
@@ -71,6 +77,70 @@ pub(super) fn bursts<'l>(
         }
     }
     findings
+}
+
+/// What a planned shared rate stands for, to explain the store's answer.
+pub(super) struct RateMeta {
+    kind: KeyKind,
+    spec: RateSpec,
+    action: Action,
+}
+
+/// The shared-rate operations (`scope = "shared"`) one request asks the store for.
+pub(super) fn shared_rates(
+    limits: &[KeyLimit],
+    policy: &str,
+    hashes: &KeyHashes,
+    now_ms: i64,
+) -> (Vec<GcraOp>, Vec<RateMeta>) {
+    let mut ops = Vec::new();
+    let mut meta = Vec::new();
+    for limit in limits {
+        let Some(spec) = limit.burst.filter(|s| s.scope == RateScope::Shared) else {
+            continue;
+        };
+        let Some(h) = hashes.get(limit.kind) else {
+            continue;
+        };
+        let key = format!("r:{policy}:{}:{h}", limit.kind.as_str());
+        ops.push(spec.gcra(key, now_ms, limit.action == Action::Deny));
+        meta.push(RateMeta {
+            kind: limit.kind,
+            spec,
+            action: limit.action,
+        });
+    }
+    (ops, meta)
+}
+
+/// Turn the store's answers to shared rates into a denial or review reasons; `Err` with
+/// the denial when an enforced rate is over.
+pub(super) fn conclude_rates(
+    decision: &mut Decision,
+    answers: &[Rate],
+    meta: &[RateMeta],
+    policy: &str,
+) -> Result<(), Decision> {
+    for (answer, m) in answers.iter().zip(meta) {
+        let Rate::Limited { retry_after_ms } = answer else {
+            continue;
+        };
+        let reason = Reason::KeyRateLimited(m.kind);
+        if m.action == Action::Review {
+            decision.review(reason);
+            continue;
+        }
+        return Err(Decision::deny_limited(
+            reason,
+            RateLimitState {
+                policy: Arc::from(format!("{policy}-{}", m.kind.as_str())),
+                burst: m.spec.burst.get(),
+                window_seconds: m.spec.window_seconds(),
+                retry_after: Duration::from_millis(*retry_after_ms),
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// What a counter stands for, to explain the store's answer.

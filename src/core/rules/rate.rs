@@ -1,15 +1,26 @@
 //! Burst limits as the rules see them: a [`RateSpec`] (plain config data), the
 //! [`LimiterKey`] a request is counted under, and the [`BurstLimiter`] that answers.
 //!
-//! The limiters themselves are runtime state (`state::rate_limit`, governor's GCRA in this
-//! process) and outlive a config swap; the rules only ask them, synchronously and without
-//! waiting, whether one more request fits. IPv6 clients are counted per prefix (a /64 by
+//! A local limit is runtime state (`state::rate_limit`, governor's GCRA in this process)
+//! that outlives a config swap; the rules ask it, synchronously and without waiting,
+//! whether one more request fits. A shared limit (`scope = "shared"`) is the same GCRA kept
+//! in the store, so that several instances allow the rate in total: the rules plan a
+//! [`GcraOp`](crate::core::plan::GcraOp) for it and conclude from the store's answer. IPv6 clients are counted per prefix (a /64 by
 //! default), since one host usually owns a whole /64 and could otherwise take a fresh
 //! address for every request.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
+
+/// Where a rate is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateScope {
+    /// In this process: cheap, and each instance allows the full rate.
+    Local,
+    /// In the store: the instances sharing it allow the rate in total.
+    Shared,
+}
 
 /// A validated rate: `requests` per `per`, with up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,9 +30,21 @@ pub struct RateSpec {
     pub burst: NonZeroU32,
     pub ipv6_prefix: u8,
     pub max_keys: usize,
+    pub scope: RateScope,
 }
 
 impl RateSpec {
+    /// The store operation that counts one request under `key` against a shared rate.
+    pub fn gcra(&self, key: String, now_ms: i64, enforced: bool) -> crate::core::plan::GcraOp {
+        crate::core::plan::GcraOp {
+            key,
+            interval_ms: (self.per.as_millis() / u128::from(self.requests.get())).max(1) as u64,
+            burst: self.burst.get(),
+            now_ms,
+            enforced,
+        }
+    }
+
     /// Time to earn back one request; `None` if it rounds down to nothing (more than one
     /// request a nanosecond), which no limiter can keep.
     pub fn replenish_interval(&self) -> Option<Duration> {
@@ -85,6 +108,7 @@ mod tests {
             burst: NonZeroU32::new(burst).unwrap(),
             ipv6_prefix: 64,
             max_keys: 1,
+            scope: RateScope::Local,
         }
     }
 

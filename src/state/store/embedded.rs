@@ -11,7 +11,9 @@
 //!   (one second by default) and at a graceful stop, so `kill -9` loses at most that
 //!   interval of increments;
 //! - what expires is deleted from the file too, and redb reuses the freed pages; the file
-//!   is compacted when it is opened, so it gives space back across restarts.
+//!   is compacted when it is opened, so it gives space back across restarts;
+//! - shared burst rates (`scope = "shared"`) are kept in memory only: they refill within
+//!   seconds, and one node has nobody to share them with.
 //!
 //! The file also keeps the secret of the keyed identifier hashes when the config names
 //! none, generated on first use: without it, every key in the store would become

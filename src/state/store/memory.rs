@@ -7,7 +7,8 @@
 //! the number of distinct identities seen.
 
 use super::{
-    Acquired, BindOp, Binding, Claim, ClaimOp, Counter, Store, StoreAnswer, StoreError, StorePlan,
+    Acquired, BindOp, Binding, Claim, ClaimOp, Counter, Rate, Store, StoreAnswer, StoreError,
+    StorePlan,
 };
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -34,6 +35,8 @@ pub(super) struct Maps {
     bindings: HashMap<String, HashMap<String, Option<i64>>>,
     /// webhook event key -> (delivered, expiry)
     replays: HashMap<String, (bool, i64)>,
+    /// shared rate key -> theoretical arrival time, milliseconds
+    rates: HashMap<String, i64>,
 }
 
 #[derive(Default)]
@@ -58,6 +61,17 @@ impl Maps {
     /// then the claim.
     pub(super) fn execute(&mut self, plan: &StorePlan) -> StoreAnswer {
         let mut answer = StoreAnswer::default();
+        for op in &plan.rates {
+            let rate = op.decide(self.rates.get(&op.key).copied());
+            answer.rates.push(rate);
+            match rate {
+                Rate::Allowed { tat_ms } => {
+                    self.rates.insert(op.key.clone(), tat_ms);
+                }
+                Rate::Limited { .. } if op.enforced => return answer,
+                Rate::Limited { .. } => {}
+            }
+        }
         for op in &plan.bindings {
             let bound = self.bind(op, plan.now);
             answer.bindings.push(bound);
@@ -90,6 +104,9 @@ impl Maps {
     /// Drop what expired by `now`, and say which keys went (for the embedded store's file).
     pub(super) fn purge_expired_keys(&mut self, now: i64) -> Forgotten {
         let mut gone = Forgotten::default();
+        // A rate whose arrival time has passed is a full bucket: nothing to remember.
+        self.rates
+            .retain(|_, tat_ms| *tat_ms > now.saturating_mul(1000));
         self.replays.retain(|k, (_, expires)| {
             let keep = *expires > now;
             if !keep {
@@ -412,7 +429,7 @@ mod plans {
             now: 0,
             bindings: vec![op("dni", member, true), op("email", member, true)],
             counters: vec![quota(5)],
-            claim: None,
+            ..StorePlan::default()
         };
         let first = store.lock().unwrap().execute(&plan("a"));
         assert_eq!(first.counters, Some(Acquired::Granted(vec![1])));
@@ -431,7 +448,7 @@ mod plans {
             now: 0,
             bindings: vec![op("dni", member, false)],
             counters: vec![quota(5)],
-            claim: None,
+            ..StorePlan::default()
         };
         store.lock().unwrap().execute(&plan("a"));
         let answer = store.lock().unwrap().execute(&plan("b"));

@@ -16,7 +16,8 @@ mod memory;
 mod redis;
 
 pub use crate::core::plan::{
-    Acquired, BindOp, Binding, Claim, ClaimOp, Counter, StoreAnswer, StoreFailure, StorePlan,
+    Acquired, BindOp, Binding, Claim, ClaimOp, Counter, GcraOp, Rate, StoreAnswer, StoreFailure,
+    StorePlan,
 };
 pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;

@@ -12,20 +12,39 @@
 //! need not agree. The connection is made lazily and remade with backoff when lost; a
 //! request that finds Redis down gets its policy's `on_store_error`.
 
-use super::{Acquired, Binding, Claim, Store, StoreAnswer, StoreError, StorePlan};
+use super::{Acquired, Binding, Claim, Rate, Store, StoreAnswer, StoreError, StorePlan};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::time::Duration;
 
-/// One plan: see the module documentation. KEYS are the bindings' sets, the counters and
-/// the claim, in that order; ARGV starts with now and the three counts.
+/// One plan: see the module documentation. KEYS are the shared rates, the bindings' sets,
+/// the counters and the claim, in that order; ARGV starts with now and the four counts.
 const PLAN_SCRIPT: &str = r#"
 local now = tonumber(ARGV[1])
-local nb, nc, hc = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local a = 5
-local bindings = {}
+local nr, nb, nc, hc = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local a = 6
+local rates = {}
 local stopped = false
+for i = 1, nr do
+  local key = KEYS[i]
+  local interval, burst, now_ms, enforced = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), ARGV[a + 3] == '1'
+  a = a + 4
+  local tat = tonumber(redis.call('GET', key) or now_ms)
+  if tat < now_ms then tat = now_ms end
+  local nxt = tat + interval
+  local allowance = interval * burst
+  if nxt - now_ms > allowance then
+    rates[#rates + 1] = {2, nxt - now_ms - allowance}
+    if enforced then stopped = true break end
+  else
+    redis.call('SET', key, nxt, 'PX', math.max(1, nxt - now_ms))
+    rates[#rates + 1] = {1, nxt}
+  end
+end
+a = 6 + 4 * nr
+local bindings = {}
 for i = 1, nb do
-  local key, member = KEYS[i], ARGV[a]
+  if stopped then break end
+  local key, member = KEYS[nr + i], ARGV[a]
   local max, expires, enforced = tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3] == '1'
   a = a + 4
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
@@ -47,13 +66,13 @@ for i = 1, nb do
     bindings[#bindings + 1] = {1, others + 1}
   end
 end
-a = 5 + 4 * nb
+a = 6 + 4 * nr + 4 * nb
 local counters = {0}
 if (not stopped) and nc > 0 then
   local refused = -1
   for j = 1, nc do
     local limit, enforced = tonumber(ARGV[a + (j - 1) * 3]), ARGV[a + (j - 1) * 3 + 2] == '1'
-    if enforced and tonumber(redis.call('GET', KEYS[nb + j]) or '0') >= limit then
+    if enforced and tonumber(redis.call('GET', KEYS[nr + nb + j]) or '0') >= limit then
       refused = j - 1
       break
     end
@@ -63,17 +82,17 @@ if (not stopped) and nc > 0 then
   else
     counters = {1}
     for j = 1, nc do
-      local key, ttl = KEYS[nb + j], tonumber(ARGV[a + (j - 1) * 3 + 1])
+      local key, ttl = KEYS[nr + nb + j], tonumber(ARGV[a + (j - 1) * 3 + 1])
       local count = redis.call('INCR', key)
       if count == 1 then redis.call('EXPIRE', key, ttl) end
       counters[#counters + 1] = count
     end
   end
 end
-a = 5 + 4 * nb + 3 * nc
+a = 6 + 4 * nr + 4 * nb + 3 * nc
 local claim = 0
 if (not stopped) and hc == 1 then
-  local key = KEYS[nb + nc + 1]
+  local key = KEYS[nr + nb + nc + 1]
   local seen = redis.call('GET', key)
   if seen == '1' then
     claim = 3
@@ -84,7 +103,7 @@ if (not stopped) and hc == 1 then
     claim = 1
   end
 end
-return {bindings, counters, claim}
+return {rates, bindings, counters, claim}
 "#;
 
 pub struct RedisStore {
@@ -162,9 +181,17 @@ impl Store for RedisStore {
         let now = plan.now;
         let mut call = self.script.prepare_invoke();
         call.arg(now)
+            .arg(plan.rates.len())
             .arg(plan.bindings.len())
             .arg(plan.counters.len())
             .arg(u8::from(plan.claim.is_some()));
+        for op in &plan.rates {
+            call.key(self.key(&op.key))
+                .arg(op.interval_ms)
+                .arg(op.burst)
+                .arg(op.now_ms)
+                .arg(u8::from(op.enforced));
+        }
         for op in &plan.bindings {
             call.key(self.key(&op.key))
                 .arg(&op.member)
@@ -183,12 +210,22 @@ impl Store for RedisStore {
                 .arg((claim.hold_until - now).max(1));
         }
         let mut connection = self.connection().await?;
-        let (bindings, counters, claim): (Vec<Vec<i64>>, Vec<i64>, i64) = call
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
+        let (rates, bindings, counters, claim): (Vec<Vec<i64>>, Vec<Vec<i64>>, Vec<i64>, i64) =
+            call.invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
         let bad =
             || StoreError::Corrupt("an answer of the wrong shape from the plan script".into());
+        let rates = rates
+            .iter()
+            .map(|r| match r.as_slice() {
+                [1, tat_ms] => Ok(Rate::Allowed { tat_ms: *tat_ms }),
+                [2, wait] => Ok(Rate::Limited {
+                    retry_after_ms: *wait as u64,
+                }),
+                _ => Err(bad()),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let bindings = bindings
             .iter()
             .map(|b| match b.as_slice() {
@@ -219,6 +256,7 @@ impl Store for RedisStore {
             _ => return Err(bad()),
         };
         Ok(StoreAnswer {
+            rates,
             bindings,
             counters,
             claim,
