@@ -215,3 +215,44 @@ fn a_per_ip_daily_quota_needs_no_body_and_resets_at_lima_midnight() {
         .iter()
         .any(|l| l["reasons"][0] == "quota_exceeded:ip:day"));
 }
+
+#[test]
+fn state_inspect_shows_what_is_held_for_one_identity_while_garita_runs() {
+    let gw = gateway("flush_interval_ms = 50");
+    for account in ["acct-a", "acct-b", "acct-a"] {
+        assert_eq!(cip(&gw, account).status, 200);
+    }
+    assert_eq!(notify(gw.proxy, "9100").unwrap().status, 200);
+    // Counters are written back within the interval.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let config = gw.path("garita.toml").display().to_string();
+    let inspect = |fact: &str, value: &str| {
+        support::run(
+            support::garita_bin(),
+            &["state", "inspect", "--config", &config, fact, value],
+            &[("PE_SECRET", fixtures::PE_SECRET)],
+            None,
+        )
+    };
+    // Spelled another way and labelled otherwise, it is the same identity.
+    let out = inspect("dni", "CE:045.678.912");
+    assert!(out.success, "{}", out.text());
+    assert!(out.stdout.contains("state: embedded"), "{}", out.stdout);
+    assert!(out.stdout.contains(":day:"), "{}", out.stdout);
+    assert!(out.stdout.contains(": 3 (kept until"), "{}", out.stdout);
+    assert!(out.stdout.contains("2 member(s)"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("acct-"),
+        "members are never shown in clear"
+    );
+    let event = inspect("event", "9100");
+    assert!(event.stdout.contains("delivered"), "{}", event.text());
+    let nobody = inspect("dni", "87654321");
+    assert!(nobody.stdout.contains("nothing held"), "{}", nobody.text());
+    let wrong = inspect("dni", "123");
+    assert!(
+        !wrong.success && wrong.stderr.contains("not a valid dni"),
+        "{}",
+        wrong.text()
+    );
+}

@@ -3,6 +3,7 @@
 //! layers below.
 
 pub mod demo;
+mod inspect;
 mod sign;
 
 use crate::config::Config;
@@ -55,6 +56,11 @@ enum Command {
         #[arg(long)]
         id: Option<String>,
     },
+    /// Look at the state garita keeps.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
     /// Start a demo shop and the gateway on loopback and play scripted requests.
     Demo {
         #[arg(long, short, default_value = "conf/demo.toml")]
@@ -62,6 +68,21 @@ enum Command {
         /// Exit after the script; non-zero if any row differed from what it expected.
         #[arg(long)]
         exit: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum StateCommand {
+    /// What the store holds for one identity, address or webhook event: quota counters
+    /// with their windows, bindings, shared rates, replay records. The value is hashed as
+    /// the rules hash it; nothing else is printed in clear.
+    Inspect {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// dni, email, phone, account, device, ip, or event (a webhook's replay key, such
+        /// as a PagoEfectivo operationNumber).
+        fact: String,
+        value: String,
     },
 }
 
@@ -119,6 +140,23 @@ pub fn main() -> ExitCode {
         } => match sign::run(profile, secret_env, config, policy, timestamp, id) {
             Ok(headers) => {
                 print!("{headers}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::State {
+            command:
+                StateCommand::Inspect {
+                    config,
+                    fact,
+                    value,
+                },
+        } => match inspect::run(&config, &fact, &value) {
+            Ok(report) => {
+                print!("{report}");
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -235,6 +235,93 @@ impl Store for EmbeddedStore {
     }
 }
 
+/// What the file at `path` holds under any of `prefixes`, and the hash key kept there.
+///
+/// A running garita holds the file's lock, so then a copy is read instead (taken while
+/// garita may be writing: redb opens it at its last complete commit). Either way the
+/// newest counters may not be written back yet.
+pub fn inspect_file(
+    path: &Path,
+    prefixes: &[String],
+) -> Result<(Vec<super::Held>, Option<Vec<u8>>), StoreError> {
+    let unreadable = |e: &dyn std::fmt::Display| {
+        StoreError::Unavailable(format!("cannot read {}: {e}", path.display()))
+    };
+    match redb::ReadOnlyDatabase::open(path) {
+        Ok(db) => read_held(&db, prefixes),
+        Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+            let dir = tempfile::tempdir().map_err(|e| unreadable(&e))?;
+            let copy = dir.path().join("copy.redb");
+            std::fs::copy(path, &copy).map_err(|e| unreadable(&e))?;
+            let db = Database::open(&copy).map_err(|e| unreadable(&e))?;
+            read_held(&db, prefixes)
+        }
+        Err(e) => Err(unreadable(&e)),
+    }
+}
+
+fn read_held(
+    db: &impl ReadableDatabase,
+    prefixes: &[String],
+) -> Result<(Vec<super::Held>, Option<Vec<u8>>), StoreError> {
+    use super::Held;
+    let read = db.begin_read().map_err(corrupt)?;
+    let mut held = Vec::new();
+    let in_range = |prefix: &String| {
+        let end = format!("{prefix}\u{10ffff}");
+        (prefix.clone(), end)
+    };
+    for prefix in prefixes {
+        let (start, end) = in_range(prefix);
+        if let Ok(table) = read.open_table(COUNTERS) {
+            for entry in table.range(start.as_str()..end.as_str()).map_err(corrupt)? {
+                let (key, value) = entry.map_err(corrupt)?;
+                let (count, expires) = value.value();
+                held.push(Held::Counter {
+                    key: key.value().to_string(),
+                    count,
+                    expires,
+                });
+            }
+        }
+        if let Ok(table) = read.open_table(BINDINGS) {
+            let mut sets: Vec<BindingSet> = Vec::new();
+            for entry in table.range(start.as_str()..end.as_str()).map_err(corrupt)? {
+                let (key, value) = entry.map_err(corrupt)?;
+                let Some((set, member)) = key.value().split_once(MEMBER_SEPARATOR) else {
+                    continue;
+                };
+                let expires = value.value();
+                let member = (member.to_string(), (expires != FOREVER).then_some(expires));
+                match sets.last_mut() {
+                    Some((last, members)) if last == set => members.push(member),
+                    _ => sets.push((set.to_string(), vec![member])),
+                }
+            }
+            held.extend(
+                sets.into_iter()
+                    .map(|(key, members)| Held::Binding { key, members }),
+            );
+        }
+        if let Ok(table) = read.open_table(REPLAYS) {
+            for entry in table.range(start.as_str()..end.as_str()).map_err(corrupt)? {
+                let (key, value) = entry.map_err(corrupt)?;
+                let (delivered, expires) = value.value();
+                held.push(Held::Replay {
+                    key: key.value().to_string(),
+                    delivered: delivered == 1,
+                    expires,
+                });
+            }
+        }
+    }
+    let hash_key = read
+        .open_table(META)
+        .ok()
+        .and_then(|t| t.get("hash_key").ok().flatten().map(|v| v.value().to_vec()));
+    Ok((held, hash_key))
+}
+
 /// Read what has not expired into fresh maps; find or make the hash key.
 fn load(db: &Database, now: i64) -> Result<(Maps, Vec<u8>), StoreError> {
     let write = db.begin_write().map_err(corrupt)?;

@@ -19,7 +19,7 @@ pub use crate::core::plan::{
     Acquired, BindOp, Binding, Claim, ClaimOp, Counter, GcraOp, Rate, StoreAnswer, StoreFailure,
     StorePlan,
 };
-pub use embedded::EmbeddedStore;
+pub use embedded::{inspect_file, EmbeddedStore};
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
 
@@ -48,6 +48,30 @@ impl From<StoreError> for StoreFailure {
     fn from(_: StoreError) -> Self {
         StoreFailure
     }
+}
+
+/// One thing a store holds, as `garita state inspect` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Held {
+    /// A quota counter and when its window (plus a minute's grace) ends.
+    Counter {
+        key: String,
+        count: u64,
+        expires: i64,
+    },
+    /// A binding set: its members (keyed hashes) and when each lapses (`None`: never).
+    Binding {
+        key: String,
+        members: Vec<(String, Option<i64>)>,
+    },
+    /// A webhook event: delivered, or claimed by a delivery in flight.
+    Replay {
+        key: String,
+        delivered: bool,
+        expires: i64,
+    },
+    /// A shared rate's theoretical arrival time, milliseconds.
+    Rate { key: String, tat_ms: i64 },
 }
 
 /// A store. Every call may wait (on a disk, on a network), so every call is async and

@@ -171,6 +171,99 @@ impl KindName for redis::RedisError {
     }
 }
 
+impl RedisStore {
+    /// What Redis holds under any of `prefixes` (without the deployment's prefix).
+    pub async fn inspect(&self, prefixes: &[String]) -> Result<Vec<super::Held>, StoreError> {
+        use super::Held;
+        let mut connection = self.connection().await?;
+        let mut held = Vec::new();
+        for prefix in prefixes {
+            let pattern = format!("{}{}*", self.prefix, escape_glob(prefix));
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(&pattern)
+                .query_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            for full in keys {
+                let key = full[self.prefix.len()..].to_string();
+                let ttl: i64 = redis::cmd("TTL")
+                    .arg(&full)
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(unavailable)?;
+                let kind: String = redis::cmd("TYPE")
+                    .arg(&full)
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(unavailable)?;
+                let expires = if ttl >= 0 { ttl } else { i64::MAX };
+                if kind == "zset" {
+                    let members: Vec<(String, String)> = redis::cmd("ZRANGE")
+                        .arg(&full)
+                        .arg(0)
+                        .arg(-1)
+                        .arg("WITHSCORES")
+                        .query_async(&mut connection)
+                        .await
+                        .map_err(unavailable)?;
+                    let members = members
+                        .into_iter()
+                        .map(|(m, score)| {
+                            (
+                                m,
+                                score
+                                    .parse::<f64>()
+                                    .ok()
+                                    .filter(|s| s.is_finite())
+                                    .map(|s| s as i64),
+                            )
+                        })
+                        .collect();
+                    held.push(Held::Binding { key, members });
+                    continue;
+                }
+                let value: Option<String> = redis::cmd("GET")
+                    .arg(&full)
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(unavailable)?;
+                let value = value.unwrap_or_default();
+                if key.starts_with("w:") {
+                    held.push(Held::Replay {
+                        key,
+                        delivered: value == "1",
+                        expires,
+                    });
+                } else if key.starts_with("r:") {
+                    held.push(Held::Rate {
+                        key,
+                        tat_ms: value.parse().unwrap_or(0),
+                    });
+                } else {
+                    held.push(Held::Counter {
+                        key,
+                        count: value.parse().unwrap_or(0),
+                        expires,
+                    });
+                }
+            }
+        }
+        Ok(held)
+    }
+}
+
+/// A key text for a Redis glob pattern: its special characters escaped.
+fn escape_glob(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[async_trait::async_trait]
 impl Store for RedisStore {
     fn backend(&self) -> &'static str {
