@@ -120,9 +120,15 @@ fn benches(c: &mut Criterion) {
     if std::env::var("GARITA_BENCH_REDIS_URL").is_ok() {
         std::env::set_var("GARITA_BENCH_HASH_KEY", "bench-secret-of-at-least-16");
         let state = "backend = \"redis\"\nurl_env = \"GARITA_BENCH_REDIS_URL\"\nkey_prefix = \"garita-bench\"\n\
+                     timeout_ms = 1000\n\
                      [identity]\nhash_key_env = \"GARITA_BENCH_HASH_KEY\"";
         stores.push(("redis", served(&dir, state).0));
     }
+    let stores: Vec<(&str, std::sync::Arc<Served>)> = stores
+        .into_iter()
+        .map(|(name, served)| (name, std::sync::Arc::new(served)))
+        .collect();
+    let bodies = std::sync::Arc::new(bodies);
     for (name, served) in &stores {
         let decide = |n: usize| {
             let ip = IpAddr::from([192, 0, 2, (n % 250) as u8]);
@@ -158,6 +164,69 @@ fn benches(c: &mut Criterion) {
                     decide(n)
                 })
             },
+        );
+        // Throughput: 64 decisions in flight on two worker threads, as a loaded gateway
+        // has them; the time per decision is the inverse of decisions per second.
+        let failed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let pool = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        c.bench_function(
+            &format!("decisions in flight (64 at a time, 2 threads, {name} store)"),
+            |b| {
+                b.iter_custom(|iters| {
+                    done.fetch_add(iters, std::sync::atomic::Ordering::Relaxed);
+                    let started = std::time::Instant::now();
+                    pool.block_on(async {
+                        let mut tasks = tokio::task::JoinSet::new();
+                        for task in 0..64u64 {
+                            let (served, bodies, selectors, failed) = (
+                                served.clone(),
+                                bodies.clone(),
+                                selectors.clone(),
+                                failed.clone(),
+                            );
+                            let share = iters / 64 + u64::from(task < iters % 64);
+                            tasks.spawn(async move {
+                                let headers = http::HeaderMap::new();
+                                for i in 0..share {
+                                    let n = ((task * 7919 + i) as usize) % bodies.len();
+                                    let ip = IpAddr::from([192, 0, 2, (n % 250) as u8]);
+                                    let client = ClientIp { addr: ip, peer: ip };
+                                    let (_, decision) = served.connection(policy, client).await;
+                                    let parsed = body::parse(
+                                        Some("application/json"),
+                                        bodies[n].as_bytes(),
+                                        BodyKind::Json,
+                                    )
+                                    .unwrap();
+                                    let facts = facts::extract(&selectors, &parsed, &headers, None)
+                                        .unwrap();
+                                    let hashes = served.hashes(&facts);
+                                    let mode = served.config.policies[policy].mode;
+                                    let decided = served
+                                        .identity(policy, &facts, &hashes, decision.in_mode(mode))
+                                        .await;
+                                    // A store that times out shows here, not as speed.
+                                    if decided.verdict() != garita::core::decision::Verdict::Allow {
+                                        failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    }
+                                }
+                            });
+                        }
+                        while tasks.join_next().await.is_some() {}
+                    });
+                    started.elapsed()
+                })
+            },
+        );
+        println!(
+            "{name} store, in flight: {} of {} decisions were not allowed (store timeouts)",
+            failed.load(std::sync::atomic::Ordering::Relaxed),
+            done.load(std::sync::atomic::Ordering::Relaxed)
         );
     }
     drop(stores);

@@ -43,6 +43,11 @@ fn shipped_configs_pass() {
         assert!(text.contains(": ok"), "{text}");
         assert!(text.contains("routes:"), "{text}");
     }
+    // check says which store a config uses.
+    let (_, text) = check(&repo_path("conf/garita.toml"));
+    assert!(text.contains("state:     embedded,"), "{text}");
+    let (_, text) = check(&repo_path("conf/demo.toml"));
+    assert!(text.contains("state:     memory"), "{text}");
 }
 
 #[test]
@@ -88,6 +93,32 @@ fn bad_files_are_rejected_naming_the_key() {
             "duration",
         ),
         (GOOD.replace("[\"127.0.0.1:3000\"]", "[\"localhost\"]"), "upstream.addresses[0]", "host:port"),
+        (format!("{GOOD}[state]\nbackend = \"disk\"\n"), "state.backend", "\"redis\""),
+        (
+            format!("{GOOD}[state]\nbackend = \"memory\"\npath = \"x.redb\"\n"),
+            "state.path",
+            "no path",
+        ),
+        (
+            format!("{GOOD}[state]\nbackend = \"redis\"\nurl_env = \"GARITA_TEST_UNSET_URL\"\n"),
+            "state.url_env",
+            "GARITA_TEST_UNSET_URL",
+        ),
+        (
+            format!("{GOOD}[state]\nflush_interval_ms = 0\n"),
+            "state.flush_interval_ms",
+            "10 to 60000",
+        ),
+        (
+            format!("{GOOD}[policies.pay]\non_store_error = \"maybe\"\n"),
+            "policies.pay.on_store_error",
+            "\"open\"",
+        ),
+        (
+            format!("{GOOD}[policies.pay.rate_limit]\nrequests = 5\nper = \"1m\"\nscope = \"global\"\n"),
+            "policies.pay.rate_limit.scope",
+            "\"shared\"",
+        ),
         (
             format!("{GOOD}[metrics]\nlisten = \"127.0.0.1:8080\"\n"),
             "metrics.listen",

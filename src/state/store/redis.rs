@@ -107,10 +107,10 @@ return {rates, bindings, counters, claim}
 "#;
 
 pub struct RedisStore {
-    client: redis::Client,
-    config: ConnectionManagerConfig,
-    /// Made on first use, inside the runtime that serves (its driver task lives there).
-    connection: tokio::sync::OnceCell<ConnectionManager>,
+    /// Reconnects by itself; a cheap handle to clone per call. Its driver runs on
+    /// `driver`, whichever runtime the calls come from.
+    connection: ConnectionManager,
+    driver: OwnRuntime,
     script: redis::Script,
     /// `{prefix}:`, prepended to every key.
     prefix: String,
@@ -135,10 +135,22 @@ impl RedisStore {
             .set_response_timeout(Some(timeout))
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(2));
+        // A runtime of its own drives the connection: Pingora runs each service on its own
+        // runtime, and a connection driven by one of them would stall whenever that one
+        // is idle or gone.
+        let driver = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("garita-redis")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the Redis driver: {e}")))?;
+        let connection = {
+            let _inside = driver.enter();
+            ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?
+        };
         Ok(Self {
-            client,
-            config,
-            connection: tokio::sync::OnceCell::new(),
+            connection,
+            driver: OwnRuntime(Some(driver)),
             script: redis::Script::new(PLAN_SCRIPT),
             prefix: format!("{{{prefix}}}:"),
         })
@@ -148,15 +160,48 @@ impl RedisStore {
         format!("{}{key}", self.prefix)
     }
 
-    /// The connection (a cheap handle), made on first use; it reconnects by itself.
-    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
-        self.connection
-            .get_or_try_init(|| async {
-                ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
-            })
+    /// Run Redis work on the store's own runtime, where the connection (and every
+    /// reconnection) lives, whichever runtime the caller is on.
+    async fn on_driver<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let Some(driver) = &self.driver.0 else {
+            return Err(StoreError::Unavailable(
+                "the Redis driver has stopped".into(),
+            ));
+        };
+        driver
+            .spawn(work)
             .await
-            .cloned()
-            .map_err(unavailable)
+            .map_err(|e| StoreError::Unavailable(format!("the Redis driver: {e}")))?
+    }
+
+    /// A command's answer, run on the driver.
+    async fn query<T: redis::FromRedisValue + Send + 'static>(
+        &self,
+        command: redis::Cmd,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.connection.clone();
+        self.on_driver(async move {
+            command
+                .query_async(&mut connection)
+                .await
+                .map_err(unavailable)
+        })
+        .await
+    }
+}
+
+/// A runtime that may be dropped anywhere, async contexts included (a store replaced by a
+/// reload is dropped inside one).
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -175,37 +220,26 @@ impl RedisStore {
     /// What Redis holds under any of `prefixes` (without the deployment's prefix).
     pub async fn inspect(&self, prefixes: &[String]) -> Result<Vec<super::Held>, StoreError> {
         use super::Held;
-        let mut connection = self.connection().await?;
         let mut held = Vec::new();
         for prefix in prefixes {
             let pattern = format!("{}{}*", self.prefix, escape_glob(prefix));
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(&pattern)
-                .query_async(&mut connection)
-                .await
-                .map_err(unavailable)?;
+            let keys: Vec<String> = self.query(redis::cmd("KEYS").arg(&pattern).clone()).await?;
             for full in keys {
                 let key = full[self.prefix.len()..].to_string();
-                let ttl: i64 = redis::cmd("TTL")
-                    .arg(&full)
-                    .query_async(&mut connection)
-                    .await
-                    .map_err(unavailable)?;
-                let kind: String = redis::cmd("TYPE")
-                    .arg(&full)
-                    .query_async(&mut connection)
-                    .await
-                    .map_err(unavailable)?;
+                let ttl: i64 = self.query(redis::cmd("TTL").arg(&full).clone()).await?;
+                let kind: String = self.query(redis::cmd("TYPE").arg(&full).clone()).await?;
                 let expires = if ttl >= 0 { ttl } else { i64::MAX };
                 if kind == "zset" {
-                    let members: Vec<(String, String)> = redis::cmd("ZRANGE")
-                        .arg(&full)
-                        .arg(0)
-                        .arg(-1)
-                        .arg("WITHSCORES")
-                        .query_async(&mut connection)
-                        .await
-                        .map_err(unavailable)?;
+                    let members: Vec<(String, String)> = self
+                        .query(
+                            redis::cmd("ZRANGE")
+                                .arg(&full)
+                                .arg(0)
+                                .arg(-1)
+                                .arg("WITHSCORES")
+                                .clone(),
+                        )
+                        .await?;
                     let members = members
                         .into_iter()
                         .map(|(m, score)| {
@@ -222,11 +256,8 @@ impl RedisStore {
                     held.push(Held::Binding { key, members });
                     continue;
                 }
-                let value: Option<String> = redis::cmd("GET")
-                    .arg(&full)
-                    .query_async(&mut connection)
-                    .await
-                    .map_err(unavailable)?;
+                let value: Option<String> =
+                    self.query(redis::cmd("GET").arg(&full).clone()).await?;
                 let value = value.unwrap_or_default();
                 if key.starts_with("w:") {
                     held.push(Held::Replay {
@@ -272,41 +303,59 @@ impl Store for RedisStore {
 
     async fn execute(&self, plan: &StorePlan) -> Result<StoreAnswer, StoreError> {
         let now = plan.now;
-        let mut call = self.script.prepare_invoke();
-        call.arg(now)
-            .arg(plan.rates.len())
-            .arg(plan.bindings.len())
-            .arg(plan.counters.len())
-            .arg(u8::from(plan.claim.is_some()));
+        let mut keys = Vec::new();
+        let mut args = vec![
+            now.to_string(),
+            plan.rates.len().to_string(),
+            plan.bindings.len().to_string(),
+            plan.counters.len().to_string(),
+            u8::from(plan.claim.is_some()).to_string(),
+        ];
         for op in &plan.rates {
-            call.key(self.key(&op.key))
-                .arg(op.interval_ms)
-                .arg(op.burst)
-                .arg(op.now_ms)
-                .arg(u8::from(op.enforced));
+            keys.push(self.key(&op.key));
+            args.extend([
+                op.interval_ms.to_string(),
+                op.burst.to_string(),
+                op.now_ms.to_string(),
+                u8::from(op.enforced).to_string(),
+            ]);
         }
         for op in &plan.bindings {
-            call.key(self.key(&op.key))
-                .arg(&op.member)
-                .arg(op.max)
-                .arg(op.expires_at.map_or("+inf".to_string(), |e| e.to_string()))
-                .arg(u8::from(op.enforced));
+            keys.push(self.key(&op.key));
+            args.extend([
+                op.member.clone(),
+                op.max.to_string(),
+                op.expires_at.map_or("+inf".to_string(), |e| e.to_string()),
+                u8::from(op.enforced).to_string(),
+            ]);
         }
         for counter in &plan.counters {
-            call.key(self.key(&counter.key))
-                .arg(counter.limit)
-                .arg((counter.expires_at - now).max(1))
-                .arg(u8::from(counter.enforced));
+            keys.push(self.key(&counter.key));
+            args.extend([
+                counter.limit.to_string(),
+                (counter.expires_at - now).max(1).to_string(),
+                u8::from(counter.enforced).to_string(),
+            ]);
         }
         if let Some(claim) = &plan.claim {
-            call.key(self.key(&claim.key))
-                .arg((claim.hold_until - now).max(1));
+            keys.push(self.key(&claim.key));
+            args.push((claim.hold_until - now).max(1).to_string());
         }
-        let mut connection = self.connection().await?;
+        let (script, mut connection) = (self.script.clone(), self.connection.clone());
         let (rates, bindings, counters, claim): (Vec<Vec<i64>>, Vec<Vec<i64>>, Vec<i64>, i64) =
-            call.invoke_async(&mut connection)
-                .await
-                .map_err(unavailable)?;
+            self.on_driver(async move {
+                let mut call = script.prepare_invoke();
+                for key in &keys {
+                    call.key(key);
+                }
+                for arg in &args {
+                    call.arg(arg);
+                }
+                call.invoke_async(&mut connection)
+                    .await
+                    .map_err(unavailable)
+            })
+            .await?;
         let bad =
             || StoreError::Corrupt("an answer of the wrong shape from the plan script".into());
         let rates = rates
@@ -362,23 +411,16 @@ impl Store for RedisStore {
         delivered_until: Option<i64>,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut connection = self.connection().await?;
         let key = self.key(key);
-        match delivered_until {
-            Some(until) => redis::cmd("SET")
-                .arg(&key)
-                .arg("1")
-                .arg("EX")
-                .arg((until - now).max(1))
-                .query_async::<()>(&mut connection)
-                .await
-                .map_err(unavailable),
-            None => redis::cmd("DEL")
-                .arg(&key)
-                .query_async::<()>(&mut connection)
-                .await
-                .map_err(unavailable),
+        let mut command = match delivered_until {
+            Some(_) => redis::cmd("SET"),
+            None => redis::cmd("DEL"),
+        };
+        command.arg(&key);
+        if let Some(until) = delivered_until {
+            command.arg("1").arg("EX").arg((until - now).max(1));
         }
+        self.query::<()>(command).await
     }
 
     /// Redis expires keys itself.
@@ -388,10 +430,6 @@ impl Store for RedisStore {
 
     /// Keys in the Redis database (garita's alone when it has a database of its own).
     async fn size(&self) -> Result<u64, StoreError> {
-        let mut connection = self.connection().await?;
-        redis::cmd("DBSIZE")
-            .query_async(&mut connection)
-            .await
-            .map_err(unavailable)
+        self.query(redis::cmd("DBSIZE").clone()).await
     }
 }
