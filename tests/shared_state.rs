@@ -208,3 +208,38 @@ fn state_inspect_reads_redis() {
         "the URL is never printed"
     );
 }
+
+#[test]
+fn redis_keys_expire_with_their_windows() {
+    let redis = Redis::start();
+    let gw = TestGateway::builder()
+        .env("TEST_REDIS_URL", &redis.url())
+        .env("GARITA_HASH_KEY", HASH_KEY)
+        .rules(
+            &rules("closed")
+                .replace(
+                    "dni_type = \"json:/userDocumentType\"\n",
+                    "dni_type = \"json:/userDocumentType\"\naccount = \"json:/userId\"\n",
+                )
+                .replace(
+                    "[[routes]]",
+                    "[[policies.cips.bindings]]\nfact = \"dni\"\nto = \"account\"\nmax = 2\nwindow = \"30d\"\n[[routes]]",
+                ),
+        )
+        .start();
+    assert_eq!(cip(gw.proxy, "45678912").status, 200);
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let mut ttl = |pattern: &str| -> i64 {
+        let keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query(&mut conn).unwrap();
+        assert_eq!(keys.len(), 1, "{pattern}: {keys:?}");
+        redis::cmd("TTL").arg(&keys[0]).query(&mut conn).unwrap()
+    };
+    let day = ttl("{garita-test}:q:*");
+    assert!(
+        (1..=86_460).contains(&day),
+        "a day's counter lives a day: {day}"
+    );
+    let binding = ttl("{garita-test}:b:*");
+    assert!(binding > 29 * 86_400 && binding <= 30 * 86_400, "{binding}");
+}

@@ -49,19 +49,24 @@ for i = 1, nb do
   a = a + 4
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
   local known = redis.call('ZSCORE', key, member)
-  local count = redis.call('ZCARD', key)
-  local others = count
-  if known then others = count - 1 end
+  local others = redis.call('ZCARD', key)
+  if known then others = others - 1 end
   if (not known) and others >= max then
     bindings[#bindings + 1] = {2, others}
     if enforced then stopped = true break end
   else
     redis.call('ZADD', key, expires, member)
-    local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-    if top[2] == 'inf' then
+    -- The set lives as long as its longest-lived member: forever, or at least this one.
+    if expires == '+inf' then
       redis.call('PERSIST', key)
     else
-      redis.call('EXPIRE', key, math.max(1, math.ceil(tonumber(top[2]) - now)))
+      -- Members of one set share their rule's window: finite for all, or for none.
+      local ttl = math.max(1, math.ceil(tonumber(expires) - now))
+      if redis.call('TTL', key) == -1 then
+        redis.call('EXPIRE', key, ttl)
+      else
+        redis.call('EXPIRE', key, ttl, 'GT')
+      end
     end
     bindings[#bindings + 1] = {1, others + 1}
   end
@@ -69,24 +74,20 @@ end
 a = 6 + 4 * nr + 4 * nb
 local counters = {0}
 if (not stopped) and nc > 0 then
-  local refused = -1
+  -- Count first, undo on a refusal: refusals are the rare case.
+  counters = {1}
   for j = 1, nc do
-    local limit, enforced = tonumber(ARGV[a + (j - 1) * 3]), ARGV[a + (j - 1) * 3 + 2] == '1'
-    if enforced and tonumber(redis.call('GET', KEYS[nr + nb + j]) or '0') >= limit then
-      refused = j - 1
+    local key = KEYS[nr + nb + j]
+    local limit, ttl = tonumber(ARGV[a + (j - 1) * 3]), tonumber(ARGV[a + (j - 1) * 3 + 1])
+    local enforced = ARGV[a + (j - 1) * 3 + 2] == '1'
+    local count = redis.call('INCR', key)
+    if count == 1 then redis.call('EXPIRE', key, ttl) end
+    if enforced and count > limit then
+      for k = 1, j do redis.call('DECR', KEYS[nr + nb + k]) end
+      counters = {2, j - 1}
       break
     end
-  end
-  if refused >= 0 then
-    counters = {2, refused}
-  else
-    counters = {1}
-    for j = 1, nc do
-      local key, ttl = KEYS[nr + nb + j], tonumber(ARGV[a + (j - 1) * 3 + 1])
-      local count = redis.call('INCR', key)
-      if count == 1 then redis.call('EXPIRE', key, ttl) end
-      counters[#counters + 1] = count
-    end
+    counters[#counters + 1] = count
   end
 end
 a = 6 + 4 * nr + 4 * nb + 3 * nc
