@@ -43,6 +43,18 @@ fn shipped_configs_pass() {
         assert!(text.contains(": ok"), "{text}");
         assert!(text.contains("routes:"), "{text}");
     }
+    // The load benchmark's config, with the variables benches/load/run sets.
+    let bench = repo_path("conf/bench.toml");
+    let out = run(
+        garita_bin(),
+        &["check", "--config", bench.to_str().unwrap()],
+        &[
+            ("GARITA_BENCH_HASH_KEY", "bench-hash-key-of-32-bytes-or-so"),
+            ("GARITA_BENCH_PE_SECRET", "pe_bench_secret"),
+        ],
+        None,
+    );
+    assert!(out.success, "{}", out.text());
     // check says which store a config uses.
     let (_, text) = check(&repo_path("conf/garita.toml"));
     assert!(text.contains("state:     embedded,"), "{text}");
