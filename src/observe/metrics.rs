@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::sync::Arc;
 
@@ -24,6 +24,7 @@ pub struct Metrics {
     pub store_entries: IntGauge,
     pub webhooks: IntCounterVec,
     pub store: StoreMetrics,
+    pub decision_log_dropped: IntCounter,
 }
 
 /// How the store answers: latency by operation (resolved once), failures by kind, and
@@ -120,6 +121,11 @@ impl Metrics {
         )
         .expect("valid metric");
         store_up.set(1);
+        let decision_log_dropped = IntCounter::new(
+            "garita_decision_log_dropped_total",
+            "Decision-log lines dropped because the log's writer fell a queue's worth behind.",
+        )
+        .expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "garita_build_info",
@@ -142,6 +148,7 @@ impl Metrics {
             Box::new(store_seconds.clone()),
             Box::new(store_errors.clone()),
             Box::new(store_up.clone()),
+            Box::new(decision_log_dropped.clone()),
             Box::new(build_info),
         ] {
             registry.register(collector).expect("unique metric names");
@@ -161,6 +168,7 @@ impl Metrics {
                 errors: store_errors,
                 up: store_up,
             },
+            decision_log_dropped,
         }
     }
 

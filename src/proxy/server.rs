@@ -99,6 +99,7 @@ pub struct Gateway {
     pub proxy: Vec<SocketAddr>,
     pub metrics: Option<SocketAddr>,
     served: Arc<Served>,
+    log: Arc<DecisionLog>,
 }
 
 impl Gateway {
@@ -118,6 +119,7 @@ impl Gateway {
             }
             Err(e) => log::error!("at exit: cannot flush the store: {e}"),
         }
+        self.log.flush();
     }
 
     /// One line a listener, `listening on 127.0.0.1:8080 (proxy)`: what `run` prints, and
@@ -158,7 +160,10 @@ pub fn build_server(config: Config) -> Result<Gateway, GatewayError> {
     let metrics = Arc::new(Metrics::new());
     let served = Arc::new(Served::new(config, None, metrics.clone())?);
     let config = &served.config;
-    let log = Arc::new(DecisionLog::open(&config.decision_log).map_err(GatewayError::DecisionLog)?);
+    let log = Arc::new(
+        DecisionLog::open(&config.decision_log, metrics.decision_log_dropped.clone())
+            .map_err(GatewayError::DecisionLog)?,
+    );
     reopen_log_on_hangup(log.clone())?;
     exit_when_a_listener_fails();
     let mut balancer = LoadBalancer::try_from_iter(config.upstreams.iter().copied())
@@ -210,6 +215,7 @@ pub fn build_server(config: Config) -> Result<Gateway, GatewayError> {
         proxy: proxy_addrs,
         metrics: metrics_addr,
         served,
+        log,
     })
 }
 
