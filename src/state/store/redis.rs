@@ -224,12 +224,37 @@ impl RedisStore {
         let mut held = Vec::new();
         for prefix in prefixes {
             let pattern = format!("{}{}*", self.prefix, escape_glob(prefix));
-            let keys: Vec<String> = self.query(redis::cmd("KEYS").arg(&pattern).clone()).await?;
+            // SCAN, not KEYS: a production Redis is not to be stopped for a diagnostic.
+            let mut keys = Vec::new();
+            let mut cursor = 0u64;
+            loop {
+                let (next, batch): (u64, Vec<String>) = self
+                    .query(
+                        redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(&pattern)
+                            .arg("COUNT")
+                            .arg(1000)
+                            .clone(),
+                    )
+                    .await?;
+                keys.extend(batch);
+                cursor = next;
+                if cursor == 0 {
+                    break;
+                }
+            }
+            keys.sort();
+            keys.dedup();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
             for full in keys {
                 let key = full[self.prefix.len()..].to_string();
                 let ttl: i64 = self.query(redis::cmd("TTL").arg(&full).clone()).await?;
                 let kind: String = self.query(redis::cmd("TYPE").arg(&full).clone()).await?;
-                let expires = if ttl >= 0 { ttl } else { i64::MAX };
+                let expires = if ttl >= 0 { now + ttl } else { i64::MAX };
                 if kind == "zset" {
                     let members: Vec<(String, String)> = self
                         .query(
