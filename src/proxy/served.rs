@@ -179,7 +179,10 @@ impl Served {
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            log::error!("{e}; policies apply their on_store_error until it answers again");
+            log::error!(
+                "{} store: {e}; policies apply their on_store_error until it answers again",
+                self.runtime.store.backend()
+            );
         }
     }
 }

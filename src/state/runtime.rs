@@ -177,12 +177,6 @@ impl Runtime {
         })
     }
 
-    /// A runtime on a given clock (tests and benchmarks stand it where they need).
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
