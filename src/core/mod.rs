@@ -1,10 +1,11 @@
 //! The decision core: facts in, a decision out, with nothing in between that waits.
 //!
-//! Nothing here imports Pingora or tokio, or any other layer of the crate (a test,
-//! `tests/layers.rs`, keeps it so). [`request`] reads a request's line, head and body into
-//! facts; [`identity`] and [`net`] are what those facts are checked against; [`rules`]
-//! are the checks; [`webhook`] verifies notifications; [`decision`] is the vocabulary of
-//! outcomes; [`calendar`] tells which quota window a moment falls in.
+//! Nothing here imports the proxy framework, an async runtime, or any other layer of the
+//! crate (`tests/layers.rs` keeps it so). [`request`] reads a request's line, head and body
+//! into facts; [`identity`] and [`net`] are what those facts are checked against; [`rules`]
+//! are the checks, on a compiled [`policy`]; [`webhook`] verifies notifications;
+//! [`decision`] is the vocabulary of outcomes; [`plan`] is what the rules ask of the store
+//! and what it answers; [`calendar`] tells which quota window a moment falls in.
 
 pub mod calendar;
 pub mod decision;

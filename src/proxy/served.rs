@@ -76,7 +76,7 @@ impl Served {
             &facts,
             limiter,
             &self.runtime.hasher,
-            self.runtime.now().as_millisecond(),
+            || self.runtime.now().as_millisecond(),
         );
         let decision = match step {
             connection::Step::Decided(decision) => decision,

@@ -1,13 +1,13 @@
 //! Request framing: refusing request heads that garita and the backend could read differently.
 //!
-//! Pingora already rejects what HTTP/1.1 forbids outright (several different
-//! `Content-Length` values, unknown transfer codings, obsolete line folding, whitespace
-//! before a colon); those refusals are accounted for in [`crate::proxy`]. Two things it lets
+//! The proxy framework's HTTP parser already rejects what HTTP/1.1 forbids outright
+//! (several different `Content-Length` values, unknown transfer codings, obsolete line
+//! folding, whitespace before a colon); the glue accounts for those refusals. Two things it lets
 //! through are refused here, before any rule runs:
-//! - a request with both `Content-Length` and `Transfer-Encoding`. Pingora drops the length
+//! - a request with both `Content-Length` and `Transfer-Encoding`. The parser drops the length
 //!   and frames by chunks (RFC 9112 section 6.3), which is safe at this hop, but such a
 //!   request is a smuggling probe or a broken client, and NGINX and Envoy answer it with 400;
-//!   so does garita. Pingora removes the length from the parsed head, so it is looked for in
+//!   so does garita. The parser removes the length from the parsed head, so it is looked for in
 //!   the raw head, and only when a `Transfer-Encoding` is there;
 //! - a request head larger than the configured bound: it only costs memory at every hop, and
 //!   backends cut long heads at different sizes.

@@ -84,14 +84,14 @@ fn shared_key(policy: &str, ip: std::net::IpAddr, prefix: u8, hasher: &KeyHasher
 }
 
 /// Decide on the connection facts; `limiter` is the policy's local per-address limiter,
-/// if it has one. A shared limit is planned for the store, keyed with `hasher`, at
-/// `now_ms`.
+/// if it has one. A shared limit is planned for the store, keyed with `hasher`, at the
+/// time `now_ms` gives (read only then).
 pub fn decide_or_plan(
     policy: &Policy,
     facts: &ConnectionFacts,
     limiter: Option<&dyn BurstLimiter>,
     hasher: &KeyHasher,
-    now_ms: i64,
+    now_ms: impl FnOnce() -> i64,
 ) -> Step {
     let decision = decide(policy, facts, limiter);
     let shared = policy
@@ -103,6 +103,7 @@ pub fn decide_or_plan(
                 && !decision.reasons().contains(&Reason::IpAllowListed) =>
         {
             let key = shared_key(&policy.name, facts.client.addr, spec.ipv6_prefix, hasher);
+            let now_ms = now_ms();
             Step::Ask(RatePlan {
                 decision,
                 store: StorePlan {
@@ -252,7 +253,7 @@ mod tests {
         spec.scope = RateScope::Shared;
         p.rate_limit = Some(spec);
         let hasher = KeyHasher::new(b"test");
-        let plan = match decide_or_plan(&p, &facts("192.0.2.1", None), None, &hasher, 5_000) {
+        let plan = match decide_or_plan(&p, &facts("192.0.2.1", None), None, &hasher, || 5_000) {
             Step::Ask(plan) => plan,
             Step::Decided(d) => panic!("decided without the store: {d:?}"),
         };
@@ -271,9 +272,9 @@ mod tests {
             Duration::from_millis(1_500)
         );
         // Allow-listed and blocked addresses never reach the store.
-        let office = decide_or_plan(&p, &facts("192.0.2.100", None), None, &hasher, 0);
+        let office = decide_or_plan(&p, &facts("192.0.2.100", None), None, &hasher, || 0);
         assert!(matches!(office, Step::Decided(d) if d.verdict() == Verdict::Allow));
-        let blocked = decide_or_plan(&p, &facts("203.0.113.9", None), None, &hasher, 0);
+        let blocked = decide_or_plan(&p, &facts("203.0.113.9", None), None, &hasher, || 0);
         assert!(matches!(blocked, Step::Decided(d) if d.is_denied()));
     }
 

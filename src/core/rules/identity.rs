@@ -336,16 +336,27 @@ mod tests {
     }
 
     fn step(r: &IdentityRules, f: &IdentityFacts, at: &str, mode: Mode) -> Step {
+        step_after(r, f, at, (mode, OnStoreError::Closed), Decision::allow())
+    }
+
+    /// Plan on top of a `connection` decision, under a policy's mode and failure mode.
+    fn step_after(
+        r: &IdentityRules,
+        f: &IdentityFacts,
+        at: &str,
+        (mode, on_store_error): (Mode, OnStoreError),
+        connection: Decision,
+    ) -> Step {
         let calendar = Calendar::new("America/Lima").unwrap();
         let setting = Setting {
             policy: "p",
             mode,
-            on_store_error: OnStoreError::Closed,
+            on_store_error,
             now: at.parse().unwrap(),
             calendar: &calendar,
         };
         let hashes = KeyHashes::of(f, &KeyHasher::new(b"test"));
-        plan(r, setting, f, &hashes, Decision::allow(), |_| None)
+        plan(r, setting, f, &hashes, connection, |_| None)
     }
 
     fn asked(step: Step) -> IdentityPlan {
@@ -493,17 +504,15 @@ mod tests {
     #[test]
     fn a_policy_that_fails_open_lets_the_request_through_noted() {
         let r = rules(vec![daily(2, Action::Deny)], vec![]);
-        let calendar = Calendar::new("America/Lima").unwrap();
         let f = facts("45678912", None);
-        let setting = Setting {
-            policy: "p",
-            mode: Mode::Enforce,
-            on_store_error: OnStoreError::Open,
-            now: "2026-11-25T12:00:00Z".parse().unwrap(),
-            calendar: &calendar,
-        };
-        let hashes = KeyHashes::of(&f, &KeyHasher::new(b"test"));
-        let plan = asked(plan(&r, setting, &f, &hashes, Decision::allow(), |_| None));
+        let open = (Mode::Enforce, OnStoreError::Open);
+        let plan = asked(step_after(
+            &r,
+            &f,
+            "2026-11-25T12:00:00Z",
+            open,
+            Decision::allow(),
+        ));
         let d = plan.conclude(Err(StoreFailure));
         assert_eq!(d.verdict(), Verdict::Allow);
         assert_eq!(d.primary_reason(), Some(Reason::StoreUnavailable));
@@ -537,7 +546,6 @@ mod tests {
     #[test]
     fn a_shadowed_connection_denial_outweighs_a_later_review() {
         let r = rules(vec![], vec![]);
-        let calendar = Calendar::new("America/Lima").unwrap();
         let connection = Decision::deny(Reason::IpBlocked).in_mode(Mode::Shadow);
         assert_eq!(
             (connection.verdict(), connection.shadow()),
@@ -548,15 +556,14 @@ mod tests {
             problems: vec![FactProblem::InvalidDocument(DocumentError::BadFormat)],
             ..IdentityFacts::default()
         };
-        let setting = Setting {
-            policy: "p",
-            mode: Mode::Shadow,
-            on_store_error: OnStoreError::Closed,
-            now: "2026-11-25T12:00:00Z".parse().unwrap(),
-            calendar: &calendar,
-        };
-        let hashes = KeyHashes::of(&facts, &KeyHasher::new(b"test"));
-        let d = decided(plan(&r, setting, &facts, &hashes, connection, |_| None));
+        let shadow = (Mode::Shadow, OnStoreError::Closed);
+        let d = decided(step_after(
+            &r,
+            &facts,
+            "2026-11-25T12:00:00Z",
+            shadow,
+            connection,
+        ));
         assert_eq!(d.verdict(), Verdict::Allow);
         assert_eq!(d.shadow(), Some(Verdict::Deny));
         assert_eq!(d.reasons()[0], Reason::IpBlocked);

@@ -137,16 +137,12 @@ impl EmbeddedStore {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
-        self.inner
-            .lock()
-            .map_err(|_| StoreError::Corrupt("a lock was poisoned by a panic".into()))
+        super::lock(&self.inner)
     }
 
     fn send(&self, job: Job) -> Result<(), StoreError> {
         let stopped = || StoreError::Unavailable("the writer has stopped".into());
-        self.jobs
-            .lock()
-            .map_err(|_| StoreError::Corrupt("a lock was poisoned by a panic".into()))?
+        super::lock(&self.jobs)?
             .as_ref()
             .ok_or_else(stopped)?
             .send(job)

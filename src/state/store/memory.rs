@@ -50,9 +50,7 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Maps>, StoreError> {
-        self.maps
-            .lock()
-            .map_err(|_| StoreError::Corrupt("a lock was poisoned by a panic".into()))
+        super::lock(&self.maps)
     }
 }
 

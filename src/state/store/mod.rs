@@ -44,6 +44,15 @@ impl StoreError {
     }
 }
 
+/// Lock a store's state; a lock a panic poisoned is reported, not unwrapped.
+pub(super) fn lock<T>(
+    state: &std::sync::Mutex<T>,
+) -> Result<std::sync::MutexGuard<'_, T>, StoreError> {
+    state
+        .lock()
+        .map_err(|_| StoreError::Corrupt("a lock was poisoned by a panic".into()))
+}
+
 impl From<StoreError> for StoreFailure {
     fn from(_: StoreError) -> Self {
         StoreFailure
