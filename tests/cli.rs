@@ -12,7 +12,12 @@ fn check(path: &Path) -> (bool, String) {
         garita_bin(),
         &["check", "--config", path.to_str().unwrap()],
         // conf/garita.toml reads its webhook secret from here.
-        &[("PAGOEFECTIVO_WEBHOOK_SECRET", "a-test-secret")],
+        &[
+            ("PAGOEFECTIVO_WEBHOOK_SECRET", "a-test-secret"),
+            ("GARITA_TEST_PLAIN_URL", "redis://localhost:6379"),
+            ("GARITA_TEST_TLS_URL", "rediss://localhost:6380"),
+            ("GARITA_TEST_HASH_KEY", "a-hash-key-of-at-least-16-bytes"),
+        ],
         None,
     );
     (out.success, out.text())
@@ -115,6 +120,16 @@ fn bad_files_are_rejected_naming_the_key() {
             format!("{GOOD}[state]\nbackend = \"redis\"\nurl_env = \"GARITA_TEST_UNSET_URL\"\n"),
             "state.url_env",
             "GARITA_TEST_UNSET_URL",
+        ),
+        (
+            format!("{GOOD}[identity]\nhash_key_env = \"GARITA_TEST_HASH_KEY\"\n[state]\nbackend = \"redis\"\nurl_env = \"GARITA_TEST_PLAIN_URL\"\ntls_ca_file = \"ca.pem\"\n"),
+            "state.tls_ca_file",
+            "rediss://",
+        ),
+        (
+            format!("{GOOD}[identity]\nhash_key_env = \"GARITA_TEST_HASH_KEY\"\n[state]\nbackend = \"redis\"\nurl_env = \"GARITA_TEST_TLS_URL\"\ntls_ca_file = \"missing.pem\"\n"),
+            "state.tls_ca_file",
+            "a readable PEM file",
         ),
         (
             format!("{GOOD}[state]\nflush_interval_ms = 0\n"),

@@ -9,6 +9,11 @@ use support::{reason, RawRequest, RawResponse, Redis, TestGateway};
 const HASH_KEY: &str = "a-shared-secret-of-32-bytes-len!";
 
 fn rules(on_store_error: &str) -> String {
+    rules_with(on_store_error, "timeout_ms = 200")
+}
+
+/// The rules, with more lines for `[state]`.
+fn rules_with(on_store_error: &str, state: &str) -> String {
     format!(
         r#"
 [identity]
@@ -18,7 +23,7 @@ hash_key_env = "GARITA_HASH_KEY"
 backend = "redis"
 url_env = "TEST_REDIS_URL"
 key_prefix = "garita-test"
-timeout_ms = 200
+{state}
 
 [policies.cips]
 on_store_error = "{on_store_error}"
@@ -126,6 +131,35 @@ fn when_redis_goes_away_closed_refuses_open_allows_and_both_recover() {
     assert!(recovered, "the closed policy never recovered");
     assert_eq!(cip(open.proxy, "22222222").status, 200);
     assert!(open.scrape().contains("garita_store_up 1"));
+}
+
+#[test]
+fn rediss_trusts_the_configured_ca_and_no_other() {
+    let redis = Redis::start_tls();
+    let start = |state: &str| {
+        TestGateway::builder()
+            .env("TEST_REDIS_URL", &redis.tls_url())
+            .env("GARITA_HASH_KEY", HASH_KEY)
+            .rules(&rules_with("closed", state))
+            .start()
+    };
+    let ca = format!("timeout_ms = 2000\ntls_ca_file = {:?}", redis.ca_file());
+    let trusting = start(&ca);
+    let statuses: Vec<u16> = (0..6)
+        .map(|_| cip(trusting.proxy, "45678912").status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429], "counted over TLS");
+    assert!(trusting.scrape().contains("garita_store_up 1"));
+
+    // Without the CA, only the Web PKI is trusted: the test CA's certificate is refused,
+    // and a closed policy forwards nothing.
+    let doubting = start("timeout_ms = 2000");
+    let refused = cip(doubting.proxy, "11111111");
+    assert_eq!(
+        (refused.status, reason(&refused)),
+        (503, "store_unavailable".into())
+    );
+    assert!(doubting.received().is_empty());
 }
 
 #[test]

@@ -136,10 +136,12 @@ pub fn run(config_path: &Path, fact: &str, value: &str) -> Result<String, String
             let wanted = prefixes(&config, fact, value, &hasher)?;
             inspect_file(path, &wanted).map_err(|e| e.to_string())?.0
         }
-        StoreBackend::Redis { url, prefix, .. } => {
+        StoreBackend::Redis {
+            url, prefix, tls_ca, ..
+        } => {
             let hasher = from_config.ok_or("identity.hash_key_env is required with Redis")?;
             let wanted = prefixes(&config, fact, value, &hasher)?;
-            let store = RedisStore::new(url, prefix, config.state.timeout)
+            let store = RedisStore::new(url, prefix, tls_ca.as_ref().map(|ca| ca.pem.as_slice()), config.state.timeout)
                 .map_err(|e| e.to_string())?;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

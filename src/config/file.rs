@@ -44,6 +44,9 @@ pub struct StateSection {
     pub url_env: Option<String>,
     /// Redis: the prefix of every key, one per deployment (default "garita").
     pub key_prefix: Option<String>,
+    /// Redis over TLS (`rediss://`): a PEM file of the certificates that sign the server's
+    /// certificate, for a private CA. Without it, the Web PKI roots are trusted.
+    pub tls_ca_file: Option<PathBuf>,
     /// The embedded database file (default `garita-state.redb` beside the config).
     pub path: Option<PathBuf>,
     /// How long a request waits for the store before its policy's `on_store_error`

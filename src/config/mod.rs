@@ -73,7 +73,17 @@ pub enum StoreBackend {
         url_env: String,
         url: String,
         prefix: String,
+        /// `rediss://` signed by a private CA: the certificates to trust instead of the
+        /// Web PKI roots.
+        tls_ca: Option<TrustedCa>,
     },
+}
+
+/// A PEM bundle of CA certificates, read once at load.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TrustedCa {
+    pub path: PathBuf,
+    pub pem: Vec<u8>,
 }
 
 impl StoreBackend {
@@ -82,8 +92,17 @@ impl StoreBackend {
             StoreBackend::Memory => "memory (lost at exit)".to_string(),
             StoreBackend::Embedded { path } => format!("embedded, {}", path.display()),
             StoreBackend::Redis {
-                url_env, prefix, ..
-            } => format!("redis (URL from {url_env}), keys under {{{prefix}}}:"),
+                url_env,
+                prefix,
+                tls_ca,
+                ..
+            } => {
+                let mut text = format!("redis (URL from {url_env}), keys under {{{prefix}}}:");
+                if let Some(ca) = tls_ca {
+                    text.push_str(&format!(", TLS trusting {}", ca.path.display()));
+                }
+                text
+            }
         }
     }
 }

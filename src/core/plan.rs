@@ -52,6 +52,8 @@ pub struct GcraOp {
     pub key: String,
     pub interval_ms: u64,
     pub burst: u32,
+    /// The arrival time; a store shared by several instances may use a clock of its own
+    /// instead, so that they agree.
     pub now_ms: i64,
     /// An enforced rate that is over stops the plan.
     pub enforced: bool,

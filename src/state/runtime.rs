@@ -152,8 +152,18 @@ impl Runtime {
                     let key = store.hash_key().to_vec();
                     (Arc::new(store), Some(key))
                 }
-                StoreBackend::Redis { url, prefix, .. } => (
-                    Arc::new(RedisStore::new(url, prefix, config.state.timeout)?),
+                StoreBackend::Redis {
+                    url,
+                    prefix,
+                    tls_ca,
+                    ..
+                } => (
+                    Arc::new(RedisStore::new(
+                        url,
+                        prefix,
+                        tls_ca.as_ref().map(|ca| ca.pem.as_slice()),
+                        config.state.timeout,
+                    )?),
                     None,
                 ),
             },

@@ -450,6 +450,9 @@ pub fn assert_promtool_accepts(scrape: &str) {
 pub struct Redis {
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// Also serving TLS on this loopback port, with a certificate for `localhost` signed by
+    /// a CA made for the test (`ca.pem` in the directory).
+    tls_port: Option<u16>,
 }
 
 impl Redis {
@@ -457,9 +460,50 @@ impl Redis {
         let mut redis = Redis {
             dir: tempfile::tempdir().expect("temp dir"),
             child: None,
+            tls_port: None,
         };
         redis.resume();
         redis
+    }
+
+    /// A server that also speaks TLS on a loopback port (`rediss://localhost:PORT`).
+    pub fn start_tls() -> Redis {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "garita test CA");
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&server_key, &Issuer::new(ca, ca_key))
+            .unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).unwrap();
+        std::fs::write(dir.path().join("server.pem"), server.pem()).unwrap();
+        std::fs::write(dir.path().join("server.key"), server_key.serialize_pem()).unwrap();
+        let mut redis = Redis {
+            dir,
+            child: None,
+            tls_port: Some(unused_addr().port()),
+        };
+        redis.resume();
+        redis
+    }
+
+    /// The CA that signed a TLS server's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// The TLS URL of a server from `start_tls`.
+    pub fn tls_url(&self) -> String {
+        format!(
+            "rediss://localhost:{}/",
+            self.tls_port.expect("a TLS server")
+        )
     }
 
     fn socket(&self) -> PathBuf {
@@ -483,12 +527,26 @@ impl Redis {
     /// Start the server (again), empty, and wait until it answers.
     pub fn resume(&mut self) {
         let program = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        let child = Command::new(&program)
+        let mut command = Command::new(&program);
+        command
             .args(["--port", "0", "--save", "", "--appendonly", "no"])
             .arg("--unixsocket")
             .arg(self.socket())
             .arg("--dir")
-            .arg(self.dir.path())
+            .arg(self.dir.path());
+        if let Some(port) = self.tls_port {
+            let file = |name: &str| self.dir.path().join(name);
+            command
+                .args(["--bind", "127.0.0.1", "--tls-port", &port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(file("server.pem"))
+                .arg("--tls-key-file")
+                .arg(file("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(file("ca.pem"))
+                .args(["--tls-auth-clients", "no"]);
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -11,7 +11,7 @@ pub use identity::MAX_BODY_LIMIT;
 use super::error::ConfigError;
 use super::file::{self, FileConfig};
 use super::shared::{compile_rate_limit, read_list, Ctx};
-use super::{Config, GeoIpSettings, LogTarget, StateSettings, StoreBackend};
+use super::{Config, GeoIpSettings, LogTarget, StateSettings, StoreBackend, TrustedCa};
 use crate::core::decision::Mode;
 use crate::core::net::geo::{CountryCode, Geofence, UnknownCountry};
 use crate::core::net::ip_list::IpList;
@@ -514,10 +514,39 @@ fn state_settings(ctx: &Ctx, section: &file::StateSection) -> Result<StateSettin
                     format!("{prefix:?}"),
                 ));
             }
+            let tls_ca = match &section.tls_ca_file {
+                None => None,
+                Some(_) if !url.starts_with("rediss://") => {
+                    return Err(ctx.invalid(
+                        "state.tls_ca_file",
+                        "a rediss:// URL (TLS) in the environment variable state.url_env names",
+                        "another scheme",
+                    ))
+                }
+                Some(file) => {
+                    let path = ctx.resolve(file);
+                    let pem = std::fs::read(&path).map_err(|e| {
+                        ctx.invalid(
+                            "state.tls_ca_file",
+                            "a readable PEM file",
+                            format!("{}: {e}", path.display()),
+                        )
+                    })?;
+                    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+                        return Err(ctx.invalid(
+                            "state.tls_ca_file",
+                            "PEM certificates (-----BEGIN CERTIFICATE-----)",
+                            path.display(),
+                        ));
+                    }
+                    Some(TrustedCa { path, pem })
+                }
+            };
             StoreBackend::Redis {
                 url_env,
                 url,
                 prefix,
+                tls_ca,
             }
         }
         "memory" => {

@@ -9,7 +9,8 @@
 //! garita's keys, live in one slot and the script also runs on Redis Cluster. That keeps
 //! every plan atomic at the price of sharding: one shard holds garita's state. Keys expire
 //! with their window, set relative to the plan's time, so the gateway's and Redis' clocks
-//! need not agree. The connection is made lazily and remade with backoff when lost; a
+//! need not agree; shared rates run on Redis' clock alone (`TIME`), so that instances whose
+//! clocks differ by a moment do not refuse each other's requests early. The connection is made lazily and remade with backoff when lost; a
 //! request that finds Redis down gets its policy's `on_store_error`.
 
 use super::{Acquired, Binding, Claim, Rate, Store, StoreAnswer, StoreError, StorePlan};
@@ -24,10 +25,14 @@ local nr, nb, nc, hc = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), 
 local a = 6
 local rates = {}
 local stopped = false
+-- Shared rates run on Redis' clock, the one every instance shares: instances' clocks (or
+-- requests reordered on their way here) would otherwise skew each other's arrival times.
+local clock = nr > 0 and redis.call('TIME') or {0, 0}
+local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 for i = 1, nr do
   local key = KEYS[i]
-  local interval, burst, now_ms, enforced = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), ARGV[a + 3] == '1'
-  a = a + 4
+  local interval, burst, enforced = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2] == '1'
+  a = a + 3
   local tat = tonumber(redis.call('GET', key) or now_ms)
   if tat < now_ms then tat = now_ms end
   local nxt = tat + interval
@@ -40,7 +45,7 @@ for i = 1, nr do
     rates[#rates + 1] = {1, nxt}
   end
 end
-a = 6 + 4 * nr
+a = 6 + 3 * nr
 local bindings = {}
 for i = 1, nb do
   if stopped then break end
@@ -127,10 +132,28 @@ fn unavailable(e: redis::RedisError) -> StoreError {
 
 impl RedisStore {
     /// A store on the Redis at `url` (`redis://`, `rediss://` for TLS, `redis+unix://`),
-    /// connecting on first use; `timeout` bounds each connection attempt and answer.
-    pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Unavailable(format!("the Redis URL: {}", e.kind_name())))?;
+    /// connecting on first use; `timeout` bounds each connection attempt and answer. With
+    /// `tls_ca` (PEM), a `rediss://` server's certificate must chain to it, not to the Web PKI.
+    pub fn new(
+        url: &str,
+        prefix: &str,
+        tls_ca: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let bad_url = |e: redis::RedisError| {
+            StoreError::Unavailable(format!("the Redis URL: {}", e.kind_name()))
+        };
+        let client = match tls_ca {
+            None => redis::Client::open(url).map_err(bad_url)?,
+            Some(ca) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca.to_vec()),
+                },
+            )
+            .map_err(bad_url)?,
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
@@ -342,7 +365,6 @@ impl Store for RedisStore {
             args.extend([
                 op.interval_ms.to_string(),
                 op.burst.to_string(),
-                op.now_ms.to_string(),
                 u8::from(op.enforced).to_string(),
             ]);
         }
