@@ -20,6 +20,74 @@ fn config() -> Config {
     Config::compile(raw, &path).expect("example config")
 }
 
+/// Resident memory of this process, in bytes (Linux).
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// The connection decision with a million client addresses tracked by the rate limiter,
+/// and the memory each of them costs (printed: criterion has no column for it).
+fn million_keys(c: &mut Criterion) {
+    const KEYS: u32 = 1_000_000;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/garita.toml");
+    let mut raw = garita::config::read_file_config(&path).expect("example config");
+    raw.state.backend = Some("memory".into());
+    let limit = raw
+        .policies
+        .get_mut("site")
+        .unwrap()
+        .rate_limit
+        .as_mut()
+        .unwrap();
+    limit.max_keys = Some(2 * KEYS as usize);
+    let config = Config::compile(raw, &path).expect("example config");
+    let site = config
+        .routes
+        .select("GET", "/")
+        .expect("the default")
+        .policy;
+    let metrics = std::sync::Arc::new(garita::observe::metrics::Metrics::new());
+    let served = Served::new(config, None, metrics).expect("runtime");
+    let limiter = served
+        .runtime
+        .ip_limiter(site)
+        .expect("the site policy's limiter");
+    let address = |i: u32| IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+    let before = resident_bytes();
+    for i in 0..KEYS {
+        limiter.check_key(garita::core::rules::rate::LimiterKey::for_ip(
+            address(i),
+            64,
+        ));
+    }
+    let after = resident_bytes();
+    eprintln!(
+        "rate limiter: {} keys tracked, {} bytes of resident memory each",
+        limiter.spec().max_keys.min(KEYS as usize),
+        (after.saturating_sub(before)) / u64::from(KEYS)
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut n = 0u32;
+    c.bench_function("gate decide (site policy, 1M addresses tracked)", |b| {
+        b.iter(|| {
+            // A stride through all million, so that lookups miss the caches as traffic would.
+            n = n.wrapping_add(7_919) % KEYS;
+            let ip = address(n);
+            let client = garita::core::request::client_ip::ClientIp { addr: ip, peer: ip };
+            rt.block_on(served.connection(site, black_box(client)))
+        })
+    });
+}
+
 fn benches(c: &mut Criterion) {
     let config = config();
 
@@ -90,5 +158,5 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(decision, benches);
+criterion_group!(decision, benches, million_keys);
 criterion_main!(decision);

@@ -182,6 +182,45 @@ impl Metrics {
     }
 }
 
+/// One route's most frequent series, resolved once when a config is loaded: a label
+/// lookup takes a lock and hashes every label, which the hot path should not pay.
+pub struct RouteMetrics {
+    pub decision_seconds: Histogram,
+    /// `garita_requests_total{decision="allow",reason="none",fact=""}`.
+    pub allowed: IntCounter,
+    /// The backend's answers by status class, `1xx` to `5xx`, then `error`.
+    upstream: [IntCounter; 6],
+}
+
+impl RouteMetrics {
+    /// The backend answered `status`, or (`None`) never did.
+    pub fn upstream(&self, status: Option<u16>) -> &IntCounter {
+        let index = match status {
+            Some(100..=199) => 0,
+            Some(200..=299) => 1,
+            Some(300..=399) => 2,
+            Some(400..=499) => 3,
+            Some(_) => 4,
+            None => 5,
+        };
+        &self.upstream[index]
+    }
+}
+
+impl Metrics {
+    /// The series of `route`, resolved now.
+    pub fn route(&self, route: &str) -> RouteMetrics {
+        let class = |c: &str| self.upstream_responses.with_label_values(&[route, c]);
+        RouteMetrics {
+            decision_seconds: self.decision_seconds.with_label_values(&[route]),
+            allowed: self
+                .requests
+                .with_label_values(&[route, "allow", "none", ""]),
+            upstream: ["1xx", "2xx", "3xx", "4xx", "5xx", "error"].map(class),
+        }
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()

@@ -10,7 +10,7 @@ use crate::core::identity::key_list::KeyHashes;
 use crate::core::net::geo::CountryCode;
 use crate::core::request::facts::{format_amount, IdentityFacts, KeyKind};
 use crate::observe::decision_log::DecisionLog;
-use crate::observe::decision_log::{loggable_path, utc_timestamp, DecisionRecord, LoggedFacts};
+use crate::observe::decision_log::{loggable_path, DecisionRecord, LogTime, LoggedFacts};
 use crate::observe::metrics::{status_class, Metrics};
 use pingora::proxy::Session;
 use pingora::Error;
@@ -19,8 +19,8 @@ use std::net::IpAddr;
 /// The route label of requests refused before they had a route.
 pub(super) const UNPARSED_ROUTE: &str = "unparsed";
 
-fn logged_facts(facts: &IdentityFacts, hashes: &KeyHashes) -> LoggedFacts {
-    let hashed = |kind: KeyKind| hashes.get(kind).map(str::to_string);
+fn logged_facts<'a>(facts: &'a IdentityFacts, hashes: &'a KeyHashes) -> LoggedFacts<'a> {
+    let hashed = |kind: KeyKind| hashes.get(kind);
     LoggedFacts {
         document_type: facts.document.as_ref().map(|d| d.kind.as_str()),
         dni: hashed(KeyKind::Dni),
@@ -29,7 +29,7 @@ fn logged_facts(facts: &IdentityFacts, hashes: &KeyHashes) -> LoggedFacts {
         account: hashed(KeyKind::Account),
         device: hashed(KeyKind::Device),
         amount: facts.amount_minor.map(format_amount),
-        currency: facts.currency.clone(),
+        currency: facts.currency.as_deref(),
     }
 }
 
@@ -78,39 +78,44 @@ pub(super) async fn account(
     let label = decision_label(decision);
     let primary = decision.and_then(Decision::primary_reason);
     let fact = primary.and_then(Reason::fact).map_or("", KeyKind::as_str);
-    proxy
-        .metrics
-        .requests
-        .with_label_values(&[
-            &*ctx.route,
-            label,
-            primary.map_or("none", Reason::code),
-            fact,
-        ])
-        .inc();
-    if let Some(upstream) = ctx.upstream_status {
-        proxy
+    let route = proxy.served.route_metrics(&ctx.route);
+    match route {
+        Some(route) if label == "allow" && primary.is_none() => route.allowed.inc(),
+        _ => proxy
             .metrics
-            .upstream_responses
-            .with_label_values(&[&ctx.route, status_class(upstream)])
-            .inc();
-    } else if error.is_some() && decision.is_some_and(|d| !d.is_denied()) {
-        proxy
-            .metrics
-            .upstream_responses
-            .with_label_values(&[&ctx.route, "error"])
-            .inc();
+            .requests
+            .with_label_values(&[
+                &*ctx.route,
+                label,
+                primary.map_or("none", Reason::code),
+                fact,
+            ])
+            .inc(),
+    }
+    let answered = ctx.upstream_status.is_some();
+    if answered || (error.is_some() && decision.is_some_and(|d| !d.is_denied())) {
+        match route {
+            Some(route) => route.upstream(ctx.upstream_status).inc(),
+            None => proxy
+                .metrics
+                .upstream_responses
+                .with_label_values(&[
+                    ctx.route.as_str(),
+                    ctx.upstream_status.map_or("error", status_class),
+                ])
+                .inc(),
+        }
     }
 
     let req = session.req_header();
     let record = DecisionRecord {
-        ts: utc_timestamp(),
+        ts: LogTime::now(),
         request_id: &ctx.request_id,
         method: Some(req.method.as_str()),
         path: Some(loggable_path(req.uri.path())),
         route: &ctx.route,
-        client_ip: ctx.client.map(|c| c.addr.to_string()),
-        peer_ip: ctx.client.map(|c| c.peer.to_string()),
+        client_ip: ctx.client.map(|c| c.addr),
+        peer_ip: ctx.client.map(|c| c.peer),
         country: ctx.country.as_ref().map(CountryCode::as_str),
         decision: label,
         reasons: decision.map_or_else(Vec::new, |d| {
@@ -132,14 +137,13 @@ pub(super) fn account_refused(metrics: &Metrics, log: &DecisionLog, peer: Option
         .requests
         .with_label_values(&[UNPARSED_ROUTE, "deny", reason.code(), ""])
         .inc();
-    let peer = peer.map(|p| p.to_string());
     log.write(&DecisionRecord {
-        ts: utc_timestamp(),
-        request_id: &super::new_request_id(),
+        ts: LogTime::now(),
+        request_id: &super::RequestId::new(),
         method: None,
         path: None,
         route: UNPARSED_ROUTE,
-        client_ip: peer.clone(),
+        client_ip: peer,
         peer_ip: peer,
         country: None,
         decision: "deny",

@@ -64,7 +64,7 @@ pub struct GaritaProxy {
 
 /// What one request learned on its way through the phases.
 pub struct RequestCtx {
-    request_id: String,
+    request_id: RequestId,
     started: Instant,
     route: RouteName,
     client: Option<ClientIp>,
@@ -224,8 +224,36 @@ async fn send_local(session: &mut Session, reply: LocalResponse) -> Result<()> {
         .await
 }
 
-pub fn new_request_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
+/// A request's id: 128 random bits as 32 hex digits, made without formatting machinery
+/// or a heap allocation.
+#[derive(Clone, Copy)]
+pub struct RequestId([u8; 32]);
+
+impl RequestId {
+    pub fn new() -> Self {
+        let mut text = [0u8; 32];
+        hex::encode_to_slice(rand::random::<u128>().to_be_bytes(), &mut text)
+            .expect("32 hex digits for 16 bytes");
+        Self(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits")
+    }
+}
+
+impl Default for RequestId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::ops::Deref for RequestId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
 }
 
 #[async_trait]
@@ -234,7 +262,7 @@ impl ProxyHttp for GaritaProxy {
 
     fn new_ctx(&self) -> Self::CTX {
         RequestCtx {
-            request_id: new_request_id(),
+            request_id: RequestId::new(),
             started: Instant::now(),
             route: RouteName::default_route(),
             client: None,
@@ -266,15 +294,15 @@ impl ProxyHttp for GaritaProxy {
             None => decision,
             Some(policy) => self.decide_further(session, policy, decision, ctx).await,
         };
-        self.metrics
-            .decision_seconds
-            .with_label_values(&[&ctx.route])
-            .observe(
-                ctx.started
-                    .elapsed()
-                    .saturating_sub(ctx.body_wait)
-                    .as_secs_f64(),
-            );
+        let took = ctx.started.elapsed().saturating_sub(ctx.body_wait);
+        match self.served.route_metrics(&ctx.route) {
+            Some(route) => route.decision_seconds.observe(took.as_secs_f64()),
+            None => self
+                .metrics
+                .decision_seconds
+                .with_label_values(&[&ctx.route])
+                .observe(took.as_secs_f64()),
+        }
         let reply = response::denial(&decision, &ctx.request_id);
         ctx.decision = Some(decision);
         if let Some(mut reply) = reply {
@@ -320,7 +348,7 @@ impl ProxyHttp for GaritaProxy {
         let req = session.req_header();
         format!(
             "request {} {} {}",
-            ctx.request_id,
+            ctx.request_id.as_str(),
             req.method,
             crate::observe::decision_log::loggable_path(req.uri.path())
         )
@@ -346,29 +374,33 @@ impl ProxyHttp for GaritaProxy {
         ctx: &mut Self::CTX,
     ) -> Result<()> {
         if let Some(client) = ctx.client {
+            use std::fmt::Write;
             // Keep the chain only when a trusted proxy vouched for it; otherwise the backend
             // would see whatever the client wrote.
-            let chain = if self.served.config.client_ip.is_trusted(client.peer) {
-                let earlier: Vec<String> = upstream_request
-                    .headers
-                    .get_all(FORWARDED_FOR)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .map(str::to_string)
-                    .collect();
-                let mut hops = earlier;
-                hops.push(client.peer.to_string());
-                hops.join(", ")
-            } else {
-                client.peer.to_string()
-            };
+            let mut chain = String::with_capacity(64);
+            if self.served.config.client_ip.is_trusted(client.peer) {
+                for hop in upstream_request.headers.get_all(FORWARDED_FOR) {
+                    if let Ok(hop) = hop.to_str() {
+                        chain.push_str(hop);
+                        chain.push_str(", ");
+                    }
+                }
+            }
+            let _ = write!(chain, "{}", client.peer);
             upstream_request.insert_header(FORWARDED_FOR, chain)?;
         }
         upstream_request.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
-        // Only garita may speak for garita.
-        upstream_request.remove_header(DECISION_HEADER);
-        upstream_request.remove_header(REASONS_HEADER);
-        upstream_request.remove_header(DUPLICATE_HEADER);
+        // Only garita may speak for garita (one pass over the names, rather than three
+        // lookups for headers clients almost never send).
+        if upstream_request
+            .headers
+            .keys()
+            .any(|name| name.as_str().starts_with("x-garita-"))
+        {
+            upstream_request.remove_header(DECISION_HEADER);
+            upstream_request.remove_header(REASONS_HEADER);
+            upstream_request.remove_header(DUPLICATE_HEADER);
+        }
         if ctx.duplicate {
             upstream_request.insert_header(DUPLICATE_HEADER, "true")?;
         }

@@ -17,10 +17,11 @@ use crate::core::request::client_ip::ClientIp;
 use crate::core::request::facts::IdentityFacts;
 use crate::core::rules::connection::{self, ConnectionFacts};
 use crate::core::rules::identity::{self, Setting, Step};
-use crate::observe::metrics::Metrics;
+use crate::observe::metrics::{Metrics, RouteMetrics};
 use crate::state::runtime::{Runtime, RuntimeError};
 use crate::state::store::StoreError;
 use prometheus::Histogram;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,6 +31,8 @@ pub struct Served {
     pub config: Config,
     pub runtime: Runtime,
     metrics: Arc<Metrics>,
+    /// Each route's metric series, resolved at load.
+    route_metrics: HashMap<Box<str>, RouteMetrics>,
     /// When a store failure was last logged (Unix seconds).
     last_store_complaint: AtomicU64,
 }
@@ -51,12 +54,23 @@ impl Served {
         metrics: Arc<Metrics>,
     ) -> Result<Self, RuntimeError> {
         let runtime = Runtime::build(&config, previous.map(|p| &p.runtime))?;
+        let route_metrics = config
+            .routes
+            .names()
+            .map(|name| (Box::from(name.as_str()), metrics.route(name)))
+            .collect();
         Ok(Self {
             config,
             runtime,
             metrics,
+            route_metrics,
             last_store_complaint: AtomicU64::new(0),
         })
+    }
+
+    /// A route's metric series (every route of the config has them).
+    pub fn route_metrics(&self, route: &str) -> Option<&RouteMetrics> {
+        self.route_metrics.get(route)
     }
 
     /// The connection facts of a client, and the connection rules' decision on them (not

@@ -18,16 +18,18 @@ use dashmap::DashMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::nanos::Nanos;
 use governor::state::keyed::ShrinkableKeyedStateStore;
-use governor::state::{InMemoryState, StateStore};
+use governor::state::{InMemoryState, NotKeyed, StateStore};
 use governor::{Quota, RateLimiter};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// governor's dashmap store with a cap on the number of keys.
+/// governor's dashmap store with a cap on the number of keys. The keys are counted as they
+/// are added (and recounted at housekeeping), because `DashMap::len` locks every shard.
 #[derive(Debug)]
 pub struct BoundedStore {
     map: DashMap<LimiterKey, InMemoryState>,
+    keys: AtomicUsize,
     max_keys: usize,
     overflowed: Arc<AtomicU64>,
 }
@@ -39,19 +41,27 @@ impl StateStore for BoundedStore {
     where
         F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
-        let key = if self.map.len() >= self.max_keys && !self.map.contains_key(key) {
+        if let Some(state) = self.map.get(key) {
+            return state.measure_and_replace(&NotKeyed::NonKey, f);
+        }
+        let key = if self.keys.load(Ordering::Relaxed) >= self.max_keys {
             self.overflowed.fetch_add(1, Ordering::Relaxed);
             &LimiterKey::Overflow
         } else {
             key
         };
-        self.map.measure_and_replace(key, f)
+        let state = self.map.entry(*key).or_insert_with(|| {
+            self.keys.fetch_add(1, Ordering::Relaxed);
+            InMemoryState::default()
+        });
+        state.measure_and_replace(&NotKeyed::NonKey, f)
     }
 }
 
 impl ShrinkableKeyedStateStore<LimiterKey> for BoundedStore {
     fn retain_recent(&self, drop_below: Nanos) {
         ShrinkableKeyedStateStore::retain_recent(&self.map, drop_below);
+        self.keys.store(self.map.len(), Ordering::Relaxed);
     }
 
     fn shrink_to_fit(&self) {
@@ -59,7 +69,7 @@ impl ShrinkableKeyedStateStore<LimiterKey> for BoundedStore {
     }
 
     fn len(&self) -> usize {
-        self.map.len()
+        self.keys.load(Ordering::Relaxed)
     }
 
     fn is_empty(&self) -> bool {
@@ -105,6 +115,7 @@ impl Limiter {
         let overflowed = Arc::new(AtomicU64::new(0));
         let store = BoundedStore {
             map: DashMap::new(),
+            keys: AtomicUsize::new(0),
             max_keys: spec.max_keys.max(1),
             overflowed: overflowed.clone(),
         };

@@ -188,10 +188,52 @@ impl<'de> Visitor<'de> for StrictValue {
     }
 }
 
+/// An RFC 6901 JSON pointer, split into its unescaped tokens once, at load, so that
+/// reading a fact allocates nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonPointer {
+    text: String,
+    tokens: Vec<String>,
+}
+
+impl JsonPointer {
+    fn new(text: &str) -> Self {
+        let tokens = text
+            .split('/')
+            .skip(1)
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        Self {
+            text: text.to_string(),
+            tokens,
+        }
+    }
+
+    /// What the pointer points at in `value`, as `serde_json::Value::pointer` finds it.
+    fn find<'v>(&self, value: &'v Value) -> Option<&'v Value> {
+        self.tokens.iter().try_fold(value, |at, token| match at {
+            Value::Object(map) => map.get(token),
+            Value::Array(items) => array_index(token).and_then(|i| items.get(i)),
+            _ => None,
+        })
+    }
+}
+
+/// An array index token: digits, without a leading zero unless it is "0".
+fn array_index(token: &str) -> Option<usize> {
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if token.len() > 1 && token.starts_with('0') {
+        return None;
+    }
+    token.parse().ok()
+}
+
 /// Where a fact is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selector {
-    JsonPointer(String),
+    JsonPointer(JsonPointer),
     Form(String),
     Header(http::HeaderName),
     Query(String),
@@ -205,7 +247,7 @@ impl Selector {
             .ok_or("kind:where, e.g. json:/userDocumentNumber")?;
         match kind {
             "json" if rest.is_empty() || rest.starts_with('/') => {
-                Ok(Selector::JsonPointer(rest.to_string()))
+                Ok(Selector::JsonPointer(JsonPointer::new(rest)))
             }
             "json" => Err("a JSON pointer starting with '/', e.g. json:/userEmail"),
             "form" | "query" if rest.is_empty() => Err("a field name after form: or query:"),
@@ -229,7 +271,7 @@ impl Selector {
 
     fn describe(&self) -> String {
         match self {
-            Selector::JsonPointer(p) => format!("json:{p}"),
+            Selector::JsonPointer(p) => format!("json:{}", p.text),
             Selector::Form(f) => format!("form:{f}"),
             Selector::Header(h) => format!("header:{h}"),
             Selector::Query(q) => format!("query:{q}"),
@@ -251,7 +293,7 @@ impl Selector {
         };
         match self {
             Selector::JsonPointer(pointer) => match body {
-                ParsedBody::Json(value) => match value.pointer(pointer) {
+                ParsedBody::Json(value) => match pointer.find(value) {
                     None | Some(Value::Null) => Ok(None),
                     Some(Value::String(s)) => Ok(Some(s.clone())),
                     Some(Value::Number(n)) => Ok(Some(n.to_string())),
@@ -350,6 +392,37 @@ mod tests {
             parse(Some("application/vnd.api+json"), b"{}", BodyKind::Json),
             Ok(ParsedBody::Json(serde_json::json!({})))
         );
+    }
+
+    #[test]
+    fn json_pointers_find_what_serde_json_finds() {
+        let value = serde_json::json!({
+            "a": {"b": [10, {"c/d": 1, "e~f": 2}], "": 3, "01": 4},
+            "list": ["x", "y"]
+        });
+        for text in [
+            "",
+            "/a",
+            "/a/b",
+            "/a/b/0",
+            "/a/b/1/c~1d",
+            "/a/b/1/e~0f",
+            "/a/",
+            "/a/01",
+            "/list/1",
+            "/list/01",
+            "/list/-",
+            "/list/2",
+            "/list/+1",
+            "/missing/x",
+            "/a/b/0/x",
+        ] {
+            assert_eq!(
+                JsonPointer::new(text).find(&value),
+                value.pointer(text),
+                "{text}"
+            );
+        }
     }
 
     #[test]

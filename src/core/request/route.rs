@@ -173,6 +173,14 @@ impl RouteTable {
         }
     }
 
+    /// Every route's name, the default route's among them.
+    pub fn names(&self) -> impl Iterator<Item = &RouteName> {
+        self.routes
+            .iter()
+            .map(|r| &r.name)
+            .chain(std::iter::once(&self.default_name))
+    }
+
     /// The first route whose path and method match; the default policy when no route's
     /// path matches; 405 when some route's path matches but none of them takes the method.
     pub fn select(
