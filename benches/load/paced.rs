@@ -4,9 +4,13 @@
 //! Closed-loop tools such as wrk send the next request only when the previous answer is
 //! back, so a stall delays the requests that would have measured it and the percentiles
 //! look better than what clients see. Here every request has a scheduled send time, spread
-//! evenly over the run across keep-alive connections, and its latency is counted from that
-//! time, not from when it could actually be sent: a stall of 10 ms shows up in every
-//! request scheduled during it. One thread, like `wrk -t1`.
+//! evenly over the run across keep-alive connections. A request whose connection was still
+//! waiting for the previous answer when it fell due is counted from its scheduled time, not
+//! from when it could actually be sent: a stall of 10 ms shows up in every request scheduled
+//! during it. One that found its connection free is counted from when it was sent, because
+//! tokio's timer wakes at millisecond ticks and that lateness is the generator's own (it
+//! also means requests leave in small bursts at each tick, the same for every contender).
+//! One thread, like `wrk -t1`.
 //!
 //! Usage: paced ADDR PATH RATE SECONDS CONNECTIONS [METHOD [BODY_FILE|- [HEADER:VALUE]...]]
 //! Prints one line: `rate=.. sent=.. errors=.. p50_us=.. p99_us=.. p999_us=.. max_us=..`.
@@ -117,9 +121,18 @@ async fn connection(run: &Run, start: Instant, first: usize, total: usize) -> (V
     let mut errors = 0;
     let mut stream = None;
     let mut buffer = Vec::with_capacity(16 * 1024);
+    let mut free_since = start;
     for i in (first..total).step_by(run.connections) {
         let due = start + interval * i as u32;
         tokio::time::sleep_until(due.into()).await;
+        // Still busy with the previous request when this one was due: it waited for the
+        // server, and that wait counts. Otherwise, count from now: the timer's own lateness
+        // (tokio's timer ticks in milliseconds) is the generator's, not the server's.
+        let counted_from = if free_since > due {
+            due
+        } else {
+            Instant::now()
+        };
         if stream.is_none() {
             buffer.clear();
             match TcpStream::connect(run.addr).await {
@@ -141,7 +154,8 @@ async fn connection(run: &Run, start: Instant, first: usize, total: usize) -> (V
         .await;
         match answered {
             Ok(status) if (200..300).contains(&status) => {
-                let took = Instant::now().saturating_duration_since(due);
+                free_since = Instant::now();
+                let took = free_since.saturating_duration_since(counted_from);
                 latencies.push(took.as_micros().min(u32::MAX as u128) as u32);
             }
             Ok(_) => errors += 1,
