@@ -6,18 +6,45 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use garita::config::Config;
 use garita::core::net::ip_list::IpList;
-use garita::core::request::client_ip::ClientIpResolver;
+use garita::core::policy::PolicyId;
+use garita::core::request::client_ip::{ClientIp, ClientIpResolver};
 use garita::core::request::path;
 use garita::proxy::served::Served;
 use std::net::IpAddr;
 use std::path::Path;
 
-/// The example config, with its state in memory (a benchmark leaves no files behind).
-fn config() -> Config {
+/// The example config, changed by `adjust`, with its state in memory (a benchmark leaves
+/// no files behind), served; and its site policy, the one `GET /` falls under.
+fn served(adjust: impl FnOnce(&mut garita::config::file::FileConfig)) -> (Served, PolicyId) {
+    // conf/garita.toml reads its webhook secret from here; any value does.
+    if std::env::var_os("PAGOEFECTIVO_WEBHOOK_SECRET").is_none() {
+        std::env::set_var("PAGOEFECTIVO_WEBHOOK_SECRET", "a-benchmark-secret");
+    }
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/garita.toml");
     let mut raw = garita::config::read_file_config(&path).expect("example config");
     raw.state.backend = Some("memory".into());
-    Config::compile(raw, &path).expect("example config")
+    adjust(&mut raw);
+    let config = Config::compile(raw, &path).expect("example config");
+    let site = config
+        .routes
+        .select("GET", "/")
+        .expect("the default")
+        .policy;
+    let metrics = std::sync::Arc::new(garita::observe::metrics::Metrics::new());
+    (Served::new(config, None, metrics).expect("runtime"), site)
+}
+
+/// The connection decision for a client at `ip`, as the proxy asks for it.
+fn decide(rt: &tokio::runtime::Runtime, served: &Served, site: PolicyId, ip: IpAddr) {
+    let client = ClientIp { addr: ip, peer: ip };
+    black_box(rt.block_on(served.connection(site, black_box(client))));
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Resident memory of this process, in bytes (Linux).
@@ -35,25 +62,10 @@ fn resident_bytes() -> u64 {
 /// and the memory each of them costs (printed: criterion has no column for it).
 fn million_keys(c: &mut Criterion) {
     const KEYS: u32 = 1_000_000;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/garita.toml");
-    let mut raw = garita::config::read_file_config(&path).expect("example config");
-    raw.state.backend = Some("memory".into());
-    let limit = raw
-        .policies
-        .get_mut("site")
-        .unwrap()
-        .rate_limit
-        .as_mut()
-        .unwrap();
-    limit.max_keys = Some(2 * KEYS as usize);
-    let config = Config::compile(raw, &path).expect("example config");
-    let site = config
-        .routes
-        .select("GET", "/")
-        .expect("the default")
-        .policy;
-    let metrics = std::sync::Arc::new(garita::observe::metrics::Metrics::new());
-    let served = Served::new(config, None, metrics).expect("runtime");
+    let (served, site) = served(|raw| {
+        let site = raw.policies.get_mut("site").expect("a site policy");
+        site.rate_limit.as_mut().expect("a rate limit").max_keys = Some(2 * KEYS as usize);
+    });
     let limiter = served
         .runtime
         .ip_limiter(site)
@@ -72,24 +84,20 @@ fn million_keys(c: &mut Criterion) {
         limiter.spec().max_keys.min(KEYS as usize),
         (after.saturating_sub(before)) / u64::from(KEYS)
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let mut n = 0u32;
     c.bench_function("gate decide (site policy, 1M addresses tracked)", |b| {
         b.iter(|| {
             // A stride through all million, so that lookups miss the caches as traffic would.
             n = n.wrapping_add(7_919) % KEYS;
-            let ip = address(n);
-            let client = garita::core::request::client_ip::ClientIp { addr: ip, peer: ip };
-            rt.block_on(served.connection(site, black_box(client)))
+            decide(&rt, &served, site, address(n))
         })
     });
 }
 
 fn benches(c: &mut Criterion) {
-    let config = config();
+    let (served, site) = served(|_| {});
+    let config = &served.config;
 
     c.bench_function("path::normalize (tricky path)", |b| {
         b.iter(|| path::normalize(black_box("/x/../V1//cips;jsessionid=1/%2e/")))
@@ -130,30 +138,19 @@ fn benches(c: &mut Criterion) {
     let client = resolver
         .resolve(peer, std::iter::once(b"192.0.2.1".as_slice()))
         .unwrap();
-    let site = config
-        .routes
-        .select("GET", "/")
-        .expect("the default")
-        .policy;
-    let metrics = std::sync::Arc::new(garita::observe::metrics::Metrics::new());
-    let served = Served::new(config, None, metrics).expect("runtime");
     c.bench_function("geoip country lookup", |b| {
         b.iter(|| served.runtime.country(black_box(client.addr)))
     });
 
     // The site policy: lists, no geofence, a limit high enough to stay allowed... for a
     // while; use many addresses so the limiter table is exercised too.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let mut n = 0u32;
     c.bench_function("gate decide (site policy, rotating addresses)", |b| {
         b.iter(|| {
             n = n.wrapping_add(1);
             let ip = IpAddr::from(std::net::Ipv4Addr::from(0xc000_0200 | (n & 0xff)));
-            let client = garita::core::request::client_ip::ClientIp { addr: ip, peer: ip };
-            rt.block_on(served.connection(site, black_box(client)))
+            decide(&rt, &served, site, ip)
         })
     });
 }
