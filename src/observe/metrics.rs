@@ -195,15 +195,7 @@ pub struct RouteMetrics {
 impl RouteMetrics {
     /// The backend answered `status`, or (`None`) never did.
     pub fn upstream(&self, status: Option<u16>) -> &IntCounter {
-        let index = match status {
-            Some(100..=199) => 0,
-            Some(200..=299) => 1,
-            Some(300..=399) => 2,
-            Some(400..=499) => 3,
-            Some(_) => 4,
-            None => 5,
-        };
-        &self.upstream[index]
+        &self.upstream[class_index(status)]
     }
 }
 
@@ -216,7 +208,7 @@ impl Metrics {
             allowed: self
                 .requests
                 .with_label_values(&[route, "allow", "none", ""]),
-            upstream: ["1xx", "2xx", "3xx", "4xx", "5xx", "error"].map(class),
+            upstream: UPSTREAM_CLASSES.map(class),
         }
     }
 }
@@ -227,15 +219,24 @@ impl Default for Metrics {
     }
 }
 
-/// "2xx" for 204 and so on.
-pub fn status_class(status: u16) -> &'static str {
+/// The `class` label of `garita_upstream_responses_total`: a status class, or `error` when
+/// the backend never answered.
+const UPSTREAM_CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "error"];
+
+fn class_index(status: Option<u16>) -> usize {
     match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
+        Some(100..=199) => 0,
+        Some(200..=299) => 1,
+        Some(300..=399) => 2,
+        Some(400..=499) => 3,
+        Some(_) => 4,
+        None => 5,
     }
+}
+
+/// "2xx" for 204 and so on; "error" for no answer.
+pub fn upstream_class(status: Option<u16>) -> &'static str {
+    UPSTREAM_CLASSES[class_index(status)]
 }
 
 /// Serves `GET /metrics` and `GET /healthz` on the metrics listener.

@@ -11,7 +11,7 @@ use crate::core::net::geo::CountryCode;
 use crate::core::request::facts::{format_amount, IdentityFacts, KeyKind};
 use crate::observe::decision_log::DecisionLog;
 use crate::observe::decision_log::{loggable_path, DecisionRecord, LogTime, LoggedFacts};
-use crate::observe::metrics::{status_class, Metrics};
+use crate::observe::metrics::{upstream_class, Metrics};
 use pingora::proxy::Session;
 use pingora::Error;
 use std::net::IpAddr;
@@ -99,10 +99,7 @@ pub(super) async fn account(
             None => proxy
                 .metrics
                 .upstream_responses
-                .with_label_values(&[
-                    ctx.route.as_str(),
-                    ctx.upstream_status.map_or("error", status_class),
-                ])
+                .with_label_values(&[ctx.route.as_str(), upstream_class(ctx.upstream_status)])
                 .inc(),
         }
     }
