@@ -95,14 +95,14 @@ impl KeyList {
 /// The keyed hashes of one request's key facts: computed once, used by the rules, the
 /// store keys and the decision log alike.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeyHashes(Vec<(KeyKind, String)>);
+pub struct KeyHashes(Vec<(KeyKind, [u8; 32])>);
 
 impl KeyHashes {
     pub fn of(facts: &IdentityFacts, hasher: &KeyHasher) -> Self {
         Self(
             KeyKind::ALL
                 .into_iter()
-                .filter_map(|k| facts.key(k).map(|v| (k, hasher.hash(k, &v))))
+                .filter_map(|k| facts.key(k).map(|v| (k, hasher.hex_digest(k, &v))))
                 .collect(),
         )
     }
@@ -111,7 +111,7 @@ impl KeyHashes {
         self.0
             .iter()
             .find(|(k, _)| *k == kind)
-            .map(|(_, h)| h.as_str())
+            .and_then(|(_, h)| std::str::from_utf8(h).ok())
     }
 }
 
@@ -142,11 +142,20 @@ impl KeyHasher {
     /// 128 bits of the keyed hash, hex: `kind` is mixed in so equal strings of different
     /// kinds do not collide.
     pub fn hash(&self, kind: KeyKind, value: &str) -> String {
+        let digest = self.hex_digest(kind, value);
+        String::from_utf8_lossy(&digest).into_owned()
+    }
+
+    /// The same hash as [`KeyHasher::hash`], as 32 hex digits kept inline.
+    fn hex_digest(&self, kind: KeyKind, value: &str) -> [u8; 32] {
         let mut mac = self.mac.clone();
         mac.update(kind.as_str().as_bytes());
         mac.update(b"\0");
         mac.update(value.as_bytes());
-        hex::encode(&mac.finalize().into_bytes()[..16])
+        let mut hex = [0u8; 32];
+        hex::encode_to_slice(&mac.finalize().into_bytes()[..16], &mut hex)
+            .expect("32 hex digits for 16 bytes");
+        hex
     }
 }
 

@@ -160,12 +160,18 @@ pub(super) fn plan(
 ) -> (Vec<Counter>, Vec<CounterMeta>) {
     let mut counters = Vec::new();
     let mut meta = Vec::new();
+    // Every quota of one period shares the window: find it in the calendar once.
+    let (mut day, mut hour) = (None, None);
     for limit in limits {
         let Some(h) = hashes.get(limit.kind) else {
             continue;
         };
         for quota in &limit.quotas {
-            let window = calendar.window(quota.period, now);
+            let slot = match quota.period {
+                Period::Day => &mut day,
+                Period::Hour => &mut hour,
+            };
+            let window = slot.get_or_insert_with(|| calendar.window(quota.period, now));
             counters.push(Counter {
                 key: format!(
                     "q:{policy}:{}:{h}:{}:{}",
