@@ -71,12 +71,13 @@ pub(super) async fn read_facts(
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let bytes = match rules.body_kind {
+        None => Vec::new(),
+        Some(_) => read_body(session, rules.max_body, rules.body_timeout).await?,
+    };
     let parsed = match rules.body_kind {
         None => ParsedBody::None,
-        Some(kind) => {
-            let bytes = read_body(session, rules.max_body, rules.body_timeout).await?;
-            body::parse(content_type.as_deref(), &bytes, kind).map_err(body_reason)?
-        }
+        Some(kind) => body::parse(content_type.as_deref(), &bytes, kind).map_err(body_reason)?,
     };
     let req = session.req_header();
     facts::extract(&rules.selectors, &parsed, &req.headers, req.uri.query()).map_err(body_reason)

@@ -10,12 +10,11 @@
 //! A selector names where a fact lives: `json:/user/documentNumber` (a JSON pointer),
 //! `form:dni`, `header:X-Device-Id` or `query:dni`.
 
-use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use crate::core::request::json::{self, JsonError, JsonValue};
+use std::borrow::Cow;
 use std::fmt;
 
-/// Deepest nesting of JSON arrays and objects accepted.
-pub const MAX_DEPTH: usize = 32;
+pub use crate::core::request::json::MAX_DEPTH;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyError {
@@ -59,19 +58,20 @@ pub enum BodyKind {
     Form,
 }
 
+/// A body as its selectors read it, borrowing from the bytes it was parsed from.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ParsedBody {
+pub enum ParsedBody<'a> {
     None,
-    Json(Value),
-    Form(Vec<(String, String)>),
+    Json(JsonValue<'a>),
+    Form(Vec<(Cow<'a, str>, Cow<'a, str>)>),
 }
 
 /// Parse `bytes` as `kind`, if the content type agrees. An empty body parses as nothing.
-pub fn parse(
+pub fn parse<'a>(
     content_type: Option<&str>,
-    bytes: &[u8],
+    bytes: &'a [u8],
     kind: BodyKind,
-) -> Result<ParsedBody, BodyError> {
+) -> Result<ParsedBody<'a>, BodyError> {
     if bytes.is_empty() {
         return Ok(ParsedBody::None);
     }
@@ -82,109 +82,20 @@ pub fn parse(
     let text = || std::str::from_utf8(bytes).map_err(|_| BodyError::InvalidUtf8);
     match kind {
         BodyKind::Json if media == "application/json" || media.ends_with("+json") => {
-            parse_json(text()?).map(ParsedBody::Json)
+            json::parse(text()?)
+                .map(ParsedBody::Json)
+                .map_err(|e| match e {
+                    JsonError::Malformed => BodyError::Malformed,
+                    JsonError::DuplicateKey(key) => BodyError::DuplicateKey(key),
+                    JsonError::TooDeep => BodyError::TooDeep,
+                })
         }
         BodyKind::Form if media == "application/x-www-form-urlencoded" => {
             text()?;
-            let fields = form_urlencoded::parse(bytes)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
+            let fields = form_urlencoded::parse(bytes).collect();
             Ok(ParsedBody::Form(fields))
         }
         _ => Err(BodyError::WrongContentType),
-    }
-}
-
-const DUPLICATE: &str = "garita:duplicate:";
-const TOO_DEEP: &str = "garita:too-deep";
-
-fn parse_json(text: &str) -> Result<Value, BodyError> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value = StrictValue { depth: 0 }
-        .deserialize(&mut de)
-        .and_then(|v| de.end().map(|_| v));
-    value.map_err(|e| {
-        let msg = e.to_string();
-        if let Some(rest) = msg.strip_prefix(DUPLICATE) {
-            let key = rest.split(" at line").next().unwrap_or(rest);
-            BodyError::DuplicateKey(key.to_string())
-        } else if msg.starts_with(TOO_DEEP) {
-            BodyError::TooDeep
-        } else {
-            BodyError::Malformed
-        }
-    })
-}
-
-/// Builds a `Value` like serde_json does, but refuses repeated keys and deep nesting.
-struct StrictValue {
-    depth: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for StrictValue {
-    type Value = Value;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for StrictValue {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        if self.depth >= MAX_DEPTH {
-            return Err(A::Error::custom(TOO_DEEP));
-        }
-        let mut items = Vec::new();
-        while let Some(v) = seq.next_element_seed(StrictValue {
-            depth: self.depth + 1,
-        })? {
-            items.push(v);
-        }
-        Ok(Value::Array(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        if self.depth >= MAX_DEPTH {
-            return Err(A::Error::custom(TOO_DEEP));
-        }
-        let mut map = Map::new();
-        while let Some(key) = access.next_key::<String>()? {
-            if map.contains_key(&key) {
-                return Err(A::Error::custom(format!("{DUPLICATE}{key}")));
-            }
-            let value = access.next_value_seed(StrictValue {
-                depth: self.depth + 1,
-            })?;
-            map.insert(key, value);
-        }
-        Ok(Value::Object(map))
     }
 }
 
@@ -210,10 +121,10 @@ impl JsonPointer {
     }
 
     /// What the pointer points at in `value`, as `serde_json::Value::pointer` finds it.
-    fn find<'v>(&self, value: &'v Value) -> Option<&'v Value> {
+    fn find<'v, 'a>(&self, value: &'v JsonValue<'a>) -> Option<&'v JsonValue<'a>> {
         self.tokens.iter().try_fold(value, |at, token| match at {
-            Value::Object(map) => map.get(token),
-            Value::Array(items) => array_index(token).and_then(|i| items.get(i)),
+            JsonValue::Object(_) => at.member(token),
+            JsonValue::Array(items) => array_index(token).and_then(|i| items.get(i)),
             _ => None,
         })
     }
@@ -294,10 +205,10 @@ impl Selector {
         match self {
             Selector::JsonPointer(pointer) => match body {
                 ParsedBody::Json(value) => match pointer.find(value) {
-                    None | Some(Value::Null) => Ok(None),
-                    Some(Value::String(s)) => Ok(Some(s.clone())),
-                    Some(Value::Number(n)) => Ok(Some(n.to_string())),
-                    Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+                    None | Some(JsonValue::Null) => Ok(None),
+                    Some(JsonValue::String(s)) => Ok(Some(s.to_string())),
+                    Some(JsonValue::Number(n)) => Ok(Some(n.to_string())),
+                    Some(JsonValue::Bool(b)) => Ok(Some(b.to_string())),
                     Some(_) => Err(BodyError::NotScalar(self.describe())),
                 },
                 _ => Ok(None),
@@ -307,7 +218,7 @@ impl Selector {
                     fields
                         .iter()
                         .filter(|(k, _)| k == name)
-                        .map(|(_, v)| v.clone())
+                        .map(|(_, v)| v.to_string())
                         .collect(),
                     name,
                 ),
@@ -390,16 +301,15 @@ mod tests {
         );
         assert_eq!(
             parse(Some("application/vnd.api+json"), b"{}", BodyKind::Json),
-            Ok(ParsedBody::Json(serde_json::json!({})))
+            Ok(ParsedBody::Json(JsonValue::Object(Vec::new())))
         );
     }
 
     #[test]
     fn json_pointers_find_what_serde_json_finds() {
-        let value = serde_json::json!({
-            "a": {"b": [10, {"c/d": 1, "e~f": 2}], "": 3, "01": 4},
-            "list": ["x", "y"]
-        });
+        let text = r#"{"a":{"b":[10,{"c/d":1,"e~f":2}],"":3,"01":4},"list":["x","y"]}"#;
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        let ours = json::parse(text).unwrap();
         for text in [
             "",
             "/a",
@@ -418,8 +328,8 @@ mod tests {
             "/a/b/0/x",
         ] {
             assert_eq!(
-                JsonPointer::new(text).find(&value),
-                value.pointer(text),
+                JsonPointer::new(text).find(&ours).map(json::to_serde),
+                value.pointer(text).cloned(),
                 "{text}"
             );
         }

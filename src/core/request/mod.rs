@@ -1,10 +1,11 @@
 //! What one request is, read into facts: its [`client_ip`], its normalised [`path`] and
 //! the [`route`] that path falls under, the [`framing`] of its head, its [`body`] parsed
-//! once, and the identity [`facts`] its selectors read.
+//! once (as strict [`json`] or a form), and the identity [`facts`] its selectors read.
 
 pub mod body;
 pub mod client_ip;
 pub mod facts;
 pub mod framing;
+pub mod json;
 pub mod path;
 pub mod route;
