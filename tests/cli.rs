@@ -163,6 +163,10 @@ fn bad_files_are_rejected_naming_the_key() {
             "no other listener",
         ),
         (GOOD.replace("threads", "x").replace("[upstream]", "threads = \"two\"\n[upstream]"), "server.threads", "invalid type"),
+        (GOOD.replace("[upstream]", "header_timeout_seconds = 0\n[upstream]"), "server.header_timeout_seconds", "between 1 and 3600"),
+        (GOOD.replace("[upstream]", "keepalive_timeout_seconds = 86400\n[upstream]"), "server.keepalive_timeout_seconds", "at most 3600"),
+        (GOOD.replace("[upstream]", "max_connections = 0\n[upstream]"), "server.max_connections", "at least 1"),
+        (GOOD.replace("[upstream]", "max_connections_per_address = 0\n[upstream]"), "server.max_connections_per_address", "at least 1"),
         ("[server\n".to_string(), "", "line 1"),
         (
             format!("{GOOD}[policies.pay.facts]\ndni = \"json:userDocumentNumber\"\n"),

@@ -80,6 +80,16 @@ pub struct ServerSection {
     pub grace_period_seconds: Option<u64>,
     /// Bound on the request line plus headers, in bytes (default 32768).
     pub max_header_bytes: Option<usize>,
+    /// Seconds a client has to send a whole request head (default 10).
+    pub header_timeout_seconds: Option<u64>,
+    /// Seconds a kept-alive connection may wait idle for its next request (default 60;
+    /// 0 turns keep-alive off).
+    pub keepalive_timeout_seconds: Option<u64>,
+    /// Client connections open at once, in all (default 10000).
+    pub max_connections: Option<usize>,
+    /// Client connections open at once from one peer address (default 100); trusted
+    /// proxies are exempt.
+    pub max_connections_per_address: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]

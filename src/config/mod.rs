@@ -122,6 +122,17 @@ pub struct StateSettings {
     pub flush_interval: Duration,
 }
 
+/// How long clients may take and how many connections they may hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    /// Time to send a whole request head, from accept or from its first byte.
+    pub header_timeout: Duration,
+    /// Idle time allowed between requests on one connection; `None`: no keep-alive.
+    pub keepalive_timeout_seconds: Option<u64>,
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+}
+
 /// A validated configuration, ready to serve.
 #[derive(Debug)]
 pub struct Config {
@@ -131,6 +142,7 @@ pub struct Config {
     pub grace_period_seconds: u64,
     /// Bound on the request line plus headers; larger heads get 431.
     pub max_header_bytes: usize,
+    pub connections: ConnectionSettings,
     pub upstreams: Vec<SocketAddr>,
     pub connect_timeout: Duration,
     pub health_check_interval: Duration,

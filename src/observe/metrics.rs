@@ -25,6 +25,15 @@ pub struct Metrics {
     pub webhooks: IntCounterVec,
     pub store: StoreMetrics,
     pub decision_log_dropped: IntCounter,
+    pub connections: ConnectionMetrics,
+}
+
+/// Client connections: how many are open, which were turned away and why, and which were
+/// closed for sending a request head too slowly.
+pub struct ConnectionMetrics {
+    pub open: IntGauge,
+    pub refused: IntCounterVec,
+    pub header_timeouts: IntCounter,
 }
 
 /// How the store answers: latency by operation (resolved once), failures by kind, and
@@ -126,6 +135,24 @@ impl Metrics {
             "Decision-log lines dropped because the log's writer fell a queue's worth behind.",
         )
         .expect("valid metric");
+        let connections_open = IntGauge::new(
+            "garita_connections_open",
+            "Client connections open on the proxy listeners.",
+        )
+        .expect("valid metric");
+        let connections_refused = IntCounterVec::new(
+            Opts::new(
+                "garita_connections_refused_total",
+                "Client connections closed on accept, by the cap they were over (max_connections, max_connections_per_address).",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let header_timeouts = IntCounter::new(
+            "garita_header_timeouts_total",
+            "Client connections closed because a request head did not arrive within server.header_timeout_seconds.",
+        )
+        .expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "garita_build_info",
@@ -149,6 +176,9 @@ impl Metrics {
             Box::new(store_errors.clone()),
             Box::new(store_up.clone()),
             Box::new(decision_log_dropped.clone()),
+            Box::new(connections_open.clone()),
+            Box::new(connections_refused.clone()),
+            Box::new(header_timeouts.clone()),
             Box::new(build_info),
         ] {
             registry.register(collector).expect("unique metric names");
@@ -169,6 +199,11 @@ impl Metrics {
                 up: store_up,
             },
             decision_log_dropped,
+            connections: ConnectionMetrics {
+                open: connections_open,
+                refused: connections_refused,
+                header_timeouts,
+            },
         }
     }
 

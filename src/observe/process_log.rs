@@ -3,12 +3,14 @@
 //!
 //! It is `env_logger` (filtered by `RUST_LOG`, `warn` by default) with one addition: every
 //! record is first shown to [`refused::spot`](crate::proxy::refused::spot), which is how
-//! requests Pingora refuses before garita's phases run are still logged and counted. That
+//! requests Pingora refuses before garita's phases run are still logged and counted; and
+//! Pingora's error reports of connections garita itself closed for a slow request head
+//! are left out (they are counted, and an attack would make one line per connection). That
 //! is why the log crate's global level is at least `debug` whatever `RUST_LOG` says: records
 //! below the filter reach this logger, are offered to the spotter and dropped, a compare or
 //! two each.
 
-use crate::proxy::refused;
+use crate::proxy::{connection, refused};
 use log::{LevelFilter, Log, Metadata, Record};
 
 struct ProcessLog {
@@ -23,6 +25,9 @@ impl Log for ProcessLog {
 
     fn log(&self, record: &Record<'_>) {
         refused::spot(record);
+        if connection::is_own_timeout(record) {
+            return;
+        }
         if record.level() <= self.inner_max && self.inner.matches(record) {
             self.inner.log(record);
         }

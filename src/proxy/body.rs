@@ -4,7 +4,8 @@
 //! backend byte for byte. A body larger than the route's `max_body` (at most the 64 KiB
 //! Pingora can replay) is refused with 413 as soon as that is known, from `Content-Length`
 //! or while reading; it is never forwarded cut short. A client that sends its body too
-//! slowly gets 408.
+//! slowly gets 408. A client that sent `Expect: 100-continue` gets `100 Continue` when the
+//! reading starts, unless its declared length is already refused.
 
 use crate::core::decision::Reason;
 use crate::core::request::body::{self, BodyError, ParsedBody};
@@ -54,10 +55,27 @@ pub(super) async fn read_body(
     if declared.is_some_and(|len| len > max as u64) {
         return Err(Reason::BodyTooLarge);
     }
+    // A client that asked to be told before sending its body is told now (a refusal above
+    // is the other answer it may get).
+    if expects_continue(session.req_header()) {
+        session
+            .write_continue_response()
+            .await
+            .map_err(|_| Reason::MalformedBody("unreadable_body"))?;
+    }
     session.enable_retry_buffering();
     tokio::time::timeout(timeout, read_bounded(session, max))
         .await
         .map_err(|_| Reason::BodyTimeout)?
+}
+
+/// Whether an HTTP/1.1 request waits for `100 Continue` before sending its body.
+fn expects_continue(req: &pingora::http::RequestHeader) -> bool {
+    req.version == http::Version::HTTP_11
+        && req
+            .headers
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 /// Read (if the rules need it) and parse the body, and extract the identity facts.

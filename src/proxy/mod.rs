@@ -13,6 +13,7 @@
 
 mod account;
 mod body;
+pub mod connection;
 pub mod listeners;
 pub mod refused;
 pub mod response;
@@ -278,6 +279,22 @@ impl ProxyHttp for GaritaProxy {
         }
     }
 
+    async fn early_request_filter(
+        &self,
+        session: &mut Session,
+        _ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        connection::head_received();
+        // Unless told, Pingora keeps an HTTP/1.1 connection open between requests for ever.
+        if session.get_keepalive().is_some() {
+            session.set_keepalive(self.served.config.connections.keepalive_timeout_seconds);
+        }
+        // Requests a client sends before reading the previous answer are served in order,
+        // instead of dropped when the connection closes (RFC 9112 section 9.3.2).
+        session.set_pipelining_enabled(true);
+        Ok(())
+    }
+
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         let peer = session
             .client_addr()
@@ -369,10 +386,15 @@ impl ProxyHttp for GaritaProxy {
 
     async fn upstream_request_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         upstream_request: &mut RequestHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
+        // Garita has answered the expectation and holds the whole body; the backend gets
+        // it at once and has nothing to agree to.
+        if session.response_written().is_some_and(|r| r.status == 100) {
+            upstream_request.remove_header(&http::header::EXPECT);
+        }
         if let Some(client) = ctx.client {
             use std::fmt::Write;
             // Keep the chain only when a trusted proxy vouched for it; otherwise the backend
@@ -462,6 +484,7 @@ impl ProxyHttp for GaritaProxy {
     }
 
     async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut Self::CTX) {
+        connection::request_finished();
         account::account(self, session, error, ctx).await;
     }
 }

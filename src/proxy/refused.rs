@@ -18,6 +18,7 @@
 //! counted here. HTTP/2 streams are parsed by the h2 crate, which resets bad streams itself.
 
 use super::account;
+use super::connection::{self, Admission, Deadlined};
 use crate::observe::decision_log::DecisionLog;
 use crate::observe::metrics::Metrics;
 use async_trait::async_trait;
@@ -52,19 +53,31 @@ pub fn spot(record: &log::Record<'_>) {
     }
 }
 
-/// Pingora's HTTP app, wrapped so that the requests it refuses are logged and counted.
+/// Pingora's HTTP app, wrapped so that the requests it refuses are logged and counted, and
+/// so that each connection is admitted and its request heads held to a deadline
+/// ([`connection`]).
 pub struct AccountedApp<A> {
     inner: Arc<A>,
     metrics: Arc<Metrics>,
     log: Arc<DecisionLog>,
+    admission: Arc<Admission>,
+    header_timeout: std::time::Duration,
 }
 
 impl<A> AccountedApp<A> {
-    pub fn new(inner: A, metrics: Arc<Metrics>, log: Arc<DecisionLog>) -> Self {
+    pub fn new(
+        inner: A,
+        metrics: Arc<Metrics>,
+        log: Arc<DecisionLog>,
+        admission: Arc<Admission>,
+        header_timeout: std::time::Duration,
+    ) -> Self {
         Self {
             inner: Arc::new(inner),
             metrics,
             log,
+            admission,
+            header_timeout,
         }
     }
 }
@@ -76,20 +89,41 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for AccountedApp<A> {
         stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
+        let accepted = tokio::time::Instant::now();
         let digest = stream.get_socket_digest();
+        let peer = digest
+            .as_ref()
+            .and_then(|d| d.peer_addr())
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let connections = &self.metrics.connections;
+        // Over a cap, the stream is dropped unread: the client sees the connection close.
+        let _admitted = match self.admission.admit(peer) {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                connections
+                    .refused
+                    .with_label_values(&[refusal.as_str()])
+                    .inc();
+                return None;
+            }
+        };
+        let stream: Stream = Box::new(Deadlined::new(
+            stream,
+            self.header_timeout,
+            connections.header_timeouts.clone(),
+        ));
         // A refusal ends the connection, so there is at most one per call.
         let (reused, refused) = REFUSED
-            .scope(Cell::new(false), async {
-                let reused = self.inner.process_new(stream, shutdown).await;
-                (reused, REFUSED.with(Cell::get))
-            })
+            .scope(
+                Cell::new(false),
+                connection::tracked(accepted, async {
+                    let reused = self.inner.process_new(stream, shutdown).await;
+                    (reused, REFUSED.with(Cell::get))
+                }),
+            )
             .await;
         if refused {
-            let peer = digest
-                .as_ref()
-                .and_then(|d| d.peer_addr())
-                .and_then(|a| a.as_inet())
-                .map(|a| a.ip());
             account::account_refused(&self.metrics, &self.log, peer);
         }
         reused

@@ -13,6 +13,7 @@
 use crate::config::Config;
 use crate::observe::decision_log::DecisionLog;
 use crate::observe::metrics::{Metrics, MetricsApp};
+use crate::proxy::connection::Admission;
 use crate::proxy::listeners::{self, ListenError, PreBound};
 use crate::proxy::refused::AccountedApp;
 use crate::proxy::served::Served;
@@ -185,7 +186,18 @@ pub fn build_server(config: Config) -> Result<Gateway, GatewayError> {
     http.server_options = Some(options);
     let mut proxy_service = Service::new(
         "garita proxy".to_string(),
-        AccountedApp::new(http, metrics.clone(), log.clone()),
+        AccountedApp::new(
+            http,
+            metrics.clone(),
+            log.clone(),
+            Arc::new(Admission::new(
+                config.connections.max_connections,
+                config.connections.max_connections_per_address,
+                config.client_ip.clone(),
+                metrics.connections.open.clone(),
+            )),
+            config.connections.header_timeout,
+        ),
     );
     let proxy_addrs: Vec<SocketAddr> = proxy_sockets.iter().map(|b| b.addr).collect();
     for addr in &proxy_addrs {

@@ -123,6 +123,7 @@ pub fn repo_path(relative: &str) -> PathBuf {
 }
 
 pub struct GatewayBuilder {
+    server: String,
     client_ip: String,
     rules: String,
     geoip: Option<&'static str>,
@@ -155,6 +156,12 @@ impl GatewayBuilder {
 
     pub fn dead_upstream(mut self) -> Self {
         self.dead_upstream = true;
+        self
+    }
+
+    /// More `[server]` settings, e.g. `header_timeout_seconds = 1`.
+    pub fn server(mut self, toml: &str) -> Self {
+        self.server = toml.to_string();
         self
     }
 
@@ -205,14 +212,14 @@ impl GatewayBuilder {
             (false, false) => format!("\"{}\"", shop.addr()),
         };
         let config = format!(
-            "[server]\nlisten = [\"127.0.0.1:0\"]\nthreads = 2\ndefault_policy = \"open\"\ngrace_period_seconds = 1\n\
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nthreads = 2\ndefault_policy = \"open\"\ngrace_period_seconds = 1\n{}\n\
              [upstream]\naddresses = [{}]\n\
              [client_ip]\n{}\n\
              [metrics]\nlisten = \"127.0.0.1:0\"\n\
              [decision_log]\npath = \"decisions.jsonl\"\n\
              {geoip}\n\
              [policies.open]\n\n{}\n",
-            upstream, self.client_ip, self.rules
+            self.server, upstream, self.client_ip, self.rules
         );
         std::fs::write(dir.path().join("garita.toml"), &config).unwrap();
         if let Some(now) = &self.clock {
@@ -275,6 +282,7 @@ pub struct TestGateway {
 impl TestGateway {
     pub fn builder() -> GatewayBuilder {
         GatewayBuilder {
+            server: String::new(),
             client_ip: String::new(),
             rules: String::new(),
             geoip: None,

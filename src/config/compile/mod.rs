@@ -11,7 +11,9 @@ pub use identity::MAX_BODY_LIMIT;
 use super::error::ConfigError;
 use super::file::{self, FileConfig};
 use super::shared::{compile_rate_limit, read_list, Ctx};
-use super::{Config, GeoIpSettings, LogTarget, StateSettings, StoreBackend, TrustedCa};
+use super::{
+    Config, ConnectionSettings, GeoIpSettings, LogTarget, StateSettings, StoreBackend, TrustedCa,
+};
 use crate::core::decision::Mode;
 use crate::core::net::geo::{CountryCode, Geofence, UnknownCountry};
 use crate::core::net::ip_list::IpList;
@@ -73,6 +75,8 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
             max_header_bytes,
         ));
     }
+
+    let connections = connection_settings(&ctx, &raw.server)?;
 
     if raw.upstream.addresses.is_empty() {
         return Err(ctx.invalid("upstream.addresses", "at least one host:port", "[]"));
@@ -297,6 +301,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         threads,
         grace_period_seconds: raw.server.grace_period_seconds.unwrap_or(5),
         max_header_bytes,
+        connections,
         upstreams,
         connect_timeout: Duration::from_millis(raw.upstream.connect_timeout_ms.unwrap_or(2_000)),
         health_check_interval: Duration::from_millis(
@@ -604,4 +609,42 @@ fn listeners_clash(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() != 0
         && a.port() == b.port()
         && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+/// `[server]`'s limits on slow and numerous clients.
+fn connection_settings(
+    ctx: &Ctx,
+    server: &file::ServerSection,
+) -> Result<ConnectionSettings, ConfigError> {
+    let header_timeout = server.header_timeout_seconds.unwrap_or(10);
+    if !(1..=3600).contains(&header_timeout) {
+        return Err(ctx.invalid(
+            "server.header_timeout_seconds",
+            "between 1 and 3600 seconds",
+            header_timeout,
+        ));
+    }
+    let keepalive = server.keepalive_timeout_seconds.unwrap_or(60);
+    if keepalive > 3600 {
+        return Err(ctx.invalid(
+            "server.keepalive_timeout_seconds",
+            "at most 3600 seconds (0 turns keep-alive off)",
+            keepalive,
+        ));
+    }
+    let at_least_one = |key: &str, value: Option<usize>, default: usize| match value {
+        Some(0) => Err(ctx.invalid(key, "at least 1 connection", 0)),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    };
+    Ok(ConnectionSettings {
+        header_timeout: Duration::from_secs(header_timeout),
+        keepalive_timeout_seconds: (keepalive > 0).then_some(keepalive),
+        max_connections: at_least_one("server.max_connections", server.max_connections, 10_000)?,
+        max_connections_per_address: at_least_one(
+            "server.max_connections_per_address",
+            server.max_connections_per_address,
+            100,
+        )?,
+    })
 }

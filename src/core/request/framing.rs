@@ -9,6 +9,10 @@
 //!   request is a smuggling probe or a broken client, and NGINX and Envoy answer it with 400;
 //!   so does garita. The parser removes the length from the parsed head, so it is looked for in
 //!   the raw head, and only when a `Transfer-Encoding` is there;
+//! - a `Content-Length` given more than once, as repeated lines or as a list, even with one
+//!   value (`143, 143`). The parser frames the body by that value but would forward the
+//!   header as sent, and backends read such a list differently (one answered 502). NGINX
+//!   refuses duplicate lengths with 400, and so does garita;
 //! - a request head larger than the configured bound: it only costs memory at every hop, and
 //!   backends cut long heads at different sizes.
 
@@ -42,6 +46,12 @@ pub fn check(
     if size > max_header_bytes {
         return Err(Reason::HeadersTooLarge);
     }
+    let mut lengths = headers.get_all(http::header::CONTENT_LENGTH).iter();
+    if let Some(first) = lengths.next() {
+        if lengths.next().is_some() || first.as_bytes().contains(&b',') {
+            return Err(Reason::ConflictingFraming);
+        }
+    }
     Ok(())
 }
 
@@ -58,6 +68,21 @@ mod tests {
         assert!(!declares_content_length(
             b"POST /content-length: HTTP/1.1\r\nX-Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
         ));
+    }
+
+    #[test]
+    fn a_length_given_twice_is_refused_even_when_the_values_agree() {
+        let with = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append("content-length", HeaderValue::from_str(v).unwrap());
+            }
+            check(&h, 1, 1000)
+        };
+        assert_eq!(with(&["143"]), Ok(()));
+        assert_eq!(with(&[]), Ok(()));
+        assert_eq!(with(&["143, 143"]), Err(Reason::ConflictingFraming));
+        assert_eq!(with(&["143", "143"]), Err(Reason::ConflictingFraming));
     }
 
     #[test]
