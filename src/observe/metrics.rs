@@ -21,6 +21,7 @@ pub struct Metrics {
     pub upstream_responses: IntCounterVec,
     pub rate_limit_keys: IntGaugeVec,
     pub rate_limit_overflow: IntCounterVec,
+    pub rate_limit_evicted: IntCounterVec,
     pub store_entries: IntGauge,
     pub webhooks: IntCounterVec,
     pub store: StoreMetrics,
@@ -88,6 +89,14 @@ impl Metrics {
             Opts::new(
                 "garita_rate_limit_overflow_total",
                 "Requests from new addresses counted in the shared overflow bucket because the limiter was full.",
+            ),
+            &["policy"],
+        )
+        .expect("valid metric");
+        let rate_limit_evicted = IntCounterVec::new(
+            Opts::new(
+                "garita_rate_limit_evicted_total",
+                "Idle addresses dropped from a full rate limiter to make room for new ones (a flood of new addresses shows here first).",
             ),
             &["policy"],
         )
@@ -170,6 +179,7 @@ impl Metrics {
             Box::new(upstream_responses.clone()),
             Box::new(rate_limit_keys.clone()),
             Box::new(rate_limit_overflow.clone()),
+            Box::new(rate_limit_evicted.clone()),
             Box::new(store_entries.clone()),
             Box::new(webhooks.clone()),
             Box::new(store_seconds.clone()),
@@ -190,6 +200,7 @@ impl Metrics {
             upstream_responses,
             rate_limit_keys,
             rate_limit_overflow,
+            rate_limit_evicted,
             store_entries,
             webhooks,
             store: StoreMetrics {

@@ -208,21 +208,35 @@ impl GaritaProxy {
     }
 }
 
-async fn send_local(session: &mut Session, reply: LocalResponse) -> Result<()> {
+/// Answer locally. The connection is closed after the answer unless `reusable` says the
+/// next request on it can be found: the body was read to its end (or there was none) and
+/// the head's framing was not in doubt.
+async fn send_local(session: &mut Session, reply: LocalResponse, reusable: bool) -> Result<()> {
     let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + 2))?;
     for (name, value) in reply.headers {
         header.insert_header(name, value)?;
     }
     header.insert_header("content-length", reply.body.len().to_string())?;
-    // The request body, if any, was not read: the connection cannot carry another request.
-    header.insert_header("connection", "close")?;
-    session.set_keepalive(None);
+    if !(reusable && session.is_body_done()) {
+        header.insert_header("connection", "close")?;
+        session.set_keepalive(None);
+    }
     session
         .write_response_header(Box::new(header), false)
         .await?;
     session
         .write_response_body(Some(Bytes::from(reply.body)), true)
         .await
+}
+
+/// Whether a refusal was about the request's framing, after which the connection cannot be
+/// trusted to carry another request.
+fn decision_doubts_framing(decision: Option<&Decision>) -> bool {
+    decision.is_some_and(|d| {
+        d.reasons()
+            .iter()
+            .any(|r| matches!(r, Reason::ConflictingFraming | Reason::HeadersTooLarge))
+    })
 }
 
 /// A request's id: 128 random bits as 32 hex digits, made without formatting machinery
@@ -326,7 +340,12 @@ impl ProxyHttp for GaritaProxy {
             if let Some(allow) = &ctx.allow {
                 reply.headers.push(("allow", allow.to_string()));
             }
-            send_local(session, reply).await?;
+            // Pipelined requests behind a refused one are still answered, unless the
+            // refusal was about where this request ends, or what follows a CONNECT is
+            // tunnel bytes.
+            let reusable = !decision_doubts_framing(ctx.decision.as_ref())
+                && session.req_header().method != http::Method::CONNECT;
+            send_local(session, reply, reusable).await?;
             return Ok(true);
         }
         Ok(false)
@@ -473,7 +492,7 @@ impl ProxyHttp for GaritaProxy {
         };
         if code > 0 && session.response_written().is_none() {
             let reply = response::json_error(code, reason, &ctx.request_id);
-            if let Err(write_error) = send_local(session, reply).await {
+            if let Err(write_error) = send_local(session, reply, false).await {
                 log::debug!("could not send the error response: {write_error}");
             }
         }

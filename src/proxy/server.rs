@@ -37,6 +37,8 @@ use std::time::Duration;
 
 /// How often idle rate-limiter keys are dropped and gauges refreshed.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
+/// How often the limiters are asked whether a flood of new keys wants an early sweep.
+const SWEEP_CHECK_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -238,7 +240,7 @@ struct Housekeeping {
 }
 
 impl Housekeeping {
-    async fn tick(&self, reported_overflow: &mut HashMap<String, u64>) {
+    async fn tick(&self, reported: &mut HashMap<(String, usize), u64>) {
         let runtime = &self.served.runtime;
         for limiter in runtime.all_limiters() {
             limiter.housekeeping();
@@ -248,13 +250,18 @@ impl Housekeeping {
                 .rate_limit_keys
                 .with_label_values(&[policy])
                 .set(i64::try_from(limiter.key_count()).unwrap_or(i64::MAX));
-            let overflowed = limiter.overflowed();
-            let reported = reported_overflow.entry(policy.to_string()).or_default();
-            self.metrics
-                .rate_limit_overflow
-                .with_label_values(&[policy])
-                .inc_by(overflowed.saturating_sub(*reported));
-            *reported = overflowed;
+            // The limiters count since start; the counters get what is new since last time.
+            let totals = [
+                (&self.metrics.rate_limit_overflow, limiter.overflowed()),
+                (&self.metrics.rate_limit_evicted, limiter.evicted()),
+            ];
+            for (i, (counter, total)) in totals.into_iter().enumerate() {
+                let reported = reported.entry((policy.to_string(), i)).or_default();
+                counter
+                    .with_label_values(&[policy])
+                    .inc_by(total.saturating_sub(*reported));
+                *reported = total;
+            }
         }
         let store = &runtime.store;
         if let Err(e) = store.purge_expired(runtime.now().as_second()).await {
@@ -271,11 +278,17 @@ impl Housekeeping {
 #[async_trait]
 impl BackgroundService for Housekeeping {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let mut reported_overflow = HashMap::new();
+        let mut reported = HashMap::new();
         let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+        let mut early = tokio::time::interval(SWEEP_CHECK_EVERY);
         loop {
             tokio::select! {
-                _ = every.tick() => self.tick(&mut reported_overflow).await,
+                _ = every.tick() => self.tick(&mut reported).await,
+                _ = early.tick() => {
+                    for limiter in self.served.runtime.all_limiters() {
+                        limiter.sweep_if_asked();
+                    }
+                }
                 _ = shutdown.changed() => {
                     // A graceful stop loses nothing that was written behind.
                     if let Err(e) = self.served.runtime.store.flush().await {
