@@ -168,8 +168,13 @@ thread_local! {
 }
 
 impl DecisionLog {
-    /// Open the log and start its writer; lines it has to drop are counted in `dropped`.
-    pub fn open(target: &LogTarget, dropped: IntCounter) -> io::Result<Self> {
+    /// Open the log and start its writer; lines it has to drop are counted in `dropped`,
+    /// and failed writes (a full disk, a file gone read-only) in `write_errors`.
+    pub fn open(
+        target: &LogTarget,
+        dropped: IntCounter,
+        write_errors: IntCounter,
+    ) -> io::Result<Self> {
         let out = open_target(target)?;
         let pending = Arc::new(Mutex::new(Vec::with_capacity(256 * 1024)));
         let (control, requests) = mpsc::channel();
@@ -179,6 +184,8 @@ impl DecisionLog {
             pending: pending.clone(),
             batch: Vec::with_capacity(256 * 1024),
             complained: false,
+            dropped: dropped.clone(),
+            write_errors,
         };
         std::thread::Builder::new()
             .name("garita-log".into())
@@ -244,6 +251,8 @@ struct Writer {
     batch: Vec<u8>,
     /// A failed write was logged; say it again only after one succeeded.
     complained: bool,
+    dropped: IntCounter,
+    write_errors: IntCounter,
 }
 
 impl Writer {
@@ -280,6 +289,12 @@ impl Writer {
             .out
             .write_all(&self.batch)
             .and_then(|()| self.out.flush());
+        if result.is_err() {
+            // What part of the batch reached the file is unknown; count it all as lost.
+            self.write_errors.inc();
+            let lines = self.batch.iter().filter(|&&b| b == b'\n').count();
+            self.dropped.inc_by(lines as u64);
+        }
         self.batch.clear();
         match result {
             Ok(()) => self.complained = false,

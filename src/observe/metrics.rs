@@ -26,6 +26,7 @@ pub struct Metrics {
     pub webhooks: IntCounterVec,
     pub store: StoreMetrics,
     pub decision_log_dropped: IntCounter,
+    pub decision_log_write_errors: IntCounter,
     pub connections: ConnectionMetrics,
 }
 
@@ -141,7 +142,7 @@ impl Metrics {
         store_up.set(1);
         let decision_log_dropped = IntCounter::new(
             "garita_decision_log_dropped_total",
-            "Decision-log lines dropped because the log's writer fell a queue's worth behind.",
+            "Decision-log lines dropped: the log's writer fell a queue's worth behind, or a write failed.",
         )
         .expect("valid metric");
         let connections_open = IntGauge::new(
@@ -160,6 +161,11 @@ impl Metrics {
         let header_timeouts = IntCounter::new(
             "garita_header_timeouts_total",
             "Client connections closed because a request head did not arrive within server.header_timeout_seconds.",
+        )
+        .expect("valid metric");
+        let decision_log_write_errors = IntCounter::new(
+            "garita_decision_log_write_errors_total",
+            "Writes of a batch of decision-log lines that failed (disk full, file not writable); its lines are counted as dropped.",
         )
         .expect("valid metric");
         let build_info = IntGaugeVec::new(
@@ -186,6 +192,7 @@ impl Metrics {
             Box::new(store_errors.clone()),
             Box::new(store_up.clone()),
             Box::new(decision_log_dropped.clone()),
+            Box::new(decision_log_write_errors.clone()),
             Box::new(connections_open.clone()),
             Box::new(connections_refused.clone()),
             Box::new(header_timeouts.clone()),
@@ -210,6 +217,7 @@ impl Metrics {
                 up: store_up,
             },
             decision_log_dropped,
+            decision_log_write_errors,
             connections: ConnectionMetrics {
                 open: connections_open,
                 refused: connections_refused,

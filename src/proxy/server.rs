@@ -164,8 +164,12 @@ pub fn build_server(config: Config) -> Result<Gateway, GatewayError> {
     let served = Arc::new(Served::new(config, None, metrics.clone())?);
     let config = &served.config;
     let log = Arc::new(
-        DecisionLog::open(&config.decision_log, metrics.decision_log_dropped.clone())
-            .map_err(GatewayError::DecisionLog)?,
+        DecisionLog::open(
+            &config.decision_log,
+            metrics.decision_log_dropped.clone(),
+            metrics.decision_log_write_errors.clone(),
+        )
+        .map_err(GatewayError::DecisionLog)?,
     );
     reopen_log_on_hangup(log.clone())?;
     exit_when_a_listener_fails();

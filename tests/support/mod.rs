@@ -124,6 +124,7 @@ pub fn repo_path(relative: &str) -> PathBuf {
 
 pub struct GatewayBuilder {
     server: String,
+    decision_log: String,
     client_ip: String,
     rules: String,
     geoip: Option<&'static str>,
@@ -156,6 +157,13 @@ impl GatewayBuilder {
 
     pub fn dead_upstream(mut self) -> Self {
         self.dead_upstream = true;
+        self
+    }
+
+    /// Write the decision log to `path` instead of `decisions.jsonl` in the gateway's
+    /// directory (e.g. `/dev/full`, a disk that is always full).
+    pub fn decision_log(mut self, path: &str) -> Self {
+        self.decision_log = path.to_string();
         self
     }
 
@@ -216,10 +224,10 @@ impl GatewayBuilder {
              [upstream]\naddresses = [{}]\n\
              [client_ip]\n{}\n\
              [metrics]\nlisten = \"127.0.0.1:0\"\n\
-             [decision_log]\npath = \"decisions.jsonl\"\n\
+             [decision_log]\npath = {:?}\n\
              {geoip}\n\
              [policies.open]\n\n{}\n",
-            self.server, upstream, self.client_ip, self.rules
+            self.server, upstream, self.client_ip, self.decision_log, self.rules
         );
         std::fs::write(dir.path().join("garita.toml"), &config).unwrap();
         if let Some(now) = &self.clock {
@@ -283,6 +291,7 @@ impl TestGateway {
     pub fn builder() -> GatewayBuilder {
         GatewayBuilder {
             server: String::new(),
+            decision_log: "decisions.jsonl".to_string(),
             client_ip: String::new(),
             rules: String::new(),
             geoip: None,
