@@ -75,6 +75,7 @@ fn million_keys(c: &mut Criterion) {
     for i in 0..KEYS {
         limiter.check_key(garita::core::rules::rate::LimiterKey::for_ip(
             address(i),
+            32,
             64,
         ));
     }

@@ -195,3 +195,41 @@ fn a_flood_of_new_addresses_does_not_lock_out_newcomers() {
         assert_eq!(r.status, 429, "newcomer {ip} past its burst");
     }
 }
+
+#[test]
+fn a_network_is_limited_as_a_whole() {
+    let gw = TestGateway::builder()
+        .client_ip("trusted_proxies = [\"127.0.0.1/32\"]")
+        .rules(
+            "[policies.netted]\n\
+             network_rate_limit = { requests = 1, per = \"1h\", burst = 4 }\n\
+             [[routes]]\nname = \"netted\"\npaths = [\"/netted\"]\npolicy = \"netted\"\n",
+        )
+        .start();
+    let get = |client: &str| {
+        support::RawRequest::new("GET", "/netted")
+            .header("X-Forwarded-For", client)
+            .send(gw.proxy)
+            .unwrap()
+    };
+    // Four addresses of one /24 use up the network's burst; a fifth is refused, though it
+    // never sent anything before.
+    for i in 1..=4 {
+        assert_eq!(get(&format!("192.0.2.{i}")).status, 200, "192.0.2.{i}");
+    }
+    let refused = get("192.0.2.99");
+    assert_eq!(refused.status, 429);
+    assert_eq!(reason(&refused), "network_rate_limited");
+    assert_eq!(
+        refused.header("ratelimit-policy"),
+        Some("\"netted-network\";q=4;w=14400")
+    );
+    assert_eq!(get("198.51.100.1").status, 200, "another /24");
+    // IPv6: four /64s of one /48, then the /48 is full; another /48 is not.
+    for i in 1..=4 {
+        assert_eq!(get(&format!("2001:db8:1:{i}::1")).status, 200);
+    }
+    assert_eq!(get("2001:db8:1:ff::1").status, 429);
+    assert_eq!(get("2001:db8:2::1").status, 200);
+    assert_eq!(gw.received().len(), 10);
+}

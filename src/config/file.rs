@@ -149,6 +149,9 @@ pub struct PolicySection {
     pub ip_rules: IpRulesSection,
     pub geofence: Option<GeofenceSection>,
     pub rate_limit: Option<RateLimitSection>,
+    /// A rate for each client network as a whole: IPv4 /24 and IPv6 /48 unless
+    /// `ipv4_prefix` / `ipv6_prefix` say otherwise. Local to each instance.
+    pub network_rate_limit: Option<RateLimitSection>,
     /// "enforce" (default) or "shadow".
     pub mode: Option<String>,
     /// When the store does not answer: "closed" (default: 503, nothing forwarded) or
@@ -300,8 +303,11 @@ pub struct RateLimitSection {
     pub per: String,
     /// How many may arrive at once; defaults to `requests`.
     pub burst: Option<u32>,
-    /// IPv6 clients are counted per prefix of this length (default 64).
+    /// IPv6 clients are counted per prefix of this length (default 64; 48 for a network
+    /// limit).
     pub ipv6_prefix: Option<u8>,
+    /// IPv4 clients are counted per prefix of this length (network limits only, default 24).
+    pub ipv4_prefix: Option<u8>,
     /// Upper bound on distinct addresses tracked (default 100000).
     pub max_keys: Option<usize>,
     /// "local" (default: counted in this process) or "shared" (counted in the store, so

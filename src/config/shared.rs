@@ -106,10 +106,19 @@ pub(crate) fn read_list(
     Ok(())
 }
 
+/// What a rate limit counts: each client (its address, IPv6 per /64), or each client
+/// network (IPv4 /24, IPv6 /48), unless the section sets its prefixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Counted {
+    PerClient,
+    PerNetwork,
+}
+
 pub(crate) fn compile_rate_limit(
     ctx: &Ctx,
     key: &str,
     r: &file::RateLimitSection,
+    counted: Counted,
 ) -> Result<RateSpec, ConfigError> {
     let requests = NonZeroU32::new(r.requests)
         .ok_or_else(|| ctx.invalid(format!("{key}.requests"), "a number >= 1", r.requests))?;
@@ -123,7 +132,28 @@ pub(crate) fn compile_rate_limit(
     let burst_value = r.burst.unwrap_or(r.requests);
     let burst = NonZeroU32::new(burst_value)
         .ok_or_else(|| ctx.invalid(format!("{key}.burst"), "a number >= 1", burst_value))?;
-    let ipv6_prefix = r.ipv6_prefix.unwrap_or(64);
+    let (ipv4_default, ipv6_default) = match counted {
+        Counted::PerClient => (32, 64),
+        Counted::PerNetwork => (24, 48),
+    };
+    let ipv4_prefix =
+        match (counted, r.ipv4_prefix) {
+            (_, None) => ipv4_default,
+            (Counted::PerNetwork, Some(p)) if p <= 32 => p,
+            (Counted::PerNetwork, Some(p)) => {
+                return Err(ctx.invalid(
+                    format!("{key}.ipv4_prefix"),
+                    "a prefix length from 0 to 32",
+                    p,
+                ))
+            }
+            (Counted::PerClient, Some(_)) => return Err(ctx.invalid(
+                format!("{key}.ipv4_prefix"),
+                "no ipv4_prefix here (a client is its address; network_rate_limit counts networks)",
+                "ipv4_prefix",
+            )),
+        };
+    let ipv6_prefix = r.ipv6_prefix.unwrap_or(ipv6_default);
     if ipv6_prefix > 128 {
         return Err(ctx.invalid(
             format!("{key}.ipv6_prefix"),
@@ -135,16 +165,22 @@ pub(crate) fn compile_rate_limit(
     if max_keys == 0 {
         return Err(ctx.invalid(format!("{key}.max_keys"), "a number >= 1", 0));
     }
+    let scopes: &[(&str, RateScope)] = match counted {
+        Counted::PerClient => &[("local", RateScope::Local), ("shared", RateScope::Shared)],
+        // A network's count is a flood brake, kept where it is cheapest.
+        Counted::PerNetwork => &[("local", RateScope::Local)],
+    };
     let scope = ctx.choice(
         format!("{key}.scope"),
         r.scope.as_deref(),
         RateScope::Local,
-        &[("local", RateScope::Local), ("shared", RateScope::Shared)],
+        scopes,
     )?;
     let spec = RateSpec {
         requests,
         per,
         burst,
+        ipv4_prefix,
         ipv6_prefix,
         max_keys,
         scope,

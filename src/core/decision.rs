@@ -46,6 +46,8 @@ pub enum Reason {
     CountryBlocked,
     CountryUnknown,
     RateLimited,
+    /// The client's network (an IPv4 /24, an IPv6 /48 by default) is over its rate.
+    NetworkRateLimited,
     MalformedPath,
     MalformedForwardedFor,
     HeadersTooLarge,
@@ -84,6 +86,7 @@ impl Reason {
             Reason::CountryBlocked => "country_blocked",
             Reason::CountryUnknown => "country_unknown",
             Reason::RateLimited => "rate_limited",
+            Reason::NetworkRateLimited => "network_rate_limited",
             Reason::MalformedPath => "malformed_path",
             Reason::MalformedForwardedFor => "malformed_forwarded_for",
             Reason::HeadersTooLarge => "headers_too_large",

@@ -35,6 +35,8 @@ pub struct Policy {
     pub ip_block: IpList,
     pub geofence: Option<Geofence>,
     pub rate_limit: Option<RateSpec>,
+    /// A limit on each client network as a whole (local to this process).
+    pub network_rate_limit: Option<RateSpec>,
     /// Rules on who is paying; they need the request's facts (often its body).
     pub identity: Option<IdentityRules>,
     /// Makes the route a webhook route: notifications are verified before anything else.

@@ -71,7 +71,10 @@ pub fn status(reason: Reason) -> u16 {
         | Reason::CountryNotAllowed
         | Reason::CountryBlocked
         | Reason::CountryUnknown => 403,
-        Reason::RateLimited | Reason::KeyRateLimited(_) | Reason::QuotaExceeded(..) => 429,
+        Reason::RateLimited
+        | Reason::NetworkRateLimited
+        | Reason::KeyRateLimited(_)
+        | Reason::QuotaExceeded(..) => 429,
         Reason::KeyBlocked(_) | Reason::BindingExceeded(..) => 403,
         Reason::MalformedPath
         | Reason::MalformedForwardedFor

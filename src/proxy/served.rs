@@ -84,11 +84,10 @@ impl Served {
             client,
             country: self.runtime.country(client.addr),
         };
-        let limiter = self.runtime.ip_limiter(policy);
         let step = connection::decide_or_plan(
             &self.config.policies[policy],
             &facts,
-            limiter,
+            self.runtime.connection_limiters(policy),
             &self.runtime.hasher,
             || self.runtime.now().as_millisecond(),
         );

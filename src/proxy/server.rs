@@ -252,7 +252,7 @@ impl Housekeeping {
         for (policy, limiter) in runtime.ip_limiters() {
             self.metrics
                 .rate_limit_keys
-                .with_label_values(&[policy])
+                .with_label_values(&[&policy])
                 .set(i64::try_from(limiter.key_count()).unwrap_or(i64::MAX));
             // The limiters count since start; the counters get what is new since last time.
             let totals = [
@@ -262,7 +262,7 @@ impl Housekeeping {
             for (i, (counter, total)) in totals.into_iter().enumerate() {
                 let reported = reported.entry((policy.to_string(), i)).or_default();
                 counter
-                    .with_label_values(&[policy])
+                    .with_label_values(&[&policy])
                     .inc_by(total.saturating_sub(*reported));
                 *reported = total;
             }

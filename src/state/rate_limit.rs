@@ -243,7 +243,11 @@ impl Limiter {
     }
 
     pub fn check(&self, ip: IpAddr) -> RateOutcome {
-        self.check_key(LimiterKey::for_ip(ip, self.spec.ipv6_prefix))
+        self.check_key(LimiterKey::for_ip(
+            ip,
+            self.spec.ipv4_prefix,
+            self.spec.ipv6_prefix,
+        ))
     }
 
     /// Drop keys that are back to a full bucket and give the memory back.
@@ -289,6 +293,7 @@ mod tests {
             requests: NonZeroU32::new(requests).unwrap(),
             per: Duration::from_secs(per_secs),
             burst: NonZeroU32::new(burst).unwrap(),
+            ipv4_prefix: 32,
             ipv6_prefix: 64,
             max_keys,
             scope: crate::core::rules::rate::RateScope::Local,

@@ -13,12 +13,14 @@ use crate::core::identity::key_list::KeyHasher;
 use crate::core::net::geo::CountryCode;
 use crate::core::policy::PolicyId;
 use crate::core::request::facts::KeyKind;
+use crate::core::rules::connection::Limiters;
 use crate::core::rules::rate::{BurstLimiter, RateScope, RateSpec};
 use crate::state::clock::{Clock, FileClock, SystemClock};
 use crate::state::geoip::CountryDb;
 use crate::state::rate_limit::Limiter;
 use crate::state::store::{EmbeddedStore, MemoryStore, RedisStore, Store, StoreError};
 use jiff::Timestamp;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -40,6 +42,7 @@ pub enum RuntimeError {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Slot {
     Ip,
+    Network,
     Identity(usize, KeyKind),
 }
 
@@ -47,6 +50,7 @@ enum Slot {
 #[derive(Default)]
 struct PolicyLimiters {
     ip: Option<Arc<Limiter>>,
+    network: Option<Arc<Limiter>>,
     /// One per identity limit, in the policy's order; `None` for limits without a rate.
     identity: Vec<Option<Arc<Limiter>>>,
 }
@@ -97,6 +101,10 @@ impl Runtime {
                     .as_ref()
                     .filter(|spec| spec.scope == RateScope::Local)
                     .and_then(|spec| limiter(&policy.name, Slot::Ip, spec)),
+                network: policy
+                    .network_rate_limit
+                    .as_ref()
+                    .and_then(|spec| limiter(&policy.name, Slot::Network, spec)),
                 identity: Vec::new(),
             };
             if let Some(rules) = &policy.identity {
@@ -202,6 +210,17 @@ impl Runtime {
         Some(limiter)
     }
 
+    /// A policy's local limiters for the connection rules: per address, per network.
+    pub fn connection_limiters(&self, policy: PolicyId) -> Limiters<'_> {
+        let Some(slots) = self.limiters.get(policy.index()) else {
+            return Limiters::default();
+        };
+        Limiters {
+            address: slots.ip.as_deref().map(|l| l as &dyn BurstLimiter),
+            network: slots.network.as_deref().map(|l| l as &dyn BurstLimiter),
+        }
+    }
+
     /// The limiter of a policy's identity limit number `index`, if it has a rate.
     pub fn identity_limiter(&self, policy: PolicyId, index: usize) -> Option<&dyn BurstLimiter> {
         let slots = self.limiters.get(policy.index())?;
@@ -209,11 +228,16 @@ impl Runtime {
         Some(limiter)
     }
 
-    /// Every per-address limiter, with its policy's name (for housekeeping and metrics).
-    pub fn ip_limiters(&self) -> impl Iterator<Item = (&str, &Limiter)> {
-        self.named.iter().filter_map(|((policy, slot), limiter)| {
-            (*slot == Slot::Ip).then_some((&**policy, &**limiter))
-        })
+    /// Every per-address limiter, with its policy's name, and every per-network one, with
+    /// its policy's name and `/network` (for housekeeping and metrics).
+    pub fn ip_limiters(&self) -> impl Iterator<Item = (Cow<'_, str>, &Limiter)> {
+        self.named
+            .iter()
+            .filter_map(|((policy, slot), limiter)| match slot {
+                Slot::Ip => Some((Cow::Borrowed(&**policy), &**limiter)),
+                Slot::Network => Some((Cow::Owned(format!("{policy}/network")), &**limiter)),
+                Slot::Identity(..) => None,
+            })
     }
 
     /// Every limiter (for housekeeping).

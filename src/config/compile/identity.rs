@@ -3,7 +3,7 @@
 
 use crate::config::error::ConfigError;
 use crate::config::file;
-use crate::config::shared::{compile_rate_limit, parse_duration, read_list, Ctx};
+use crate::config::shared::{compile_rate_limit, parse_duration, read_list, Counted, Ctx};
 use crate::config::IdentitySettings;
 use crate::core::calendar::{Calendar, Period};
 use crate::core::identity::key_list::KeyList;
@@ -197,7 +197,7 @@ pub(super) fn identity_rules(
         let burst = l
             .rate
             .as_ref()
-            .map(|r| compile_rate_limit(ctx, &format!("{at}.rate"), r))
+            .map(|r| compile_rate_limit(ctx, &format!("{at}.rate"), r, Counted::PerClient))
             .transpose()?;
         let mut quotas = Vec::new();
         for (period, value, name) in [

@@ -10,7 +10,7 @@ pub use identity::MAX_BODY_LIMIT;
 
 use super::error::ConfigError;
 use super::file::{self, FileConfig};
-use super::shared::{compile_rate_limit, read_list, Ctx};
+use super::shared::{compile_rate_limit, read_list, Counted, Ctx};
 use super::{
     Config, ConnectionSettings, GeoIpSettings, LogTarget, StateSettings, StoreBackend, TrustedCa,
 };
@@ -380,7 +380,19 @@ fn compile_policy(
     let rate_limit = section
         .rate_limit
         .as_ref()
-        .map(|r| compile_rate_limit(ctx, &format!("{key}.rate_limit"), r))
+        .map(|r| compile_rate_limit(ctx, &format!("{key}.rate_limit"), r, Counted::PerClient))
+        .transpose()?;
+    let network_rate_limit = section
+        .network_rate_limit
+        .as_ref()
+        .map(|r| {
+            compile_rate_limit(
+                ctx,
+                &format!("{key}.network_rate_limit"),
+                r,
+                Counted::PerNetwork,
+            )
+        })
         .transpose()?;
 
     let mode = ctx.choice(
@@ -405,6 +417,7 @@ fn compile_policy(
         ip_block,
         geofence,
         rate_limit,
+        network_rate_limit,
         identity: identity::identity_rules(ctx, key, section)?,
         webhook: None,
         mode,

@@ -1,10 +1,12 @@
 //! Connection rules: what is decided before any body is read.
 //!
 //! Cheapest first, stopping at the first denial: the block list, the geofence, then the
-//! per-address burst limit, which an allow-listed address skips (block lists and the
-//! geofence still apply to it). A local limit is asked at once; a shared one
-//! (`scope = "shared"`) becomes a one-operation plan for the store, concluded by
-//! [`RatePlan::conclude`].
+//! per-address burst limit and the limit on the address's whole network (an IPv4 /24 or
+//! IPv6 /48 by default), both of which an allow-listed address skips (block lists and the
+//! geofence still apply to it). The network limit is what holds back a flood from many
+//! addresses of one network, which per-address limits cannot. A local limit is asked at
+//! once; a shared one (`scope = "shared"`, per-address only) becomes a one-operation plan
+//! for the store, concluded by [`RatePlan::conclude`].
 
 use crate::core::decision::{Decision, RateLimitState, Reason, Verdict};
 use crate::core::identity::key_list::KeyHasher;
@@ -22,6 +24,23 @@ use std::time::Duration;
 pub struct ConnectionFacts {
     pub client: ClientIp,
     pub country: Option<CountryCode>,
+}
+
+/// The policy's local limiters a request is counted against: per address, per network.
+#[derive(Clone, Copy, Default)]
+pub struct Limiters<'a> {
+    pub address: Option<&'a dyn BurstLimiter>,
+    pub network: Option<&'a dyn BurstLimiter>,
+}
+
+impl<'a> Limiters<'a> {
+    /// Only a per-address limiter.
+    pub fn address(limiter: &'a dyn BurstLimiter) -> Self {
+        Self {
+            address: Some(limiter),
+            network: None,
+        }
+    }
 }
 
 /// Either the decision, or the shared rate to ask the store about first.
@@ -75,7 +94,7 @@ impl RatePlan {
 /// The key of a client's shared per-address rate: the address (IPv6 by the limit's
 /// prefix) under the keyed hash.
 fn shared_key(policy: &str, ip: std::net::IpAddr, prefix: u8, hasher: &KeyHasher) -> String {
-    let text = match LimiterKey::for_ip(ip, prefix) {
+    let text = match LimiterKey::for_ip(ip, 32, prefix) {
         LimiterKey::V4(v4) => std::net::Ipv4Addr::from(v4).to_string(),
         LimiterKey::V6(v6) => format!("{}/{prefix}", std::net::Ipv6Addr::from(v6)),
         other => format!("{other:?}"),
@@ -83,17 +102,16 @@ fn shared_key(policy: &str, ip: std::net::IpAddr, prefix: u8, hasher: &KeyHasher
     format!("r:{policy}:ip:{}", hasher.hash(KeyKind::Ip, &text))
 }
 
-/// Decide on the connection facts; `limiter` is the policy's local per-address limiter,
-/// if it has one. A shared limit is planned for the store, keyed with `hasher`, at the
-/// time `now_ms` gives (read only then).
+/// Decide on the connection facts with the policy's local `limiters`. A shared limit is
+/// planned for the store, keyed with `hasher`, at the time `now_ms` gives (read only then).
 pub fn decide_or_plan(
     policy: &Policy,
     facts: &ConnectionFacts,
-    limiter: Option<&dyn BurstLimiter>,
+    limiters: Limiters<'_>,
     hasher: &KeyHasher,
     now_ms: impl FnOnce() -> i64,
 ) -> Step {
-    let decision = decide(policy, facts, limiter);
+    let decision = decide(policy, facts, limiters);
     let shared = policy
         .rate_limit
         .filter(|spec| spec.scope == RateScope::Shared);
@@ -122,11 +140,7 @@ pub fn decide_or_plan(
 
 /// Decide on the connection facts with a local limiter only (a shared limit is left to
 /// [`decide_or_plan`]).
-pub fn decide(
-    policy: &Policy,
-    facts: &ConnectionFacts,
-    limiter: Option<&dyn BurstLimiter>,
-) -> Decision {
+pub fn decide(policy: &Policy, facts: &ConnectionFacts, limiters: Limiters<'_>) -> Decision {
     let ip = facts.client.addr;
     if policy.ip_block.contains(ip) {
         return Decision::deny(Reason::IpBlocked);
@@ -145,14 +159,25 @@ pub fn decide(
             });
         }
     }
-    if let (Some(limiter), false) = (limiter, allow_listed) {
+    if allow_listed {
+        return decision;
+    }
+    for (limiter, reason) in [
+        (limiters.address, Reason::RateLimited),
+        (limiters.network, Reason::NetworkRateLimited),
+    ] {
+        let Some(limiter) = limiter else { continue };
         let spec = limiter.spec();
-        let key = LimiterKey::for_ip(ip, spec.ipv6_prefix);
+        let key = LimiterKey::for_ip(ip, spec.ipv4_prefix, spec.ipv6_prefix);
         if let RateOutcome::Limited { retry_after } = limiter.check_key(key) {
+            let name = match reason {
+                Reason::NetworkRateLimited => format!("{}-network", policy.name).into(),
+                _ => policy.name.clone(),
+            };
             return Decision::deny_limited(
-                Reason::RateLimited,
+                reason,
                 RateLimitState {
-                    policy: policy.name.clone(),
+                    policy: name,
                     burst: spec.burst.get(),
                     window_seconds: spec.window_seconds(),
                     retry_after,
@@ -204,6 +229,7 @@ mod tests {
                 requests: NonZeroU32::new(1).unwrap(),
                 per: Duration::from_secs(60),
                 burst: NonZeroU32::new(2).unwrap(),
+                ipv4_prefix: 32,
                 ipv6_prefix: 64,
                 max_keys: 100,
                 scope: RateScope::Local,
@@ -230,6 +256,7 @@ mod tests {
                 unknown: UnknownCountry::Deny,
             }),
             rate_limit: None,
+            network_rate_limit: None,
             identity: None,
             webhook: None,
             mode: Mode::Enforce,
@@ -253,7 +280,13 @@ mod tests {
         spec.scope = RateScope::Shared;
         p.rate_limit = Some(spec);
         let hasher = KeyHasher::new(b"test");
-        let plan = match decide_or_plan(&p, &facts("192.0.2.1", None), None, &hasher, || 5_000) {
+        let plan = match decide_or_plan(
+            &p,
+            &facts("192.0.2.1", None),
+            Limiters::default(),
+            &hasher,
+            || 5_000,
+        ) {
             Step::Ask(plan) => plan,
             Step::Decided(d) => panic!("decided without the store: {d:?}"),
         };
@@ -272,9 +305,21 @@ mod tests {
             Duration::from_millis(1_500)
         );
         // Allow-listed and blocked addresses never reach the store.
-        let office = decide_or_plan(&p, &facts("192.0.2.100", None), None, &hasher, || 0);
+        let office = decide_or_plan(
+            &p,
+            &facts("192.0.2.100", None),
+            Limiters::default(),
+            &hasher,
+            || 0,
+        );
         assert!(matches!(office, Step::Decided(d) if d.verdict() == Verdict::Allow));
-        let blocked = decide_or_plan(&p, &facts("203.0.113.9", None), None, &hasher, || 0);
+        let blocked = decide_or_plan(
+            &p,
+            &facts("203.0.113.9", None),
+            Limiters::default(),
+            &hasher,
+            || 0,
+        );
         assert!(matches!(blocked, Step::Decided(d) if d.is_denied()));
     }
 
@@ -283,7 +328,7 @@ mod tests {
         let d = decide(
             &policy(),
             &facts("203.0.113.5", Some("PE")),
-            Some(&budget(9)),
+            Limiters::address(&budget(9)),
         );
         assert_eq!(d.denied_for(), Some(Reason::IpBlocked));
     }
@@ -291,9 +336,9 @@ mod tests {
     #[test]
     fn geofence_denies_other_and_unknown_countries() {
         let p = policy();
-        let d = decide(&p, &facts("198.51.100.1", Some("US")), None);
+        let d = decide(&p, &facts("198.51.100.1", Some("US")), Limiters::default());
         assert_eq!(d.denied_for(), Some(Reason::CountryNotAllowed));
-        let d = decide(&p, &facts("10.0.0.1", None), None);
+        let d = decide(&p, &facts("10.0.0.1", None), Limiters::default());
         assert_eq!(d.denied_for(), Some(Reason::CountryUnknown));
     }
 
@@ -304,19 +349,38 @@ mod tests {
         let peruvian = facts("192.0.2.1", Some("PE"));
         for _ in 0..2 {
             assert_eq!(
-                decide(&p, &peruvian, Some(&limiter)).verdict(),
+                decide(&p, &peruvian, Limiters::address(&limiter)).verdict(),
                 Verdict::Allow
             );
         }
-        let third = decide(&p, &peruvian, Some(&limiter));
+        let third = decide(&p, &peruvian, Limiters::address(&limiter));
         assert_eq!(third.denied_for(), Some(Reason::RateLimited));
         let state = third.rate_limit().unwrap();
         assert_eq!((state.burst, state.window_seconds), (2, 120));
         let office = facts("192.0.2.100", Some("PE"));
         for _ in 0..5 {
-            let d = decide(&p, &office, Some(&limiter));
+            let d = decide(&p, &office, Limiters::address(&limiter));
             assert_eq!(d.verdict(), Verdict::Allow);
             assert_eq!(d.reasons(), [Reason::IpAllowListed]);
         }
+    }
+
+    #[test]
+    fn the_network_limit_counts_after_the_address_limit_and_says_which() {
+        let p = policy();
+        let address = budget(10);
+        let network = budget(1);
+        let limiters = Limiters {
+            address: Some(&address),
+            network: Some(&network),
+        };
+        let peruvian = facts("192.0.2.1", Some("PE"));
+        assert_eq!(decide(&p, &peruvian, limiters).verdict(), Verdict::Allow);
+        let second = decide(&p, &peruvian, limiters);
+        assert_eq!(second.denied_for(), Some(Reason::NetworkRateLimited));
+        assert_eq!(&*second.rate_limit().unwrap().policy, "payments-network");
+        // The allow list skips both.
+        let office = facts("192.0.2.100", Some("PE"));
+        assert_eq!(decide(&p, &office, limiters).verdict(), Verdict::Allow);
     }
 }

@@ -28,6 +28,9 @@ pub struct RateSpec {
     pub requests: NonZeroU32,
     pub per: Duration,
     pub burst: NonZeroU32,
+    /// Addresses are counted per prefix of these lengths: 32 and 64 for a client's own
+    /// limit, 24 and 48 for its network's.
+    pub ipv4_prefix: u8,
     pub ipv6_prefix: u8,
     pub max_keys: usize,
     pub scope: RateScope,
@@ -71,9 +74,15 @@ pub enum LimiterKey {
 }
 
 impl LimiterKey {
-    pub fn for_ip(ip: IpAddr, ipv6_prefix: u8) -> Self {
+    pub fn for_ip(ip: IpAddr, ipv4_prefix: u8, ipv6_prefix: u8) -> Self {
         match ip.to_canonical() {
-            IpAddr::V4(v4) => LimiterKey::V4(u32::from(v4)),
+            IpAddr::V4(v4) => {
+                let mask = match ipv4_prefix {
+                    0 => 0,
+                    p => u32::MAX << (32 - u32::from(p.min(32))),
+                };
+                LimiterKey::V4(u32::from(v4) & mask)
+            }
             IpAddr::V6(v6) => {
                 let mask = match ipv6_prefix {
                     0 => 0,
@@ -106,10 +115,26 @@ mod tests {
             requests: NonZeroU32::new(requests).unwrap(),
             per: Duration::from_secs(per_secs),
             burst: NonZeroU32::new(burst).unwrap(),
+            ipv4_prefix: 32,
             ipv6_prefix: 64,
             max_keys: 1,
             scope: RateScope::Local,
         }
+    }
+
+    #[test]
+    fn networks_are_keyed_by_their_prefixes() {
+        let key = |ip: &str, v4, v6| LimiterKey::for_ip(ip.parse().unwrap(), v4, v6);
+        assert_eq!(key("192.0.2.1", 24, 48), key("192.0.2.254", 24, 48));
+        assert_ne!(key("192.0.2.1", 24, 48), key("192.0.3.1", 24, 48));
+        assert_ne!(key("192.0.2.1", 32, 64), key("192.0.2.2", 32, 64));
+        assert_eq!(key("::ffff:192.0.2.9", 24, 48), key("192.0.2.1", 24, 48));
+        assert_eq!(
+            key("2001:db8:1:1::1", 24, 48),
+            key("2001:db8:1:ffff::9", 24, 48)
+        );
+        assert_ne!(key("2001:db8:1::1", 24, 48), key("2001:db8:2::1", 24, 48));
+        assert_eq!(key("10.1.2.3", 0, 0), key("10.9.9.9", 0, 0));
     }
 
     #[test]
@@ -128,13 +153,13 @@ mod tests {
 
     #[test]
     fn ipv6_keys_keep_only_the_prefix() {
-        let a = LimiterKey::for_ip("2001:db8:1:2::1".parse().unwrap(), 64);
-        let b = LimiterKey::for_ip("2001:db8:1:2:ffff::9".parse().unwrap(), 64);
-        let c = LimiterKey::for_ip("2001:db8:1:3::1".parse().unwrap(), 64);
+        let a = LimiterKey::for_ip("2001:db8:1:2::1".parse().unwrap(), 32, 64);
+        let b = LimiterKey::for_ip("2001:db8:1:2:ffff::9".parse().unwrap(), 32, 64);
+        let c = LimiterKey::for_ip("2001:db8:1:3::1".parse().unwrap(), 32, 64);
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(
-            LimiterKey::for_ip("::ffff:192.0.2.1".parse().unwrap(), 64),
+            LimiterKey::for_ip("::ffff:192.0.2.1".parse().unwrap(), 32, 64),
             LimiterKey::V4(0xc000_0201)
         );
     }
