@@ -80,3 +80,63 @@ fn a_corrupt_geoip_database_stops_the_start_naming_the_file() {
         assert!(text.contains("country.mmdb"), "{command}: {text}");
     }
 }
+
+/// A backend that accepts connections and then misbehaves in the way `serve` says, each
+/// connection on its own thread, for as long as the test runs.
+fn misbehaving_backend(serve: fn(std::net::TcpStream)) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || serve(conn));
+        }
+    });
+    addr
+}
+
+/// Read the request head and then say nothing, holding the connection open.
+fn hang(mut conn: std::net::TcpStream) {
+    use std::io::Read;
+    let mut buf = [0u8; 4096];
+    let _ = conn.read(&mut buf);
+    std::thread::sleep(Duration::from_secs(30));
+}
+
+/// Read the request head and reset the connection (RST, not FIN).
+fn reset(mut conn: std::net::TcpStream) {
+    use std::io::Read;
+    let mut buf = [0u8; 4096];
+    let _ = conn.read(&mut buf);
+    let socket = socket2::SockRef::from(&conn);
+    let _ = socket.set_linger(Some(Duration::ZERO));
+}
+
+#[test]
+fn a_backend_slower_than_the_read_timeout_gets_504() {
+    let gw = TestGateway::builder()
+        .upstream(misbehaving_backend(hang))
+        .upstream_settings("read_timeout_ms = 300")
+        .start();
+    let r = RawRequest::new("GET", "/slow").send(gw.proxy).unwrap();
+    assert_eq!(r.status, 504);
+    assert_eq!(support::reason(&r), "upstream_timeout");
+    gw.wait_for_metric("garita_upstream_responses_total{class=\"error\",route=\"default\"} 1");
+    let line = &gw.wait_for_decisions(1)[0];
+    assert_eq!(line["status"], 504, "{line}");
+}
+
+#[test]
+fn a_backend_that_resets_gets_502_and_the_gateway_keeps_serving() {
+    let gw = TestGateway::builder()
+        .upstream(misbehaving_backend(reset))
+        .start();
+    for i in 0..3 {
+        let r = RawRequest::new("GET", &format!("/reset/{i}"))
+            .send(gw.proxy)
+            .unwrap();
+        assert_eq!(r.status, 502, "request {i}");
+        assert_eq!(support::reason(&r), "upstream_unavailable");
+    }
+    gw.wait_for_metric("garita_upstream_responses_total{class=\"error\",route=\"default\"} 3");
+    assert_eq!(gw.wait_for_decisions(3).len(), 3);
+}

@@ -277,3 +277,33 @@ fn redis_keys_expire_with_their_windows() {
     let binding = ttl("{garita-test}:b:*");
     assert!(binding > 29 * 86_400 && binding <= 30 * 86_400, "{binding}");
 }
+
+#[test]
+fn a_store_that_stops_answering_times_out_and_each_policy_does_what_it_says() {
+    let redis = Redis::start();
+    let closed = gateway(&redis, "closed");
+    let open = gateway(&redis, "open");
+    assert_eq!(cip(closed.proxy, "45678912").status, 200);
+    redis.freeze();
+    // Waits are bounded by the store timeout (200 ms here), whatever Redis does.
+    let refused = cip(closed.proxy, "45678912");
+    assert_eq!(refused.status, 503);
+    assert_eq!(reason(&refused), "store_unavailable");
+    assert_eq!(cip(open.proxy, "45678912").status, 200);
+    for gw in [&closed, &open] {
+        gw.wait_for_metric("garita_store_errors_total{kind=\"timeout\"}");
+        gw.wait_for_metric("garita_store_up 0");
+    }
+    redis.thaw();
+    // Once it answers again, so does the gateway.
+    let mut status = 0;
+    for _ in 0..50 {
+        status = cip(closed.proxy, "45678912").status;
+        if status == 200 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(status, 200);
+    assert_eq!(closed.received().len(), 2);
+}

@@ -479,6 +479,13 @@ impl ProxyHttp for GaritaProxy {
     {
         let (code, reason) = match e.etype() {
             ErrorType::HTTPStatus(code) => (*code, "http_error"),
+            // A backend that took longer than `read_timeout_ms` (or to accept) is a
+            // timeout, not a fault: 504, as NGINX answers.
+            ErrorType::ReadTimedout | ErrorType::ConnectTimedout
+                if e.esource() == &ErrorSource::Upstream =>
+            {
+                (504, "upstream_timeout")
+            }
             _ => match e.esource() {
                 ErrorSource::Upstream => (502, "upstream_unavailable"),
                 ErrorSource::Downstream => match e.etype() {

@@ -124,6 +124,8 @@ pub fn repo_path(relative: &str) -> PathBuf {
 
 pub struct GatewayBuilder {
     server: String,
+    upstream: Option<SocketAddr>,
+    upstream_settings: String,
     decision_log: String,
     client_ip: String,
     rules: String,
@@ -164,6 +166,19 @@ impl GatewayBuilder {
     /// directory (e.g. `/dev/full`, a disk that is always full).
     pub fn decision_log(mut self, path: &str) -> Self {
         self.decision_log = path.to_string();
+        self
+    }
+
+    /// Send allowed requests to `addr` (a test's own misbehaving backend) instead of the
+    /// recording one.
+    pub fn upstream(mut self, addr: SocketAddr) -> Self {
+        self.upstream = Some(addr);
+        self
+    }
+
+    /// More `[upstream]` settings, e.g. `read_timeout_ms = 500`.
+    pub fn upstream_settings(mut self, toml: &str) -> Self {
+        self.upstream_settings = toml.to_string();
         self
     }
 
@@ -214,20 +229,26 @@ impl GatewayBuilder {
             })
             .unwrap_or_default();
         let dead = unused_addr;
-        let upstream = match (self.dead_upstream, self.dead_neighbour) {
-            (true, _) => format!("\"{}\"", dead()),
-            (false, true) => format!("\"{}\", \"{}\"", dead(), shop.addr()),
-            (false, false) => format!("\"{}\"", shop.addr()),
+        let upstream = match (self.upstream, self.dead_upstream, self.dead_neighbour) {
+            (Some(addr), _, _) => format!("\"{addr}\""),
+            (None, true, _) => format!("\"{}\"", dead()),
+            (None, false, true) => format!("\"{}\", \"{}\"", dead(), shop.addr()),
+            (None, false, false) => format!("\"{}\"", shop.addr()),
         };
         let config = format!(
             "[server]\nlisten = [\"127.0.0.1:0\"]\nthreads = 2\ndefault_policy = \"open\"\ngrace_period_seconds = 1\n{}\n\
-             [upstream]\naddresses = [{}]\n\
+             [upstream]\naddresses = [{}]\n{}\n\
              [client_ip]\n{}\n\
              [metrics]\nlisten = \"127.0.0.1:0\"\n\
              [decision_log]\npath = {:?}\n\
              {geoip}\n\
              [policies.open]\n\n{}\n",
-            self.server, upstream, self.client_ip, self.decision_log, self.rules
+            self.server,
+            upstream,
+            self.upstream_settings,
+            self.client_ip,
+            self.decision_log,
+            self.rules
         );
         std::fs::write(dir.path().join("garita.toml"), &config).unwrap();
         if let Some(now) = &self.clock {
@@ -291,6 +312,8 @@ impl TestGateway {
     pub fn builder() -> GatewayBuilder {
         GatewayBuilder {
             server: String::new(),
+            upstream: None,
+            upstream_settings: String::new(),
             decision_log: "decisions.jsonl".to_string(),
             client_ip: String::new(),
             rules: String::new(),
@@ -539,6 +562,25 @@ impl Redis {
             let _ = child.wait();
         }
         let _ = std::fs::remove_file(self.socket());
+    }
+
+    /// Freeze the server (SIGSTOP): connections stay open and nothing answers, like a
+    /// store stuck on a slow disk or a long command. [`Redis::thaw`] lets it go on.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("a running redis-server");
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {signal} failed");
     }
 
     /// Start the server (again), empty, and wait until it answers.
