@@ -131,3 +131,170 @@ fn requests_the_parser_refuses_are_logged_and_counted() {
         200
     );
 }
+
+/// What the backend should have got from one hostile request, if anything.
+struct Forwarded {
+    method: &'static str,
+    target: &'static str,
+    body: &'static [u8],
+}
+
+/// A POST of `body` as JSON to `path`, framed by a length computed here.
+fn json_post(path: &str, body: &[u8]) -> Vec<u8> {
+    let mut bytes = format!(
+        "POST {path} HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+#[test]
+fn the_hostile_suite_gets_its_answers_and_the_backend_gets_exactly_this() {
+    let gw = TestGateway::builder()
+        .client_ip("trusted_proxies = [\"127.0.0.1/32\"]")
+        .rules(
+            "[policies.cips.facts]\ndni = \"json:/userDocumentNumber\"\n\
+             [[routes]]\nname = \"cips\"\nmethods = [\"POST\"]\npaths = [\"/v1/cips\"]\npolicy = \"cips\"\n",
+        )
+        .start();
+    let deep = format!(
+        "{{\"userDocumentNumber\":\"45678912\",\"n\":{}1{}}}",
+        "[".repeat(40),
+        "]".repeat(40)
+    );
+    let cases: Vec<(&str, Vec<u8>, u16, Option<Forwarded>)> = vec![
+        (
+            "chunked spelled in capitals",
+            b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_vec(),
+            200,
+            Some(Forwarded { method: "POST", target: "/up", body: b"abc" }),
+        ),
+        (
+            "chunked after a tab",
+            b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\tchunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_vec(),
+            200,
+            Some(Forwarded { method: "POST", target: "/up", body: b"abc" }),
+        ),
+        (
+            "a coding before chunked",
+            b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_vec(),
+            501,
+            None,
+        ),
+        (
+            "two Transfer-Encoding lines",
+            b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_vec(),
+            400,
+            None,
+        ),
+        (
+            "chunked then an unknown coding",
+            b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, xchunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_vec(),
+            400,
+            None,
+        ),
+        (
+            "length after chunked",
+            b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\nConnection: close\r\n\r\n0\r\n\r\n".to_vec(),
+            400,
+            None,
+        ),
+        (
+            "chunk extensions",
+            b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3;name=val\r\nabc\r\n0\r\n\r\n".to_vec(),
+            200,
+            Some(Forwarded { method: "POST", target: "/up", body: b"abc" }),
+        ),
+        (
+            "trailers",
+            b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n".to_vec(),
+            200,
+            Some(Forwarded { method: "POST", target: "/up", body: b"abc" }),
+        ),
+        (
+            "bare LF line ends (re-framed with CRLF for the backend)",
+            b"GET /lf HTTP/1.1\nHost: a\nConnection: close\n\n".to_vec(),
+            200,
+            Some(Forwarded { method: "GET", target: "/lf", body: b"" }),
+        ),
+        (
+            "absolute-form target, sent on in origin form",
+            b"GET http://a/abs?q=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".to_vec(),
+            200,
+            Some(Forwarded { method: "GET", target: "/abs?q=1", body: b"" }),
+        ),
+        (
+            "absolute-form target naming another host",
+            b"GET http://elsewhere/abs HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".to_vec(),
+            400,
+            None,
+        ),
+        ("asterisk-form target", b"OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".to_vec(), 400, None),
+        ("HTTP/2 preface on the HTTP/1 port", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(), 400, None),
+        ("NUL in a header value", b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x00c\r\nConnection: close\r\n\r\n".to_vec(), 400, None),
+        (
+            "garbage in a trusted forwarding chain",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4, ,, garbage\r\nConnection: close\r\n\r\n".to_vec(),
+            400,
+            None,
+        ),
+        (
+            "an encoded slash to dodge the payment route",
+            json_post("/v1%2fcips", b"{}"),
+            400,
+            None,
+        ),
+        (
+            "the payment route's document in the query instead",
+            json_post("/v1/cips?userDocumentNumber=45678912", b"{}"),
+            400,
+            None,
+        ),
+        ("JSON with a byte-order mark", json_post("/v1/cips", b"\xef\xbb\xbf{\"userDocumentNumber\":\"45678912\"}"), 400, None),
+        ("JSON with a number past f64", json_post("/v1/cips", b"{\"userDocumentNumber\":\"45678912\",\"n\":1e999999}"), 400, None),
+        ("JSON with invalid UTF-8", json_post("/v1/cips", b"{\"userDocumentNumber\":\"4567891\xff\"}"), 400, None),
+        ("JSON nested 40 deep", json_post("/v1/cips", deep.as_bytes()), 400, None),
+        (
+            "JSON with the document twice",
+            json_post("/v1/cips", b"{\"userDocumentNumber\":\"45678912\",\"userDocumentNumber\":\"11223344\"}"),
+            400,
+            None,
+        ),
+    ];
+    for (name, bytes, status, forwarded) in cases {
+        let before = gw.received().len();
+        let response = send_bytes(gw.proxy, &bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(response.status, status, "{name}: {}", reason(&response));
+        // Every refusal of garita's own names its reason; the parser's bare 400s do not.
+        if status != 200 && status != 400 {
+            assert!(!reason(&response).is_empty(), "{name}: no reason");
+        }
+        let got = gw.received();
+        let new = &got[before..];
+        match forwarded {
+            None => assert!(
+                new.is_empty(),
+                "{name} reached the backend: {:?}",
+                new[0].target
+            ),
+            Some(f) => {
+                assert_eq!(new.len(), 1, "{name}");
+                assert_eq!(
+                    (new[0].method.as_str(), new[0].target.as_str()),
+                    (f.method, f.target),
+                    "{name}"
+                );
+                assert_eq!(new[0].body, f.body, "{name}");
+                assert!(
+                    new[0]
+                        .header_values("transfer-encoding")
+                        .iter()
+                        .all(|v| *v == "chunked"),
+                    "{name}"
+                );
+            }
+        }
+    }
+}

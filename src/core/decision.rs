@@ -55,6 +55,9 @@ pub enum Reason {
     MethodNotAllowed,
     /// Both `Content-Length` and `Transfer-Encoding`: hops could frame the body differently.
     ConflictingFraming,
+    /// A transfer coding other than `chunked` alone (`gzip, chunked`): the framework would
+    /// drop the coding and forward the body as if it had none.
+    UnsupportedTransferCoding,
     /// Refused by the HTTP parser before any rule could run.
     MalformedRequest,
     /// The body could not be read as the route's selectors need (code from the parser).
@@ -92,6 +95,7 @@ impl Reason {
             Reason::HeadersTooLarge => "headers_too_large",
             Reason::MethodNotAllowed => "method_not_allowed",
             Reason::ConflictingFraming => "conflicting_framing",
+            Reason::UnsupportedTransferCoding => "unsupported_transfer_coding",
             Reason::MalformedRequest => "malformed_request",
             Reason::MalformedBody(code) => code,
             Reason::UnsupportedContentType => "unsupported_content_type",
@@ -147,6 +151,7 @@ impl Reason {
                 | Reason::HeadersTooLarge
                 | Reason::MethodNotAllowed
                 | Reason::ConflictingFraming
+                | Reason::UnsupportedTransferCoding
                 | Reason::MalformedRequest
                 | Reason::MalformedBody(_)
                 | Reason::UnsupportedContentType

@@ -233,9 +233,14 @@ async fn send_local(session: &mut Session, reply: LocalResponse, reusable: bool)
 /// trusted to carry another request.
 fn decision_doubts_framing(decision: Option<&Decision>) -> bool {
     decision.is_some_and(|d| {
-        d.reasons()
-            .iter()
-            .any(|r| matches!(r, Reason::ConflictingFraming | Reason::HeadersTooLarge))
+        d.reasons().iter().any(|r| {
+            matches!(
+                r,
+                Reason::ConflictingFraming
+                    | Reason::UnsupportedTransferCoding
+                    | Reason::HeadersTooLarge
+            )
+        })
     })
 }
 
@@ -409,6 +414,13 @@ impl ProxyHttp for GaritaProxy {
         upstream_request: &mut RequestHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
+        // An absolute-form target (`GET http://shop/x`) goes on in origin form, as NGINX
+        // sends it: the route was chosen by its path, and some backends read only that.
+        if !upstream_request.raw_path().starts_with(b"/") {
+            if let Some(origin) = upstream_request.uri.path_and_query().cloned() {
+                upstream_request.set_uri(http::Uri::from(origin));
+            }
+        }
         // Garita has answered the expectation and holds the whole body; the backend gets
         // it at once and has nothing to agree to.
         if session.response_written().is_some_and(|r| r.status == 100) {

@@ -76,6 +76,8 @@ pub fn status(reason: Reason) -> u16 {
         | Reason::KeyRateLimited(_)
         | Reason::QuotaExceeded(..) => 429,
         Reason::KeyBlocked(_) | Reason::BindingExceeded(..) => 403,
+        // As NGINX answers a transfer coding it does not implement.
+        Reason::UnsupportedTransferCoding => 501,
         Reason::MalformedPath
         | Reason::MalformedForwardedFor
         | Reason::ConflictingFraming

@@ -13,6 +13,9 @@
 //!   value (`143, 143`). The parser frames the body by that value but would forward the
 //!   header as sent, and backends read such a list differently (one answered 502). NGINX
 //!   refuses duplicate lengths with 400, and so does garita;
+//! - a `Transfer-Encoding` other than `chunked` alone (`gzip, chunked`). The parser frames
+//!   by the chunks and drops the other codings, so the backend would get a gzipped body
+//!   labelled as plain. NGINX answers such codings with 501, and so does garita;
 //! - a request head larger than the configured bound: it only costs memory at every hop, and
 //!   backends cut long heads at different sizes.
 
@@ -45,6 +48,16 @@ pub fn check(
         + target_len;
     if size > max_header_bytes {
         return Err(Reason::HeadersTooLarge);
+    }
+    let mut codings = headers
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(|c| c.trim_ascii());
+    if let Some(first) = codings.next() {
+        if !first.eq_ignore_ascii_case(b"chunked") || codings.next().is_some() {
+            return Err(Reason::UnsupportedTransferCoding);
+        }
     }
     let mut lengths = headers.get_all(http::header::CONTENT_LENGTH).iter();
     if let Some(first) = lengths.next() {
@@ -83,6 +96,28 @@ mod tests {
         assert_eq!(with(&[]), Ok(()));
         assert_eq!(with(&["143, 143"]), Err(Reason::ConflictingFraming));
         assert_eq!(with(&["143", "143"]), Err(Reason::ConflictingFraming));
+    }
+
+    #[test]
+    fn chunked_alone_is_the_only_transfer_coding() {
+        let with = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append("transfer-encoding", HeaderValue::from_str(v).unwrap());
+            }
+            check(&h, 1, 1000)
+        };
+        assert_eq!(with(&["chunked"]), Ok(()));
+        assert_eq!(with(&[" CHUNKED "]), Ok(()));
+        assert_eq!(with(&[]), Ok(()));
+        for bad in [
+            &["gzip, chunked"][..],
+            &["chunked", "chunked"],
+            &["identity"],
+            &[""],
+        ] {
+            assert_eq!(with(bad), Err(Reason::UnsupportedTransferCoding), "{bad:?}");
+        }
     }
 
     #[test]
