@@ -298,3 +298,81 @@ fn the_hostile_suite_gets_its_answers_and_the_backend_gets_exactly_this() {
         }
     }
 }
+
+#[test]
+fn header_names_in_odd_case_are_the_same_headers() {
+    let gw = TestGateway::builder()
+        .client_ip("trusted_proxies = [\"127.0.0.1/32\"]")
+        .rules(
+            "[policies.cips.facts]\ndni = \"json:/userDocumentNumber\"\n\
+             [[routes]]\nname = \"cips\"\nmethods = [\"POST\"]\npaths = [\"/v1/cips\"]\npolicy = \"cips\"\n",
+        )
+        .start();
+    let body = b"{\"userDocumentNumber\":\"45678912\"}";
+    let mut bytes = format!(
+        "POST /v1/cips HTTP/1.1\r\nhOsT: a\r\ncOnTeNt-TyPe: Application/JSON\r\nx-FORWARDED-for: 192.0.2.7\r\ncontent-LENGTH: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    bytes.extend_from_slice(body);
+    let response = send_bytes(gw.proxy, &bytes).unwrap();
+    assert_eq!(response.status, 200, "{}", reason(&response));
+    let received = gw.received();
+    assert_eq!(received[0].body, body);
+    assert_eq!(
+        received[0].header_values("x-forwarded-for"),
+        ["192.0.2.7, 127.0.0.1"]
+    );
+    assert_eq!(gw.wait_for_decisions(1)[0]["client_ip"], "192.0.2.7");
+}
+
+#[test]
+fn mapped_and_bracketed_client_addresses_are_read_as_addresses() {
+    let gw = TestGateway::builder()
+        .client_ip("trusted_proxies = [\"127.0.0.1/32\"]")
+        .start();
+    for (i, (hop, client)) in [
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("192.0.2.8:8080", "192.0.2.8"),
+        ("2001:DB8::2", "2001:db8::2"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let response = RawRequest::new("GET", "/")
+            .header("X-Forwarded-For", hop)
+            .send(gw.proxy)
+            .unwrap();
+        assert_eq!(response.status, 200, "{hop}");
+        let lines = gw.wait_for_decisions(i + 1);
+        assert_eq!(lines[i]["client_ip"], client, "{hop}");
+    }
+}
+
+#[test]
+fn spellings_of_a_webhook_path_still_need_a_signature() {
+    let gw = TestGateway::builder()
+        .env("PE_SECRET_TEST", "pe-hostile-secret")
+        .rules(
+            "[policies.pe.webhook]\nprofile = \"pagoefectivo\"\nsecrets = [{ env = \"PE_SECRET_TEST\" }]\n\
+             [[routes]]\nname = \"pe-notify\"\nmethods = [\"POST\"]\npaths = [\"/webhooks/pagoefectivo\"]\npolicy = \"pe\"\n",
+        )
+        .start();
+    for path in [
+        "/webhooks/pagoefectivo",
+        "/Webhooks//PagoEfectivo/",
+        "/webhooks%2fpagoefectivo",
+        "/x/../webhooks/pagoefectivo;v=1",
+        "/webhooks/pagoefectivo?signed=yes",
+    ] {
+        let response = RawRequest::new("POST", path)
+            .header("Content-Type", "application/json")
+            .header("PE-Signature", &"00".repeat(32))
+            .body("{\"eventType\":\"cip.paid\",\"operationNumber\":\"1\"}")
+            .send(gw.proxy)
+            .unwrap();
+        assert_eq!(response.status, 401, "{path}: {}", reason(&response));
+    }
+    assert!(gw.received().is_empty(), "{:?}", gw.received());
+}
