@@ -4,7 +4,9 @@
 //! records longer runs). `garbage_in.rs` keeps the seeded mutation tests beside these.
 
 use garita::core::net::ip_list::IpList;
+use garita::core::request::body::{self, BodyKind, Selector};
 use garita::core::request::client_ip::ClientIpResolver;
+use garita::core::request::facts::{self, FactSelectors};
 use garita::core::request::json::{self, JsonError, JsonValue};
 use garita::core::request::path;
 use garita::core::webhook::{Notification, Profile};
@@ -87,6 +89,44 @@ proptest! {
             text = format!("{{\"outer\":[{text}]}}");
         }
         prop_assert_eq!(json::parse(&text), Err(JsonError::DuplicateKey(repeated)));
+    }
+
+    #[test]
+    fn facts_read_from_any_values_are_normal_or_a_problem(
+        dni in "[ 0-9A-Za-z.\\-\u{e9}]{0,14}",
+        kind in prop_oneof![Just("DNI".to_string()), Just("CE".to_string()), Just("PAS".to_string()), Just("RUC".to_string()), "[A-Za-z]{0,4}"],
+        email in "[ -~]{0,24}",
+        phone in "[ +0-9()\\-]{0,16}",
+        amount in "[ 0-9.,\\-]{0,10}",
+        as_number in any::<bool>(),
+    ) {
+        let s = |t: &str| Some(Selector::parse(t).unwrap());
+        let selectors = FactSelectors {
+            dni: s("json:/d"),
+            dni_type: s("json:/k"),
+            email: s("json:/e"),
+            phone: s("json:/p"),
+            amount: s("json:/a"),
+            ..FactSelectors::default()
+        };
+        let amount_value = match amount.trim().parse::<f64>() {
+            Ok(n) if as_number && n.is_finite() => serde_json::json!(n),
+            _ => serde_json::json!(amount),
+        };
+        let text = serde_json::json!({"d": dni, "k": kind, "e": email, "p": phone, "a": amount_value}).to_string();
+        let parsed = body::parse(Some("application/json"), text.as_bytes(), BodyKind::Json).unwrap();
+        let read = facts::extract(&selectors, &parsed, &http::HeaderMap::new(), None).unwrap();
+        // What is kept is canonical: a document of letters and digits, an email with one
+        // @, a phone in E.164; anything else is recorded as a problem instead.
+        if let Some(doc) = &read.document {
+            prop_assert!(doc.number.chars().all(|c| c.is_ascii_alphanumeric()), "{:?}", doc);
+        }
+        if let Some(e) = &read.email {
+            prop_assert_eq!(e.matches('@').count(), 1);
+        }
+        if let Some(p) = &read.phone {
+            prop_assert!(p.starts_with('+') && p[1..].chars().all(|c| c.is_ascii_digit()), "{}", p);
+        }
     }
 
     #[test]
