@@ -27,6 +27,7 @@ use pingora::protocols::{
 };
 use prometheus::{IntCounter, IntGauge};
 use std::cell::Cell;
+use std::future::Future as _;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -196,22 +197,16 @@ impl Deadlined {
     /// the task at the deadline) when the read has to wait.
     fn expired(&mut self, since: Instant, cx: &mut Context<'_>) -> bool {
         let deadline = since + self.header_timeout;
-        match &mut self.timer {
-            Some((armed_for, sleep)) if *armed_for == since => {
-                return sleep.as_mut().poll(cx).is_ready();
-            }
-            Some((armed_for, sleep)) => {
-                *armed_for = since;
-                sleep.as_mut().reset(deadline);
-            }
-            None => self.timer = Some((since, Box::pin(tokio::time::sleep_until(deadline)))),
+        let (armed_for, sleep) = self
+            .timer
+            .get_or_insert_with(|| (since, Box::pin(tokio::time::sleep_until(deadline))));
+        if *armed_for != since {
+            *armed_for = since;
+            sleep.as_mut().reset(deadline);
         }
-        let (_, sleep) = self.timer.as_mut().expect("armed above");
         sleep.as_mut().poll(cx).is_ready()
     }
 }
-
-use std::future::Future as _;
 
 impl AsyncRead for Deadlined {
     fn poll_read(
