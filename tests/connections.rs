@@ -34,6 +34,32 @@ fn connect(addr: SocketAddr) -> TcpStream {
     TcpStream::connect(addr).expect("connect")
 }
 
+/// One GET on a new kept-alive connection: the connection, and the answer's head in
+/// lower case.
+fn kept_alive_answer(addr: SocketAddr) -> (TcpStream, String) {
+    let mut conn = connect(addr);
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = conn.read(&mut buf).unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+    (conn, head)
+}
+
+/// Send a started head one byte at a time; whether the server closed the connection
+/// within 20 s (twenty times the deadline the tests configure).
+fn trickled_until_cut_off(conn: &mut TcpStream) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        if conn.write_all(b"a").is_err() || closed_by_server(conn, Duration::from_millis(300)) {
+            return true;
+        }
+    }
+    false
+}
+
 #[test]
 fn a_head_sent_a_byte_at_a_time_is_cut_off_at_the_deadline() {
     let gw = TestGateway::builder()
@@ -44,16 +70,10 @@ fn a_head_sent_a_byte_at_a_time_is_cut_off_at_the_deadline() {
         .unwrap();
     // Each byte comes well inside Pingora's per-read timeout; only a deadline on the whole
     // head ends this. Twenty seconds of trickle is twenty times the deadline.
-    let started = Instant::now();
-    let mut cut_off = false;
-    while started.elapsed() < Duration::from_secs(20) {
-        if slow.write_all(b"a").is_err() || closed_by_server(&mut slow, Duration::from_millis(300))
-        {
-            cut_off = true;
-            break;
-        }
-    }
-    assert!(cut_off, "a head trickled for 20 s was still being read");
+    assert!(
+        trickled_until_cut_off(&mut slow),
+        "a head trickled for 20 s was still being read"
+    );
     assert!(gw.received().is_empty(), "{:?}", gw.received());
     gw.wait_for_metric("garita_header_timeouts_total 1");
     // Garita's own closing is counted, not reported as an error per connection.
@@ -83,14 +103,9 @@ fn the_deadline_applies_to_each_head_on_a_kept_alive_connection() {
     let gw = TestGateway::builder()
         .server("header_timeout_seconds = 1\nkeepalive_timeout_seconds = 30")
         .start();
-    let mut conn = connect(gw.proxy);
-    conn.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        .unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let (mut conn, head) = kept_alive_answer(gw.proxy);
+    assert!(head.starts_with("http/1.1 200"), "{head}");
     let mut buf = [0u8; 4096];
-    let n = conn.read(&mut buf).unwrap();
-    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
     // Idle for longer than the head deadline is fine between requests...
     std::thread::sleep(Duration::from_millis(1500));
     conn.write_all(b"GET /second HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -99,16 +114,10 @@ fn the_deadline_applies_to_each_head_on_a_kept_alive_connection() {
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
     // ...but once the next head has begun, it must be finished in time.
     conn.write_all(b"GET /third HTTP/1.1\r\n").unwrap();
-    let started = Instant::now();
-    let mut cut_off = false;
-    while started.elapsed() < Duration::from_secs(20) {
-        if conn.write_all(b"X").is_err() || closed_by_server(&mut conn, Duration::from_millis(300))
-        {
-            cut_off = true;
-            break;
-        }
-    }
-    assert!(cut_off, "the third head was read for 20 s");
+    assert!(
+        trickled_until_cut_off(&mut conn),
+        "the third head was read for 20 s"
+    );
     assert_eq!(gw.received().len(), 2);
 }
 
@@ -117,14 +126,7 @@ fn an_idle_kept_alive_connection_is_closed() {
     let gw = TestGateway::builder()
         .server("keepalive_timeout_seconds = 1")
         .start();
-    let mut conn = connect(gw.proxy);
-    conn.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        .unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut buf = [0u8; 4096];
-    let n = conn.read(&mut buf).unwrap();
-    let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+    let (mut conn, head) = kept_alive_answer(gw.proxy);
     assert!(head.starts_with("http/1.1 200"), "{head}");
     assert!(!head.contains("connection: close"), "{head}");
     // Without a keep-alive timeout Pingora would keep this open for as long as it lives.

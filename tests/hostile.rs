@@ -139,6 +139,17 @@ struct Forwarded {
     body: &'static [u8],
 }
 
+/// A gateway trusting loopback as its proxy, with a payment route that reads the DNI.
+fn cips_behind_a_proxy() -> TestGateway {
+    TestGateway::builder()
+        .client_ip("trusted_proxies = [\"127.0.0.1/32\"]")
+        .rules(
+            "[policies.cips.facts]\ndni = \"json:/userDocumentNumber\"\n\
+             [[routes]]\nname = \"cips\"\nmethods = [\"POST\"]\npaths = [\"/v1/cips\"]\npolicy = \"cips\"\n",
+        )
+        .start()
+}
+
 /// A POST of `body` as JSON to `path`, framed by a length computed here.
 fn json_post(path: &str, body: &[u8]) -> Vec<u8> {
     let mut bytes = format!(
@@ -152,13 +163,7 @@ fn json_post(path: &str, body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn the_hostile_suite_gets_its_answers_and_the_backend_gets_exactly_this() {
-    let gw = TestGateway::builder()
-        .client_ip("trusted_proxies = [\"127.0.0.1/32\"]")
-        .rules(
-            "[policies.cips.facts]\ndni = \"json:/userDocumentNumber\"\n\
-             [[routes]]\nname = \"cips\"\nmethods = [\"POST\"]\npaths = [\"/v1/cips\"]\npolicy = \"cips\"\n",
-        )
-        .start();
+    let gw = cips_behind_a_proxy();
     let deep = format!(
         "{{\"userDocumentNumber\":\"45678912\",\"n\":{}1{}}}",
         "[".repeat(40),
@@ -301,13 +306,7 @@ fn the_hostile_suite_gets_its_answers_and_the_backend_gets_exactly_this() {
 
 #[test]
 fn header_names_in_odd_case_are_the_same_headers() {
-    let gw = TestGateway::builder()
-        .client_ip("trusted_proxies = [\"127.0.0.1/32\"]")
-        .rules(
-            "[policies.cips.facts]\ndni = \"json:/userDocumentNumber\"\n\
-             [[routes]]\nname = \"cips\"\nmethods = [\"POST\"]\npaths = [\"/v1/cips\"]\npolicy = \"cips\"\n",
-        )
-        .start();
+    let gw = cips_behind_a_proxy();
     let body = b"{\"userDocumentNumber\":\"45678912\"}";
     let mut bytes = format!(
         "POST /v1/cips HTTP/1.1\r\nhOsT: a\r\ncOnTeNt-TyPe: Application/JSON\r\nx-FORWARDED-for: 192.0.2.7\r\ncontent-LENGTH: {}\r\nConnection: close\r\n\r\n",

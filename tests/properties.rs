@@ -7,27 +7,10 @@ use garita::core::net::ip_list::IpList;
 use garita::core::request::body::{self, BodyKind, Selector};
 use garita::core::request::client_ip::ClientIpResolver;
 use garita::core::request::facts::{self, FactSelectors};
-use garita::core::request::json::{self, JsonError, JsonValue};
+use garita::core::request::json::{self, to_serde, JsonError};
 use garita::core::request::path;
 use garita::core::webhook::{Notification, Profile};
 use proptest::prelude::*;
-
-/// serde_json's tree for one of ours, to compare the two readers.
-fn to_serde(value: &JsonValue<'_>) -> serde_json::Value {
-    match value {
-        JsonValue::Null => serde_json::Value::Null,
-        JsonValue::Bool(b) => (*b).into(),
-        JsonValue::Number(n) => serde_json::Value::Number(n.clone()),
-        JsonValue::String(s) => s.as_ref().into(),
-        JsonValue::Array(items) => items.iter().map(to_serde).collect(),
-        JsonValue::Object(members) => serde_json::Value::Object(
-            members
-                .iter()
-                .map(|(k, v)| (k.to_string(), to_serde(v)))
-                .collect(),
-        ),
-    }
-}
 
 /// The address a forwarding hop names, read loosely: `a.b.c.d`, `a.b.c.d:port`, an IPv6
 /// address, or one in brackets with or without a port.

@@ -73,6 +73,15 @@ mod tests {
     use super::*;
     use http::HeaderValue;
 
+    /// A head with header `name` once per value, in order.
+    fn repeated(name: &'static str, values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(name, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
     #[test]
     fn a_length_is_found_in_the_raw_head_in_any_case() {
         assert!(declares_content_length(
@@ -85,13 +94,7 @@ mod tests {
 
     #[test]
     fn a_length_given_twice_is_refused_even_when_the_values_agree() {
-        let with = |values: &[&str]| {
-            let mut h = HeaderMap::new();
-            for v in values {
-                h.append("content-length", HeaderValue::from_str(v).unwrap());
-            }
-            check(&h, 1, 1000)
-        };
+        let with = |values: &[&str]| check(&repeated("content-length", values), 1, 1000);
         assert_eq!(with(&["143"]), Ok(()));
         assert_eq!(with(&[]), Ok(()));
         assert_eq!(with(&["143, 143"]), Err(Reason::ConflictingFraming));
@@ -100,13 +103,7 @@ mod tests {
 
     #[test]
     fn chunked_alone_is_the_only_transfer_coding() {
-        let with = |values: &[&str]| {
-            let mut h = HeaderMap::new();
-            for v in values {
-                h.append("transfer-encoding", HeaderValue::from_str(v).unwrap());
-            }
-            check(&h, 1, 1000)
-        };
+        let with = |values: &[&str]| check(&repeated("transfer-encoding", values), 1, 1000);
         assert_eq!(with(&["chunked"]), Ok(()));
         assert_eq!(with(&[" CHUNKED "]), Ok(()));
         assert_eq!(with(&[]), Ok(()));

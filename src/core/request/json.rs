@@ -184,9 +184,9 @@ impl<'de> Visitor<'de> for StrictValue {
     }
 }
 
-/// The same tree as serde_json's, for comparison.
-#[cfg(test)]
-pub(crate) fn to_serde(value: &JsonValue<'_>) -> serde_json::Value {
+/// The same tree as serde_json's (owned): for comparing the two readers, in unit and
+/// property tests.
+pub fn to_serde(value: &JsonValue<'_>) -> serde_json::Value {
     match value {
         JsonValue::Null => serde_json::Value::Null,
         JsonValue::Bool(b) => (*b).into(),
