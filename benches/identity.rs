@@ -146,7 +146,13 @@ fn benches(c: &mut Criterion) {
                 let hashes = served.hashes(&facts);
                 let mode = served.config.policies[policy].mode;
                 served
-                    .identity(policy, black_box(&facts), &hashes, decision.in_mode(mode))
+                    .identity(
+                        policy,
+                        black_box(&facts),
+                        &hashes,
+                        None,
+                        decision.in_mode(mode),
+                    )
                     .await
             })
         };
@@ -208,7 +214,13 @@ fn benches(c: &mut Criterion) {
                                     let hashes = served.hashes(&facts);
                                     let mode = served.config.policies[policy].mode;
                                     let decided = served
-                                        .identity(policy, &facts, &hashes, decision.in_mode(mode))
+                                        .identity(
+                                            policy,
+                                            &facts,
+                                            &hashes,
+                                            None,
+                                            decision.in_mode(mode),
+                                        )
                                         .await;
                                     // A store that times out shows here, not as speed.
                                     if decided.verdict() != garita::core::decision::Verdict::Allow {

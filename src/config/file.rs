@@ -166,6 +166,49 @@ pub struct PolicySection {
     pub bindings: Vec<BindingSection>,
     /// Makes the policy a webhook route: notifications are verified before anything else.
     pub webhook: Option<WebhookSection>,
+    /// The scores at which the risk rules send a request to review, or deny it.
+    pub score: Option<ScoreSection>,
+    #[serde(default)]
+    pub risk: Vec<RiskSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreSection {
+    pub review: u32,
+    pub deny: Option<u32>,
+}
+
+/// An amount per currency, `{ PEN = "5000.00", USD = 1500 }`: decimal text or whole
+/// numbers, never floats.
+pub type AmountTable = BTreeMap<String, toml::Value>;
+
+/// One risk rule: `rule` says which; the other keys are that rule's settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskSection {
+    /// large_order, amount_sum, structuring, amount_anomaly, first_order, new_device,
+    /// first_large_order, hours, country_mismatch.
+    pub rule: String,
+    /// Unique in the policy; defaults to the rule and its fact.
+    pub name: Option<String>,
+    /// What the rule adds to the score when it fires.
+    pub weight: u32,
+    /// "enforce" (default) or "shadow": logged with its weight, added to nothing.
+    pub mode: Option<String>,
+    pub fact: Option<String>,
+    /// amount_sum: "hour", "day" or "Nd" (the last N local days).
+    pub window: Option<String>,
+    pub at_least: Option<AmountTable>,
+    pub above: Option<AmountTable>,
+    pub below: Option<AmountTable>,
+    pub min_total: Option<AmountTable>,
+    pub count: Option<u32>,
+    pub within: Option<String>,
+    pub percent: Option<u32>,
+    pub days: Option<u16>,
+    pub hours: Option<String>,
+    pub remember: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,6 +269,10 @@ pub struct FactsSection {
     pub device: Option<String>,
     pub amount: Option<String>,
     pub currency: Option<String>,
+    /// The currency of an amount sent without one (e.g. "PEN").
+    pub default_currency: Option<String>,
+    /// Where the buyer says they bill from: an ISO 3166 alpha-2 code.
+    pub billing_country: Option<String>,
     #[serde(default)]
     pub fold_gmail: bool,
     /// "reject" (default), "review" or "ignore".

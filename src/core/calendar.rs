@@ -84,6 +84,38 @@ impl Calendar {
     }
 }
 
+impl Calendar {
+    /// The local days ending with the one `now` falls in, newest first: today and the
+    /// `count - 1` days before it, each with its id and the instant it ends.
+    pub fn days_back(&self, now: Timestamp, count: usize) -> Vec<Window> {
+        let today = self.window(Period::Day, now);
+        let mut days = Vec::with_capacity(count);
+        let mut date = now.to_zoned_datetime(self.tz.clone()).date();
+        let mut ends_at = today.ends_at;
+        days.push(today);
+        for _ in 1..count {
+            let Ok(earlier) = date.yesterday() else { break };
+            ends_at = earlier
+                .tomorrow()
+                .ok()
+                .and_then(|d| d.to_zoned_datetime(self.tz.clone()).ok())
+                .map_or(ends_at - 24.hours(), |z| z.timestamp());
+            date = earlier;
+            days.push(Window {
+                id: date.to_string(),
+                ends_at,
+            });
+        }
+        days
+    }
+
+    /// The local time of day of `now`, in minutes after midnight (0 to 1439).
+    pub fn minute_of_day(&self, now: Timestamp) -> u16 {
+        let local = now.to_zoned_datetime(self.tz.clone());
+        (local.hour() as u16) * 60 + local.minute() as u16
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +147,18 @@ mod tests {
         let w = kolkata.window(Period::Hour, at("2026-11-25T14:40:00Z"));
         assert_eq!(w.ends_at, at("2026-11-25T15:30:00Z"));
         assert!(Calendar::new("Mars/Olympus").is_none());
+    }
+
+    #[test]
+    fn days_back_walk_lima_days() {
+        let lima = Calendar::new("America/Lima").unwrap();
+        // 00:30 on the 25th in Lima.
+        let days = lima.days_back(at("2026-11-25T05:30:00Z"), 3);
+        let ids: Vec<&str> = days.iter().map(|w| w.id.as_str()).collect();
+        assert_eq!(ids, ["2026-11-25", "2026-11-24", "2026-11-23"]);
+        assert_eq!(days[1].ends_at, at("2026-11-25T05:00:00Z"));
+        assert_eq!(days[2].ends_at, at("2026-11-24T05:00:00Z"));
+        assert_eq!(lima.minute_of_day(at("2026-11-25T05:30:00Z")), 30);
+        assert_eq!(lima.minute_of_day(at("2026-11-25T04:59:00Z")), 23 * 60 + 59);
     }
 }

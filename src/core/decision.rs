@@ -78,6 +78,8 @@ pub enum Reason {
     DuplicateNotification,
     /// Another copy is being delivered right now: 409, the provider retries later.
     NotificationInFlight,
+    /// The risk rules that fired add up to the policy's review or deny threshold.
+    RiskScore,
 }
 
 impl Reason {
@@ -112,6 +114,7 @@ impl Reason {
             Reason::MissingReplayKey => "missing_replay_key",
             Reason::DuplicateNotification => "duplicate_notification",
             Reason::NotificationInFlight => "notification_in_flight",
+            Reason::RiskScore => "risk_score",
         }
     }
 
@@ -176,6 +179,26 @@ pub struct RateLimitState {
     pub retry_after: Duration,
 }
 
+/// A risk rule that fired on a request, and what it weighed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fired {
+    pub rule: Arc<str>,
+    pub weight: u32,
+    /// A shadow rule: logged with its weight, but not added to the score.
+    pub shadow: bool,
+}
+
+/// What the risk rules made of a request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Risk {
+    /// The weights of the enforced rules that fired, added up.
+    pub score: u32,
+    pub fired: Vec<Fired>,
+    /// Shop-wide anomaly rules judged on this request (by index in the policy's risk
+    /// rules), and whether the anomaly holds: the glue keeps the gauge.
+    pub shop_anomalies: Vec<(usize, bool)>,
+}
+
 /// Allow, review or deny, with the reasons. Made only through its constructors: a denial
 /// always carries the reason that settled it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,6 +209,8 @@ pub struct Decision {
     rate_limit: Option<RateLimitState>,
     /// In shadow mode: what the decision would have been.
     shadow: Option<Verdict>,
+    /// Boxed: most requests meet no risk rule, and decisions are moved around a lot.
+    risk: Option<Box<Risk>>,
 }
 
 impl Decision {
@@ -195,6 +220,7 @@ impl Decision {
             reasons: Vec::new(),
             rate_limit: None,
             shadow: None,
+            risk: None,
         }
     }
 
@@ -204,7 +230,17 @@ impl Decision {
             reasons: vec![reason],
             rate_limit: None,
             shadow: None,
+            risk: None,
         }
+    }
+
+    /// Record what the risk rules made of the request.
+    pub fn set_risk(&mut self, risk: Risk) {
+        self.risk = Some(Box::new(risk));
+    }
+
+    pub fn risk(&self) -> Option<&Risk> {
+        self.risk.as_deref()
     }
 
     /// A denial by a rate limit or quota, with the numbers for the response headers.

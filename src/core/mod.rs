@@ -5,11 +5,13 @@
 //! into facts; [`identity`] and [`net`] are what those facts are checked against; [`rules`]
 //! are the checks, on a compiled [`policy`]; [`webhook`] verifies notifications;
 //! [`decision`] is the vocabulary of outcomes; [`plan`] is what the rules ask of the store
-//! and what it answers; [`calendar`] tells which quota window a moment falls in.
+//! and what it answers; [`calendar`] tells which quota window a moment falls in; [`money`]
+//! is how amounts are read and compared, exactly.
 
 pub mod calendar;
 pub mod decision;
 pub mod identity;
+pub mod money;
 pub mod net;
 pub mod plan;
 pub mod policy;

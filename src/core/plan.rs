@@ -15,21 +15,38 @@
 //!    by a binding uses up no quota. A review binding that is exceeded is reported and the
 //!    plan goes on. A binding records its member even when a later rule denies the request
 //!    (the attempt did happen).
-//! 2. Counters, all or nothing: if an enforced counter is at its limit, nothing is counted
-//!    (so a request denied by its hourly quota does not use up its daily one, and with a
-//!    quota of N exactly N requests pass); otherwise every counter is incremented.
+//! 2. Counters, all or nothing: if an enforced counter would go past its limit, nothing is
+//!    counted (so a request denied by its hourly quota does not use up its daily one, and
+//!    with a quota of N exactly N requests pass); otherwise every counter gets its `add`.
+//!    Quotas add 1; amount sums add the amount in minor units; a window that is only read
+//!    (an earlier day of a trailing mean) adds 0 and is not created.
 //! 3. The claim on a webhook event: new, in flight, or delivered before.
 
-/// One calendar-quota counter a request wants to count against.
+/// One counter a request counts against (a quota), adds to (an amount sum) or reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counter {
     pub key: String,
     pub limit: u64,
-    /// When the counter's window ends and it may be forgotten.
+    /// When the counter may be forgotten; set when the counter is made, not moved after.
     pub expires_at: i64,
-    /// Enforced counters must be below their limit for any counter to be incremented;
-    /// the others are counted regardless and only reported (review rules).
+    /// Enforced counters must stay within their limit after adding for any counter to be
+    /// added to; the others are counted regardless and only reported (review rules).
     pub enforced: bool,
+    /// What this request adds: 1 for a quota, an amount for a sum, 0 to only read.
+    pub add: u64,
+}
+
+impl Counter {
+    /// A counter this request adds `add` to and never refuses on (risk rules').
+    pub fn tally(key: String, add: u64, expires_at: i64) -> Self {
+        Self {
+            key,
+            limit: u64::MAX,
+            expires_at,
+            enforced: false,
+            add,
+        }
+    }
 }
 
 /// Bind `member` to the set at `key` unless it already holds `max` other live members.
@@ -114,7 +131,7 @@ impl StorePlan {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Acquired {
-    /// Every counter was incremented; the counts after incrementing, in order.
+    /// Every counter was added to; the values after adding, in order.
     Granted(Vec<u64>),
     /// Nothing was incremented: the counter at `index` is full.
     Refused { index: usize },

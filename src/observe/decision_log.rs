@@ -47,9 +47,25 @@ pub struct DecisionRecord<'a> {
     pub reasons: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub facts: Option<LoggedFacts<'a>>,
+    /// The risk score, when the policy has risk rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<u32>,
+    /// The risk rules that fired, with their weights.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<LoggedRule<'a>>,
     pub status: u16,
     pub upstream_status: Option<u16>,
     pub duration_ms: f64,
+}
+
+/// A risk rule that fired, as logged.
+#[derive(Debug, Serialize)]
+pub struct LoggedRule<'a> {
+    pub rule: &'a str,
+    pub weight: u32,
+    /// Only on shadow rules: fired, but added nothing to the score.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
 }
 
 /// Identity facts as logged: identifiers as keyed hashes, never in clear.
@@ -71,6 +87,8 @@ pub struct LoggedFacts<'a> {
     pub amount: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing_country: Option<&'a str>,
 }
 
 /// A moment as RFC 3339 UTC with milliseconds, e.g. `2026-11-25T19:00:00.123Z`, kept as

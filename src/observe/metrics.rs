@@ -28,6 +28,14 @@ pub struct Metrics {
     pub decision_log_dropped: IntCounter,
     pub decision_log_write_errors: IntCounter,
     pub connections: ConnectionMetrics,
+    pub risk: RiskMetrics,
+}
+
+/// The risk rules: which fired (by policy, rule and mode), and which shop-wide amount
+/// anomalies hold right now.
+pub struct RiskMetrics {
+    pub fired: IntCounterVec,
+    pub anomaly: IntGaugeVec,
 }
 
 /// Client connections: how many are open, which were turned away and why, and which were
@@ -179,8 +187,26 @@ impl Metrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        let risk_fired = IntCounterVec::new(
+            Opts::new(
+                "garita_risk_rules_fired_total",
+                "Risk rules that fired, by policy, rule and mode (enforce, or shadow: logged, not scored).",
+            ),
+            &["policy", "rule", "mode"],
+        )
+        .expect("valid metric");
+        let amount_anomaly = IntGaugeVec::new(
+            Opts::new(
+                "garita_amount_anomaly",
+                "1 while the shop's takings today are above the amount_anomaly rule's share of their trailing mean, by policy, rule and currency; 0 once they are not.",
+            ),
+            &["policy", "rule", "currency"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(risk_fired.clone()),
+            Box::new(amount_anomaly.clone()),
             Box::new(decision_seconds.clone()),
             Box::new(upstream_responses.clone()),
             Box::new(rate_limit_keys.clone()),
@@ -222,6 +248,10 @@ impl Metrics {
                 open: connections_open,
                 refused: connections_refused,
                 header_timeouts,
+            },
+            risk: RiskMetrics {
+                fired: risk_fired,
+                anomaly: amount_anomaly,
             },
         }
     }

@@ -5,12 +5,14 @@
 //! and currency are logged as they are.
 
 use super::{GaritaProxy, RequestCtx};
-use crate::core::decision::{Decision, Reason};
+use crate::core::decision::{Decision, Reason, Risk};
 use crate::core::identity::key_list::KeyHashes;
 use crate::core::net::geo::CountryCode;
-use crate::core::request::facts::{format_amount, IdentityFacts, KeyKind};
+use crate::core::request::facts::{IdentityFacts, KeyKind};
 use crate::observe::decision_log::DecisionLog;
-use crate::observe::decision_log::{loggable_path, DecisionRecord, LogTime, LoggedFacts};
+use crate::observe::decision_log::{
+    loggable_path, DecisionRecord, LogTime, LoggedFacts, LoggedRule,
+};
 use crate::observe::metrics::{upstream_class, Metrics};
 use pingora::proxy::Session;
 use pingora::Error;
@@ -28,8 +30,9 @@ fn logged_facts<'a>(facts: &'a IdentityFacts, hashes: &'a KeyHashes) -> LoggedFa
         phone: hashed(KeyKind::Phone),
         account: hashed(KeyKind::Account),
         device: hashed(KeyKind::Device),
-        amount: facts.amount_minor.map(format_amount),
-        currency: facts.currency.as_deref(),
+        amount: facts.amount.map(|a| a.to_string()),
+        currency: facts.amount.as_ref().map(|a| a.currency.as_str()),
+        billing_country: facts.billing_country.as_ref().map(CountryCode::as_str),
     }
 }
 
@@ -104,6 +107,10 @@ pub(super) async fn account(
         }
     }
 
+    let risk = decision.and_then(Decision::risk);
+    if let Some(risk) = risk {
+        account_risk(proxy, ctx, risk);
+    }
     let req = session.req_header();
     let record = DecisionRecord {
         ts: LogTime::now(),
@@ -119,11 +126,51 @@ pub(super) async fn account(
             d.reasons().iter().map(|r| r.detail()).collect()
         }),
         facts: ctx.facts.as_ref().map(|(f, h)| logged_facts(f, h)),
+        score: risk.map(|r| r.score),
+        rules: risk.map_or_else(Vec::new, |r| {
+            r.fired
+                .iter()
+                .map(|f| LoggedRule {
+                    rule: &f.rule,
+                    weight: f.weight,
+                    shadow: f.shadow,
+                })
+                .collect()
+        }),
         status,
         upstream_status: ctx.upstream_status,
         duration_ms: (ctx.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
     };
     proxy.log.write(&record);
+}
+
+/// Count the risk rules that fired, and keep the shop-wide anomaly gauges.
+fn account_risk(proxy: &GaritaProxy, ctx: &RequestCtx, risk: &Risk) {
+    let Some(policy) = ctx.policy.map(|id| &proxy.served.config.policies[id]) else {
+        return;
+    };
+    let risk_metrics = &proxy.metrics.risk;
+    for fired in &risk.fired {
+        let mode = if fired.shadow { "shadow" } else { "enforce" };
+        risk_metrics
+            .fired
+            .with_label_values(&[&policy.name, &fired.rule, mode])
+            .inc();
+    }
+    let rules = policy.identity.as_ref().and_then(|i| i.risk.as_ref());
+    let currency = ctx
+        .facts
+        .as_ref()
+        .and_then(|(f, _)| f.amount)
+        .map(|a| a.currency);
+    if let (Some(rules), Some(currency)) = (rules, currency) {
+        for (index, holds) in &risk.shop_anomalies {
+            risk_metrics
+                .anomaly
+                .with_label_values(&[&policy.name, &rules.rules[*index].name, currency.as_str()])
+                .set(i64::from(*holds));
+        }
+    }
 }
 
 /// Account for a request head Pingora refused with 400 before any phase ran: counted and
@@ -146,6 +193,8 @@ pub(super) fn account_refused(metrics: &Metrics, log: &DecisionLog, peer: Option
         decision: "deny",
         reasons: vec![reason.detail()],
         facts: None,
+        score: None,
+        rules: Vec::new(),
         status: super::response::status(reason),
         upstream_status: None,
         duration_ms: 0.0,

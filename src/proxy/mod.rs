@@ -8,7 +8,7 @@
 //! ([`body`]). It then either answers
 //! itself (denied: the backend sees nothing, not even headers) or lets Pingora forward the
 //! request as it came, plus `X-Forwarded-For`, `X-Request-Id` and, for review, the
-//! `X-Garita-Decision` / `X-Garita-Reasons` marks. `logging` ([`account`]) writes the
+//! `X-Garita-Decision` / `X-Garita-Reasons` (and `X-Garita-Score`) marks. `logging` ([`account`]) writes the
 //! decision-log line and the metrics once per request, whatever happened.
 
 mod account;
@@ -50,6 +50,8 @@ const REQUEST_ID: &str = "x-request-id";
 /// Set on requests forwarded for review, with the reasons; stripped from client requests.
 pub const DECISION_HEADER: &str = "x-garita-decision";
 pub const REASONS_HEADER: &str = "x-garita-reasons";
+/// On requests forwarded for review by a policy with risk rules: the score.
+pub const SCORE_HEADER: &str = "x-garita-score";
 /// Set on a webhook delivered before and forwarded again (`on_duplicate = "forward"`).
 pub const DUPLICATE_HEADER: &str = "x-garita-duplicate";
 /// What a CONNECT is told the gateway takes instead.
@@ -68,6 +70,8 @@ pub struct RequestCtx {
     request_id: RequestId,
     started: Instant,
     route: RouteName,
+    /// The route's policy, once the route is known.
+    policy: Option<PolicyId>,
     client: Option<ClientIp>,
     country: Option<CountryCode>,
     decision: Option<Decision>,
@@ -194,7 +198,9 @@ impl GaritaProxy {
                         facts.set_client(client.addr);
                     }
                     let hashes = served.hashes(&facts);
-                    let decided = served.identity(policy_id, &facts, &hashes, decision).await;
+                    let decided = served
+                        .identity(policy_id, &facts, &hashes, ctx.country, decision)
+                        .await;
                     ctx.facts = Some((facts, hashes));
                     decided
                 }
@@ -285,6 +291,7 @@ impl ProxyHttp for GaritaProxy {
             request_id: RequestId::new(),
             started: Instant::now(),
             route: RouteName::default_route(),
+            policy: None,
             client: None,
             country: None,
             decision: None,
@@ -326,6 +333,7 @@ impl ProxyHttp for GaritaProxy {
             );
         };
         let (decision, policy) = self.decide(session, peer, ctx).await;
+        ctx.policy = policy;
         let decision = match policy {
             None => decision,
             Some(policy) => self.decide_further(session, policy, decision, ctx).await,
@@ -452,6 +460,7 @@ impl ProxyHttp for GaritaProxy {
         {
             upstream_request.remove_header(DECISION_HEADER);
             upstream_request.remove_header(REASONS_HEADER);
+            upstream_request.remove_header(SCORE_HEADER);
             upstream_request.remove_header(DUPLICATE_HEADER);
         }
         if ctx.duplicate {
@@ -462,8 +471,18 @@ impl ProxyHttp for GaritaProxy {
             .as_ref()
             .filter(|d| d.verdict() == Verdict::Review)
         {
-            let reasons: Vec<String> = decision.reasons().iter().map(|r| r.detail()).collect();
+            let mut reasons: Vec<String> = decision.reasons().iter().map(|r| r.detail()).collect();
             upstream_request.insert_header(DECISION_HEADER, "review")?;
+            if let Some(risk) = decision.risk() {
+                // Each enforced rule that fired, with what it added: `large_order=40`.
+                reasons.extend(
+                    risk.fired
+                        .iter()
+                        .filter(|f| !f.shadow)
+                        .map(|f| format!("{}={}", f.rule, f.weight)),
+                );
+                upstream_request.insert_header(SCORE_HEADER, risk.score.to_string())?;
+            }
             upstream_request.insert_header(REASONS_HEADER, reasons.join(", "))?;
         }
         Ok(())

@@ -11,6 +11,7 @@
 use crate::config::Config;
 use crate::core::decision::Decision;
 use crate::core::identity::key_list::KeyHashes;
+use crate::core::net::geo::CountryCode;
 use crate::core::plan::{StoreAnswer, StoreFailure, StorePlan};
 use crate::core::policy::PolicyId;
 use crate::core::request::client_ip::ClientIp;
@@ -108,11 +109,13 @@ impl Served {
 
     /// The identity rules on top of `decision` (the connection decision under the policy's
     /// mode): plan with the core, carry the plan out in the store, conclude with the core.
+    /// `country` is the client address's, for the risk rules.
     pub async fn identity(
         &self,
         policy_id: PolicyId,
         facts: &IdentityFacts,
         hashes: &KeyHashes,
+        country: Option<CountryCode>,
         decision: Decision,
     ) -> Decision {
         let policy = &self.config.policies[policy_id];
@@ -125,6 +128,7 @@ impl Served {
             on_store_error: policy.on_store_error,
             now: self.runtime.now(),
             calendar: &self.config.identity.calendar,
+            country,
         };
         let step = identity::plan(rules, setting, facts, hashes, decision, |i| {
             self.runtime.identity_limiter(policy_id, i)
@@ -133,7 +137,7 @@ impl Served {
             Step::Decided(decision) => decision,
             Step::Ask(plan) => {
                 let answer = self.execute(plan.store_plan()).await;
-                plan.conclude(answer)
+                plan.conclude(rules, answer)
             }
         }
     }

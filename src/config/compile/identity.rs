@@ -7,6 +7,7 @@ use crate::config::shared::{compile_rate_limit, parse_duration, read_list, Count
 use crate::config::IdentitySettings;
 use crate::core::calendar::{Calendar, Period};
 use crate::core::identity::key_list::KeyList;
+use crate::core::money::Currency;
 use crate::core::request::body::Selector;
 use crate::core::request::facts::{FactSelectors, KeyKind};
 use crate::core::rules::bindings::BindingRule;
@@ -107,11 +108,25 @@ fn selectors(ctx: &Ctx, key: &str, f: &file::FactsSection) -> Result<FactSelecto
         device: sel("device", &f.device)?,
         amount: sel("amount", &f.amount)?,
         currency: sel("currency", &f.currency)?,
+        default_currency: f
+            .default_currency
+            .as_deref()
+            .map(|t| {
+                Currency::parse(t).ok_or_else(|| {
+                    ctx.invalid(
+                        format!("{key}.default_currency"),
+                        "a three-letter currency code such as \"PEN\"",
+                        format!("{t:?}"),
+                    )
+                })
+            })
+            .transpose()?,
+        billing_country: sel("billing_country", &f.billing_country)?,
         fold_gmail: f.fold_gmail,
     })
 }
 
-fn has_selector(s: &FactSelectors, kind: KeyKind) -> bool {
+pub(super) fn has_selector(s: &FactSelectors, kind: KeyKind) -> bool {
     match kind {
         KeyKind::Dni => s.dni.is_some(),
         KeyKind::Email => s.email.is_some(),
@@ -139,7 +154,13 @@ pub(super) fn identity_rules(
     let any_list = lists
         .iter()
         .any(|(_, inline, files)| !inline.is_empty() || !files.is_empty());
-    if p.facts.is_none() && !any_list && p.limits.is_empty() && p.bindings.is_empty() {
+    if p.facts.is_none()
+        && !any_list
+        && p.limits.is_empty()
+        && p.bindings.is_empty()
+        && p.risk.is_empty()
+        && p.score.is_none()
+    {
         return Ok(None);
     }
     let facts_key = format!("{key}.facts");
@@ -257,7 +278,9 @@ pub(super) fn identity_rules(
         });
     }
 
+    let risk = super::risk::risk_rules(ctx, key, p, &selectors)?;
     Ok(Some(IdentityRules {
+        risk,
         body_kind,
         max_body,
         body_timeout: std::time::Duration::from_secs(f.body_timeout_seconds.unwrap_or(10).max(1)),

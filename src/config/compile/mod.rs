@@ -4,6 +4,7 @@
 //! looks at one allow list and one block list per policy.
 
 mod identity;
+mod risk;
 mod webhook;
 
 pub use identity::MAX_BODY_LIMIT;
@@ -200,6 +201,18 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
                 w,
                 &mut warnings,
             )?);
+        }
+        let compares_countries = policy
+            .identity
+            .as_ref()
+            .and_then(|i| i.risk.as_ref())
+            .is_some_and(|r| r.compares_countries());
+        if compares_countries && geo.is_none() {
+            return Err(ctx.invalid(
+                format!("{key}.risk"),
+                "a [geoip] database to be configured for country_mismatch",
+                "no [geoip] section",
+            ));
         }
         if policy.geofence.is_some() && geo.is_none() {
             return Err(ctx.invalid(

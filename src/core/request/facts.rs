@@ -2,11 +2,14 @@
 //! and normalised.
 //!
 //! The key facts (document, email, phone, account, device) are what limits, bindings and
-//! block lists are keyed on; amount and currency are read for the log and for amount rules.
+//! block lists are keyed on; the amount (exact, in its currency's minor units) and the
+//! billing country are read for the risk rules and the log.
 //! A fact that is present but malformed is recorded as a [`FactProblem`]; what a problem
 //! does (reject, review, ignore) is the route's choice, made in the decision core.
 
 use crate::core::identity::document::{self, Document, DocumentError, DocumentKind};
+use crate::core::money::{Amount, Currency};
+use crate::core::net::geo::CountryCode;
 use crate::core::request::body::{BodyError, BodyKind, ParsedBody, Selector};
 
 /// The facts limits and lists can be keyed on.
@@ -63,6 +66,10 @@ pub struct FactSelectors {
     pub device: Option<Selector>,
     pub amount: Option<Selector>,
     pub currency: Option<Selector>,
+    /// The currency of an amount sent without one.
+    pub default_currency: Option<Currency>,
+    /// The country the buyer says they bill from (ISO 3166 alpha-2).
+    pub billing_country: Option<Selector>,
     /// Fold Gmail dots and `+tags` before counting and matching emails.
     pub fold_gmail: bool,
 }
@@ -78,6 +85,7 @@ impl FactSelectors {
             &self.device,
             &self.amount,
             &self.currency,
+            &self.billing_country,
         ]
         .into_iter()
         .flatten()
@@ -109,6 +117,9 @@ pub enum FactProblem {
     InvalidPhone,
     InvalidAmount,
     InvalidCurrency,
+    /// An amount with no currency, and none configured to assume.
+    MissingCurrency,
+    InvalidCountry,
     /// An account or device id that is empty or absurdly long.
     InvalidKey(KeyKind),
 }
@@ -122,6 +133,8 @@ impl FactProblem {
             FactProblem::InvalidPhone => "invalid_phone",
             FactProblem::InvalidAmount => "invalid_amount",
             FactProblem::InvalidCurrency => "invalid_currency",
+            FactProblem::MissingCurrency => "missing_currency",
+            FactProblem::InvalidCountry => "invalid_country",
             FactProblem::InvalidKey(KeyKind::Account) => "invalid_account",
             FactProblem::InvalidKey(_) => "invalid_device",
         }
@@ -137,9 +150,8 @@ pub struct IdentityFacts {
     pub device: Option<String>,
     /// The client address as keys use it: IPv4 as it is, IPv6 as its /64.
     pub ip: Option<String>,
-    /// In minor units (céntimos).
-    pub amount_minor: Option<u64>,
-    pub currency: Option<String>,
+    pub amount: Option<Amount>,
+    pub billing_country: Option<CountryCode>,
     pub problems: Vec<FactProblem>,
 }
 
@@ -233,42 +245,34 @@ pub fn extract(
             }
         }
     }
+    // The currency first: it says how many decimals the amount may have.
+    let currency = match read(&selectors.currency)? {
+        Some(text) => Currency::parse(&text).ok_or(FactProblem::InvalidCurrency),
+        None => selectors
+            .default_currency
+            .ok_or(FactProblem::MissingCurrency),
+    };
+    if let Err(FactProblem::InvalidCurrency) = currency {
+        facts.problems.push(FactProblem::InvalidCurrency);
+    }
     if let Some(text) = read(&selectors.amount)? {
-        match parse_amount(&text) {
-            Some(minor) => facts.amount_minor = Some(minor),
-            None => facts.problems.push(FactProblem::InvalidAmount),
+        match currency {
+            Ok(currency) => match currency.amount(&text) {
+                Some(amount) => facts.amount = Some(amount),
+                None => facts.problems.push(FactProblem::InvalidAmount),
+            },
+            Err(FactProblem::MissingCurrency) => facts.problems.push(FactProblem::MissingCurrency),
+            // Recorded above.
+            Err(_) => {}
         }
     }
-    if let Some(text) = read(&selectors.currency)? {
-        let code = text.trim().to_ascii_uppercase();
-        if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
-            facts.currency = Some(code);
-        } else {
-            facts.problems.push(FactProblem::InvalidCurrency);
+    if let Some(text) = read(&selectors.billing_country)? {
+        match CountryCode::parse_config(text.trim()) {
+            Some(code) => facts.billing_country = Some(code),
+            None => facts.problems.push(FactProblem::InvalidCountry),
         }
     }
     Ok(facts)
-}
-
-/// "120", "120.5", "120.50" -> 12050 minor units. No sign, at most two decimals.
-pub fn parse_amount(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || whole.len() > 12 || frac.len() > 2 || !digits(whole) || !digits(frac) {
-        return None;
-    }
-    let cents: u64 = format!("{frac:0<2}").parse().ok()?;
-    whole
-        .parse::<u64>()
-        .ok()?
-        .checked_mul(100)?
-        .checked_add(cents)
-}
-
-/// Minor units back to a decimal string for the log: 12050 -> "120.50".
-pub fn format_amount(minor: u64) -> String {
-    format!("{}.{:02}", minor / 100, minor % 100)
 }
 
 #[cfg(test)]
@@ -287,6 +291,8 @@ mod tests {
             device: s("header:X-Device-Id"),
             amount: s("json:/amount"),
             currency: s("json:/currency"),
+            default_currency: None,
+            billing_country: s("json:/billingCountry"),
             fold_gmail: true,
         }
     }
@@ -302,22 +308,28 @@ mod tests {
     fn a_pagoefectivo_cip_request_yields_its_facts() {
         let f = facts(
             r#"{"currency":"pen","amount":"120.5","userDocumentType":"DNI","userDocumentNumber":"4567 8912",
-               "userEmail":" Ana.Perez+x@GMAIL.com","userPhone":"987 654 321","userId":"cust-77"}"#,
+               "userEmail":" Ana.Perez+x@GMAIL.com","userPhone":"987 654 321","userId":"cust-77","billingCountry":"pe"}"#,
         );
         assert_eq!(f.key(KeyKind::Dni).as_deref(), Some("45678912"));
         assert_eq!(f.email.as_deref(), Some("anaperez@gmail.com"));
         assert_eq!(f.phone.as_deref(), Some("+51987654321"));
         assert_eq!(f.account.as_deref(), Some("cust-77"));
         assert_eq!(f.device.as_deref(), Some("dev-9"));
-        assert_eq!(f.amount_minor, Some(12050));
-        assert_eq!(f.currency.as_deref(), Some("PEN"));
+        assert_eq!(
+            f.amount.map(|a| (a.minor, a.currency)),
+            Some((12050, Currency::PEN))
+        );
+        assert_eq!(
+            f.billing_country.map(|c| c.as_str().to_string()).as_deref(),
+            Some("PE")
+        );
         assert!(f.problems.is_empty());
     }
 
     #[test]
     fn problems_are_recorded_not_guessed() {
         let f = facts(
-            r#"{"userDocumentType":"DNI","userDocumentNumber":"123","userEmail":"nope","amount":"-1"}"#,
+            r#"{"userDocumentType":"DNI","userDocumentNumber":"123","userEmail":"nope","amount":"-1","currency":"PEN"}"#,
         );
         assert_eq!(
             f.problems,
@@ -327,7 +339,7 @@ mod tests {
                 FactProblem::InvalidAmount
             ]
         );
-        let f = facts(r#"{"amount":1}"#);
+        let f = facts(r#"{"amount":1,"currency":"PEN"}"#);
         assert_eq!(f.problems, vec![FactProblem::MissingDocument]);
         let f = facts(r#"{"userDocumentType":"XX","userDocumentNumber":"45678912"}"#);
         assert_eq!(
@@ -346,14 +358,31 @@ mod tests {
     }
 
     #[test]
-    fn amounts_in_minor_units() {
-        assert_eq!(parse_amount("120"), Some(12000));
-        assert_eq!(parse_amount("120.5"), Some(12050));
-        assert_eq!(parse_amount("0.07"), Some(7));
-        for bad in ["", "1.005", "-3", "1e3", "abc", ".5"] {
-            assert_eq!(parse_amount(bad), None, "{bad}");
-        }
-        assert_eq!(format_amount(12050), "120.50");
+    fn amounts_are_read_in_their_currency() {
+        let f = facts(r#"{"userDocumentNumber":"45678912","amount":120.5,"currency":"USD"}"#);
+        assert_eq!(f.amount.map(|a| a.to_string()).as_deref(), Some("120.50"));
+        // Three decimals are too many for soles; no currency and none assumed is a problem.
+        let f = facts(r#"{"userDocumentNumber":"45678912","amount":"1.005","currency":"PEN"}"#);
+        assert_eq!(f.problems, vec![FactProblem::InvalidAmount]);
+        let f = facts(r#"{"userDocumentNumber":"45678912","amount":"10"}"#);
+        assert_eq!(f.problems, vec![FactProblem::MissingCurrency]);
+        let f = facts(r#"{"userDocumentNumber":"45678912","amount":"10","currency":"S/"}"#);
+        assert_eq!(f.problems, vec![FactProblem::InvalidCurrency]);
+        let f = facts(r#"{"userDocumentNumber":"45678912","billingCountry":"Peru"}"#);
+        assert_eq!(f.problems, vec![FactProblem::InvalidCountry]);
+        let mut assumed = pagoefectivo();
+        assumed.default_currency = Some(Currency::PEN);
+        let body = parse(
+            Some("application/json"),
+            br#"{"userDocumentNumber":"45678912","amount":"10"}"#,
+            BodyKind::Json,
+        )
+        .unwrap();
+        let f = extract(&assumed, &body, &http::HeaderMap::new(), None).unwrap();
+        assert_eq!(
+            f.amount.map(|a| (a.minor, a.currency)),
+            Some((1000, Currency::PEN))
+        );
     }
 
     #[test]

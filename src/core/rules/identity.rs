@@ -4,7 +4,8 @@
 //! or malformed document, an email that is not one), key block lists ([`super::lists`]),
 //! per-key burst limits ([`super::quotas`], in process), bindings ([`super::bindings`])
 //! and calendar quotas ([`super::quotas`]). Each rule either denies or marks the request
-//! for review; review reasons accumulate and the request is forwarded marked.
+//! for review; review reasons accumulate and the request is forwarded marked. Last, the
+//! risk rules ([`super::score`]) add up to a score that may review or deny it.
 //!
 //! The rules that need the store do not call it. [`plan`] either decides at once or
 //! returns an [`IdentityPlan`] holding one [`StorePlan`] (bindings, then counters); the glue
@@ -21,10 +22,12 @@ use super::bindings::{self, BindingRule};
 use super::lists::{self, KeyBlock};
 use super::quotas::{self, BurstFinding, CounterMeta, KeyLimit, RateMeta};
 use super::rate::BurstLimiter;
+use super::score::{Buckets, RiskContext, RiskPlan, RiskRules};
 use crate::core::calendar::Calendar;
 use crate::core::decision::{Decision, Mode, Reason, Verdict};
 use crate::core::identity::key_list::KeyHashes;
-use crate::core::plan::{StoreAnswer, StoreFailure, StorePlan};
+use crate::core::net::geo::CountryCode;
+use crate::core::plan::{Acquired, StoreAnswer, StoreFailure, StorePlan};
 use crate::core::policy::OnStoreError;
 use crate::core::request::body::BodyKind;
 use crate::core::request::facts::{FactProblem, FactSelectors, IdentityFacts};
@@ -59,10 +62,11 @@ pub struct IdentityRules {
     pub block_action: Action,
     pub limits: Vec<KeyLimit>,
     pub bindings: Vec<BindingRule>,
+    pub risk: Option<RiskRules>,
 }
 
 /// Where the rules are applied: the policy's name, mode and failure mode, the time, the
-/// shop's calendar.
+/// shop's calendar, and the client address's country.
 #[derive(Debug, Clone, Copy)]
 pub struct Setting<'a> {
     pub policy: &'a str,
@@ -70,6 +74,7 @@ pub struct Setting<'a> {
     pub on_store_error: OnStoreError,
     pub now: Timestamp,
     pub calendar: &'a Calendar,
+    pub country: Option<CountryCode>,
 }
 
 /// Either the decision, or what to ask the store before deciding.
@@ -91,6 +96,8 @@ pub struct IdentityPlan {
     rate_meta: Vec<RateMeta>,
     binding_rules: Vec<BindingMeta>,
     counter_meta: Vec<CounterMeta>,
+    /// The risk rules' judgements; their counters follow the quotas' in the plan.
+    risk: Option<RiskPlan>,
 }
 
 /// The reason and action of one planned binding.
@@ -180,14 +187,32 @@ pub fn plan<'l>(
         setting.now.as_millisecond(),
     );
     let (bind_ops, behind) = bindings::plan(&rules.bindings, setting.policy, hashes, now);
-    let (counters, counter_meta) = quotas::plan(
+    let (mut counters, counter_meta) = quotas::plan(
         &rules.limits,
         setting.policy,
         hashes,
         setting.now,
         setting.calendar,
     );
+    let risk = rules.risk.as_ref().map(|risk| {
+        let cx = RiskContext {
+            policy: setting.policy,
+            facts,
+            hashes,
+            country: setting.country,
+            now: setting.now,
+            calendar: setting.calendar,
+        };
+        let mut buckets = Buckets::default();
+        let plan = risk.plan(&cx, &mut buckets);
+        counters.extend(buckets.into_counters());
+        plan
+    });
     if rate_ops.is_empty() && bind_ops.is_empty() && counters.is_empty() {
+        let decision = match (risk, &rules.risk) {
+            (Some(plan), Some(risk)) => plan.conclude(risk, &[], decision),
+            _ => decision,
+        };
         return done(decision);
     }
     Step::Ask(Box::new(IdentityPlan {
@@ -212,6 +237,7 @@ pub fn plan<'l>(
             claim: None,
         },
         counter_meta,
+        risk,
     }))
 }
 
@@ -224,8 +250,13 @@ impl IdentityPlan {
     /// The decision, given the store's answer. When the store failed, a policy that fails
     /// closed refuses the request (503, even in shadow mode: its limits could not be kept);
     /// one that fails open lets it through on what was decided without the store, with
-    /// `store_unavailable` noted for the log and the metrics.
-    pub fn conclude(self, answer: Result<StoreAnswer, StoreFailure>) -> Decision {
+    /// `store_unavailable` noted for the log and the metrics, its risk rules judged on
+    /// what needs no store.
+    pub fn conclude(
+        self,
+        rules: &IdentityRules,
+        answer: Result<StoreAnswer, StoreFailure>,
+    ) -> Decision {
         let Self {
             mut decision,
             mode,
@@ -236,14 +267,19 @@ impl IdentityPlan {
             rate_meta,
             binding_rules,
             counter_meta,
+            risk,
         } = self;
         let done = |d: Decision| finish(d, mode, earlier_shadow);
+        let judge = |decision: Decision, counts: &[u64]| match (risk, &rules.risk) {
+            (Some(plan), Some(rules)) => plan.conclude(rules, counts, decision),
+            _ => decision,
+        };
         let Ok(answer) = answer else {
             return done(match on_store_error {
                 OnStoreError::Closed => Decision::deny(Reason::StoreUnavailable),
                 OnStoreError::Open => {
                     decision.note(Reason::StoreUnavailable);
-                    decision
+                    judge(decision, &[])
                 }
             });
         };
@@ -272,7 +308,15 @@ impl IdentityPlan {
                 store.now,
             );
         }
-        done(decision)
+        if decision.is_denied() {
+            return done(decision);
+        }
+        // Risk counters follow the quotas' and are never refused on.
+        let counts = match &answer.counters {
+            Some(Acquired::Granted(counts)) => counts.get(counter_meta.len()..).unwrap_or(&[]),
+            _ => &[],
+        };
+        done(judge(decision, counts))
     }
 }
 
@@ -302,6 +346,7 @@ mod tests {
             block_action: Action::Deny,
             limits,
             bindings,
+            risk: None,
         }
     }
 
@@ -354,6 +399,7 @@ mod tests {
             on_store_error,
             now: at.parse().unwrap(),
             calendar: &calendar,
+            country: None,
         };
         let hashes = KeyHashes::of(f, &KeyHasher::new(b"test"));
         plan(r, setting, f, &hashes, connection, |_| None)
@@ -407,10 +453,13 @@ mod tests {
             "2026-11-25T04:00:00Z",
             Mode::Enforce,
         ));
-        let denied = plan.conclude(Ok(StoreAnswer {
-            counters: Some(Acquired::Refused { index: 0 }),
-            ..StoreAnswer::default()
-        }));
+        let denied = plan.conclude(
+            &r,
+            Ok(StoreAnswer {
+                counters: Some(Acquired::Refused { index: 0 }),
+                ..StoreAnswer::default()
+            }),
+        );
         assert_eq!(
             denied.denied_for(),
             Some(Reason::QuotaExceeded(KeyKind::Dni, Period::Day))
@@ -425,10 +474,13 @@ mod tests {
         let r = rules(vec![daily(1, Action::Review)], vec![]);
         let f = facts("45678912", None);
         let granted = |count| {
-            asked(step(&r, &f, "2026-11-25T12:00:00Z", Mode::Enforce)).conclude(Ok(StoreAnswer {
-                counters: Some(Acquired::Granted(vec![count])),
-                ..StoreAnswer::default()
-            }))
+            asked(step(&r, &f, "2026-11-25T12:00:00Z", Mode::Enforce)).conclude(
+                &r,
+                Ok(StoreAnswer {
+                    counters: Some(Acquired::Granted(vec![count])),
+                    ..StoreAnswer::default()
+                }),
+            )
         };
         assert_eq!(granted(1).verdict(), Verdict::Allow);
         let second = granted(2);
@@ -455,10 +507,13 @@ mod tests {
         assert_eq!(ops.len(), 1);
         assert!(ops[0].enforced && ops[0].max == 1 && ops[0].expires_at.is_none());
         // The store stopped at the binding: no counters were touched.
-        let denied = plan.conclude(Ok(StoreAnswer {
-            bindings: vec![Binding::Exceeded { members: 1 }],
-            ..StoreAnswer::default()
-        }));
+        let denied = plan.conclude(
+            &r,
+            Ok(StoreAnswer {
+                bindings: vec![Binding::Exceeded { members: 1 }],
+                ..StoreAnswer::default()
+            }),
+        );
         assert_eq!(
             denied.denied_for(),
             Some(Reason::BindingExceeded(KeyKind::Dni, KeyKind::Account))
@@ -478,11 +533,14 @@ mod tests {
             Mode::Enforce,
         ));
         assert!(!plan.store_plan().bindings[0].enforced);
-        let d = plan.conclude(Ok(StoreAnswer {
-            bindings: vec![Binding::Exceeded { members: 1 }],
-            counters: Some(Acquired::Granted(vec![1])),
-            ..StoreAnswer::default()
-        }));
+        let d = plan.conclude(
+            &r,
+            Ok(StoreAnswer {
+                bindings: vec![Binding::Exceeded { members: 1 }],
+                counters: Some(Acquired::Granted(vec![1])),
+                ..StoreAnswer::default()
+            }),
+        );
         assert_eq!(d.verdict(), Verdict::Review);
     }
 
@@ -496,7 +554,7 @@ mod tests {
                 "2026-11-25T12:00:00Z",
                 mode,
             ));
-            let d = plan.conclude(Err(StoreFailure));
+            let d = plan.conclude(&r, Err(StoreFailure));
             assert_eq!(d.denied_for(), Some(Reason::StoreUnavailable), "{mode:?}");
         }
     }
@@ -513,7 +571,7 @@ mod tests {
             open,
             Decision::allow(),
         ));
-        let d = plan.conclude(Err(StoreFailure));
+        let d = plan.conclude(&r, Err(StoreFailure));
         assert_eq!(d.verdict(), Verdict::Allow);
         assert_eq!(d.primary_reason(), Some(Reason::StoreUnavailable));
     }

@@ -183,6 +183,7 @@ pub(super) fn plan(
                 // A minute's grace so clocks a little apart agree on the window.
                 expires_at: window.ends_at.as_second() + 60,
                 enforced: limit.action == Action::Deny,
+                add: 1,
             });
             meta.push(CounterMeta {
                 kind: limit.kind,

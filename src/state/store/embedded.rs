@@ -176,8 +176,8 @@ impl Store for EmbeddedStore {
             for (op, _) in plan.bindings.iter().zip(&answer.bindings) {
                 dirty.bindings.insert(op.key.clone());
             }
-            if answer.counters.is_some() {
-                for counter in &plan.counters {
+            if matches!(answer.counters, Some(super::Acquired::Granted(_))) {
+                for counter in plan.counters.iter().filter(|c| c.add > 0) {
                     dirty.counters.insert(counter.key.clone());
                 }
             }
@@ -570,6 +570,7 @@ mod tests {
                     limit: 5,
                     expires_at,
                     enforced: true,
+                    add: 1,
                 })
                 .collect(),
             ..StorePlan::default()

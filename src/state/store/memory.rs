@@ -165,23 +165,27 @@ impl Maps {
 
     fn acquire(&mut self, counters: &[Counter], now: i64) -> Acquired {
         let map = &mut self.counters;
-        let current = |c: &Counter| match map.get(&c.key) {
+        let current = |map: &HashMap<String, (u64, i64)>, c: &Counter| match map.get(&c.key) {
             Some((count, expires)) if *expires > now => *count,
             _ => 0,
         };
         if let Some(index) = counters
             .iter()
-            .position(|c| c.enforced && current(c) >= c.limit)
+            .position(|c| c.enforced && current(map, c).saturating_add(c.add) > c.limit)
         {
             return Acquired::Refused { index };
         }
         let mut counts = Vec::with_capacity(counters.len());
         for c in counters {
+            if c.add == 0 {
+                counts.push(current(map, c));
+                continue;
+            }
             let entry = map.entry(c.key.clone()).or_insert((0, c.expires_at));
             if entry.1 <= now {
                 *entry = (0, c.expires_at);
             }
-            entry.0 += 1;
+            entry.0 = entry.0.saturating_add(c.add);
             counts.push(entry.0);
         }
         Acquired::Granted(counts)
@@ -296,6 +300,7 @@ mod tests {
             limit,
             expires_at: 1000,
             enforced,
+            add: 1,
         }
     }
 
@@ -335,6 +340,40 @@ mod tests {
         assert_eq!(acquire(&store, &[next], 1000), Acquired::Granted(vec![1]));
         store.lock().unwrap().purge_expired(5000);
         assert_eq!(store.lock().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn sums_add_amounts_and_reads_create_nothing() {
+        let store = MemoryStore::new();
+        let today = Counter::tally("s:today".into(), 12_050, 1000);
+        let yesterday = Counter::tally("s:yesterday".into(), 0, 1000);
+        let plan = [today.clone(), yesterday.clone()];
+        assert_eq!(
+            acquire(&store, &plan, 0),
+            Acquired::Granted(vec![12_050, 0])
+        );
+        assert_eq!(
+            acquire(&store, &plan, 0),
+            Acquired::Granted(vec![24_100, 0])
+        );
+        assert_eq!(
+            store.lock().unwrap().len(),
+            1,
+            "the read window was not created"
+        );
+        // A quota that would go past its limit refuses the whole plan: no amount is added.
+        let full = Counter {
+            add: 1,
+            ..counter("q", 0, true)
+        };
+        assert_eq!(
+            acquire(&store, &[today.clone(), full], 0),
+            Acquired::Refused { index: 1 }
+        );
+        assert_eq!(
+            acquire(&store, &[yesterday, today], 0),
+            Acquired::Granted(vec![0, 36_150])
+        );
     }
 
     #[test]
@@ -417,6 +456,7 @@ mod plans {
             limit,
             expires_at: 1000,
             enforced: true,
+            add: 1,
         }
     }
 

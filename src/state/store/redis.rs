@@ -76,26 +76,36 @@ for i = 1, nb do
     bindings[#bindings + 1] = {1, others + 1}
   end
 end
-a = 6 + 4 * nr + 4 * nb
+a = 6 + 3 * nr + 4 * nb
 local counters = {0}
 if (not stopped) and nc > 0 then
-  -- Count first, undo on a refusal: refusals are the rare case.
+  -- Count first, undo on a refusal: refusals are the rare case. A counter adds `add`
+  -- (1 for a quota, an amount for a sum); one that adds 0 is only read, never created.
   counters = {1}
   for j = 1, nc do
     local key = KEYS[nr + nb + j]
-    local limit, ttl = tonumber(ARGV[a + (j - 1) * 3]), tonumber(ARGV[a + (j - 1) * 3 + 1])
-    local enforced = ARGV[a + (j - 1) * 3 + 2] == '1'
-    local count = redis.call('INCR', key)
-    if count == 1 then redis.call('EXPIRE', key, ttl) end
+    local at = a + (j - 1) * 4
+    local limit, ttl = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+    local enforced, add = ARGV[at + 2] == '1', tonumber(ARGV[at + 3])
+    local count
+    if add == 0 then
+      count = tonumber(redis.call('GET', key) or '0')
+    else
+      count = redis.call('INCRBY', key, add)
+      if count == add then redis.call('EXPIRE', key, ttl) end
+    end
     if enforced and count > limit then
-      for k = 1, j do redis.call('DECR', KEYS[nr + nb + k]) end
+      for k = 1, j do
+        local undo = tonumber(ARGV[a + (k - 1) * 4 + 3])
+        if undo > 0 then redis.call('DECRBY', KEYS[nr + nb + k], undo) end
+      end
       counters = {2, j - 1}
       break
     end
     counters[#counters + 1] = count
   end
 end
-a = 6 + 4 * nr + 4 * nb + 3 * nc
+a = 6 + 3 * nr + 4 * nb + 4 * nc
 local claim = 0
 if (not stopped) and hc == 1 then
   local key = KEYS[nr + nb + nc + 1]
@@ -383,6 +393,7 @@ impl Store for RedisStore {
                 counter.limit.to_string(),
                 (counter.expires_at - now).max(1).to_string(),
                 u8::from(counter.enforced).to_string(),
+                counter.add.to_string(),
             ]);
         }
         if let Some(claim) = &plan.claim {
