@@ -136,3 +136,69 @@ fn sums_add_amounts_reads_create_nothing_and_a_refusal_adds_nothing() {
         );
     });
 }
+
+#[test]
+fn reviews_are_queued_resolved_once_and_fraud_blocks_the_identity_keys() {
+    use garita::state::store::review::{Outcome, Resolution, Resolved, Review};
+    each_store(|store| {
+        let backend = store.backend();
+        let review = |id: &str, at| Review {
+            id: id.into(),
+            at,
+            route: "cips".into(),
+            policy: "cips".into(),
+            keys: vec![("dni".into(), "d1".into()), ("ip".into(), "i1".into())],
+            amount: Some("1500.00".into()),
+            currency: Some("PEN".into()),
+            reasons: vec!["risk_score".into()],
+            score: Some(60),
+            resolution: None,
+        };
+        let rt = store.rt;
+        rt.block_on(store.store.add_review(&review("b", 200)))
+            .unwrap();
+        rt.block_on(store.store.add_review(&review("a", 100)))
+            .unwrap();
+        let pending = rt.block_on(store.store.reviews(true)).unwrap();
+        let ids: Vec<&str> = pending.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"], "{backend}: oldest first");
+
+        let fraud = Resolution {
+            outcome: Outcome::Fraud,
+            by: "ops".into(),
+            at: 300,
+        };
+        let done = rt
+            .block_on(store.store.resolve_review("a", &fraud))
+            .unwrap();
+        assert!(
+            matches!(&done, Resolved::Now(r) if r.resolution.is_some()),
+            "{backend}"
+        );
+        let again = rt
+            .block_on(store.store.resolve_review("a", &fraud))
+            .unwrap();
+        assert!(matches!(again, Resolved::Already(_)), "{backend}");
+        let unknown = rt
+            .block_on(store.store.resolve_review("zz", &fraud))
+            .unwrap();
+        assert_eq!(unknown, Resolved::Unknown, "{backend}");
+        assert_eq!(rt.block_on(store.store.reviews(true)).unwrap().len(), 1);
+        assert_eq!(rt.block_on(store.store.reviews(false)).unwrap().len(), 2);
+
+        // The DNI is blocked, the address is not; a blocked key stops the plan.
+        let plan = StorePlan {
+            now: 400,
+            blocks: vec![
+                "blk:email:e1".into(),
+                "blk:ip:i1".into(),
+                "blk:dni:d1".into(),
+            ],
+            counters: vec![quota("q:after-block", 5)],
+            ..StorePlan::default()
+        };
+        let answer = store.run(&plan);
+        assert_eq!(answer.blocked, Some(2), "{backend}");
+        assert_eq!(answer.counters, None, "{backend}: nothing counted");
+    });
+}

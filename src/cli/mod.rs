@@ -1,9 +1,10 @@
 //! The `garita` command: run the gateway, check a configuration, sign a test
-//! notification, or play the demo. Each subcommand is a thin wrapper; the work is in the
+//! notification, look at the state or the review queue, or play the demo. Each subcommand is a thin wrapper; the work is in the
 //! layers below.
 
 pub mod demo;
 mod inspect;
+mod review;
 mod sign;
 
 use crate::config::Config;
@@ -61,6 +62,11 @@ enum Command {
         #[command(subcommand)]
         command: StateCommand,
     },
+    /// The review queue of a running gateway, through its admin API.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
     /// Start a demo shop and the gateway on loopback and play scripted requests.
     Demo {
         #[arg(long, short, default_value = "conf/demo.toml")]
@@ -83,6 +89,42 @@ enum StateCommand {
         /// as a PagoEfectivo operationNumber).
         fact: String,
         value: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReviewCommand {
+    /// The requests waiting for review, oldest first: id, time, route, amount, score,
+    /// reasons.
+    List {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The admin token to call with, by name (default: the first in [admin]).
+        #[arg(long)]
+        token: Option<String>,
+        /// The admin API's address, when not the one admin.listen gives (0.0.0.0, port 0).
+        #[arg(long)]
+        admin: Option<std::net::SocketAddr>,
+        /// Include the resolved ones.
+        #[arg(long)]
+        all: bool,
+        /// Print the API's JSON instead of one line a review.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resolve a review: approved, or fraud (its DNI, email, phone, account and device go
+    /// on the block list at once).
+    Resolve {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long)]
+        admin: Option<std::net::SocketAddr>,
+        /// The review's id (the request id the backend saw as X-Request-Id).
+        id: String,
+        /// approved or fraud.
+        outcome: String,
     },
 }
 
@@ -164,6 +206,34 @@ pub fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Review { command } => {
+            let result = match command {
+                ReviewCommand::List {
+                    config,
+                    token,
+                    admin,
+                    all,
+                    json,
+                } => review::list(&review::Target::new(config, token, admin), all, json),
+                ReviewCommand::Resolve {
+                    config,
+                    token,
+                    admin,
+                    id,
+                    outcome,
+                } => review::resolve(&review::Target::new(config, token, admin), &id, &outcome),
+            };
+            match result {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Demo { config, exit } => match demo::run(&DemoOptions { config, exit }) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,

@@ -30,6 +30,26 @@ pub struct FileConfig {
     pub identity: IdentitySection,
     #[serde(default)]
     pub state: StateSection,
+    pub admin: Option<AdminSection>,
+}
+
+/// The admin API: its own listener (keep it on loopback or a management network), and the
+/// bearer tokens that may call it, each with a name for the audit log.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    pub listen: String,
+    pub tokens: Vec<AdminTokenSection>,
+}
+
+/// One admin token: a name, and exactly one of `env`, `file` or (demos only) `value`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminTokenSection {
+    pub name: String,
+    pub env: Option<String>,
+    pub file: Option<PathBuf>,
+    pub value: Option<String>,
 }
 
 /// Where quota counters, bindings and replay records are kept.

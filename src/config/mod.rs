@@ -22,6 +22,7 @@ use crate::core::request::client_ip::ClientIpResolver;
 use crate::core::request::route::RouteTable;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where decision-log lines go.
@@ -149,6 +150,7 @@ pub struct Config {
     pub read_timeout: Duration,
     pub client_ip: ClientIpResolver,
     pub metrics_listen: Option<SocketAddr>,
+    pub admin: Option<AdminSettings>,
     pub decision_log: LogTarget,
     pub routes: RouteTable,
     pub policies: Policies,
@@ -158,6 +160,29 @@ pub struct Config {
     /// Things that work but should not be so in production (shown by `garita check`,
     /// logged by `garita run`).
     pub warnings: Vec<String>,
+}
+
+/// The admin API's listener and the tokens that may call it.
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    pub listen: SocketAddr,
+    pub tokens: Vec<AdminToken>,
+}
+
+/// An admin token as kept: its name and the SHA-256 of its secret (compared in constant
+/// time; the secret itself is not kept).
+#[derive(Clone)]
+pub struct AdminToken {
+    pub name: Arc<str>,
+    pub digest: [u8; 32],
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminToken")
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 impl Config {
@@ -257,6 +282,22 @@ fn describe_policy(policy: &crate::core::policy::Policy) -> String {
             rules.bindings.len(),
             rules.max_body
         ));
+        if let Some(risk) = &rules.risk {
+            let shadow = risk
+                .rules
+                .iter()
+                .filter(|r| r.mode == crate::core::decision::Mode::Shadow)
+                .count();
+            let deny = risk
+                .thresholds
+                .deny
+                .map_or(String::new(), |d| format!(", deny at {d}"));
+            parts.push(format!(
+                "risk: {} rules ({shadow} in shadow), review at {}{deny}",
+                risk.rules.len(),
+                risk.thresholds.review,
+            ));
+        }
     }
     if let Some(webhook) = &policy.webhook {
         parts.push(format!(

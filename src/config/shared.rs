@@ -195,6 +195,47 @@ pub(crate) fn compile_rate_limit(
     }
 }
 
+/// A secret from the environment, a file (its last line break dropped) or, for demos, the
+/// config itself (with a warning): exactly one of them.
+pub(crate) fn load_secret(
+    ctx: &Ctx,
+    at: &str,
+    source: &file::SecretSource,
+    warnings: &mut Vec<String>,
+) -> Result<String, ConfigError> {
+    match (&source.env, &source.file, &source.value) {
+        (Some(var), None, None) => std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                ctx.invalid(
+                    at,
+                    &format!("the environment variable {var} to hold the secret"),
+                    "it unset or empty",
+                )
+            }),
+        (None, Some(path), None) => {
+            let full = ctx.resolve(path);
+            let text = std::fs::read_to_string(&full).map_err(|e| {
+                ctx.invalid(
+                    at,
+                    "a readable secret file",
+                    format!("{} ({})", full.display(), e.kind()),
+                )
+            })?;
+            Ok(text.trim_end_matches(['\n', '\r']).to_string())
+        }
+        (None, None, Some(value)) => {
+            warnings.push(format!(
+                "{}: {at}: a secret is written in the config file itself; use env or file outside demos",
+                ctx.file_display()
+            ));
+            Ok(value.clone())
+        }
+        _ => Err(ctx.invalid(at, "exactly one of env, file or value", "none or several")),
+    }
+}
+
 /// "500ms", "1s", "10m", "1h", "1d".
 pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();

@@ -8,6 +8,8 @@
 //! Times are Unix seconds, UTC.
 //!
 //! How a store carries out a plan:
+//! -. Blocked keys: the first of the request's keys that a resolution put on the store's
+//!    block list stops the plan there; nothing is counted.
 //! 0. Shared rates (GCRA), in order. An enforced one that is over its rate stops the plan
 //!    there and counts nothing further.
 //! 1. Bindings, in order. A binding that would exceed its set stops the plan there when it
@@ -103,6 +105,11 @@ pub enum Rate {
     Limited { retry_after_ms: u64 },
 }
 
+/// The store key of a blocked identity: every policy looks it up.
+pub fn block_key(kind: &str, hash: &str) -> String {
+    format!("blk:{kind}:{hash}")
+}
+
 /// Claim a webhook event for delivery, held until `hold_until` unless settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimOp {
@@ -114,6 +121,8 @@ pub struct ClaimOp {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StorePlan {
     pub now: i64,
+    /// Keys to look up in the store's block list (`blk:{fact}:{hash}`), in order.
+    pub blocks: Vec<String>,
     pub rates: Vec<GcraOp>,
     pub bindings: Vec<BindOp>,
     pub counters: Vec<Counter>,
@@ -122,7 +131,8 @@ pub struct StorePlan {
 
 impl StorePlan {
     pub fn is_empty(&self) -> bool {
-        self.rates.is_empty()
+        self.blocks.is_empty()
+            && self.rates.is_empty()
             && self.bindings.is_empty()
             && self.counters.is_empty()
             && self.claim.is_none()
@@ -159,6 +169,8 @@ pub enum Claim {
 /// The store's answer to a plan, in the plan's order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoreAnswer {
+    /// The index of the first key found on the block list; then nothing else was done.
+    pub blocked: Option<usize>,
     /// One per shared rate carried out; shorter than the plan's when an enforced rate
     /// stopped it (and then nothing else was carried out).
     pub rates: Vec<Rate>,

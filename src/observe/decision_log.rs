@@ -234,8 +234,9 @@ impl DecisionLog {
         }
     }
 
-    /// Encode one record and add it to the batch; never waits on the writer.
-    pub fn write(&self, record: &DecisionRecord<'_>) {
+    /// Encode one record (a decision, or an admin change for the audit trail) and add it
+    /// to the batch; never waits on the writer.
+    pub fn write<T: Serialize>(&self, record: &T) {
         ENCODED.with_borrow_mut(|line| {
             line.clear();
             if let Err(e) = serde_json::to_writer(&mut *line, record) {

@@ -51,6 +51,8 @@ pub struct ConnectionMetrics {
 pub struct StoreMetrics {
     pub execute_seconds: Histogram,
     pub settle_seconds: Histogram,
+    /// The review queue's calls: recording, listing, resolving.
+    pub review_seconds: Histogram,
     pub errors: IntCounterVec,
     pub up: IntGauge,
 }
@@ -126,7 +128,7 @@ impl Metrics {
         let store_seconds = HistogramVec::new(
             HistogramOpts::new(
                 "garita_store_duration_seconds",
-                "Time the identity store took to answer, by operation (execute: one request's plan; settle: a delivered or failed webhook).",
+                "Time the identity store took to answer, by operation (execute: one request's plan; settle: a delivered or failed webhook; review: the review queue).",
             )
             .buckets(vec![
                 0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -239,6 +241,7 @@ impl Metrics {
             store: StoreMetrics {
                 execute_seconds: store_seconds.with_label_values(&["execute"]),
                 settle_seconds: store_seconds.with_label_values(&["settle"]),
+                review_seconds: store_seconds.with_label_values(&["review"]),
                 errors: store_errors,
                 up: store_up,
             },

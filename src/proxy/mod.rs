@@ -12,6 +12,7 @@
 //! decision-log line and the metrics once per request, whatever happened.
 
 mod account;
+pub mod admin;
 mod body;
 pub mod connection;
 pub mod listeners;
@@ -32,6 +33,7 @@ use crate::core::request::{framing, path};
 use crate::core::rules::webhook::HeldClaim;
 use crate::observe::decision_log::DecisionLog;
 use crate::observe::metrics::Metrics;
+use crate::state::store::Review;
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -214,6 +216,54 @@ impl GaritaProxy {
     }
 }
 
+/// Why a request goes to review: its reasons, then each enforced risk rule that fired
+/// with what it added (`large_order=40`).
+fn review_reasons(decision: &Decision) -> Vec<String> {
+    let mut reasons: Vec<String> = decision.reasons().iter().map(|r| r.detail()).collect();
+    if let Some(risk) = decision.risk() {
+        reasons.extend(
+            risk.fired
+                .iter()
+                .filter(|f| !f.shadow)
+                .map(|f| format!("{}={}", f.rule, f.weight)),
+        );
+    }
+    reasons
+}
+
+impl GaritaProxy {
+    /// Put a request forwarded for review in the store's queue before it goes on. A store
+    /// that does not take it is counted and logged by the store call; the request still
+    /// goes to the backend marked, as its policy decided.
+    async fn enqueue_review(&self, decision: &Decision, ctx: &RequestCtx) {
+        let served = &*self.served;
+        let policy = ctx
+            .policy
+            .map_or("", |id| &*served.config.policies[id].name);
+        let facts = ctx.facts.as_ref();
+        let amount = facts.and_then(|(f, _)| f.amount);
+        let reasons = review_reasons(decision);
+        let review = Review {
+            id: ctx.request_id.to_string(),
+            at: served.runtime.now().as_second(),
+            route: ctx.route.to_string(),
+            policy: policy.to_string(),
+            keys: facts.map_or_else(Vec::new, |(_, hashes)| {
+                hashes
+                    .iter()
+                    .map(|(kind, hash)| (kind.as_str().to_string(), hash.to_string()))
+                    .collect()
+            }),
+            amount: amount.map(|a| a.to_string()),
+            currency: amount.map(|a| a.currency.as_str().to_string()),
+            reasons,
+            score: decision.risk().map(|r| r.score),
+            resolution: None,
+        };
+        let _ = served.record_review(&review).await;
+    }
+}
+
 /// Answer locally. The connection is closed after the answer unless `reusable` says the
 /// next request on it can be found: the body was read to its end (or there was none) and
 /// the head's framing was not in doubt.
@@ -348,6 +398,9 @@ impl ProxyHttp for GaritaProxy {
                 .observe(took.as_secs_f64()),
         }
         let reply = response::denial(&decision, &ctx.request_id);
+        if decision.verdict() == Verdict::Review {
+            self.enqueue_review(&decision, ctx).await;
+        }
         ctx.decision = Some(decision);
         if let Some(mut reply) = reply {
             if let Some(allow) = &ctx.allow {
@@ -471,19 +524,11 @@ impl ProxyHttp for GaritaProxy {
             .as_ref()
             .filter(|d| d.verdict() == Verdict::Review)
         {
-            let mut reasons: Vec<String> = decision.reasons().iter().map(|r| r.detail()).collect();
             upstream_request.insert_header(DECISION_HEADER, "review")?;
             if let Some(risk) = decision.risk() {
-                // Each enforced rule that fired, with what it added: `large_order=40`.
-                reasons.extend(
-                    risk.fired
-                        .iter()
-                        .filter(|f| !f.shadow)
-                        .map(|f| format!("{}={}", f.rule, f.weight)),
-                );
                 upstream_request.insert_header(SCORE_HEADER, risk.score.to_string())?;
             }
-            upstream_request.insert_header(REASONS_HEADER, reasons.join(", "))?;
+            upstream_request.insert_header(REASONS_HEADER, review_reasons(decision).join(", "))?;
         }
         Ok(())
     }

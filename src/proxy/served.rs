@@ -20,7 +20,7 @@ use crate::core::rules::connection::{self, ConnectionFacts};
 use crate::core::rules::identity::{self, Setting, Step};
 use crate::observe::metrics::{Metrics, RouteMetrics};
 use crate::state::runtime::{Runtime, RuntimeError};
-use crate::state::store::StoreError;
+use crate::state::store::{Resolution, Resolved, Review, StoreError};
 use prometheus::Histogram;
 use std::collections::HashMap;
 use std::future::Future;
@@ -160,6 +160,30 @@ impl Served {
         let _ = self
             .ask(seconds, store.settle(key, delivered_until, now))
             .await;
+    }
+
+    /// Add a request forwarded for review to the queue, within the timeout.
+    pub async fn record_review(&self, review: &Review) -> Result<(), StoreError> {
+        let seconds = &self.metrics.store.review_seconds;
+        self.ask(seconds, self.runtime.store.add_review(review))
+            .await
+    }
+
+    /// The review queue (only unresolved reviews when `pending`).
+    pub async fn reviews(&self, pending: bool) -> Result<Vec<Review>, StoreError> {
+        let seconds = &self.metrics.store.review_seconds;
+        self.ask(seconds, self.runtime.store.reviews(pending)).await
+    }
+
+    /// Resolve a review; `fraud` blocks its identity keys.
+    pub async fn resolve_review(
+        &self,
+        id: &str,
+        resolution: &Resolution,
+    ) -> Result<Resolved, StoreError> {
+        let seconds = &self.metrics.store.review_seconds;
+        self.ask(seconds, self.runtime.store.resolve_review(id, resolution))
+            .await
     }
 
     async fn ask<T>(

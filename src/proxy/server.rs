@@ -10,6 +10,7 @@
 //! process instead of leaving it up without that listener. SIGHUP reopens the decision log
 //! and leaves everything else running.
 
+use super::admin::AdminApp;
 use crate::config::Config;
 use crate::observe::decision_log::DecisionLog;
 use crate::observe::metrics::{Metrics, MetricsApp};
@@ -101,6 +102,7 @@ pub struct Gateway {
     /// Bound already: connections wait in the backlog until the server runs.
     pub proxy: Vec<SocketAddr>,
     pub metrics: Option<SocketAddr>,
+    pub admin: Option<SocketAddr>,
     served: Arc<Served>,
     log: Arc<DecisionLog>,
 }
@@ -136,7 +138,11 @@ impl Gateway {
             .metrics
             .iter()
             .map(|a| format!("listening on {a} (metrics)"));
-        proxy.chain(metrics).collect()
+        let admin = self
+            .admin
+            .iter()
+            .map(|a| format!("listening on {a} (admin)"));
+        proxy.chain(metrics).chain(admin).collect()
     }
 }
 
@@ -148,6 +154,11 @@ pub fn build_server(config: Config) -> Result<Gateway, GatewayError> {
         .map(|a| listeners::bind(*a))
         .collect::<Result<Vec<_>, _>>()?;
     let metrics_socket = config.metrics_listen.map(listeners::bind).transpose()?;
+    let admin_socket = config
+        .admin
+        .as_ref()
+        .map(|a| listeners::bind(a.listen))
+        .transpose()?;
     let conf = ServerConf {
         threads: config.threads,
         grace_period_seconds: Some(config.grace_period_seconds),
@@ -221,6 +232,16 @@ pub fn build_server(config: Config) -> Result<Gateway, GatewayError> {
         server.add_service(PreBound::new(metrics_service, vec![socket]));
     }
 
+    let admin_addr = admin_socket.as_ref().map(|b| b.addr);
+    if let Some(socket) = admin_socket {
+        let mut admin_service = Service::new(
+            "garita admin".to_string(),
+            HttpServer::new_app(AdminApp::new(served.clone(), log.clone())),
+        );
+        admin_service.add_tcp(&socket.addr.to_string());
+        server.add_service(PreBound::new(admin_service, vec![socket]));
+    }
+
     server.add_service(background_service(
         "garita housekeeping",
         Housekeeping {
@@ -232,6 +253,7 @@ pub fn build_server(config: Config) -> Result<Gateway, GatewayError> {
         server,
         proxy: proxy_addrs,
         metrics: metrics_addr,
+        admin: admin_addr,
         served,
         log,
     })

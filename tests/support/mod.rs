@@ -259,20 +259,22 @@ impl GatewayBuilder {
             let clock = dir.path().join("clock").display().to_string();
             env.push(("GARITA_TEST_CLOCK_FILE".into(), clock));
         }
-        let (child, proxy, metrics) = spawn(dir.path(), &env);
+        let (child, at) = spawn(dir.path(), &env);
         TestGateway {
             child,
             shop,
-            proxy,
-            metrics,
+            proxy: at.proxy,
+            metrics: at.metrics,
+            admin: at.admin,
             dir,
             env,
         }
     }
 }
 
-/// Start `garita run` on the config in `dir` and wait for its listeners.
-fn spawn(dir: &Path, env: &[(String, String)]) -> (Child, SocketAddr, SocketAddr) {
+/// Start `garita run` on the config in `dir` and wait for its listeners (the admin one too
+/// when the config has an `[admin]` table).
+fn spawn(dir: &Path, env: &[(String, String)]) -> (Child, Listeners) {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -286,7 +288,13 @@ fn spawn(dir: &Path, env: &[(String, String)]) -> (Child, SocketAddr, SocketAddr
         .stderr(stderr)
         .spawn()
         .expect("start garita");
-    let listening = read_listeners(child.stdout.take().unwrap(), &["proxy", "metrics"]);
+    let config = std::fs::read_to_string(dir.join("garita.toml")).unwrap_or_default();
+    let roles: &[&str] = if config.contains("\n[admin]") {
+        &["proxy", "metrics", "admin"]
+    } else {
+        &["proxy", "metrics"]
+    };
+    let listening = read_listeners(child.stdout.take().unwrap(), roles);
     let (Some(&proxy), Some(&metrics)) = (listening.get("proxy"), listening.get("metrics")) else {
         let _ = child.kill();
         let _ = child.wait();
@@ -296,7 +304,22 @@ fn spawn(dir: &Path, env: &[(String, String)]) -> (Child, SocketAddr, SocketAddr
             std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
         );
     };
-    (child, proxy, metrics)
+    let admin = listening.get("admin").copied();
+    (
+        child,
+        Listeners {
+            proxy,
+            metrics,
+            admin,
+        },
+    )
+}
+
+/// Where a started gateway listens.
+struct Listeners {
+    proxy: SocketAddr,
+    metrics: SocketAddr,
+    admin: Option<SocketAddr>,
 }
 
 pub struct TestGateway {
@@ -304,6 +327,8 @@ pub struct TestGateway {
     pub shop: DemoShop,
     pub proxy: SocketAddr,
     pub metrics: SocketAddr,
+    /// The admin API, when the rules have an `[admin]` table.
+    pub admin: Option<SocketAddr>,
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
 }
@@ -365,10 +390,11 @@ impl TestGateway {
     pub fn restart(&mut self, signal: &str) {
         self.signal(signal);
         self.child.wait().expect("garita exits");
-        let (child, proxy, metrics) = spawn(self.dir.path(), &self.env);
+        let (child, at) = spawn(self.dir.path(), &self.env);
         self.child = child;
-        self.proxy = proxy;
-        self.metrics = metrics;
+        self.proxy = at.proxy;
+        self.metrics = at.metrics;
+        self.admin = at.admin;
     }
 
     /// Whether the gateway process has exited, and how.

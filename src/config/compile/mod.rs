@@ -3,6 +3,7 @@
 //! Global `[ip_rules]` are merged into every policy here, so the decision core only ever
 //! looks at one allow list and one block list per policy.
 
+mod admin;
 mod identity;
 mod risk;
 mod webhook;
@@ -308,6 +309,22 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         });
     }
 
+    let admin = match &raw.admin {
+        Some(section) => {
+            let at = socket_addr(&ctx, "admin.listen", &section.listen)?;
+            let taken = metrics_listen.is_some_and(|m| listeners_clash(m, at));
+            if taken || listen.iter().any(|proxy| listeners_clash(*proxy, at)) {
+                return Err(ctx.invalid(
+                    "admin.listen",
+                    "an address of its own, not the proxy's or the metrics'",
+                    at,
+                ));
+            }
+            Some(admin::admin_settings(&ctx, section, at, &mut warnings)?)
+        }
+        None => None,
+    };
+
     Ok(Config {
         source: ctx.file.clone(),
         listen,
@@ -326,6 +343,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         read_timeout: Duration::from_millis(raw.upstream.read_timeout_ms.unwrap_or(30_000)),
         client_ip: ClientIpResolver::new(trusted, header),
         metrics_listen,
+        admin,
         decision_log,
         routes: RouteTable::new(routes, default_policy),
         policies,

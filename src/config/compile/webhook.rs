@@ -6,7 +6,7 @@
 
 use crate::config::error::ConfigError;
 use crate::config::file;
-use crate::config::shared::{parse_duration, read_list, Ctx};
+use crate::config::shared::{load_secret, parse_duration, read_list, Ctx};
 use crate::core::net::ip_list::IpList;
 use crate::core::request::body::Selector;
 use crate::core::webhook::{Algorithm, Encoding, GenericHmac, OnDuplicate, Profile, WebhookRule};
@@ -104,43 +104,7 @@ pub(super) fn webhook_rule(
     let mut keys = Vec::new();
     for (i, source) in w.secrets.iter().enumerate() {
         let at = format!("{key}.secrets[{i}]");
-        let secret = match (&source.env, &source.file, &source.value) {
-            (Some(var), None, None) => std::env::var(var)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| {
-                    ctx.invalid(
-                        &at,
-                        &format!("the environment variable {var} to hold the secret"),
-                        "it unset or empty",
-                    )
-                })?,
-            (None, Some(path), None) => {
-                let full = ctx.resolve(path);
-                let text = std::fs::read_to_string(&full).map_err(|e| {
-                    ctx.invalid(
-                        &at,
-                        "a readable secret file",
-                        format!("{} ({})", full.display(), e.kind()),
-                    )
-                })?;
-                text.trim_end_matches(['\n', '\r']).to_string()
-            }
-            (None, None, Some(value)) => {
-                warnings.push(format!(
-                    "{}: {at}: a secret is written in the config file itself; use env or file outside demos",
-                    ctx.file_display()
-                ));
-                value.clone()
-            }
-            _ => {
-                return Err(ctx.invalid(
-                    &at,
-                    "exactly one of env, file or value",
-                    "none or several",
-                ))
-            }
-        };
+        let secret = load_secret(ctx, &at, source, warnings)?;
         keys.push(
             profile
                 .key_from_secret(&secret)

@@ -107,6 +107,13 @@ impl KeyHashes {
         )
     }
 
+    /// Every fact that has a hash, with it.
+    pub fn iter(&self) -> impl Iterator<Item = (KeyKind, &str)> {
+        self.0
+            .iter()
+            .filter_map(|(k, h)| std::str::from_utf8(h).ok().map(|h| (*k, h)))
+    }
+
     pub fn get(&self, kind: KeyKind) -> Option<&str> {
         self.0
             .iter()

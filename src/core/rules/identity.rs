@@ -27,10 +27,10 @@ use crate::core::calendar::Calendar;
 use crate::core::decision::{Decision, Mode, Reason, Verdict};
 use crate::core::identity::key_list::KeyHashes;
 use crate::core::net::geo::CountryCode;
-use crate::core::plan::{Acquired, StoreAnswer, StoreFailure, StorePlan};
+use crate::core::plan::{block_key, Acquired, StoreAnswer, StoreFailure, StorePlan};
 use crate::core::policy::OnStoreError;
 use crate::core::request::body::BodyKind;
-use crate::core::request::facts::{FactProblem, FactSelectors, IdentityFacts};
+use crate::core::request::facts::{FactProblem, FactSelectors, IdentityFacts, KeyKind};
 use jiff::Timestamp;
 use std::time::Duration;
 
@@ -98,6 +98,8 @@ pub struct IdentityPlan {
     counter_meta: Vec<CounterMeta>,
     /// The risk rules' judgements; their counters follow the quotas' in the plan.
     risk: Option<RiskPlan>,
+    /// The fact of each key looked up in the store's block list, in order.
+    blocked_kinds: Vec<KeyKind>,
 }
 
 /// The reason and action of one planned binding.
@@ -180,6 +182,15 @@ pub fn plan<'l>(
         }
     }
     let now = setting.now.as_second();
+    // Identities a fraud resolution blocked are looked up in the store first.
+    let blocked_kinds: Vec<KeyKind> = KeyKind::ALL
+        .into_iter()
+        .filter(|k| *k != KeyKind::Ip && hashes.get(*k).is_some())
+        .collect();
+    let blocks = blocked_kinds
+        .iter()
+        .filter_map(|k| hashes.get(*k).map(|h| block_key(k.as_str(), h)))
+        .collect::<Vec<_>>();
     let (rate_ops, rate_meta) = quotas::shared_rates(
         &rules.limits,
         setting.policy,
@@ -208,7 +219,7 @@ pub fn plan<'l>(
         counters.extend(buckets.into_counters());
         plan
     });
-    if rate_ops.is_empty() && bind_ops.is_empty() && counters.is_empty() {
+    if blocks.is_empty() && rate_ops.is_empty() && bind_ops.is_empty() && counters.is_empty() {
         let decision = match (risk, &rules.risk) {
             (Some(plan), Some(risk)) => plan.conclude(risk, &[], decision),
             _ => decision,
@@ -231,6 +242,7 @@ pub fn plan<'l>(
         rate_meta,
         store: StorePlan {
             now,
+            blocks,
             rates: rate_ops,
             bindings: bind_ops,
             counters,
@@ -238,6 +250,7 @@ pub fn plan<'l>(
         },
         counter_meta,
         risk,
+        blocked_kinds,
     }))
 }
 
@@ -268,6 +281,7 @@ impl IdentityPlan {
             binding_rules,
             counter_meta,
             risk,
+            blocked_kinds,
         } = self;
         let done = |d: Decision| finish(d, mode, earlier_shadow);
         let judge = |decision: Decision, counts: &[u64]| match (risk, &rules.risk) {
@@ -283,6 +297,10 @@ impl IdentityPlan {
                 }
             });
         };
+        // A resolution confirmed these as fraud: refused whatever the list action.
+        if let Some(kind) = answer.blocked.and_then(|i| blocked_kinds.get(i)) {
+            return done(Decision::deny(Reason::KeyBlocked(*kind)));
+        }
         if let Err(denied) =
             quotas::conclude_rates(&mut decision, &answer.rates, &rate_meta, &policy)
         {
@@ -328,7 +346,6 @@ mod tests {
     use crate::core::identity::key_list::KeyHasher;
     use crate::core::plan::{Acquired, Binding};
     use crate::core::request::body::Selector;
-    use crate::core::request::facts::KeyKind;
 
     fn rules(limits: Vec<KeyLimit>, bindings: Vec<BindingRule>) -> IdentityRules {
         IdentityRules {

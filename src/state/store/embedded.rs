@@ -4,9 +4,9 @@
 //! Requests are decided on the maps in memory, under one lock, exactly as the memory store
 //! decides them; a writer thread of its own (disk writes and fsync never run on a Pingora
 //! worker) keeps the file in step:
-//! - replay claims and settlements are committed durably (fsync) before the call that made
-//!   them returns, so a notification answered as delivered is remembered through a crash;
-//!   concurrent ones share a commit;
+//! - replay claims and settlements, review records and block-list additions are committed
+//!   durably (fsync) before the call that made them returns, so a notification answered as
+//!   delivered is remembered through a crash; concurrent ones share a commit;
 //! - quota counters and bindings are written behind, at least every `flush_interval`
 //!   (one second by default) and at a graceful stop, so `kill -9` loses at most that
 //!   interval of increments;
@@ -20,6 +20,7 @@
 //! unreachable at the next start.
 
 use super::memory::Maps;
+use super::review::{Resolution, Resolved, Review};
 use super::{Store, StoreAnswer, StoreError, StorePlan};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use std::collections::HashSet;
@@ -37,6 +38,10 @@ const BINDINGS: TableDefinition<&str, i64> = TableDefinition::new("bindings");
 const REPLAYS: TableDefinition<&str, (u64, i64)> = TableDefinition::new("replays");
 /// "hash_key" -> the secret of the keyed hashes
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// review id -> the record, as JSON
+const REVIEWS: TableDefinition<&str, &[u8]> = TableDefinition::new("reviews");
+/// blocked identity key -> when it was blocked
+const BLOCKS: TableDefinition<&str, i64> = TableDefinition::new("blocks");
 
 const MEMBER_SEPARATOR: char = '\u{1f}';
 
@@ -46,9 +51,9 @@ const FOREVER: i64 = i64::MAX;
 
 /// What the writer is asked to do besides writing back what is dirty.
 enum Job {
-    /// Replay records to write (`Some`) or drop (`None`), durably, before `ack`.
-    Replays {
-        records: Vec<(String, Option<(bool, i64)>)>,
+    /// Records to write durably before `ack`.
+    Durable {
+        writes: Durable,
         ack: oneshot::Sender<Result<(), String>>,
     },
     /// Write back everything dirty now, before `ack` (a graceful stop).
@@ -60,7 +65,19 @@ enum Job {
         counters: Vec<String>,
         bindings: Vec<String>,
         replays: Vec<String>,
+        reviews: Vec<String>,
     },
+}
+
+/// What must be on disk before a call returns.
+#[derive(Default)]
+struct Durable {
+    /// Replay records to write (`Some`) or drop (`None`).
+    replays: Vec<(String, Option<(bool, i64)>)>,
+    /// Review records, by id, as JSON.
+    reviews: Vec<(String, Vec<u8>)>,
+    /// Keys newly blocked, and when.
+    blocks: Vec<(String, i64)>,
 }
 
 /// What changed in memory and is not on disk yet.
@@ -149,13 +166,22 @@ impl EmbeddedStore {
             .map_err(|_| stopped())
     }
 
-    /// Have the writer commit `records` durably and wait for it.
+    /// Have the writer commit `replays` durably and wait for it.
     async fn write_replays(
         &self,
-        records: Vec<(String, Option<(bool, i64)>)>,
+        replays: Vec<(String, Option<(bool, i64)>)>,
     ) -> Result<(), StoreError> {
+        self.write(Durable {
+            replays,
+            ..Durable::default()
+        })
+        .await
+    }
+
+    /// Have the writer commit `writes` durably and wait for it.
+    async fn write(&self, writes: Durable) -> Result<(), StoreError> {
         let (ack, done) = oneshot::channel();
-        self.send(Job::Replays { records, ack })?;
+        self.send(Job::Durable { writes, ack })?;
         done.await
             .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
             .map_err(StoreError::Unavailable)
@@ -215,6 +241,7 @@ impl Store for EmbeddedStore {
             counters: forgotten.counters,
             bindings: forgotten.bindings,
             replays: forgotten.replays,
+            reviews: forgotten.reviews,
         })
     }
 
@@ -228,6 +255,39 @@ impl Store for EmbeddedStore {
         done.await
             .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
             .map_err(StoreError::Unavailable)
+    }
+
+    async fn add_review(&self, review: &Review) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(review).map_err(corrupt)?;
+        self.lock()?.maps.add_review(review);
+        self.write(Durable {
+            reviews: vec![(review.id.clone(), json)],
+            ..Durable::default()
+        })
+        .await
+    }
+
+    async fn reviews(&self, pending: bool) -> Result<Vec<Review>, StoreError> {
+        Ok(self.lock()?.maps.reviews(pending))
+    }
+
+    async fn resolve_review(
+        &self,
+        id: &str,
+        resolution: &Resolution,
+    ) -> Result<Resolved, StoreError> {
+        let (resolved, blocked) = self.lock()?.maps.resolve_review(id, resolution);
+        let Resolved::Now(review) = &resolved else {
+            return Ok(resolved);
+        };
+        let json = serde_json::to_vec(review).map_err(corrupt)?;
+        self.write(Durable {
+            reviews: vec![(review.id.clone(), json)],
+            blocks: blocked.into_iter().map(|k| (k, resolution.at)).collect(),
+            ..Durable::default()
+        })
+        .await?;
+        Ok(resolved)
     }
 }
 
@@ -326,6 +386,8 @@ fn load(db: &Database, now: i64) -> Result<(Maps, Vec<u8>), StoreError> {
         write.open_table(COUNTERS).map_err(corrupt)?;
         write.open_table(BINDINGS).map_err(corrupt)?;
         write.open_table(REPLAYS).map_err(corrupt)?;
+        write.open_table(REVIEWS).map_err(corrupt)?;
+        write.open_table(BLOCKS).map_err(corrupt)?;
         let mut meta = write.open_table(META).map_err(corrupt)?;
         if meta.get("hash_key").map_err(corrupt)?.is_none() {
             let fresh: [u8; 32] = rand::random();
@@ -374,6 +436,27 @@ fn load(db: &Database, now: i64) -> Result<(Maps, Vec<u8>), StoreError> {
             maps.restore_replay(key.value(), delivered == 1, expires);
         }
     }
+    for entry in read
+        .open_table(REVIEWS)
+        .map_err(corrupt)?
+        .iter()
+        .map_err(corrupt)?
+    {
+        let (_, json) = entry.map_err(corrupt)?;
+        let review: Review = serde_json::from_slice(json.value()).map_err(corrupt)?;
+        if review.expires_at() > now {
+            maps.add_review(&review);
+        }
+    }
+    for entry in read
+        .open_table(BLOCKS)
+        .map_err(corrupt)?
+        .iter()
+        .map_err(corrupt)?
+    {
+        let (key, _) = entry.map_err(corrupt)?;
+        maps.restore_block(key.value());
+    }
     let hash_key = read
         .open_table(META)
         .map_err(corrupt)?
@@ -417,7 +500,7 @@ fn write_loop(
         }
         for job in jobs {
             match job {
-                Job::Replays { ack, .. } | Job::Flush { ack } => {
+                Job::Durable { ack, .. } | Job::Flush { ack } => {
                     let _ = ack.send(result.clone());
                 }
                 Job::Forget { .. } => {}
@@ -513,10 +596,12 @@ fn commit(
             }
         }
         let mut replay_table = write.open_table(REPLAYS).map_err(|e| text(&e))?;
+        let mut review_table = write.open_table(REVIEWS).map_err(|e| text(&e))?;
+        let mut block_table = write.open_table(BLOCKS).map_err(|e| text(&e))?;
         for job in jobs {
             match job {
-                Job::Replays { records, .. } => {
-                    for (key, record) in records {
+                Job::Durable { writes, .. } => {
+                    for (key, record) in &writes.replays {
                         match record {
                             Some((delivered, expires)) => replay_table
                                 .insert(key.as_str(), (u64::from(*delivered), *expires))
@@ -525,10 +610,25 @@ fn commit(
                         }
                         .map_err(|e| text(&e))?;
                     }
+                    for (id, json) in &writes.reviews {
+                        review_table
+                            .insert(id.as_str(), json.as_slice())
+                            .map_err(|e| text(&e))?;
+                    }
+                    for (key, since) in &writes.blocks {
+                        block_table
+                            .insert(key.as_str(), *since)
+                            .map_err(|e| text(&e))?;
+                    }
                 }
-                Job::Forget { replays, .. } => {
+                Job::Forget {
+                    replays, reviews, ..
+                } => {
                     for key in replays {
                         replay_table.remove(key.as_str()).map_err(|e| text(&e))?;
+                    }
+                    for id in reviews {
+                        review_table.remove(id.as_str()).map_err(|e| text(&e))?;
                     }
                 }
                 Job::Flush { .. } => {}

@@ -1,16 +1,17 @@
-//! The in-process store: counters, bindings and replay records in three maps behind one
-//! lock, so that a plan is carried out atomically.
+//! The in-process store: counters, bindings, replay records, the review queue and the
+//! block list in maps behind one lock, so that a plan is carried out atomically.
 //!
 //! State is lost on restart and not shared between instances; the trait exists so that a
 //! persistent and a shared store can replace it. Expired entries are dropped by
 //! [`Store::purge_expired`], which housekeeping calls; bindings kept "forever" grow with
 //! the number of distinct identities seen.
 
+use super::review::{self, Resolution, Resolved, Review};
 use super::{
     Acquired, BindOp, Binding, Claim, ClaimOp, Counter, Rate, Store, StoreAnswer, StoreError,
     StorePlan,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 /// Keys that expired and were dropped.
@@ -19,11 +20,15 @@ pub(super) struct Forgotten {
     pub counters: Vec<String>,
     pub bindings: Vec<String>,
     pub replays: Vec<String>,
+    pub reviews: Vec<String>,
 }
 
 impl Forgotten {
     pub fn is_empty(&self) -> bool {
-        self.counters.is_empty() && self.bindings.is_empty() && self.replays.is_empty()
+        self.counters.is_empty()
+            && self.bindings.is_empty()
+            && self.replays.is_empty()
+            && self.reviews.is_empty()
     }
 }
 
@@ -37,6 +42,10 @@ pub(super) struct Maps {
     replays: HashMap<String, (bool, i64)>,
     /// shared rate key -> theoretical arrival time, milliseconds
     rates: HashMap<String, i64>,
+    /// review id -> record
+    reviews: HashMap<String, Review>,
+    /// blocked identity keys (`blk:{fact}:{hash}`)
+    blocks: HashSet<String>,
 }
 
 #[derive(Default)]
@@ -59,6 +68,10 @@ impl Maps {
     /// then the claim.
     pub(super) fn execute(&mut self, plan: &StorePlan) -> StoreAnswer {
         let mut answer = StoreAnswer::default();
+        if let Some(index) = plan.blocks.iter().position(|k| self.blocks.contains(k)) {
+            answer.blocked = Some(index);
+            return answer;
+        }
         for op in &plan.rates {
             let rate = op.decide(self.rates.get(&op.key).copied());
             answer.rates.push(rate);
@@ -126,7 +139,56 @@ impl Maps {
             }
             !set.is_empty()
         });
+        self.reviews.retain(|id, review| {
+            let keep = review.expires_at() > now;
+            if !keep {
+                gone.reviews.push(id.clone());
+            }
+            keep
+        });
         gone
+    }
+
+    pub(super) fn add_review(&mut self, review: &Review) {
+        self.reviews.insert(review.id.clone(), review.clone());
+    }
+
+    /// The records held, oldest first (only the unresolved ones when `pending`).
+    pub(super) fn reviews(&self, pending: bool) -> Vec<Review> {
+        let mut out: Vec<Review> = self
+            .reviews
+            .values()
+            .filter(|r| !pending || r.resolution.is_none())
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        out
+    }
+
+    /// Resolve a review; a fraud resolution blocks its identity keys. Returns what was
+    /// done and the keys newly blocked.
+    pub(super) fn resolve_review(
+        &mut self,
+        id: &str,
+        resolution: &Resolution,
+    ) -> (Resolved, Vec<String>) {
+        let Some(review) = self.reviews.get(id) else {
+            return (Resolved::Unknown, Vec::new());
+        };
+        let Some(resolved) = review::resolve(review, resolution) else {
+            return (Resolved::Already(review.clone()), Vec::new());
+        };
+        let blocked = match resolution.outcome {
+            review::Outcome::Fraud => resolved.block_keys(),
+            review::Outcome::Approved => Vec::new(),
+        };
+        self.blocks.extend(blocked.iter().cloned());
+        self.reviews.insert(id.to_string(), resolved.clone());
+        (Resolved::Now(resolved), blocked)
+    }
+
+    pub(super) fn restore_block(&mut self, key: &str) {
+        self.blocks.insert(key.to_string());
     }
 
     pub(super) fn counter(&self, key: &str) -> Option<(u64, i64)> {
@@ -160,7 +222,11 @@ impl Maps {
     }
 
     pub(super) fn len(&self) -> u64 {
-        (self.counters.len() + self.bindings.len() + self.replays.len()) as u64
+        (self.counters.len()
+            + self.bindings.len()
+            + self.replays.len()
+            + self.reviews.len()
+            + self.blocks.len()) as u64
     }
 
     fn acquire(&mut self, counters: &[Counter], now: i64) -> Acquired {
@@ -244,6 +310,23 @@ impl Store for MemoryStore {
 
     async fn size(&self) -> Result<u64, StoreError> {
         Ok(self.lock()?.len())
+    }
+
+    async fn add_review(&self, review: &Review) -> Result<(), StoreError> {
+        self.lock()?.add_review(review);
+        Ok(())
+    }
+
+    async fn reviews(&self, pending: bool) -> Result<Vec<Review>, StoreError> {
+        Ok(self.lock()?.reviews(pending))
+    }
+
+    async fn resolve_review(
+        &self,
+        id: &str,
+        resolution: &Resolution,
+    ) -> Result<Resolved, StoreError> {
+        Ok(self.lock()?.resolve_review(id, resolution).0)
     }
 }
 

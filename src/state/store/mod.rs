@@ -1,4 +1,5 @@
-//! Where identity state lives: calendar-quota counters, bindings and webhook replay records.
+//! Where identity state lives: calendar-quota counters and amount sums, bindings, webhook
+//! replay records, the review queue and the block list that fraud resolutions add to.
 //!
 //! One trait, so that the embedded store (one node) and a shared store (several instances
 //! behind a load balancer) are interchangeable. A store carries out a whole
@@ -14,6 +15,7 @@
 mod embedded;
 mod memory;
 mod redis;
+pub mod review;
 
 pub use crate::core::plan::{
     Acquired, BindOp, Binding, Claim, ClaimOp, Counter, GcraOp, Rate, StoreAnswer, StoreFailure,
@@ -22,6 +24,7 @@ pub use crate::core::plan::{
 pub use embedded::{inspect_file, EmbeddedStore};
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
+pub use review::{Resolution, Resolved, Review};
 
 /// Why the store did not answer. The kind is a metric label.
 #[derive(Debug, thiserror::Error)]
@@ -113,4 +116,19 @@ pub trait Store: Send + Sync {
     async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Add a request forwarded for review to the queue; durable before it returns, where
+    /// the store is durable at all.
+    async fn add_review(&self, review: &Review) -> Result<(), StoreError>;
+
+    /// The review records held, oldest first; only the unresolved ones when `pending`.
+    async fn reviews(&self, pending: bool) -> Result<Vec<Review>, StoreError>;
+
+    /// Resolve a review. `fraud` puts its identity keys on the block list in the same
+    /// step, effective for the next plan; both durable before it returns.
+    async fn resolve_review(
+        &self,
+        id: &str,
+        resolution: &Resolution,
+    ) -> Result<Resolved, StoreError>;
 }

@@ -2,9 +2,11 @@
 //! balancer, so that a quota of N lets N through in total and a notification is delivered
 //! once whichever instance it reaches.
 //!
-//! One request's plan is one Lua script, which Redis runs atomically: bindings (a sorted
-//! set per key, members scored by expiry), then counters (all or nothing), then the replay
-//! claim, with the same rules as the embedded store. Every key carries the deployment's
+//! One request's plan is one Lua script, which Redis runs atomically: the block list, shared
+//! rates, bindings (a sorted set per key, members scored by expiry), then counters (all or
+//! nothing), then the replay claim, with the same rules as the embedded store. Review
+//! records are JSON strings (`rv:{id}`) indexed by time in a sorted set (`rv:index`); a
+//! resolution is a compare-and-set script that also writes the blocked keys (`blk:...`). Every key carries the deployment's
 //! prefix as a hash tag (`{garita}:q:...`), so that all keys of one request, indeed all of
 //! garita's keys, live in one slot and the script also runs on Redis Cluster. That keeps
 //! every plan atomic at the price of sharding: one shard holds garita's state. Keys expire
@@ -13,24 +15,37 @@
 //! clocks differ by a moment do not refuse each other's requests early. The connection is made lazily and remade with backoff when lost; a
 //! request that finds Redis down gets its policy's `on_store_error`.
 
+use super::review::{self, Resolution, Resolved, Review};
 use super::{Acquired, Binding, Claim, Rate, Store, StoreAnswer, StoreError, StorePlan};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::time::Duration;
 
-/// One plan: see the module documentation. KEYS are the shared rates, the bindings' sets,
-/// the counters and the claim, in that order; ARGV starts with now and the four counts.
+/// One plan: see the module documentation. KEYS are the blocked keys to look up, the
+/// shared rates, the bindings' sets, the counters and the claim, in that order; ARGV starts
+/// with now and the five counts.
 const PLAN_SCRIPT: &str = r#"
 local now = tonumber(ARGV[1])
-local nr, nb, nc, hc = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local a = 6
+local nk, nr, nb = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local nc, hc = tonumber(ARGV[5]), tonumber(ARGV[6])
 local rates = {}
 local stopped = false
+local blocked = -1
+for i = 1, nk do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    blocked = i - 1
+    stopped = true
+    break
+  end
+end
+local k = nk
+local a = 7
 -- Shared rates run on Redis' clock, the one every instance shares: instances' clocks (or
 -- requests reordered on their way here) would otherwise skew each other's arrival times.
-local clock = nr > 0 and redis.call('TIME') or {0, 0}
+local clock = (nr > 0 and not stopped) and redis.call('TIME') or {0, 0}
 local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 for i = 1, nr do
-  local key = KEYS[i]
+  if stopped then break end
+  local key = KEYS[k + i]
   local interval, burst, enforced = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2] == '1'
   a = a + 3
   local tat = tonumber(redis.call('GET', key) or now_ms)
@@ -45,11 +60,12 @@ for i = 1, nr do
     rates[#rates + 1] = {1, nxt}
   end
 end
-a = 6 + 3 * nr
+k = nk + nr
+a = 7 + 3 * nr
 local bindings = {}
 for i = 1, nb do
   if stopped then break end
-  local key, member = KEYS[nr + i], ARGV[a]
+  local key, member = KEYS[k + i], ARGV[a]
   local max, expires, enforced = tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3] == '1'
   a = a + 4
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
@@ -76,14 +92,15 @@ for i = 1, nb do
     bindings[#bindings + 1] = {1, others + 1}
   end
 end
-a = 6 + 3 * nr + 4 * nb
+k = nk + nr + nb
+a = 7 + 3 * nr + 4 * nb
 local counters = {0}
 if (not stopped) and nc > 0 then
   -- Count first, undo on a refusal: refusals are the rare case. A counter adds `add`
   -- (1 for a quota, an amount for a sum); one that adds 0 is only read, never created.
   counters = {1}
   for j = 1, nc do
-    local key = KEYS[nr + nb + j]
+    local key = KEYS[k + j]
     local at = a + (j - 1) * 4
     local limit, ttl = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
     local enforced, add = ARGV[at + 2] == '1', tonumber(ARGV[at + 3])
@@ -95,9 +112,9 @@ if (not stopped) and nc > 0 then
       if count == add then redis.call('EXPIRE', key, ttl) end
     end
     if enforced and count > limit then
-      for k = 1, j do
-        local undo = tonumber(ARGV[a + (k - 1) * 4 + 3])
-        if undo > 0 then redis.call('DECRBY', KEYS[nr + nb + k], undo) end
+      for u = 1, j do
+        local undo = tonumber(ARGV[a + (u - 1) * 4 + 3])
+        if undo > 0 then redis.call('DECRBY', KEYS[k + u], undo) end
       end
       counters = {2, j - 1}
       break
@@ -105,10 +122,11 @@ if (not stopped) and nc > 0 then
     counters[#counters + 1] = count
   end
 end
-a = 6 + 3 * nr + 4 * nb + 4 * nc
+k = nk + nr + nb + nc
+a = 7 + 3 * nr + 4 * nb + 4 * nc
 local claim = 0
 if (not stopped) and hc == 1 then
-  local key = KEYS[nr + nb + nc + 1]
+  local key = KEYS[k + 1]
   local seen = redis.call('GET', key)
   if seen == '1' then
     claim = 3
@@ -119,8 +137,20 @@ if (not stopped) and hc == 1 then
     claim = 1
   end
 end
-return {rates, bindings, counters, claim}
+return {blocked, rates, bindings, counters, claim}
 "#;
+
+/// Resolve a review: KEYS[1] is its record, KEYS[2..] the keys to block. Written only if
+/// the record is still the one read (ARGV[1]), so two resolutions cannot both win.
+const RESOLVE_SCRIPT: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[3]) end
+return 1
+"#;
+
+/// The sorted set that orders review records by time.
+const REVIEW_INDEX: &str = "rv:index";
 
 pub struct RedisStore {
     /// Reconnects by itself; a cheap handle to clone per call. Its driver runs on
@@ -365,11 +395,13 @@ impl Store for RedisStore {
         let mut keys = Vec::new();
         let mut args = vec![
             now.to_string(),
+            plan.blocks.len().to_string(),
             plan.rates.len().to_string(),
             plan.bindings.len().to_string(),
             plan.counters.len().to_string(),
             u8::from(plan.claim.is_some()).to_string(),
         ];
+        keys.extend(plan.blocks.iter().map(|k| self.key(k)));
         for op in &plan.rates {
             keys.push(self.key(&op.key));
             args.extend([
@@ -401,8 +433,9 @@ impl Store for RedisStore {
             args.push((claim.hold_until - now).max(1).to_string());
         }
         let (script, mut connection) = (self.script.clone(), self.connection.clone());
-        let (rates, bindings, counters, claim): (Vec<Vec<i64>>, Vec<Vec<i64>>, Vec<i64>, i64) =
-            self.on_driver(async move {
+        type Answer = (i64, Vec<Vec<i64>>, Vec<Vec<i64>>, Vec<i64>, i64);
+        let (blocked, rates, bindings, counters, claim): Answer = self
+            .on_driver(async move {
                 let mut call = script.prepare_invoke();
                 for key in &keys {
                     call.key(key);
@@ -457,6 +490,7 @@ impl Store for RedisStore {
             _ => return Err(bad()),
         };
         Ok(StoreAnswer {
+            blocked: usize::try_from(blocked).ok(),
             rates,
             bindings,
             counters,
@@ -490,5 +524,116 @@ impl Store for RedisStore {
     /// Keys in the Redis database (garita's alone when it has a database of its own).
     async fn size(&self) -> Result<u64, StoreError> {
         self.query(redis::cmd("DBSIZE").clone()).await
+    }
+
+    async fn add_review(&self, review: &Review) -> Result<(), StoreError> {
+        let json = serde_json::to_string(review).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let ttl = (review.expires_at() - review.at).max(1);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("SET")
+            .arg(self.key(&format!("rv:{}", review.id)))
+            .arg(json)
+            .arg("EX")
+            .arg(ttl)
+            .ignore()
+            .cmd("ZADD")
+            .arg(self.key(REVIEW_INDEX))
+            .arg(review.at)
+            .arg(&review.id)
+            .ignore()
+            // The index forgets what the records have.
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(self.key(REVIEW_INDEX))
+            .arg("-inf")
+            .arg(review.at - review::KEEP_SECONDS)
+            .ignore();
+        let mut connection = self.connection.clone();
+        self.on_driver(async move {
+            pipe.query_async::<()>(&mut connection)
+                .await
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn reviews(&self, pending: bool) -> Result<Vec<Review>, StoreError> {
+        let ids: Vec<String> = self
+            .query(
+                redis::cmd("ZRANGE")
+                    .arg(self.key(REVIEW_INDEX))
+                    .arg(0)
+                    .arg(-1)
+                    .clone(),
+            )
+            .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        // In pages, so that a long queue is not one huge answer.
+        for page in ids.chunks(200) {
+            let keys: Vec<String> = page
+                .iter()
+                .map(|id| self.key(&format!("rv:{id}")))
+                .collect();
+            let records: Vec<Option<String>> =
+                self.query(redis::cmd("MGET").arg(keys).clone()).await?;
+            for json in records.into_iter().flatten() {
+                let review: Review = serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("a review record: {e}")))?;
+                if !pending || review.resolution.is_none() {
+                    out.push(review);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn resolve_review(
+        &self,
+        id: &str,
+        resolution: &Resolution,
+    ) -> Result<Resolved, StoreError> {
+        let record = self.key(&format!("rv:{id}"));
+        let bad = |e: serde_json::Error| StoreError::Corrupt(format!("a review record: {e}"));
+        let current: Option<String> = self.query(redis::cmd("GET").arg(&record).clone()).await?;
+        let Some(current) = current else {
+            return Ok(Resolved::Unknown);
+        };
+        let review: Review = serde_json::from_str(&current).map_err(bad)?;
+        let Some(resolved) = review::resolve(&review, resolution) else {
+            return Ok(Resolved::Already(review));
+        };
+        let blocked = match resolution.outcome {
+            review::Outcome::Fraud => resolved.block_keys(),
+            review::Outcome::Approved => Vec::new(),
+        };
+        let json = serde_json::to_string(&resolved).map_err(bad)?;
+        let mut keys = vec![record.clone()];
+        keys.extend(blocked.iter().map(|k| self.key(k)));
+        let args = [current, json, resolution.at.to_string()];
+        let mut connection = self.connection.clone();
+        let written: i64 = self
+            .on_driver(async move {
+                let script = redis::Script::new(RESOLVE_SCRIPT);
+                let mut call = script.prepare_invoke();
+                for key in &keys {
+                    call.key(key);
+                }
+                for arg in &args {
+                    call.arg(arg);
+                }
+                call.invoke_async(&mut connection)
+                    .await
+                    .map_err(unavailable)
+            })
+            .await?;
+        if written == 1 {
+            return Ok(Resolved::Now(resolved));
+        }
+        // Someone else resolved it between the read and the write.
+        let now: Option<String> = self.query(redis::cmd("GET").arg(&record).clone()).await?;
+        match now {
+            Some(json) => Ok(Resolved::Already(serde_json::from_str(&json).map_err(bad)?)),
+            None => Ok(Resolved::Unknown),
+        }
     }
 }

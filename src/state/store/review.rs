@@ -1,0 +1,103 @@
+//! The review queue as the store keeps it: one record per request forwarded for review,
+//! and what a person decided about it.
+//!
+//! A record holds what a reviewer needs and nothing in clear: the request id (the backend
+//! saw it as `X-Request-Id`), when, which route and policy, the request's identity keys as
+//! keyed hashes, the amount, the reasons and the score. Resolving one as `fraud` puts its
+//! identity keys (not its address: addresses are shared) on the store's block list in the
+//! same step, so the next request with any of them is refused on every instance sharing
+//! the store. Records are kept for [`KEEP_SECONDS`] after the request, resolved or not.
+
+use serde::{Deserialize, Serialize};
+
+/// How long a review record is kept: a year and a month, the audit trail's default.
+pub const KEEP_SECONDS: i64 = 400 * 86_400;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// The request id.
+    pub id: String,
+    /// When the request was decided, Unix seconds UTC.
+    pub at: i64,
+    pub route: String,
+    pub policy: String,
+    /// The request's identity keys: fact and keyed hash.
+    pub keys: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    pub reasons: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
+}
+
+impl Review {
+    /// The block-list keys a `fraud` resolution adds: the identity keys, not the address.
+    pub fn block_keys(&self) -> Vec<String> {
+        self.keys
+            .iter()
+            .filter(|(fact, _)| fact != "ip")
+            .map(|(fact, hash)| crate::core::plan::block_key(fact, hash))
+            .collect()
+    }
+
+    pub fn expires_at(&self) -> i64 {
+        self.at.saturating_add(KEEP_SECONDS)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Approved,
+    Fraud,
+}
+
+impl Outcome {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "approved" => Some(Outcome::Approved),
+            "fraud" => Some(Outcome::Fraud),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Approved => "approved",
+            Outcome::Fraud => "fraud",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    pub outcome: Outcome,
+    /// Who resolved it (the admin token's name).
+    pub by: String,
+    pub at: i64,
+}
+
+/// What resolving a review did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// Resolved now; the record as it stands.
+    Now(Review),
+    /// Someone resolved it before; nothing changed.
+    Already(Review),
+    Unknown,
+}
+
+/// `review` with `resolution`, unless someone resolved it before (`None`).
+pub(super) fn resolve(review: &Review, resolution: &Resolution) -> Option<Review> {
+    if review.resolution.is_some() {
+        return None;
+    }
+    Some(Review {
+        resolution: Some(resolution.clone()),
+        ..review.clone()
+    })
+}
