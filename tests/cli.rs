@@ -289,6 +289,8 @@ fn the_demo_plays_as_expected() {
     let stdout = &out.stdout;
     assert!(out.success, "{stdout}\n{}", out.stderr);
     assert!(!stdout.contains("MISMATCH"), "{stdout}");
+    // A structuring burst, a first large order and an anomaly day go to review.
+    assert_eq!(stdout.matches(" review ").count(), 3, "{stdout}");
     assert!(stdout.contains("rate_limited"), "{stdout}");
     assert!(stdout.contains("country_not_allowed"), "{stdout}");
     for reason in [

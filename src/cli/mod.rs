@@ -4,6 +4,8 @@
 
 pub mod demo;
 mod inspect;
+mod logs;
+mod replay;
 mod review;
 mod sign;
 
@@ -62,6 +64,27 @@ enum Command {
         #[command(subcommand)]
         command: StateCommand,
     },
+    /// The audit trail: the decision log's days, rotated and compressed.
+    Logs {
+        #[command(subcommand)]
+        command: LogsCommand,
+    },
+    /// Decide logged requests again under another config and print what would change:
+    /// decisions and risk rules, logged against replayed, and the first changed requests.
+    Replay {
+        /// The config to try (its hash key must be the one the logs were made with).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Decision-log files, oldest first (rotated .jsonl.gz days, then the active file).
+        #[arg(required = true)]
+        logs: Vec<PathBuf>,
+        /// Also write each replayed decision to this file, one JSON line a request.
+        #[arg(long)]
+        decisions: Option<PathBuf>,
+        /// How many changed requests to list.
+        #[arg(long, default_value_t = 20)]
+        sample: usize,
+    },
     /// The review queue of a running gateway, through its admin API.
     Review {
         #[command(subcommand)]
@@ -89,6 +112,28 @@ enum StateCommand {
         /// as a PagoEfectivo operationNumber).
         fact: String,
         value: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogsCommand {
+    /// Write the lines of a range of UTC days (inclusive) to standard output, streaming.
+    Export {
+        /// Read the decision log this config writes...
+        #[arg(long, short, required_unless_present = "log")]
+        config: Option<PathBuf>,
+        /// ...or this active log file and its rotated days beside it.
+        #[arg(long, conflicts_with = "config")]
+        log: Option<PathBuf>,
+        /// First UTC day, e.g. 2026-11-01.
+        #[arg(long)]
+        from: jiff::civil::Date,
+        /// Last UTC day.
+        #[arg(long)]
+        to: jiff::civil::Date,
+        /// jsonl (the lines as logged) or csv (one column per field).
+        #[arg(long, default_value = "jsonl")]
+        format: String,
     },
 }
 
@@ -206,6 +251,64 @@ pub fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Logs {
+            command:
+                LogsCommand::Export {
+                    config,
+                    log,
+                    from,
+                    to,
+                    format,
+                },
+        } => {
+            let Some(format) = logs::Format::parse(&format) else {
+                eprintln!("error: --format is jsonl or csv, not {format:?}");
+                return ExitCode::from(2);
+            };
+            let log = match (log, config) {
+                (Some(log), _) => Ok(log),
+                (None, Some(config)) => logs::log_of_config(&config),
+                (None, None) => Err("--config or --log".to_string()),
+            };
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let result = log.and_then(|log| logs::export(&log, from, to, format, &mut out));
+            let flushed = std::io::Write::flush(&mut out);
+            match (result, flushed) {
+                (Ok(done), Ok(())) => {
+                    if done.unreadable > 0 {
+                        eprintln!(
+                            "{} lines were not decision-log JSON and were left out",
+                            done.unreadable
+                        );
+                    }
+                    ExitCode::SUCCESS
+                }
+                (Err(e), _) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+                (_, Err(e)) => {
+                    eprintln!("error: writing the export: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Replay {
+            config,
+            logs,
+            decisions,
+            sample,
+        } => match replay_command(&config, &logs, decisions.as_deref(), sample) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Review { command } => {
             let result = match command {
                 ReviewCommand::List {
@@ -243,4 +346,31 @@ pub fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `garita replay`: load the config, replay the logs, report.
+fn replay_command(
+    config: &std::path::Path,
+    logs: &[PathBuf],
+    decisions: Option<&std::path::Path>,
+    sample: usize,
+) -> Result<String, String> {
+    let config = Config::load(config).map_err(|e| e.to_string())?;
+    let replay = replay::Replay::new(config)?;
+    let mut out = match decisions {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )),
+        None => None,
+    };
+    let tally = replay::run(
+        &replay,
+        logs,
+        sample,
+        out.as_mut().map(|o| o as &mut dyn std::io::Write),
+    )?;
+    if let Some(mut out) = out {
+        std::io::Write::flush(&mut out).map_err(|e| format!("writing the decisions: {e}"))?;
+    }
+    Ok(replay::report(&tally, replay.unmatchable_entries))
 }

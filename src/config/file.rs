@@ -141,6 +141,12 @@ pub struct MetricsSection {
 pub struct DecisionLogSection {
     /// A file to append to, or "-" for standard output (the default).
     pub path: Option<PathBuf>,
+    /// "daily" (the default for a file: at UTC midnight) or "never" (logrotate's job).
+    pub rotate: Option<String>,
+    /// Gzip the days rotated out (default true).
+    pub compress: Option<bool>,
+    /// Delete rotated days older than this (default 400: a year and a month).
+    pub retention_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

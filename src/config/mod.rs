@@ -32,6 +32,13 @@ pub enum LogTarget {
     File(PathBuf),
 }
 
+/// The decision log's daily rotation at UTC midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogRotation {
+    pub compress: bool,
+    pub retention_days: u32,
+}
+
 /// The GeoIP database to serve with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeoIpSettings {
@@ -152,6 +159,8 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     pub admin: Option<AdminSettings>,
     pub decision_log: LogTarget,
+    /// How a file decision log is rotated; `None` for standard output or `rotate = "never"`.
+    pub decision_log_rotation: Option<LogRotation>,
     pub routes: RouteTable,
     pub policies: Policies,
     pub geoip: Option<GeoIpSettings>,

@@ -298,6 +298,16 @@ impl Decision {
         self.verdict == Verdict::Deny
     }
 
+    /// As logs and metrics name it: `allow`, `review`, `deny`, or `shadow_deny` /
+    /// `shadow_review` for what a shadow policy let through.
+    pub fn label(&self) -> &'static str {
+        match self.shadow {
+            Some(Verdict::Deny) => "shadow_deny",
+            Some(Verdict::Review) => "shadow_review",
+            _ => self.verdict.as_str(),
+        }
+    }
+
     /// Under a shadow policy, let the request through but remember what would have happened.
     /// Malformed requests are refused all the same.
     pub fn in_mode(mut self, mode: Mode) -> Self {

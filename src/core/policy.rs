@@ -76,6 +76,12 @@ impl Policies {
         self.0.iter().enumerate().map(|(i, p)| (PolicyId(i), p))
     }
 
+    /// Each policy, to adjust a compiled config before it is served (a replay keys its
+    /// block lists).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Policy> {
+        self.0.iter_mut()
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }

@@ -13,8 +13,16 @@
 //! down (`garita_decision_log_dropped_total`); `kill -9` loses at most the last batch.
 //! [`DecisionLog::reopen`] (on SIGHUP) opens the file again under its configured name, so
 //! logrotate can rename it away without `copytruncate`.
+//!
+//! A file log is the audit trail and, unless `rotate = "never"`, rotates itself: the writer
+//! checks the clock at every tick and at UTC midnight files the day away
+//! ([`super::audit_files`]), compressed and kept `retention_days`. A file left from an
+//! earlier day by a stopped gateway is filed away when the log opens. Times come from the
+//! gateway's clock, so that a test clock moves the trail as it moves the quotas.
 
-use crate::config::LogTarget;
+use super::audit_files::{utc_day, Trail};
+use crate::config::{LogRotation, LogTarget};
+use jiff::civil::Date;
 use prometheus::IntCounter;
 use serde::Serialize;
 use std::cell::RefCell;
@@ -89,6 +97,9 @@ pub struct LoggedFacts<'a> {
     pub currency: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billing_country: Option<&'a str>,
+    /// Facts that were sent but could not be used (`invalid_email`...), for a replay.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<&'static str>,
 }
 
 /// A moment as RFC 3339 UTC with milliseconds, e.g. `2026-11-25T19:00:00.123Z`, kept as
@@ -105,6 +116,12 @@ thread_local! {
 impl LogTime {
     pub fn now() -> Self {
         Self::at(time::OffsetDateTime::now_utc())
+    }
+
+    /// A moment the gateway's clock gave.
+    pub fn of(moment: jiff::Timestamp) -> Self {
+        time::OffsetDateTime::from_unix_timestamp_nanos(moment.as_nanosecond())
+            .map_or_else(|_| Self::now(), Self::at)
     }
 
     pub fn at(moment: time::OffsetDateTime) -> Self {
@@ -166,11 +183,15 @@ enum Control {
     Flush(mpsc::Sender<()>),
 }
 
+/// The gateway's clock: the lines' times, and what day the trail is on.
+pub type Now = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
+
 pub struct DecisionLog {
     /// Encoded lines waiting for the writer.
     pending: Arc<Mutex<Vec<u8>>>,
     control: Sender<Control>,
     dropped: IntCounter,
+    now: Now,
 }
 
 fn open_target(target: &LogTarget) -> io::Result<Box<dyn Write + Send>> {
@@ -187,12 +208,33 @@ thread_local! {
 
 impl DecisionLog {
     /// Open the log and start its writer; lines it has to drop are counted in `dropped`,
-    /// and failed writes (a full disk, a file gone read-only) in `write_errors`.
+    /// and failed writes (a full disk, a file gone read-only) in `write_errors`. A file log
+    /// with a `rotation` rotates at UTC midnight by `now`.
     pub fn open(
         target: &LogTarget,
+        rotation: Option<LogRotation>,
+        now: Now,
         dropped: IntCounter,
         write_errors: IntCounter,
     ) -> io::Result<Self> {
+        let rotating = match (target, rotation) {
+            (LogTarget::File(path), Some(settings)) if Trail::new(path).rotatable() => {
+                let trail = Trail::new(path);
+                let today = utc_day(now().as_second());
+                // A day a stopped gateway left in the active file is filed away first.
+                if let Some(day) = trail.active_day().filter(|d| *d < today) {
+                    trail.rotate(day)?;
+                }
+                tidy_in_background(trail.clone(), settings, today);
+                Some(Rotating {
+                    trail,
+                    settings,
+                    day: today,
+                    now: now.clone(),
+                })
+            }
+            _ => None,
+        };
         let out = open_target(target)?;
         let pending = Arc::new(Mutex::new(Vec::with_capacity(256 * 1024)));
         let (control, requests) = mpsc::channel();
@@ -204,6 +246,7 @@ impl DecisionLog {
             complained: false,
             dropped: dropped.clone(),
             write_errors,
+            rotating,
         };
         std::thread::Builder::new()
             .name("garita-log".into())
@@ -212,7 +255,13 @@ impl DecisionLog {
             pending,
             control,
             dropped,
+            now,
         })
+    }
+
+    /// Now, by the gateway's clock, as a line's `ts`.
+    pub fn time(&self) -> LogTime {
+        LogTime::of((self.now)())
     }
 
     /// Open the log file again under its configured name (after logrotate renamed it),
@@ -272,13 +321,40 @@ struct Writer {
     complained: bool,
     dropped: IntCounter,
     write_errors: IntCounter,
+    rotating: Option<Rotating>,
+}
+
+/// A file log's daily rotation: its trail, settings, and the UTC day its active file holds.
+struct Rotating {
+    trail: Trail,
+    settings: LogRotation,
+    day: Date,
+    now: Now,
+}
+
+/// Compress the days rotated out and delete those past the retention, on a thread of its
+/// own: a big day's gzip must not hold up the log.
+fn tidy_in_background(trail: Trail, settings: LogRotation, today: Date) {
+    let spawned = std::thread::Builder::new()
+        .name("garita-log-tidy".into())
+        .spawn(move || {
+            if let Err(e) = trail.tidy(today, settings.retention_days, settings.compress) {
+                log::error!("decision log: tidying the rotated days: {e}");
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!("decision log: cannot start tidying: {e}");
+    }
 }
 
 impl Writer {
     fn run(mut self, requests: Receiver<Control>) {
         loop {
             match requests.recv_timeout(TICK) {
-                Err(RecvTimeoutError::Timeout) => self.write_pending(),
+                Err(RecvTimeoutError::Timeout) => {
+                    self.write_pending();
+                    self.rotate_if_due();
+                }
                 Ok(Control::Flush(answer)) => {
                     self.write_pending();
                     let _ = answer.send(());
@@ -293,6 +369,34 @@ impl Writer {
                     return;
                 }
             }
+        }
+    }
+
+    /// At the first tick of a new UTC day: file the active file away under its day and
+    /// open a fresh one. A day with no lines is not filed.
+    fn rotate_if_due(&mut self) {
+        let Some(r) = &mut self.rotating else {
+            return;
+        };
+        let today = utc_day((r.now)().as_second());
+        if today <= r.day {
+            return;
+        }
+        let closed = std::mem::replace(&mut r.day, today);
+        let empty = std::fs::metadata(r.trail.active()).map_or(true, |m| m.len() == 0);
+        if empty {
+            return;
+        }
+        let rotated = r
+            .trail
+            .rotate(closed)
+            .and_then(|_| open_target(&self.target));
+        match rotated {
+            Ok(fresh) => {
+                self.out = fresh;
+                tidy_in_background(r.trail.clone(), r.settings, today);
+            }
+            Err(e) => log::error!("decision log: rotating {closed}: {e}"),
         }
     }
 

@@ -10,9 +10,7 @@ use crate::core::identity::key_list::KeyHashes;
 use crate::core::net::geo::CountryCode;
 use crate::core::request::facts::{IdentityFacts, KeyKind};
 use crate::observe::decision_log::DecisionLog;
-use crate::observe::decision_log::{
-    loggable_path, DecisionRecord, LogTime, LoggedFacts, LoggedRule,
-};
+use crate::observe::decision_log::{loggable_path, DecisionRecord, LoggedFacts, LoggedRule};
 use crate::observe::metrics::{upstream_class, Metrics};
 use pingora::proxy::Session;
 use pingora::Error;
@@ -33,20 +31,13 @@ fn logged_facts<'a>(facts: &'a IdentityFacts, hashes: &'a KeyHashes) -> LoggedFa
         amount: facts.amount.map(|a| a.to_string()),
         currency: facts.amount.as_ref().map(|a| a.currency.as_str()),
         billing_country: facts.billing_country.as_ref().map(CountryCode::as_str),
+        problems: facts.problems.iter().map(|p| p.code()).collect(),
     }
 }
 
-/// The decision label: `allow`, `review`, `deny`, or `shadow_deny` / `shadow_review` for
-/// what a shadow policy let through.
+/// The decision label, or `error` for a request that never got a decision.
 fn decision_label(decision: Option<&Decision>) -> &'static str {
-    match decision {
-        None => "error",
-        Some(d) => match d.shadow() {
-            Some(crate::core::decision::Verdict::Deny) => "shadow_deny",
-            Some(crate::core::decision::Verdict::Review) => "shadow_review",
-            _ => d.verdict().as_str(),
-        },
-    }
+    decision.map_or("error", Decision::label)
 }
 
 /// Settle a claimed webhook event: remembered if the backend accepted it, released if not.
@@ -113,7 +104,7 @@ pub(super) async fn account(
     }
     let req = session.req_header();
     let record = DecisionRecord {
-        ts: LogTime::now(),
+        ts: proxy.log.time(),
         request_id: &ctx.request_id,
         method: Some(req.method.as_str()),
         path: Some(loggable_path(req.uri.path())),
@@ -182,7 +173,7 @@ pub(super) fn account_refused(metrics: &Metrics, log: &DecisionLog, peer: Option
         .with_label_values(&[UNPARSED_ROUTE, "deny", reason.code(), ""])
         .inc();
     log.write(&DecisionRecord {
-        ts: LogTime::now(),
+        ts: log.time(),
         request_id: &super::RequestId::new(),
         method: None,
         path: None,

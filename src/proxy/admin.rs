@@ -149,7 +149,7 @@ impl AdminApp {
             Outcome::Approved => Vec::new(),
         };
         self.log.write(&AuditEvent {
-            ts: LogTime::now(),
+            ts: self.log.time(),
             event: "review_resolved",
             by,
             review: &review.id,

@@ -19,6 +19,7 @@ use crate::core::request::facts::IdentityFacts;
 use crate::core::rules::connection::{self, ConnectionFacts};
 use crate::core::rules::identity::{self, Setting, Step};
 use crate::observe::metrics::{Metrics, RouteMetrics};
+use crate::state::clock::Clock;
 use crate::state::runtime::{Runtime, RuntimeError};
 use crate::state::store::{Resolution, Resolved, Review, StoreError};
 use prometheus::Histogram;
@@ -54,7 +55,17 @@ impl Served {
         previous: Option<&Served>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, RuntimeError> {
-        let runtime = Runtime::build(&config, previous.map(|p| &p.runtime))?;
+        Self::new_at(config, previous, metrics, None)
+    }
+
+    /// [`Served::new`] on a clock of the caller's (the demo's).
+    pub fn new_at(
+        config: Config,
+        previous: Option<&Served>,
+        metrics: Arc<Metrics>,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> Result<Self, RuntimeError> {
+        let runtime = Runtime::build_at(&config, previous.map(|p| &p.runtime), clock)?;
         let route_metrics = config
             .routes
             .names()

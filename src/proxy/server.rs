@@ -148,6 +148,14 @@ impl Gateway {
 
 /// Bind the listeners of `config` and assemble the server that serves it.
 pub fn build_server(config: Config) -> Result<Gateway, GatewayError> {
+    build_server_at(config, None)
+}
+
+/// [`build_server`] on a clock of the caller's: the demo moves it through past days.
+pub fn build_server_at(
+    config: Config,
+    clock: Option<Arc<dyn crate::state::clock::Clock>>,
+) -> Result<Gateway, GatewayError> {
     let proxy_sockets = config
         .listen
         .iter()
@@ -172,11 +180,16 @@ pub fn build_server(config: Config) -> Result<Gateway, GatewayError> {
     server.bootstrap();
 
     let metrics = Arc::new(Metrics::new());
-    let served = Arc::new(Served::new(config, None, metrics.clone())?);
+    let served = Arc::new(Served::new_at(config, None, metrics.clone(), clock)?);
     let config = &served.config;
     let log = Arc::new(
         DecisionLog::open(
             &config.decision_log,
+            config.decision_log_rotation,
+            {
+                let served = served.clone();
+                Arc::new(move || served.runtime.now())
+            },
             metrics.decision_log_dropped.clone(),
             metrics.decision_log_write_errors.clone(),
         )

@@ -81,6 +81,16 @@ impl std::fmt::Debug for Runtime {
 impl Runtime {
     /// Build the runtime for `config`, keeping what `previous` has that still fits.
     pub fn build(config: &Config, previous: Option<&Runtime>) -> Result<Runtime, RuntimeError> {
+        Self::build_at(config, previous, None)
+    }
+
+    /// [`Runtime::build`], on `clock` when given (the demo's, which it moves through days);
+    /// a runtime built from a previous one keeps the previous one's clock.
+    pub fn build_at(
+        config: &Config,
+        previous: Option<&Runtime>,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> Result<Runtime, RuntimeError> {
         let mut named = HashMap::new();
         let mut limiters = Vec::with_capacity(config.policies.len());
         let mut limiter = |policy: &Arc<str>, slot: Slot, spec: &RateSpec| {
@@ -142,9 +152,10 @@ impl Runtime {
             }
         };
 
-        let clock = match previous {
-            Some(p) => p.clock.clone(),
-            None => clock_from_env(),
+        let clock = match (previous, clock) {
+            (Some(p), _) => p.clock.clone(),
+            (None, Some(clock)) => clock,
+            (None, None) => clock_from_env(),
         };
         let kept = previous.filter(|p| p.store_settings == config.state.backend);
         let (store, stored_key): (Arc<dyn Store>, Option<Vec<u8>>) = match kept {

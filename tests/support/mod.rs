@@ -37,6 +37,10 @@ impl Output {
     }
 }
 
+/// The variable and the secret of the keyed hashes of the gateways tests start.
+pub const TEST_HASH_KEY: (&str, &str) =
+    ("GARITA_TEST_HASH_KEY", "a-test-hash-key-of-32-bytes-long");
+
 /// How long [`run`] lets a command take before it kills it and fails the test.
 const RUN_DEADLINE: Duration = Duration::from_secs(120);
 
@@ -47,6 +51,8 @@ pub fn run(program: &str, args: &[&str], env: &[(&str, &str)], stdin: Option<&[u
     use std::io::{Read, Write};
     let mut child = Command::new(program)
         .args(args)
+        // The hash key every gateway the builder starts reads (see `GatewayBuilder::start`).
+        .env(TEST_HASH_KEY.0, TEST_HASH_KEY.1)
         .envs(env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -235,7 +241,7 @@ impl GatewayBuilder {
             (None, false, true) => format!("\"{}\", \"{}\"", dead(), shop.addr()),
             (None, false, false) => format!("\"{}\"", shop.addr()),
         };
-        let config = format!(
+        let mut config = format!(
             "[server]\nlisten = [\"127.0.0.1:0\"]\nthreads = 2\ndefault_policy = \"open\"\ngrace_period_seconds = 1\n{}\n\
              [upstream]\naddresses = [{}]\n{}\n\
              [client_ip]\n{}\n\
@@ -250,11 +256,19 @@ impl GatewayBuilder {
             self.decision_log,
             self.rules
         );
+        let mut env = self.env;
+        if !self.rules.contains("[identity]") {
+            // A decision log file wants a hash key as soon as a policy reads identities.
+            config.push_str(&format!(
+                "\n[identity]\nhash_key_env = \"{}\"\n",
+                TEST_HASH_KEY.0
+            ));
+            env.push((TEST_HASH_KEY.0.into(), TEST_HASH_KEY.1.into()));
+        }
         std::fs::write(dir.path().join("garita.toml"), &config).unwrap();
         if let Some(now) = &self.clock {
             std::fs::write(dir.path().join("clock"), now).unwrap();
         }
-        let mut env = self.env;
         if self.clock.is_some() {
             let clock = dir.path().join("clock").display().to_string();
             env.push(("GARITA_TEST_CLOCK_FILE".into(), clock));
@@ -362,7 +376,10 @@ impl TestGateway {
 
     /// Move the quota clock (only with [`GatewayBuilder::clock`]).
     pub fn set_clock(&self, rfc3339: &str) {
-        std::fs::write(self.dir.path().join("clock"), rfc3339).unwrap();
+        // Written beside and renamed over: garita never reads a half-written time.
+        let next = self.dir.path().join("clock.next");
+        std::fs::write(&next, rfc3339).unwrap();
+        std::fs::rename(next, self.dir.path().join("clock")).unwrap();
     }
 
     /// The decision log as written, for checks on what must never appear in it.
@@ -421,12 +438,24 @@ impl TestGateway {
         std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
     }
 
-    /// Decision-log lines so far, parsed.
+    /// Decision-log lines so far, parsed: the days rotated out (a test clock may cross UTC
+    /// midnight), then the active file.
     pub fn decisions(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.dir.path().join("decisions.jsonl"))
+        use garita::observe::audit_files::{open_lines, Trail};
+        use std::io::BufRead;
+        let trail = Trail::new(&self.dir.path().join("decisions.jsonl"));
+        let mut files: Vec<PathBuf> = trail
+            .rotated()
             .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .into_iter()
+            .map(|r| r.path)
+            .collect();
+        files.push(trail.active().to_path_buf());
+        files
+            .iter()
+            .filter_map(|f| open_lines(f).ok())
+            .flat_map(|lines| lines.lines().map_while(Result::ok).collect::<Vec<_>>())
+            .map(|l| serde_json::from_str(&l).expect("each line is JSON"))
             .collect()
     }
 

@@ -13,8 +13,10 @@ pub mod shop;
 
 use crate::config::{self, Config};
 use crate::proxy::server;
+use crate::state::clock::{Clock, ManualClock};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Wait until something accepts connections at `addr`.
@@ -46,11 +48,20 @@ pub fn run(options: &DemoOptions) -> Result<bool, String> {
     }
     let log_path = std::env::temp_dir().join(format!("garita-demo-{}.jsonl", std::process::id()));
     raw.decision_log.path = Some(log_path.clone());
+    if raw.identity.hash_key_env.is_none() {
+        // A log file wants a hash key; the demo's lives as long as the demo.
+        let key = hex::encode(rand::random::<[u8; 32]>());
+        std::env::set_var("GARITA_DEMO_HASH_KEY", key);
+        raw.identity.hash_key_env = Some("GARITA_DEMO_HASH_KEY".to_string());
+    }
     let config = Config::compile(raw, Path::new(&options.config)).map_err(|e| e.to_string())?;
     for warning in &config.warnings {
         println!("WARNING: {warning}");
     }
-    let built = server::build_server(config).map_err(|e| e.to_string())?;
+    // The demo's own clock: some rows are sent on earlier days.
+    let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
+    let built = server::build_server_at(config, Some(clock.clone() as Arc<dyn Clock>))
+        .map_err(|e| e.to_string())?;
     let proxy_addr = built.proxy[0];
     let metrics_addr = built.metrics;
     let gateway = std::thread::Builder::new()
@@ -69,7 +80,7 @@ pub fn run(options: &DemoOptions) -> Result<bool, String> {
         println!("metrics:           http://{m}/metrics");
     }
     println!("decision log:      {}\n", log_path.display());
-    let rows = script::play(proxy_addr, &shop);
+    let rows = script::play(proxy_addr, &shop, &clock);
     let all_ok = script::print_table(&rows);
 
     if options.exit {

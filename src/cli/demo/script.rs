@@ -4,12 +4,17 @@
 //! countries: 192.0.2.0/24 is Peru, 198.51.100.0/24 the United States, 203.0.113.0/24 is
 //! on the demo's block list, and 10.0.0.0/8 is in no country at all. CIP bodies carry
 //! PagoEfectivo's fields; each row has a DNI of its own unless it is about a DNI's quota,
-//! block list or accounts. The last rows are PagoEfectivo payment notifications: one
-//! signed, one forged, one replayed (acknowledged with 200 but not forwarded).
+//! block list or accounts. Then the risk rules: a string of small codes from one mailbox,
+//! a first order that is large, and a customer account's day at more than twice its usual
+//! (its usual made on the three days before: the demo moves garita's clock back for them,
+//! then forward again). The last rows are PagoEfectivo payment notifications: one signed,
+//! one forged, one replayed (acknowledged with 200 but not forwarded).
 
 use super::client::RawRequest;
 use super::shop::DemoShop;
 use crate::core::webhook::{sign, Profile};
+use crate::state::clock::ManualClock;
+use jiff::{Timestamp, ToSpan};
 use std::net::SocketAddr;
 
 struct Case {
@@ -17,6 +22,10 @@ struct Case {
     request: RawRequest,
     status: u16,
     reaches_backend: bool,
+    /// Forwarded marked for review.
+    review: bool,
+    /// Sent this many days before the demo's today, on garita's clock.
+    days_ago: i64,
 }
 
 /// What happened to one scripted request.
@@ -25,23 +34,31 @@ pub struct Row {
     pub status: Option<u16>,
     pub decision: String,
     pub reached_backend: bool,
+    pub reviewed: bool,
     pub expected_status: u16,
     pub expected_backend: bool,
+    pub expected_review: bool,
 }
 
 impl Row {
     pub fn as_expected(&self) -> bool {
-        self.status == Some(self.expected_status) && self.reached_backend == self.expected_backend
+        self.status == Some(self.expected_status)
+            && self.reached_backend == self.expected_backend
+            && self.reviewed == self.expected_review
     }
 }
 
 /// The webhook secret in conf/demo.toml.
 const DEMO_PE_SECRET: &[u8] = b"demo-pagoefectivo-secret";
 
-/// A PagoEfectivo CIP-creation body.
+/// A PagoEfectivo CIP-creation body for 120 soles.
 fn cip(dni: &str, email: &str, account: &str) -> String {
+    cip_of(dni, email, account, "120.00")
+}
+
+fn cip_of(dni: &str, email: &str, account: &str, amount: &str) -> String {
     format!(
-        r#"{{"currency":"PEN","amount":"120.00","transactionCode":"T-1001","paymentConcept":"Pedido 1001","userDocumentType":"DNI","userDocumentNumber":"{dni}","userEmail":"{email}","userId":"{account}","userCodeCountry":"+51","userPhone":"987654321"}}"#
+        r#"{{"currency":"PEN","amount":"{amount}","transactionCode":"T-1001","paymentConcept":"Pedido 1001","userDocumentType":"DNI","userDocumentNumber":"{dni}","userEmail":"{email}","userId":"{account}","userCodeCountry":"+51","userPhone":"987654321"}}"#
     )
 }
 
@@ -71,6 +88,16 @@ fn cases() -> Vec<Case> {
         request,
         status,
         reaches_backend,
+        review: false,
+        days_ago: 0,
+    };
+    let review = |label, request| Case {
+        review: true,
+        ..case(label, request, 200, true)
+    };
+    let earlier = |label, request, days_ago| Case {
+        days_ago,
+        ..case(label, request, 200, true)
     };
     let mut cases = vec![
         case("home page, Lima", from("192.0.2.10", "GET", "/"), 200, true),
@@ -179,6 +206,59 @@ fn cases() -> Vec<Case> {
         ),
         case("CIP body over 16 KiB", cip_from("192.0.2.70", format!("{{\"pad\":\"{}\"}}", "x".repeat(17_000))), 413, false),
     ]);
+    // Risk rules add up to a score; 50 sends a code to review (forwarded, marked).
+    let olga = |dni: &str, amount: &str| cip_of(dni, "olga@example.pe", "cust-olga", amount);
+    let tiny = |dni: &str| cip_of(dni, "tiny@example.pe", &format!("cust-{dni}"), "5.00");
+    cases.extend([
+        case(
+            "small code 1, tiny@example.pe",
+            cip_from("192.0.2.71", tiny("48100001")),
+            200,
+            true,
+        ),
+        case(
+            "small code 2, tiny@example.pe",
+            cip_from("192.0.2.72", tiny("48100002")),
+            200,
+            true,
+        ),
+        review(
+            "small code 3 within the hour",
+            cip_from("192.0.2.73", tiny("48100003")),
+        ),
+        review(
+            "first order, 2000 soles",
+            cip_from(
+                "192.0.2.74",
+                cip_of("48200001", "new@example.pe", "cust-new", "2000.00"),
+            ),
+        ),
+        earlier(
+            "cust-olga pays 100, 3 days ago",
+            cip_from("192.0.2.75", olga("48300001", "100.00")),
+            3,
+        ),
+        earlier(
+            "cust-olga pays 100, 2 days ago",
+            cip_from("192.0.2.76", olga("48300001", "100.00")),
+            2,
+        ),
+        earlier(
+            "cust-olga pays 100, yesterday",
+            cip_from("192.0.2.77", olga("48300001", "100.00")),
+            1,
+        ),
+        case(
+            "cust-olga today: 150 (150%)",
+            cip_from("192.0.2.78", olga("48300002", "150.00")),
+            200,
+            true,
+        ),
+        review(
+            "cust-olga today: +100 (250%)",
+            cip_from("192.0.2.79", olga("48300002", "100.00")),
+        ),
+    ]);
     // PagoEfectivo says CIP 2538913 was paid: signed, forged, replayed.
     let paid = r#"{"eventType":"cip.paid","operationNumber":"98765","data":{"cip":"2538913","currency":"PEN","amount":"120.00","paymentDate":"2026-11-25T10:15:00","transactionCode":"T-1001"}}"#;
     let notify = |body: &str, signed_body: &str| {
@@ -220,20 +300,30 @@ fn cases() -> Vec<Case> {
     cases
 }
 
-/// Send every case through the gateway at `proxy`, watching what reaches `shop`.
-pub fn play(proxy: SocketAddr, shop: &DemoShop) -> Vec<Row> {
+/// Send every case through the gateway at `proxy`, watching what reaches `shop`; `clock`
+/// is garita's, moved back for the cases sent on earlier days.
+pub fn play(proxy: SocketAddr, shop: &DemoShop, clock: &ManualClock) -> Vec<Row> {
+    let today = Timestamp::now();
     cases()
         .into_iter()
         .map(|case| {
+            clock.set(today - (case.days_ago * 24).hours());
             let before = shop.count();
             let response = case.request.send(proxy);
             let reached_backend = shop.count() > before;
+            let reviewed = reached_backend
+                && shop
+                    .requests()
+                    .last()
+                    .and_then(|r| r.header("x-garita-decision").map(|d| d == "review"))
+                    .unwrap_or(false);
             let (status, decision) = match &response {
                 Ok(r) => {
                     let reason = r
                         .json()
                         .and_then(|j| j.get("reason").and_then(|v| v.as_str()).map(str::to_string));
                     let decision = match (reached_backend, reason) {
+                        (true, _) if reviewed => "review".to_string(),
                         (true, _) => "allow".to_string(),
                         (false, Some(reason)) => format!("deny: {reason}"),
                         (false, None) => "deny".to_string(),
@@ -247,8 +337,10 @@ pub fn play(proxy: SocketAddr, shop: &DemoShop) -> Vec<Row> {
                 status,
                 decision,
                 reached_backend,
+                reviewed,
                 expected_status: case.status,
                 expected_backend: case.reaches_backend,
+                expected_review: case.review,
             }
         })
         .collect()
@@ -275,9 +367,10 @@ pub fn print_table(rows: &[Row]) -> bool {
                 "ok".to_string()
             } else {
                 format!(
-                    "MISMATCH (wanted {} / {})",
+                    "MISMATCH (wanted {} / {}{})",
                     row.expected_status,
-                    if row.expected_backend { "yes" } else { "no" }
+                    if row.expected_backend { "yes" } else { "no" },
+                    if row.expected_review { " / review" } else { "" }
                 )
             }
         );

@@ -14,7 +14,8 @@ use super::error::ConfigError;
 use super::file::{self, FileConfig};
 use super::shared::{compile_rate_limit, read_list, Counted, Ctx};
 use super::{
-    Config, ConnectionSettings, GeoIpSettings, LogTarget, StateSettings, StoreBackend, TrustedCa,
+    Config, ConnectionSettings, GeoIpSettings, LogRotation, LogTarget, StateSettings, StoreBackend,
+    TrustedCa,
 };
 use crate::core::decision::Mode;
 use crate::core::net::geo::{CountryCode, Geofence, UnknownCountry};
@@ -146,6 +147,24 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
             LogTarget::File(full)
         }
     };
+    let log = &raw.decision_log;
+    let rotate = ctx.choice(
+        "decision_log.rotate",
+        log.rotate.as_deref(),
+        true,
+        &[("daily", true), ("never", false)],
+    )?;
+    let retention_days = log.retention_days.unwrap_or(400);
+    if retention_days == 0 {
+        return Err(ctx.invalid("decision_log.retention_days", "a number of days >= 1", 0));
+    }
+    let decision_log_rotation = match &decision_log {
+        LogTarget::File(_) if rotate => Some(LogRotation {
+            compress: log.compress.unwrap_or(true),
+            retention_days,
+        }),
+        _ => None,
+    };
 
     let geo = match &raw.geoip {
         None => None,
@@ -230,6 +249,18 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         return Err(ctx.invalid(
             "identity.hash_key_env",
             "a secret shared by every instance on the same Redis (their keys must agree)",
+            "none",
+        ));
+    }
+    // A file decision log is the audit trail, kept for a year: its identifier hashes must
+    // stay joinable across restarts and with the store's, and a replay must reproduce them.
+    if raw.identity.hash_key_env.is_none()
+        && matches!(decision_log, LogTarget::File(_))
+        && policies.iter().any(|(_, p)| p.identity.is_some())
+    {
+        return Err(ctx.invalid(
+            "identity.hash_key_env",
+            "a secret for the keyed identifier hashes, which a decision log file keeps as evidence",
             "none",
         ));
     }
@@ -345,6 +376,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         metrics_listen,
         admin,
         decision_log,
+        decision_log_rotation,
         routes: RouteTable::new(routes, default_policy),
         policies,
         geoip: geo,

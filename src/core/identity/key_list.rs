@@ -48,6 +48,11 @@ pub fn normalise_entry(kind: KeyKind, entry: &str, fold_gmail: bool) -> Option<S
 #[derive(Debug, Clone, Default)]
 pub struct KeyList {
     digests: HashSet<[u8; 32]>,
+    /// The canonical values of the entries written in clear (they are in the config's
+    /// files already): a replay keys them to match the hashed facts of a logged request.
+    clear: Vec<String>,
+    /// Their keyed hashes, once [`KeyList::index_keyed`] made them (replays only).
+    keyed: HashSet<String>,
 }
 
 impl KeyList {
@@ -68,10 +73,24 @@ impl KeyList {
             Some(canonical) => {
                 self.digests
                     .insert(Sha256::digest(canonical.as_bytes()).into());
+                self.clear.push(canonical);
                 true
             }
             None => false,
         }
+    }
+
+    /// Key the entries written in clear with `hasher`, so that [`KeyList::contains_keyed`]
+    /// can match a logged request's hashed fact. Entries given as digests cannot be keyed;
+    /// how many there are is returned.
+    pub fn index_keyed(&mut self, kind: KeyKind, hasher: &KeyHasher) -> usize {
+        self.keyed = self.clear.iter().map(|v| hasher.hash(kind, v)).collect();
+        self.digests.len().saturating_sub(self.keyed.len())
+    }
+
+    /// Whether a fact's keyed hash is one of the indexed entries'.
+    pub fn contains_keyed(&self, hash: &str) -> bool {
+        self.keyed.contains(hash)
     }
 
     /// Whether a request's key value (as `IdentityFacts::key` gives it) is listed.
@@ -98,6 +117,19 @@ impl KeyList {
 pub struct KeyHashes(Vec<(KeyKind, [u8; 32])>);
 
 impl KeyHashes {
+    /// Hashes as a decision log recorded them (32 hex digits each); others are left out.
+    pub fn from_logged(hashes: impl IntoIterator<Item = (KeyKind, String)>) -> Self {
+        Self(
+            hashes
+                .into_iter()
+                .filter_map(|(k, h)| {
+                    let ok = h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit());
+                    ok.then(|| (k, h.as_bytes().try_into().expect("32 bytes")))
+                })
+                .collect(),
+        )
+    }
+
     pub fn of(facts: &IdentityFacts, hasher: &KeyHasher) -> Self {
         Self(
             KeyKind::ALL

@@ -125,6 +125,24 @@ pub enum FactProblem {
 }
 
 impl FactProblem {
+    /// The problem a code names, as a decision log recorded it (a document's problem
+    /// comes back as a bad format: the rules treat every invalid document alike).
+    pub fn from_code(code: &str) -> Option<Self> {
+        Some(match code {
+            "missing_document" => FactProblem::MissingDocument,
+            "invalid_document" => FactProblem::InvalidDocument(DocumentError::BadFormat),
+            "invalid_email" => FactProblem::InvalidEmail,
+            "invalid_phone" => FactProblem::InvalidPhone,
+            "invalid_amount" => FactProblem::InvalidAmount,
+            "invalid_currency" => FactProblem::InvalidCurrency,
+            "missing_currency" => FactProblem::MissingCurrency,
+            "invalid_country" => FactProblem::InvalidCountry,
+            "invalid_account" => FactProblem::InvalidKey(KeyKind::Account),
+            "invalid_device" => FactProblem::InvalidKey(KeyKind::Device),
+            _ => return None,
+        })
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             FactProblem::MissingDocument => "missing_document",

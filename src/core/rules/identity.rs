@@ -170,7 +170,7 @@ pub fn plan<'l>(
             return done(denied);
         }
     }
-    for kind in lists::listed(&rules.blocks, facts) {
+    for kind in lists::listed(&rules.blocks, facts, hashes) {
         if let Some(denied) = flag(&mut decision, Reason::KeyBlocked(kind), rules.block_action) {
             return done(denied);
         }

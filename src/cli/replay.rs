@@ -1,0 +1,462 @@
+//! `garita replay`: logged requests decided again under another config, to see what a
+//! policy change would have done before it is made.
+//!
+//! Each decision-log line carries what the rules need and nothing in clear: the time, the
+//! method and path, the client address and its country, the identity facts as keyed
+//! hashes, the amount, the billing country and the facts' problems. Replay runs them, in
+//! the order given, through the same core as the gateway (route, connection rules,
+//! identity and risk rules) on a fresh in-memory store, each at its logged time: quotas,
+//! sums, first sightings and burst limits build up as they did live. Lines stream through
+//! one at a time.
+//!
+//! What it cannot replay, and keeps as logged: webhook notifications (their bodies and
+//! signatures are not logged), requests refused before a route was known (framing,
+//! unparsable heads), and requests whose body was never read into facts (refused earlier,
+//! or malformed). Block-list entries given as SHA-256 digests cannot be matched against
+//! keyed hashes (entries in clear can; `check` counts the others), and fraud blocks added
+//! by review resolutions are not replayed. The hash key must be the one the log was made
+//! with (`identity.hash_key_env`).
+
+use crate::config::Config;
+use crate::core::decision::{Decision, Reason};
+use crate::core::identity::key_list::{KeyHasher, KeyHashes};
+use crate::core::money::Currency;
+use crate::core::net::geo::CountryCode;
+use crate::core::plan::{GcraOp, Rate};
+use crate::core::request::client_ip::ClientIp;
+use crate::core::request::facts::{ip_key, FactProblem, IdentityFacts, KeyKind};
+use crate::core::request::path;
+use crate::core::rules::connection::{self, ConnectionFacts, Limiters};
+use crate::core::rules::identity::{self, Setting, Step};
+use crate::core::rules::rate::{BurstLimiter, LimiterKey, RateOutcome, RateSpec};
+use crate::observe::audit_files::lines_of;
+use crate::state::store::{MemoryStore, Store};
+use serde_json::Value;
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// A burst limiter on the logged clock: the same GCRA as the store's shared rates, with
+/// the time of the line being replayed.
+struct LoggedClockLimiter {
+    spec: RateSpec,
+    now_ms: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    arrivals: Mutex<HashMap<LimiterKey, i64>>,
+}
+
+impl BurstLimiter for LoggedClockLimiter {
+    fn spec(&self) -> &RateSpec {
+        &self.spec
+    }
+
+    fn check_key(&self, key: LimiterKey) -> RateOutcome {
+        let now_ms = self.now_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let op: GcraOp = self.spec.gcra(String::new(), now_ms, true);
+        let Ok(mut arrivals) = self.arrivals.lock() else {
+            return RateOutcome::Allowed;
+        };
+        match op.decide(arrivals.get(&key).copied()) {
+            Rate::Allowed { tat_ms } => {
+                arrivals.insert(key, tat_ms);
+                RateOutcome::Allowed
+            }
+            Rate::Limited { retry_after_ms } => RateOutcome::Limited {
+                retry_after: Duration::from_millis(retry_after_ms),
+            },
+        }
+    }
+}
+
+/// A policy's limiters on the logged clock.
+#[derive(Default)]
+struct PolicyLimiters {
+    address: Option<LoggedClockLimiter>,
+    network: Option<LoggedClockLimiter>,
+    identity: Vec<Option<LoggedClockLimiter>>,
+}
+
+/// What became of one logged line.
+pub enum Replayed {
+    /// Decided again: the route's name and the decision.
+    Decided(String, Decision),
+    /// Kept as logged, and why.
+    Kept(&'static str),
+    /// An admin event or a line that is not a decision.
+    Skipped,
+}
+
+/// Reasons that refuse a request before any route's policy is asked.
+const REFUSED_BEFORE_ROUTING: [&str; 6] = [
+    "malformed_request",
+    "conflicting_framing",
+    "unsupported_transfer_coding",
+    "headers_too_large",
+    "malformed_forwarded_for",
+    "malformed_path",
+];
+
+pub struct Replay {
+    config: Config,
+    hasher: KeyHasher,
+    store: MemoryStore,
+    rt: tokio::runtime::Runtime,
+    now_ms: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    limiters: Vec<PolicyLimiters>,
+    /// Block-list entries given as digests, which keyed hashes cannot match.
+    pub unmatchable_entries: usize,
+    last_purge: Cell<i64>,
+}
+
+impl Replay {
+    /// Prepare to replay under `config`, whose hash key must be the log's.
+    pub fn new(mut config: Config) -> Result<Self, String> {
+        let key = config.identity.hash_key.clone().ok_or_else(|| {
+            "replay needs identity.hash_key_env: the key the log's hashes were made with"
+                .to_string()
+        })?;
+        let hasher = KeyHasher::new(&key);
+        let mut unmatchable_entries = 0;
+        for policy in config.policies.iter_mut() {
+            if let Some(rules) = policy.identity.as_mut() {
+                for block in &mut rules.blocks {
+                    unmatchable_entries += block.list.index_keyed(block.kind, &hasher);
+                }
+            }
+        }
+        let now_ms = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let limiter = |spec: Option<RateSpec>| {
+            spec.map(|spec| LoggedClockLimiter {
+                spec,
+                now_ms: now_ms.clone(),
+                arrivals: Mutex::new(HashMap::new()),
+            })
+        };
+        let limiters = config
+            .policies
+            .iter()
+            .map(|(_, p)| PolicyLimiters {
+                address: limiter(p.rate_limit),
+                network: limiter(p.network_rate_limit),
+                identity: p.identity.as_ref().map_or_else(Vec::new, |rules| {
+                    rules.limits.iter().map(|l| limiter(l.burst)).collect()
+                }),
+            })
+            .collect();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start a runtime: {e}"))?;
+        Ok(Self {
+            config,
+            hasher,
+            store: MemoryStore::new(),
+            rt,
+            now_ms,
+            limiters,
+            unmatchable_entries,
+            last_purge: Cell::new(i64::MIN),
+        })
+    }
+
+    /// Decide one logged line again.
+    pub fn line(&self, line: &Value) -> Replayed {
+        if line.get("event").is_some() {
+            return Replayed::Skipped;
+        }
+        let Some(ts) = line["ts"]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        else {
+            return Replayed::Skipped;
+        };
+        let (Some(method), Some(raw_path)) = (line["method"].as_str(), line["path"].as_str())
+        else {
+            return Replayed::Kept("unparsed request head");
+        };
+        let first_reason = line["reasons"][0].as_str().unwrap_or("");
+        if REFUSED_BEFORE_ROUTING.contains(&first_reason) {
+            return Replayed::Kept("refused before routing");
+        }
+        let ip = |name: &str| line[name].as_str().and_then(|t| t.parse::<IpAddr>().ok());
+        let (Some(addr), Some(peer)) = (ip("client_ip"), ip("peer_ip")) else {
+            return Replayed::Kept("no client address");
+        };
+        self.now_ms
+            .store(ts.as_millisecond(), std::sync::atomic::Ordering::Relaxed);
+        self.purge(ts.as_second());
+
+        let Ok(normalized) = path::normalize(raw_path) else {
+            let route = line["route"].as_str().unwrap_or("default").to_string();
+            return Replayed::Decided(route, Decision::deny(Reason::MalformedPath));
+        };
+        let route = match self.config.routes.select(method, &normalized) {
+            Ok(route) => route,
+            Err(refused) => {
+                return Replayed::Decided(
+                    refused.route.to_string(),
+                    Decision::deny(Reason::MethodNotAllowed),
+                )
+            }
+        };
+        let policy = &self.config.policies[route.policy];
+        let country = line["country"].as_str().and_then(CountryCode::from_record);
+        let facts = ConnectionFacts {
+            client: ClientIp { addr, peer },
+            country,
+        };
+        let limits = &self.limiters[route.policy.index()];
+        let limiters = Limiters {
+            address: limits.address.as_ref().map(|l| l as &dyn BurstLimiter),
+            network: limits.network.as_ref().map(|l| l as &dyn BurstLimiter),
+        };
+        let step = connection::decide_or_plan(policy, &facts, limiters, &self.hasher, || {
+            ts.as_millisecond()
+        });
+        let decision = match step {
+            connection::Step::Decided(d) => d,
+            connection::Step::Ask(plan) => {
+                let answer = self.rt.block_on(self.store.execute(plan.store_plan()));
+                plan.conclude(answer.map_err(Into::into))
+            }
+        };
+        let decision = decision.in_mode(policy.mode);
+        let name = route.name.to_string();
+        if decision.is_denied() {
+            return Replayed::Decided(name, decision);
+        }
+        if policy.webhook.is_some() {
+            return Replayed::Kept("webhook notification");
+        }
+        let Some(rules) = &policy.identity else {
+            return Replayed::Decided(name, decision);
+        };
+        let Some(logged) = line.get("facts").filter(|f| f.is_object()) else {
+            return Replayed::Kept("no facts logged");
+        };
+        let (facts, hashes) = self.facts(logged, addr);
+        let setting = Setting {
+            policy: &policy.name,
+            mode: policy.mode,
+            on_store_error: policy.on_store_error,
+            now: ts,
+            calendar: &self.config.identity.calendar,
+            country,
+        };
+        let step = identity::plan(rules, setting, &facts, &hashes, decision, |i| {
+            limits
+                .identity
+                .get(i)
+                .and_then(Option::as_ref)
+                .map(|l| l as &dyn BurstLimiter)
+        });
+        let decision = match step {
+            Step::Decided(d) => d,
+            Step::Ask(plan) => {
+                let answer = self.rt.block_on(self.store.execute(plan.store_plan()));
+                plan.conclude(rules, answer.map_err(Into::into))
+            }
+        };
+        Replayed::Decided(name, decision)
+    }
+
+    /// A logged line's identity facts, as the rules see them: no value in clear, the
+    /// hashes as logged (and the address's, made again from it).
+    fn facts(&self, logged: &Value, addr: IpAddr) -> (IdentityFacts, KeyHashes) {
+        let text = |name: &str| logged[name].as_str();
+        let currency = text("currency").and_then(Currency::parse);
+        let facts = IdentityFacts {
+            amount: currency.and_then(|c| c.amount(text("amount")?)),
+            billing_country: text("billing_country").and_then(CountryCode::from_record),
+            problems: logged["problems"]
+                .as_array()
+                .map(|p| {
+                    p.iter()
+                        .filter_map(|c| c.as_str().and_then(FactProblem::from_code))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            ..IdentityFacts::default()
+        };
+        let mut hashed: Vec<(KeyKind, String)> = [
+            KeyKind::Dni,
+            KeyKind::Email,
+            KeyKind::Phone,
+            KeyKind::Account,
+            KeyKind::Device,
+        ]
+        .into_iter()
+        .filter_map(|k| text(k.as_str()).map(|h| (k, h.to_string())))
+        .collect();
+        hashed.push((KeyKind::Ip, self.hasher.hash(KeyKind::Ip, &ip_key(addr))));
+        (facts, KeyHashes::from_logged(hashed))
+    }
+
+    /// Forget what expired, once a logged minute.
+    fn purge(&self, now: i64) {
+        if now.saturating_sub(self.last_purge.get()) >= 60 {
+            self.last_purge.set(now);
+            let _ = self.rt.block_on(self.store.purge_expired(now));
+        }
+    }
+}
+
+/// What a replay found, for the report.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub replayed: u64,
+    pub kept: BTreeMap<&'static str, u64>,
+    /// decision label -> (logged, replayed)
+    pub decisions: BTreeMap<String, (u64, u64)>,
+    /// rule -> (fired when logged, fired replayed)
+    pub rules: BTreeMap<String, (u64, u64)>,
+    pub changed: u64,
+    /// The first changed requests: id, time, route, logged, replayed.
+    pub sample: Vec<String>,
+    pub unreadable: u64,
+}
+
+/// The decision of a logged line, and the names of the rules that fired on it.
+fn logged_outcome(line: &Value) -> (String, Vec<String>) {
+    let decision = line["decision"].as_str().unwrap_or("?").to_string();
+    let rules = line["rules"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|r| r["rule"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    (decision, rules)
+}
+
+/// One replayed decision as a JSON line: what was logged and what it would be now.
+pub fn decision_line(line: &Value, route: &str, decision: &Decision) -> Value {
+    let risk = decision.risk();
+    serde_json::json!({
+        "request_id": line["request_id"],
+        "ts": line["ts"],
+        "route": route,
+        "logged": line["decision"],
+        "replayed": decision.label(),
+        "reasons": decision.reasons().iter().map(|r| r.detail()).collect::<Vec<_>>(),
+        "score": risk.map(|r| r.score),
+        "rules": risk.map_or_else(Vec::new, |r| r.fired.iter().map(|f| f.rule.to_string()).collect()),
+    })
+}
+
+/// Replay `files` in order under `replay`, tallying; each replayed decision also goes to
+/// `each` (as a JSON line) when given.
+pub fn run(
+    replay: &Replay,
+    files: &[PathBuf],
+    sample_size: usize,
+    mut each: Option<&mut dyn std::io::Write>,
+) -> Result<Tally, String> {
+    let total = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = super::logs::progress(total, "replaying");
+    let mut tally = Tally::default();
+    for file in files {
+        let raw = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        for text in lines_of(file, bar.wrap_read(raw)).lines() {
+            let text = text.map_err(|e| format!("{}: {e}", file.display()))?;
+            let Ok(line) = serde_json::from_str::<Value>(&text) else {
+                tally.unreadable += 1;
+                continue;
+            };
+            let (route, decision) = match replay.line(&line) {
+                Replayed::Skipped => continue,
+                Replayed::Kept(why) => {
+                    *tally.kept.entry(why).or_default() += 1;
+                    continue;
+                }
+                Replayed::Decided(route, decision) => (route, decision),
+            };
+            tally.replayed += 1;
+            let (logged, logged_rules) = logged_outcome(&line);
+            let now = decision.label();
+            tally.decisions.entry(logged.clone()).or_default().0 += 1;
+            tally.decisions.entry(now.to_string()).or_default().1 += 1;
+            for rule in &logged_rules {
+                tally.rules.entry(rule.clone()).or_default().0 += 1;
+            }
+            if let Some(risk) = decision.risk() {
+                for fired in &risk.fired {
+                    tally.rules.entry(fired.rule.to_string()).or_default().1 += 1;
+                }
+            }
+            if logged != now {
+                tally.changed += 1;
+                if tally.sample.len() < sample_size {
+                    let reasons: Vec<String> =
+                        decision.reasons().iter().map(|r| r.detail()).collect();
+                    tally.sample.push(format!(
+                        "{}  {}  {route}  {logged} -> {now}  ({})",
+                        line["ts"].as_str().unwrap_or("?"),
+                        line["request_id"].as_str().unwrap_or("?"),
+                        reasons.join(", ")
+                    ));
+                }
+            }
+            if let Some(out) = each.as_deref_mut() {
+                writeln!(out, "{}", decision_line(&line, &route, &decision))
+                    .map_err(|e| format!("writing the decisions: {e}"))?;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    Ok(tally)
+}
+
+/// The report `garita replay` prints.
+pub fn report(tally: &Tally, unmatchable_entries: usize) -> String {
+    let mut out = format!("replayed {} requests", tally.replayed);
+    if !tally.kept.is_empty() {
+        let kept: Vec<String> = tally
+            .kept
+            .iter()
+            .map(|(why, n)| format!("{n} {why}"))
+            .collect();
+        out.push_str(&format!(" (kept as logged: {})", kept.join(", ")));
+    }
+    out.push_str(&format!("; {} would change\n\n", tally.changed));
+    out.push_str(&format!(
+        "{:<16} {:>10} {:>10}\n",
+        "decision", "logged", "replayed"
+    ));
+    for (decision, (logged, now)) in &tally.decisions {
+        out.push_str(&format!("{decision:<16} {logged:>10} {now:>10}\n"));
+    }
+    if !tally.rules.is_empty() {
+        out.push_str(&format!(
+            "\n{:<32} {:>10} {:>10}\n",
+            "risk rule fired", "logged", "replayed"
+        ));
+        for (rule, (logged, now)) in &tally.rules {
+            out.push_str(&format!("{rule:<32} {logged:>10} {now:>10}\n"));
+        }
+    }
+    if !tally.sample.is_empty() {
+        out.push_str("\nchanged, the first of them:\n");
+        for line in &tally.sample {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if unmatchable_entries > 0 {
+        out.push_str(&format!(
+            "\nnote: {unmatchable_entries} block-list entries are SHA-256 digests, which logged hashes cannot be matched against\n"
+        ));
+    }
+    if tally.unreadable > 0 {
+        out.push_str(&format!("note: {} lines were not JSON\n", tally.unreadable));
+    }
+    out
+}
