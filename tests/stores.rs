@@ -3,9 +3,10 @@
 
 mod support;
 
+use garita::core::request::facts::KeyKind;
 use garita::state::store::{
-    Acquired, Counter, EmbeddedStore, GcraOp, MemoryStore, Rate, RedisStore, Store, StoreAnswer,
-    StorePlan,
+    Acquired, BlockedKey, Counter, EmbeddedStore, GcraOp, MemoryStore, Rate, RedisStore, Store,
+    StoreAnswer, StorePlan,
 };
 use std::time::Duration;
 use support::Redis;
@@ -147,7 +148,10 @@ fn reviews_are_queued_resolved_once_and_fraud_blocks_the_identity_keys() {
             at,
             route: "cips".into(),
             policy: "cips".into(),
-            keys: vec![("dni".into(), "d1".into()), ("ip".into(), "i1".into())],
+            keys: vec![
+                ("dni".into(), format!("{:0>32}", "d1")),
+                ("ip".into(), format!("{:0>32}", "i1")),
+            ],
             amount: Some("1500.00".into()),
             currency: Some("PEN".into()),
             reasons: vec!["risk_score".into()],
@@ -189,11 +193,14 @@ fn reviews_are_queued_resolved_once_and_fraud_blocks_the_identity_keys() {
         // The DNI is blocked, the address is not; a blocked key stops the plan.
         let plan = StorePlan {
             now: 400,
-            blocks: vec![
-                "blk:email:e1".into(),
-                "blk:ip:i1".into(),
-                "blk:dni:d1".into(),
-            ],
+            blocks: [
+                (KeyKind::Email, "e1"),
+                (KeyKind::Ip, "i1"),
+                (KeyKind::Dni, "d1"),
+            ]
+            .iter()
+            .map(|(fact, hash)| BlockedKey::new(*fact, &format!("{hash:0>32}")).unwrap())
+            .collect(),
             counters: vec![quota("q:after-block", 5)],
             ..StorePlan::default()
         };

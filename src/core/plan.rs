@@ -1,28 +1,31 @@
 //! What the core asks of the store for one request, and what the store answers.
 //!
 //! The core never calls the store. Rules that need state build one [`StorePlan`] (the
-//! bindings to record, the quota counters to acquire, the webhook event to claim); the glue
+//! identities to look up in the block list, the bindings to record, the counters to
+//! acquire or add to, the webhook event to claim); the glue
 //! has the store carry out the whole plan in one call, which the store makes atomic (one
 //! lock, one transaction or one script); the core turns the [`StoreAnswer`] into the
 //! decision. Keys arriving in a plan are already keyed hashes, never identifiers in clear.
 //! Times are Unix seconds, UTC.
 //!
 //! How a store carries out a plan:
-//! -. Blocked keys: the first of the request's keys that a resolution put on the store's
-//!    block list stops the plan there; nothing is counted.
-//! 0. Shared rates (GCRA), in order. An enforced one that is over its rate stops the plan
+//! 1. Blocked identities: the first of the request's keys that a fraud resolution put on
+//!    the store's block list stops the plan there; nothing is counted.
+//! 2. Shared rates (GCRA), in order. An enforced one that is over its rate stops the plan
 //!    there and counts nothing further.
-//! 1. Bindings, in order. A binding that would exceed its set stops the plan there when it
+//! 3. Bindings, in order. A binding that would exceed its set stops the plan there when it
 //!    is enforced: neither later bindings nor any counter are touched, so a request denied
 //!    by a binding uses up no quota. A review binding that is exceeded is reported and the
 //!    plan goes on. A binding records its member even when a later rule denies the request
 //!    (the attempt did happen).
-//! 2. Counters, all or nothing: if an enforced counter would go past its limit, nothing is
+//! 4. Counters, all or nothing: if an enforced counter would go past its limit, nothing is
 //!    counted (so a request denied by its hourly quota does not use up its daily one, and
 //!    with a quota of N exactly N requests pass); otherwise every counter gets its `add`.
 //!    Quotas add 1; amount sums add the amount in minor units; a window that is only read
 //!    (an earlier day of a trailing mean) adds 0 and is not created.
-//! 3. The claim on a webhook event: new, in flight, or delivered before.
+//! 5. The claim on a webhook event: new, in flight, or delivered before.
+
+use crate::core::request::facts::KeyKind;
 
 /// One counter a request counts against (a quota), adds to (an amount sum) or reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +113,31 @@ pub fn block_key(kind: &str, hash: &str) -> String {
     format!("blk:{kind}:{hash}")
 }
 
+/// An identity a plan looks up in the store's block list: its fact and keyed hash (32 hex
+/// digits), kept inline; a store makes the key text only if it has blocks to look in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockedKey {
+    pub fact: KeyKind,
+    pub hash: [u8; 32],
+}
+
+impl BlockedKey {
+    pub fn new(fact: KeyKind, hash: &str) -> Option<Self> {
+        Some(Self {
+            fact,
+            hash: hash.as_bytes().try_into().ok()?,
+        })
+    }
+
+    /// `blk:{fact}:{hash}`.
+    pub fn key(&self) -> String {
+        block_key(
+            self.fact.as_str(),
+            std::str::from_utf8(&self.hash).unwrap_or(""),
+        )
+    }
+}
+
 /// Claim a webhook event for delivery, held until `hold_until` unless settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimOp {
@@ -121,8 +149,8 @@ pub struct ClaimOp {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StorePlan {
     pub now: i64,
-    /// Keys to look up in the store's block list (`blk:{fact}:{hash}`), in order.
-    pub blocks: Vec<String>,
+    /// Identities to look up in the store's block list, in order.
+    pub blocks: Vec<BlockedKey>,
     pub rates: Vec<GcraOp>,
     pub bindings: Vec<BindOp>,
     pub counters: Vec<Counter>,

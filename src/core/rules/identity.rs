@@ -27,7 +27,7 @@ use crate::core::calendar::Calendar;
 use crate::core::decision::{Decision, Mode, Reason, Verdict};
 use crate::core::identity::key_list::KeyHashes;
 use crate::core::net::geo::CountryCode;
-use crate::core::plan::{block_key, Acquired, StoreAnswer, StoreFailure, StorePlan};
+use crate::core::plan::{Acquired, BlockedKey, StoreAnswer, StoreFailure, StorePlan};
 use crate::core::policy::OnStoreError;
 use crate::core::request::body::BodyKind;
 use crate::core::request::facts::{FactProblem, FactSelectors, IdentityFacts, KeyKind};
@@ -98,8 +98,6 @@ pub struct IdentityPlan {
     counter_meta: Vec<CounterMeta>,
     /// The risk rules' judgements; their counters follow the quotas' in the plan.
     risk: Option<RiskPlan>,
-    /// The fact of each key looked up in the store's block list, in order.
-    blocked_kinds: Vec<KeyKind>,
 }
 
 /// The reason and action of one planned binding.
@@ -183,14 +181,11 @@ pub fn plan<'l>(
     }
     let now = setting.now.as_second();
     // Identities a fraud resolution blocked are looked up in the store first.
-    let blocked_kinds: Vec<KeyKind> = KeyKind::ALL
+    let blocks: Vec<BlockedKey> = KeyKind::ALL
         .into_iter()
-        .filter(|k| *k != KeyKind::Ip && hashes.get(*k).is_some())
+        .filter(|k| *k != KeyKind::Ip)
+        .filter_map(|k| hashes.get(k).and_then(|h| BlockedKey::new(k, h)))
         .collect();
-    let blocks = blocked_kinds
-        .iter()
-        .filter_map(|k| hashes.get(*k).map(|h| block_key(k.as_str(), h)))
-        .collect::<Vec<_>>();
     let (rate_ops, rate_meta) = quotas::shared_rates(
         &rules.limits,
         setting.policy,
@@ -250,7 +245,6 @@ pub fn plan<'l>(
         },
         counter_meta,
         risk,
-        blocked_kinds,
     }))
 }
 
@@ -281,7 +275,6 @@ impl IdentityPlan {
             binding_rules,
             counter_meta,
             risk,
-            blocked_kinds,
         } = self;
         let done = |d: Decision| finish(d, mode, earlier_shadow);
         let judge = |decision: Decision, counts: &[u64]| match (risk, &rules.risk) {
@@ -298,8 +291,8 @@ impl IdentityPlan {
             });
         };
         // A resolution confirmed these as fraud: refused whatever the list action.
-        if let Some(kind) = answer.blocked.and_then(|i| blocked_kinds.get(i)) {
-            return done(Decision::deny(Reason::KeyBlocked(*kind)));
+        if let Some(blocked) = answer.blocked.and_then(|i| store.blocks.get(i)) {
+            return done(Decision::deny(Reason::KeyBlocked(blocked.fact)));
         }
         if let Err(denied) =
             quotas::conclude_rates(&mut decision, &answer.rates, &rate_meta, &policy)

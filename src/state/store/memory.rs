@@ -68,9 +68,16 @@ impl Maps {
     /// then the claim.
     pub(super) fn execute(&mut self, plan: &StorePlan) -> StoreAnswer {
         let mut answer = StoreAnswer::default();
-        if let Some(index) = plan.blocks.iter().position(|k| self.blocks.contains(k)) {
-            answer.blocked = Some(index);
-            return answer;
+        // Most stores block nobody: then no key text is made at all.
+        if !self.blocks.is_empty() {
+            if let Some(index) = plan
+                .blocks
+                .iter()
+                .position(|k| self.blocks.contains(&k.key()))
+            {
+                answer.blocked = Some(index);
+                return answer;
+            }
         }
         for op in &plan.rates {
             let rate = op.decide(self.rates.get(&op.key).copied());

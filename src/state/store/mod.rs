@@ -18,8 +18,8 @@ mod redis;
 pub mod review;
 
 pub use crate::core::plan::{
-    Acquired, BindOp, Binding, Claim, ClaimOp, Counter, GcraOp, Rate, StoreAnswer, StoreFailure,
-    StorePlan,
+    Acquired, BindOp, Binding, BlockedKey, Claim, ClaimOp, Counter, GcraOp, Rate, StoreAnswer,
+    StoreFailure, StorePlan,
 };
 pub use embedded::{inspect_file, EmbeddedStore};
 pub use memory::MemoryStore;

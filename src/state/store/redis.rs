@@ -401,7 +401,7 @@ impl Store for RedisStore {
             plan.counters.len().to_string(),
             u8::from(plan.claim.is_some()).to_string(),
         ];
-        keys.extend(plan.blocks.iter().map(|k| self.key(k)));
+        keys.extend(plan.blocks.iter().map(|k| self.key(&k.key())));
         for op in &plan.rates {
             keys.push(self.key(&op.key));
             args.extend([
