@@ -160,6 +160,11 @@ fn the_admin_api_wants_a_valid_token_and_changes_nothing_without_one() {
         .send(gw.admin.unwrap())
         .unwrap();
     assert_eq!(bad.status, 400);
+    assert_eq!(
+        admin_call(&gw, "GET", "/admin/reviewsx", Some(TOKEN)).status,
+        404
+    );
+    assert_eq!(admin_call(&gw, "GET", &path, Some(TOKEN)).status, 405);
 }
 
 #[test]

@@ -177,13 +177,22 @@ impl ServeHttp for AdminApp {
             .uri
             .query()
             .is_some_and(|q| q.split('&').any(|p| p == "all=true"));
-        match (method.as_str(), path.strip_prefix("/admin/reviews")) {
-            ("GET", Some("" | "/")) => self.list(all).await,
-            ("POST", Some(rest)) if rest.len() > 1 && !rest[1..].contains('/') => {
+        // `/admin/reviews` is the queue, `/admin/reviews/{id}` one review.
+        let review = match path.strip_prefix("/admin/reviews") {
+            Some("" | "/") => Some(None),
+            Some(rest) => rest
+                .strip_prefix('/')
+                .filter(|id| !id.is_empty() && !id.contains('/'))
+                .map(Some),
+            None => None,
+        };
+        match (method.as_str(), review) {
+            ("GET", Some(None)) => self.list(all).await,
+            ("POST", Some(Some(id))) => {
                 let Some(body) = read_body(session).await else {
                     return error(413, "body_too_large");
                 };
-                self.resolve(&rest[1..], &body, by).await
+                self.resolve(id, &body, by).await
             }
             (_, Some(_)) => error(405, "method_not_allowed"),
             _ => error(404, "not_found"),
