@@ -210,6 +210,53 @@ fn mercadopago() {
     );
 }
 
+/// Mercado Pago's own Python SDK test values (tests/test_webhook_signature_validator.py,
+/// sdk-python 3.5): an Orders id in upper case, a timestamp in milliseconds. The hashes
+/// were computed with Python's hmac module over the SDK's manifest.
+#[test]
+fn mercadopago_signs_the_data_id_in_its_own_case() {
+    let p = Profile::MercadoPago;
+    let secret = "your_secret_key_here";
+    let request_id = "2066ca19-c6f1-498a-be75-1923005edd06";
+    let (upper, lower) = (
+        "ORD01JQ4S4KY8HWQ6NA5PXB65B3D3",
+        "ord01jq4s4ky8hwq6na5pxb65b3d3",
+    );
+    let upper_hash = "fb15ae6472eb449173c556793205d77787d58f384d183bb5bc3b724c27bd103c";
+    let lower_hash = "633f91233312dd391ec75fa0bea539cfc2d6c4918873305b84a96cc1c58db71c";
+    let now = 1_742_505_638; // the SDK's ts, 1742505638683, in seconds
+    let body = br#"{"action":"order.processed","data":{"id":"ORD01JQ4S4KY8HWQ6NA5PXB65B3D3"},"type":"order"}"#;
+    let verify = |hash: &str, data_id: &str| {
+        let xsig = format!("ts=1742505638683,v1={hash}");
+        let h = headers(&[("x-signature", xsig.as_str()), ("x-request-id", request_id)]);
+        let query = format!("data.id={data_id}&type=order");
+        let n = Notification {
+            headers: &h,
+            query: Some(&query),
+            body,
+        };
+        p.verify(&[secret.as_bytes().to_vec()], &n, now, 300)
+    };
+    // Signed as the SDK signs it now: the id in its own case.
+    assert!(verify(upper_hash, upper).is_ok());
+    // Signed the old way, over the lower-cased id, for the same notification: also good.
+    assert!(verify(lower_hash, upper).is_ok());
+    assert!(verify(lower_hash, lower).is_ok());
+    // An id lower-cased in the query does not match a hash over the upper-case one.
+    assert_eq!(
+        verify(upper_hash, lower).unwrap_err(),
+        WebhookError::BadSignature
+    );
+    // Nor does another id.
+    assert_eq!(
+        verify(upper_hash, "ORD01JQ4S4KY8HWQ6NA5PXB65B3D4").unwrap_err(),
+        WebhookError::BadSignature
+    );
+    // garita's own signer (`garita sign`) signs the id as given.
+    let signed = sign(&p, secret.as_bytes(), body, now, upper);
+    assert!(signed[1].1.starts_with(&format!("ts={now},v1=")));
+}
+
 #[test]
 fn generic_hmac_sha512_base64_with_timestamp() {
     let p = Profile::Hmac(GenericHmac {

@@ -181,8 +181,18 @@ impl Profile {
                 }
                 let ts_text = ts.ok_or(MissingTimestamp)?;
                 let sig = v1.ok_or(MissingSignature)?;
-                let manifest = mercadopago_manifest(n, ts_text);
-                mac_matches(Algorithm::Sha256, keys, &[manifest.as_bytes()], &[sig])?;
+                // The id is signed as Mercado Pago sent it (its SDKs dropped their
+                // lower-casing in 2026-06); the lower-cased form, which older integrations
+                // signed, is accepted too: both need the secret.
+                let exact = mercadopago_manifest(n, ts_text, false);
+                let sigs = [sig];
+                mac_matches(Algorithm::Sha256, keys, &[exact.as_bytes()], &sigs).or_else(|e| {
+                    let lowered = mercadopago_manifest(n, ts_text, true);
+                    if lowered == exact {
+                        return Err(e);
+                    }
+                    mac_matches(Algorithm::Sha256, keys, &[lowered.as_bytes()], &sigs)
+                })?;
                 let raw: i64 = ts_text.parse().map_err(|_| MalformedSignature)?;
                 // Mercado Pago has sent both seconds and milliseconds.
                 let ts = if raw > 100_000_000_000 {
@@ -232,11 +242,17 @@ impl Profile {
     }
 }
 
-fn mercadopago_manifest(n: &Notification<'_>, ts: &str) -> String {
+/// `id:{data.id};request-id:{x-request-id};ts:{ts};`, absent parts left out; the id as
+/// received, or lower-cased.
+fn mercadopago_manifest(n: &Notification<'_>, ts: &str, lower: bool) -> String {
     let mut manifest = String::new();
-    if let Some(id) = n.query_param("data.id") {
-        // Alphanumeric ids are signed lower-cased.
-        manifest.push_str(&format!("id:{};", id.to_lowercase()));
+    if let Some(id) = n.query_param("data.id").filter(|id| !id.trim().is_empty()) {
+        let id = if lower {
+            id.to_lowercase()
+        } else {
+            id.to_string()
+        };
+        manifest.push_str(&format!("id:{id};"));
     }
     if let Some(request_id) = n.header("x-request-id") {
         manifest.push_str(&format!("request-id:{request_id};"));
@@ -301,7 +317,7 @@ pub fn sign(
             ]
         }
         Profile::MercadoPago => {
-            let manifest = format!("id:{};request-id:{id};ts:{ts};", id.to_lowercase());
+            let manifest = format!("id:{id};request-id:{id};ts:{ts};");
             vec![
                 h("x-request-id", id.to_string()),
                 h(
