@@ -164,6 +164,16 @@ fn the_same_notification_twice_is_forwarded_once() {
         "duplicate"
     );
     assert_eq!(gw.received().len(), 2);
+    // Acknowledged repeats are counted and logged as duplicates, not denials.
+    let log = gw.wait_for_decisions(4);
+    let decisions: Vec<&str> = log
+        .iter()
+        .map(|l| l["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["allow", "duplicate", "allow", "duplicate"]);
+    gw.wait_for_metric(
+        "garita_requests_total{decision=\"duplicate\",fact=\"\",reason=\"duplicate_notification\",route=\"pe-notify\"} 2",
+    );
     let no_key = r#"{"eventType":"cip.paid"}"#;
     let r = deliver(
         &gw,

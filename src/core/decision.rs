@@ -298,9 +298,14 @@ impl Decision {
         self.verdict == Verdict::Deny
     }
 
-    /// As logs and metrics name it: `allow`, `review`, `deny`, or `shadow_deny` /
-    /// `shadow_review` for what a shadow policy let through.
+    /// As logs and metrics name it: `allow`, `review`, `deny`, `shadow_deny` /
+    /// `shadow_review` for what a shadow policy let through, or `duplicate` for a webhook
+    /// delivered before and acknowledged (a provider's routine retry is no denial: a
+    /// deny-rate alert must not fire on it).
     pub fn label(&self) -> &'static str {
+        if self.denied_for() == Some(Reason::DuplicateNotification) {
+            return "duplicate";
+        }
         match self.shadow {
             Some(Verdict::Deny) => "shadow_deny",
             Some(Verdict::Review) => "shadow_review",

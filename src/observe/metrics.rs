@@ -63,7 +63,7 @@ impl Metrics {
         let requests = IntCounterVec::new(
             Opts::new(
                 "garita_requests_total",
-                "Requests decided, by route, decision (allow, review, deny, shadow_deny, shadow_review), deciding reason and the fact kind it was keyed on.",
+                "Requests decided, by route, decision (allow, review, deny, shadow_deny, shadow_review, duplicate), deciding reason and the fact kind it was keyed on.",
             ),
             &["route", "decision", "reason", "fact"],
         )
