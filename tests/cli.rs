@@ -373,3 +373,49 @@ fn garita_sign_prints_what_the_provider_would_send() {
     );
     assert!(!ok && out.contains("NOPE_UNSET"), "{out}");
 }
+
+/// Every option and argument of every subcommand says what it is in `--help`.
+#[test]
+fn every_flag_has_help_text() {
+    let subcommands: [&[&str]; 11] = [
+        &["run"],
+        &["check"],
+        &["sign"],
+        &["state", "inspect"],
+        &["logs", "export"],
+        &["replay"],
+        &["review", "list"],
+        &["review", "resolve"],
+        &["demo"],
+        &["state"],
+        &["review"],
+    ];
+    for sub in subcommands {
+        let mut args = sub.to_vec();
+        args.push("--help");
+        let out = run(garita_bin(), &args, &[], None);
+        assert!(out.success, "{sub:?}: {}", out.text());
+        let mut section = "";
+        for line in out.stdout.lines() {
+            if line.ends_with(':') && !line.starts_with(' ') {
+                section = line;
+                continue;
+            }
+            let item = line.trim_start();
+            let is_item =
+                line.starts_with("  ") && (item.starts_with('-') || item.starts_with('<'));
+            if !is_item || !(section == "Options:" || section == "Arguments:") {
+                continue;
+            }
+            // `  -c, --config <CONFIG>  The configuration file`: text after the spec.
+            let described = item
+                .split_once("  ")
+                .is_some_and(|(_, help)| !help.trim().is_empty());
+            assert!(
+                described,
+                "garita {}: {line:?} has no help text",
+                sub.join(" ")
+            );
+        }
+    }
+}

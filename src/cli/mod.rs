@@ -30,11 +30,13 @@ struct Cli {
 enum Command {
     /// Serve with the given configuration until SIGTERM or SIGINT.
     Run {
+        /// The configuration file (TOML).
         #[arg(long, short)]
         config: PathBuf,
     },
     /// Validate a configuration (syntax, keys, networks, countries, files) and summarise it.
     Check {
+        /// The configuration file (TOML).
         #[arg(long, short)]
         config: PathBuf,
     },
@@ -50,6 +52,7 @@ enum Command {
         /// Or: sign as the webhook policy of a config would verify (its first secret).
         #[arg(long, requires = "policy", conflicts_with_all = ["profile", "secret_env"])]
         config: Option<PathBuf>,
+        /// With --config: the name of the webhook policy to sign for.
         #[arg(long)]
         policy: Option<String>,
         /// Unix seconds to sign with (default: now); an old one makes a stale notification.
@@ -92,6 +95,7 @@ enum Command {
     },
     /// Start a demo shop and the gateway on loopback and play scripted requests.
     Demo {
+        /// The configuration file (TOML).
         #[arg(long, short, default_value = "conf/demo.toml")]
         config: PathBuf,
         /// Exit after the script; non-zero if any row differed from what it expected.
@@ -106,11 +110,13 @@ enum StateCommand {
     /// with their windows, bindings, shared rates, replay records. The value is hashed as
     /// the rules hash it; nothing else is printed in clear.
     Inspect {
+        /// The configuration file (TOML).
         #[arg(long, short)]
         config: PathBuf,
         /// dni, email, phone, account, device, ip, or event (a webhook's replay key, such
         /// as a PagoEfectivo operationNumber).
         fact: String,
+        /// The value as a request carries it (it is normalised and hashed, never printed).
         value: String,
     },
 }
@@ -142,6 +148,7 @@ enum ReviewCommand {
     /// The requests waiting for review, oldest first: id, time, route, amount, score,
     /// reasons.
     List {
+        /// The configuration file (TOML).
         #[arg(long, short)]
         config: PathBuf,
         /// The admin token to call with, by name (default: the first in [admin]).
@@ -160,10 +167,13 @@ enum ReviewCommand {
     /// Resolve a review: approved, or fraud (its DNI, email, phone, account and device go
     /// on the block list at once).
     Resolve {
+        /// The configuration file (TOML).
         #[arg(long, short)]
         config: PathBuf,
+        /// The admin token to call with, by name (default: the first in [admin]).
         #[arg(long)]
         token: Option<String>,
+        /// The admin API's address, when not the one admin.listen gives.
         #[arg(long)]
         admin: Option<std::net::SocketAddr>,
         /// The review's id (the request id the backend saw as X-Request-Id).
