@@ -162,7 +162,9 @@ fn bad_files_are_rejected_naming_the_key() {
             "server.listen[1]",
             "no other listener",
         ),
-        (GOOD.replace("threads", "x").replace("[upstream]", "threads = \"two\"\n[upstream]"), "server.threads", "invalid type"),
+        (GOOD.replace("threads", "x").replace("[upstream]", "threads = \"two\"\n[upstream]"), "server.threads", "expected a whole number >= 0"),
+        (GOOD.replace("[upstream]", "max_connections = -5\n[upstream]"), "server.max_connections", "expected a whole number >= 0"),
+        (GOOD.replace("[\"127.0.0.1:8080\"]", "\"127.0.0.1:8080\""), "server.listen", "expected a list"),
         (format!("{GOOD}network_rate_limit = {{ requests = 10, per = \"1m\", ipv4_prefix = 33 }}\n"), "policies.open.network_rate_limit.ipv4_prefix", "0 to 32"),
         (format!("{GOOD}network_rate_limit = {{ requests = 10, per = \"1m\", scope = \"shared\" }}\n"), "policies.open.network_rate_limit.scope", "local"),
         (format!("{GOOD}rate_limit = {{ requests = 10, per = \"1m\", ipv4_prefix = 24 }}\n"), "policies.open.rate_limit.ipv4_prefix", "network_rate_limit"),
@@ -254,6 +256,9 @@ fn bad_files_are_rejected_naming_the_key() {
         assert!(out.contains("bad.toml"), "names the file: {out}");
         assert!(out.contains(key), "names the key {key}: {out}");
         assert!(out.contains(detail), "says {detail}: {out}");
+        for rust in ["usize", "u32", "u64", "i64", "struct ", "sequence"] {
+            assert!(!out.contains(rust), "no Rust type names ({rust}): {out}");
+        }
     }
 }
 

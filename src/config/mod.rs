@@ -329,6 +329,37 @@ fn describe_policy(policy: &crate::core::policy::Policy) -> String {
     }
 }
 
+/// A serde message in an operator's words: `expected usize` says `expected a whole number
+/// >= 0`, `expected struct ServerSection` says `expected a table`.
+fn without_rust_types(message: &str) -> String {
+    const PLAIN: [(&str, &str); 12] = [
+        ("expected usize", "expected a whole number >= 0"),
+        ("expected u64", "expected a whole number >= 0"),
+        ("expected u32", "expected a whole number >= 0"),
+        ("expected u16", "expected a whole number >= 0"),
+        ("expected u8", "expected a whole number >= 0"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected a list, [...]"),
+        ("expected a map", "expected a table"),
+        ("expected a borrowed string", "expected a string"),
+        ("expected a boolean", "expected true or false"),
+    ];
+    let mut out = message.to_string();
+    for (rust, plain) in PLAIN {
+        out = out.replace(rust, plain);
+    }
+    // `expected struct ServerSection`: a table, whatever we call it inside.
+    if let Some(at) = out.find("expected struct ") {
+        let end = out[at + 16..]
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .map_or(out.len(), |e| at + 16 + e);
+        out.replace_range(at..end, "expected a table");
+    }
+    out
+}
+
 /// Read and parse the TOML without compiling it.
 pub fn read_file_config(path: &Path) -> Result<file::FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -343,7 +374,7 @@ pub fn parse_file_config(text: &str, path: &Path) -> Result<file::FileConfig, Co
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let key = e.path().to_string();
         let inner = e.into_inner();
-        let mut message = inner.message().to_string();
+        let mut message = without_rust_types(inner.message());
         if let Some(span) = inner.span() {
             let line = text[..span.start].matches('\n').count() + 1;
             message = format!("{message} (line {line})");
@@ -358,4 +389,25 @@ pub fn parse_file_config(text: &str, path: &Path) -> Result<file::FileConfig, Co
             message,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_rust_types;
+
+    #[test]
+    fn serde_messages_lose_their_rust_type_names() {
+        assert_eq!(
+            without_rust_types("invalid value: integer `-1`, expected u32"),
+            "invalid value: integer `-1`, expected a whole number >= 0"
+        );
+        assert_eq!(
+            without_rust_types("invalid type: integer `5`, expected struct ServerSection"),
+            "invalid type: integer `5`, expected a table"
+        );
+        assert_eq!(
+            without_rust_types("invalid type: string \"x\", expected a sequence"),
+            "invalid type: string \"x\", expected a list, [...]"
+        );
+    }
 }
