@@ -63,6 +63,14 @@ fn shipped_configs_pass() {
     // check says which store a config uses.
     let (_, text) = check(&repo_path("conf/garita.toml"));
     assert!(text.contains("state:     embedded,"), "{text}");
+    // In words a person uses: limits per hour, replay windows in days.
+    assert!(text.contains("10 per hour, burst 5"), "{text}");
+    assert!(
+        text.contains("200 per hour from one network, burst 50"),
+        "{text}"
+    );
+    assert!(text.contains("replays kept 30 days"), "{text}");
+    assert!(!text.contains("3600s"), "{text}");
     let (_, text) = check(&repo_path("conf/demo.toml"));
     assert!(text.contains("state:     memory"), "{text}");
 }
@@ -316,7 +324,7 @@ fn a_secret_written_in_the_file_is_accepted_with_a_warning_and_never_printed() {
         "{GOOD}[policies.pe.webhook]\nprofile = \"pagoefectivo\"\nsecrets = [{{ value = \"s3cr3t-value\" }}]\n"
     ));
     assert!(ok, "{out}");
-    assert!(out.contains("WARNING"), "{out}");
+    assert!(out.contains("warning: "), "{out}");
     assert!(out.contains("policies.pe.webhook.secrets[0]"), "{out}");
     assert!(!out.contains("s3cr3t-value"), "{out}");
 }

@@ -193,7 +193,7 @@ pub fn main() -> ExitCode {
                 println!("{}: ok", config.display());
                 print!("{}", c.summary());
                 for warning in &c.warnings {
-                    println!("WARNING: {warning}");
+                    eprintln!("warning: {warning}");
                 }
                 ExitCode::SUCCESS
             }

@@ -266,6 +266,29 @@ impl Config {
     }
 }
 
+/// A span as a person says it: `30 days`, `1 hour`, `90 seconds`.
+fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = match secs {
+        0 => return format!("{} ms", d.as_millis()),
+        s if s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s % 3_600 == 0 => (s / 3_600, "hour"),
+        s if s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// The window of a rate: `hour` for one hour, `10 minutes` otherwise.
+fn per(d: Duration) -> String {
+    let text = human_duration(d);
+    text.strip_prefix("1 ").map_or(text.clone(), str::to_string)
+}
+
 fn describe_policy(policy: &crate::core::policy::Policy) -> String {
     let mut parts = Vec::new();
     if !policy.ip_block.is_empty() {
@@ -279,8 +302,18 @@ fn describe_policy(policy: &crate::core::policy::Policy) -> String {
     }
     if let Some(spec) = &policy.rate_limit {
         parts.push(format!(
-            "{} per {:?}, burst {}",
-            spec.requests, spec.per, spec.burst
+            "{} per {}, burst {}",
+            spec.requests,
+            per(spec.per),
+            spec.burst
+        ));
+    }
+    if let Some(spec) = &policy.network_rate_limit {
+        parts.push(format!(
+            "{} per {} from one network, burst {}",
+            spec.requests,
+            per(spec.per),
+            spec.burst
         ));
     }
     if let Some(rules) = &policy.identity {
@@ -310,10 +343,10 @@ fn describe_policy(policy: &crate::core::policy::Policy) -> String {
     }
     if let Some(webhook) = &policy.webhook {
         parts.push(format!(
-            "webhook: {} with {} secret(s), replays remembered {:?}",
+            "webhook: {} with {} secret(s), replays kept {}",
             webhook.profile.name(),
             webhook.keys.len(),
-            webhook.replay_window
+            human_duration(webhook.replay_window)
         ));
     }
     if policy.on_store_error == crate::core::policy::OnStoreError::Open {
@@ -394,6 +427,19 @@ pub fn parse_file_config(text: &str, path: &Path) -> Result<file::FileConfig, Co
 #[cfg(test)]
 mod tests {
     use super::without_rust_types;
+
+    #[test]
+    fn spans_read_as_people_say_them() {
+        use std::time::Duration;
+        assert_eq!(
+            super::human_duration(Duration::from_secs(30 * 86_400)),
+            "30 days"
+        );
+        assert_eq!(super::human_duration(Duration::from_secs(3_600)), "1 hour");
+        assert_eq!(super::human_duration(Duration::from_secs(90)), "90 seconds");
+        assert_eq!(super::per(Duration::from_secs(3_600)), "hour");
+        assert_eq!(super::per(Duration::from_secs(600)), "10 minutes");
+    }
 
     #[test]
     fn serde_messages_lose_their_rust_type_names() {
