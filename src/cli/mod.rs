@@ -148,15 +148,8 @@ enum ReviewCommand {
     /// The requests waiting for review, oldest first: id, time, route, amount, score,
     /// reasons.
     List {
-        /// The configuration file (TOML).
-        #[arg(long, short)]
-        config: PathBuf,
-        /// The admin token to call with, by name (default: the first in [admin]).
-        #[arg(long)]
-        token: Option<String>,
-        /// The admin API's address, when not the one admin.listen gives (0.0.0.0, port 0).
-        #[arg(long)]
-        admin: Option<std::net::SocketAddr>,
+        #[command(flatten)]
+        target: review::Target,
         /// Include the resolved ones.
         #[arg(long)]
         all: bool,
@@ -167,15 +160,8 @@ enum ReviewCommand {
     /// Resolve a review: approved, or fraud (its DNI, email, phone, account and device go
     /// on the block list at once).
     Resolve {
-        /// The configuration file (TOML).
-        #[arg(long, short)]
-        config: PathBuf,
-        /// The admin token to call with, by name (default: the first in [admin]).
-        #[arg(long)]
-        token: Option<String>,
-        /// The admin API's address, when not the one admin.listen gives.
-        #[arg(long)]
-        admin: Option<std::net::SocketAddr>,
+        #[command(flatten)]
+        target: review::Target,
         /// The review's id (the request id the backend saw as X-Request-Id).
         id: String,
         /// approved or fraud.
@@ -321,20 +307,12 @@ pub fn main() -> ExitCode {
         },
         Command::Review { command } => {
             let result = match command {
-                ReviewCommand::List {
-                    config,
-                    token,
-                    admin,
-                    all,
-                    json,
-                } => review::list(&review::Target::new(config, token, admin), all, json),
+                ReviewCommand::List { target, all, json } => review::list(&target, all, json),
                 ReviewCommand::Resolve {
-                    config,
-                    token,
-                    admin,
+                    target,
                     id,
                     outcome,
-                } => review::resolve(&review::Target::new(config, token, admin), &id, &outcome),
+                } => review::resolve(&target, &id, &outcome),
             };
             match result {
                 Ok(text) => {

@@ -15,20 +15,17 @@ use std::time::Duration;
 
 /// What the command line says about where to call: the config, the token's name, and an
 /// address that overrides `admin.listen`.
+#[derive(clap::Args)]
 pub struct Target {
+    /// The configuration file (TOML).
+    #[arg(long, short)]
     config: PathBuf,
+    /// The admin token to call with, by name (default: the first in [admin]).
+    #[arg(long)]
     token: Option<String>,
+    /// The admin API's address, when not the one admin.listen gives (0.0.0.0, port 0).
+    #[arg(long = "admin")]
     addr: Option<SocketAddr>,
-}
-
-impl Target {
-    pub fn new(config: PathBuf, token: Option<String>, addr: Option<SocketAddr>) -> Self {
-        Self {
-            config,
-            token,
-            addr,
-        }
-    }
 }
 
 /// Where the admin API is, and the token to call it with.

@@ -140,12 +140,7 @@ impl AdminApp {
 
     fn audit(&self, review: &Review, outcome: Outcome, by: &str) {
         let blocked = match outcome {
-            Outcome::Fraud => review
-                .keys
-                .iter()
-                .map(|(fact, _)| fact.as_str())
-                .filter(|f| *f != "ip")
-                .collect(),
+            Outcome::Fraud => review.identity_keys().map(|(fact, _)| fact).collect(),
             Outcome::Approved => Vec::new(),
         };
         self.log.write(&AuditEvent {

@@ -182,12 +182,8 @@ impl Maps {
         let Some(review) = self.reviews.get(id) else {
             return (Resolved::Unknown, Vec::new());
         };
-        let Some(resolved) = review::resolve(review, resolution) else {
+        let Some((resolved, blocked)) = review::resolve(review, resolution) else {
             return (Resolved::Already(review.clone()), Vec::new());
-        };
-        let blocked = match resolution.outcome {
-            review::Outcome::Fraud => resolved.block_keys(),
-            review::Outcome::Approved => Vec::new(),
         };
         self.blocks.extend(blocked.iter().cloned());
         self.reviews.insert(id.to_string(), resolved.clone());

@@ -158,6 +158,7 @@ pub struct RedisStore {
     connection: ConnectionManager,
     driver: OwnRuntime,
     script: redis::Script,
+    resolve_script: redis::Script,
     /// `{prefix}:`, prepended to every key.
     prefix: String,
 }
@@ -216,6 +217,7 @@ impl RedisStore {
             connection,
             driver: OwnRuntime(Some(driver)),
             script: redis::Script::new(PLAN_SCRIPT),
+            resolve_script: redis::Script::new(RESOLVE_SCRIPT),
             prefix: format!("{{{prefix}}}:"),
         })
     }
@@ -239,6 +241,29 @@ impl RedisStore {
             .spawn(work)
             .await
             .map_err(|e| StoreError::Unavailable(format!("the Redis driver: {e}")))?
+    }
+
+    /// A Lua script's answer, run on the driver (EVALSHA, loading the script on a miss).
+    async fn invoke<T: redis::FromRedisValue + Send + 'static>(
+        &self,
+        script: &redis::Script,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<T, StoreError> {
+        let (script, mut connection) = (script.clone(), self.connection.clone());
+        self.on_driver(async move {
+            let mut call = script.prepare_invoke();
+            for key in &keys {
+                call.key(key);
+            }
+            for arg in &args {
+                call.arg(arg);
+            }
+            call.invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)
+        })
+        .await
     }
 
     /// A command's answer, run on the driver.
@@ -432,22 +457,9 @@ impl Store for RedisStore {
             keys.push(self.key(&claim.key));
             args.push((claim.hold_until - now).max(1).to_string());
         }
-        let (script, mut connection) = (self.script.clone(), self.connection.clone());
         type Answer = (i64, Vec<Vec<i64>>, Vec<Vec<i64>>, Vec<i64>, i64);
-        let (blocked, rates, bindings, counters, claim): Answer = self
-            .on_driver(async move {
-                let mut call = script.prepare_invoke();
-                for key in &keys {
-                    call.key(key);
-                }
-                for arg in &args {
-                    call.arg(arg);
-                }
-                call.invoke_async(&mut connection)
-                    .await
-                    .map_err(unavailable)
-            })
-            .await?;
+        let (blocked, rates, bindings, counters, claim): Answer =
+            self.invoke(&self.script, keys, args).await?;
         let bad =
             || StoreError::Corrupt("an answer of the wrong shape from the plan script".into());
         let rates = rates
@@ -599,33 +611,14 @@ impl Store for RedisStore {
             return Ok(Resolved::Unknown);
         };
         let review: Review = serde_json::from_str(&current).map_err(bad)?;
-        let Some(resolved) = review::resolve(&review, resolution) else {
+        let Some((resolved, blocked)) = review::resolve(&review, resolution) else {
             return Ok(Resolved::Already(review));
-        };
-        let blocked = match resolution.outcome {
-            review::Outcome::Fraud => resolved.block_keys(),
-            review::Outcome::Approved => Vec::new(),
         };
         let json = serde_json::to_string(&resolved).map_err(bad)?;
         let mut keys = vec![record.clone()];
         keys.extend(blocked.iter().map(|k| self.key(k)));
-        let args = [current, json, resolution.at.to_string()];
-        let mut connection = self.connection.clone();
-        let written: i64 = self
-            .on_driver(async move {
-                let script = redis::Script::new(RESOLVE_SCRIPT);
-                let mut call = script.prepare_invoke();
-                for key in &keys {
-                    call.key(key);
-                }
-                for arg in &args {
-                    call.arg(arg);
-                }
-                call.invoke_async(&mut connection)
-                    .await
-                    .map_err(unavailable)
-            })
-            .await?;
+        let args = vec![current, json, resolution.at.to_string()];
+        let written: i64 = self.invoke(&self.resolve_script, keys, args).await?;
         if written == 1 {
             return Ok(Resolved::Now(resolved));
         }

@@ -35,13 +35,12 @@ pub struct Review {
 }
 
 impl Review {
-    /// The block-list keys a `fraud` resolution adds: the identity keys, not the address.
-    pub fn block_keys(&self) -> Vec<String> {
+    /// The request's identity keys, fact and hash: every key but the address.
+    pub fn identity_keys(&self) -> impl Iterator<Item = (&str, &str)> {
         self.keys
             .iter()
             .filter(|(fact, _)| fact != "ip")
-            .map(|(fact, hash)| crate::core::plan::block_key(fact, hash))
-            .collect()
+            .map(|(fact, hash)| (fact.as_str(), hash.as_str()))
     }
 
     pub fn expires_at(&self) -> i64 {
@@ -91,13 +90,22 @@ pub enum Resolved {
     Unknown,
 }
 
-/// `review` with `resolution`, unless someone resolved it before (`None`).
-pub(super) fn resolve(review: &Review, resolution: &Resolution) -> Option<Review> {
+/// `review` with `resolution`, and the block-list keys it adds (a fraud's identity keys),
+/// unless someone resolved it before (`None`).
+pub(super) fn resolve(review: &Review, resolution: &Resolution) -> Option<(Review, Vec<String>)> {
     if review.resolution.is_some() {
         return None;
     }
-    Some(Review {
+    let blocked = match resolution.outcome {
+        Outcome::Fraud => review
+            .identity_keys()
+            .map(|(fact, hash)| crate::core::plan::block_key(fact, hash))
+            .collect(),
+        Outcome::Approved => Vec::new(),
+    };
+    let resolved = Review {
         resolution: Some(resolution.clone()),
         ..review.clone()
-    })
+    };
+    Some((resolved, blocked))
 }
