@@ -65,7 +65,14 @@ pub fn run(program: &str, args: &[&str], env: &[(&str, &str)], stdin: Option<&[u
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     if let Some(input) = stdin {
         let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(input).unwrap();
+        // A command that fails before reading its input closes the pipe: not an error here.
+        if let Err(e) = pipe.write_all(input) {
+            assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe,
+                "writing to {program}: {e}"
+            );
+        }
     }
     let collect = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
