@@ -9,47 +9,11 @@
 //! the memory store lives inside the running process and cannot be inspected from outside.
 
 use crate::config::{Config, StoreBackend};
-use crate::core::identity::key_list::{normalise_entry, KeyHasher};
-use crate::core::request::facts::KeyKind;
+use crate::core::identity::key_list::KeyHasher;
+use crate::state::identity_keys::key_prefixes;
 use crate::state::store::{inspect_file, Held, RedisStore};
-use sha2::{Digest, Sha256};
 use std::fmt::Write;
 use std::path::Path;
-
-/// The prefixes of every key the store may hold for `value`, per policy.
-fn prefixes(
-    config: &Config,
-    fact: &str,
-    value: &str,
-    hasher: &KeyHasher,
-) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    if fact == "event" {
-        let digest = hex::encode(Sha256::digest(value.as_bytes()));
-        for (_, policy) in config.policies.iter().filter(|(_, p)| p.webhook.is_some()) {
-            out.push(format!("w:{}:{digest}", policy.name));
-        }
-        return Ok(out);
-    }
-    let kind = KeyKind::parse(fact).ok_or_else(|| {
-        format!("unknown fact {fact:?}: dni, email, phone, account, device, ip or event")
-    })?;
-    for (_, policy) in config.policies.iter() {
-        let fold = policy
-            .identity
-            .as_ref()
-            .is_some_and(|rules| rules.selectors.fold_gmail);
-        let canonical = normalise_entry(kind, value, fold)
-            .ok_or_else(|| format!("{value:?} is not a valid {fact}"))?;
-        let hash = hasher.hash(kind, &canonical);
-        let name = &policy.name;
-        let fact = kind.as_str();
-        out.push(format!("q:{name}:{fact}:{hash}:"));
-        out.push(format!("r:{name}:{fact}:{hash}"));
-        out.push(format!("b:{name}:{fact}:{hash}:"));
-    }
-    Ok(out)
-}
 
 fn time(unix: i64) -> String {
     if unix == i64::MAX {
@@ -106,6 +70,19 @@ fn describe(held: &[Held]) -> String {
                 "  shared rate {key}: bucket full again at {}",
                 time(tat_ms / 1000)
             ),
+            Held::Blocked { key, note } => writeln!(
+                out,
+                "  blocked {key}: since {}{}{}",
+                time(note.since),
+                if note.by.is_empty() {
+                    String::new()
+                } else {
+                    format!(", by {}", note.by)
+                },
+                note.reason
+                    .as_ref()
+                    .map_or_else(String::new, |r| format!(" ({r})"))
+            ),
         };
     }
     out
@@ -133,21 +110,21 @@ pub fn run(config_path: &Path, fact: &str, value: &str) -> Result<String, String
             let hasher = from_config
                 .or_else(|| stored.map(|k| KeyHasher::new(&k)))
                 .ok_or("the state file holds no hash key yet: nothing was ever stored")?;
-            let wanted = prefixes(&config, fact, value, &hasher)?;
+            let wanted = key_prefixes(&config, fact, value, &hasher)?;
             inspect_file(path, &wanted).map_err(|e| e.to_string())?.0
         }
         StoreBackend::Redis {
             url, prefix, tls_ca, ..
         } => {
             let hasher = from_config.ok_or("identity.hash_key_env is required with Redis")?;
-            let wanted = prefixes(&config, fact, value, &hasher)?;
+            let wanted = key_prefixes(&config, fact, value, &hasher)?;
             let store = RedisStore::new(url, prefix, tls_ca.as_ref().map(|ca| ca.pem.as_slice()), config.state.timeout)
                 .map_err(|e| e.to_string())?;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;
-            rt.block_on(store.inspect(&wanted))
+            rt.block_on(store.inspect_keys(&wanted))
                 .map_err(|e| e.to_string())?
         }
     };

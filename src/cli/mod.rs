@@ -10,6 +10,7 @@ mod review;
 mod sign;
 
 use crate::config::Config;
+use crate::observe::process_log::LogFormat;
 use clap::{Parser, Subcommand};
 use demo::DemoOptions;
 use std::path::PathBuf;
@@ -33,6 +34,9 @@ enum Command {
         /// The configuration file (TOML).
         #[arg(long, short)]
         config: PathBuf,
+        /// How garita's own log (standard error) is written: text, or JSON a line each.
+        #[arg(long, value_enum, env = "GARITA_LOG_FORMAT", default_value = "text")]
+        log_format: LogFormat,
     },
     /// Validate a configuration (syntax, keys, networks, countries, files) and summarise it.
     Check {
@@ -171,8 +175,11 @@ enum ReviewCommand {
 
 /// The `garita` command line.
 pub fn main() -> ExitCode {
-    crate::observe::process_log::init();
     let cli = Cli::parse();
+    crate::observe::process_log::init(match &cli.command {
+        Command::Run { log_format, .. } => *log_format,
+        _ => LogFormat::Text,
+    });
     match cli.command {
         Command::Check { config } => match Config::load(&config) {
             Ok(c) => {
@@ -188,7 +195,7 @@ pub fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Run { config } => {
+        Command::Run { config, .. } => {
             let config = match Config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {

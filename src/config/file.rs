@@ -110,6 +110,9 @@ pub struct ServerSection {
     /// Client connections open at once from one peer address (default 100); trusted
     /// proxies are exempt.
     pub max_connections_per_address: Option<usize>,
+    /// How often the files the config read are checked for changes that reload it, in
+    /// milliseconds (default 1000; 0: reload on SIGHUP or the admin API only).
+    pub watch_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,9 +120,43 @@ pub struct ServerSection {
 pub struct UpstreamSection {
     pub addresses: Vec<String>,
     pub connect_timeout_ms: Option<u64>,
+    /// Longest wait for the next bytes of the backend's answer.
     pub read_timeout_ms: Option<u64>,
-    /// How often each upstream gets a TCP health check (default 5000).
-    pub health_check_interval_ms: Option<u64>,
+    /// Longest whole exchange with the backend, from connecting to the answer's last byte.
+    pub total_timeout_ms: Option<u64>,
+    /// Failed connections or timeouts in a row that take an upstream out of the rotation
+    /// until its health check passes again (default 3; 0: only health checks decide).
+    pub max_fails: Option<u32>,
+    #[serde(default)]
+    pub health_check: HealthCheckSection,
+    #[serde(default)]
+    pub tls: Option<UpstreamTlsSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckSection {
+    /// How often each upstream is checked (default 5000).
+    pub interval_ms: Option<u64>,
+    /// How long one check may take (default 1000).
+    pub timeout_ms: Option<u64>,
+    /// An HTTP GET to this path that must answer 2xx; without it, a TCP connect.
+    pub path: Option<String>,
+    /// The Host header of the HTTP check (default: the upstream's address).
+    pub host: Option<String>,
+    /// Checks in a row that bring an upstream back (default 2).
+    pub healthy_threshold: Option<u32>,
+    /// Checks in a row that take it out (default 3).
+    pub unhealthy_threshold: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamTlsSection {
+    /// The name the backend's certificate must carry (and the SNI sent).
+    pub server_name: String,
+    /// PEM certificates to trust instead of the system's roots (a private CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -94,6 +94,35 @@ pub struct TrustedCa {
     pub pem: Vec<u8>,
 }
 
+impl std::fmt::Debug for TrustedCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TrustedCa({})", self.path.display())
+    }
+}
+
+impl TrustedCa {
+    /// The DER of each certificate in the bundle (blocks that do not decode are skipped;
+    /// a bundle with none is refused at load).
+    pub fn certificates_der(&self) -> Vec<Vec<u8>> {
+        use base64::Engine;
+        const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+        const END: &str = "-----END CERTIFICATE-----";
+        let text = String::from_utf8_lossy(&self.pem);
+        let mut out = Vec::new();
+        let mut rest = &*text;
+        while let Some(start) = rest.find(BEGIN) {
+            let body = &rest[start + BEGIN.len()..];
+            let Some(end) = body.find(END) else { break };
+            let b64: String = body[..end].split_whitespace().collect();
+            if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64) {
+                out.push(der);
+            }
+            rest = &body[end + END.len()..];
+        }
+        out
+    }
+}
+
 impl StoreBackend {
     pub fn describe(&self) -> String {
         match self {
@@ -145,16 +174,18 @@ pub struct ConnectionSettings {
 #[derive(Debug)]
 pub struct Config {
     pub source: PathBuf,
+    /// The config file and every file it read (lists, secrets, certificates, the GeoIP
+    /// database): what a change of reloads the gateway.
+    pub files: Vec<PathBuf>,
     pub listen: Vec<SocketAddr>,
     pub threads: usize,
     pub grace_period_seconds: u64,
+    /// How often the config's files are checked for changes; `None`: never.
+    pub watch_interval: Option<Duration>,
     /// Bound on the request line plus headers; larger heads get 431.
     pub max_header_bytes: usize,
     pub connections: ConnectionSettings,
-    pub upstreams: Vec<SocketAddr>,
-    pub connect_timeout: Duration,
-    pub health_check_interval: Duration,
-    pub read_timeout: Duration,
+    pub upstream: UpstreamSettings,
     pub client_ip: ClientIpResolver,
     pub metrics_listen: Option<SocketAddr>,
     pub admin: Option<AdminSettings>,
@@ -169,6 +200,39 @@ pub struct Config {
     /// Things that work but should not be so in production (shown by `garita check`,
     /// logged by `garita run`).
     pub warnings: Vec<String>,
+}
+
+/// The shop's backends and how garita talks to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamSettings {
+    pub addresses: Vec<SocketAddr>,
+    pub connect_timeout: Duration,
+    /// Longest wait for the next bytes of an answer.
+    pub read_timeout: Duration,
+    /// Longest whole exchange, connect to last byte.
+    pub total_timeout: Duration,
+    /// Failures in a row that take an upstream out; 0: health checks alone decide.
+    pub max_fails: u32,
+    pub health: HealthCheckSettings,
+    pub tls: Option<UpstreamTls>,
+}
+
+/// Active health checks: a TCP connect, or an HTTP GET of `path` that must answer 2xx.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheckSettings {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub path: Option<String>,
+    pub host: Option<String>,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+}
+
+/// TLS to the backends: the name their certificate must carry, and a private CA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamTls {
+    pub server_name: String,
+    pub ca: Option<TrustedCa>,
 }
 
 /// The admin API's listener and the tokens that may call it.
@@ -217,7 +281,7 @@ impl Config {
                 .join(", ")
         };
         out.push_str(&format!("listen:    {}\n", join(&self.listen)));
-        out.push_str(&format!("upstreams: {}\n", join(&self.upstreams)));
+        out.push_str(&format!("upstreams: {}\n", join(&self.upstream.addresses)));
         if let Some(m) = self.metrics_listen {
             out.push_str(&format!("metrics:   http://{m}/metrics\n"));
         }

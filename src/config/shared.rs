@@ -11,9 +11,35 @@ use std::time::Duration;
 pub(crate) struct Ctx {
     pub(crate) file: PathBuf,
     pub(crate) base: PathBuf,
+    /// Every file the config read besides itself (lists, secrets, certificates), for the
+    /// reload watcher.
+    pub(crate) read: std::cell::RefCell<Vec<PathBuf>>,
 }
 
 impl Ctx {
+    pub(crate) fn new(file: &Path) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            base: file
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(".")),
+            read: Default::default(),
+        }
+    }
+
+    /// Read a file the config names (already resolved), remembering it.
+    pub(crate) fn read(&self, full: &Path) -> std::io::Result<Vec<u8>> {
+        self.read.borrow_mut().push(full.to_path_buf());
+        std::fs::read(full)
+    }
+
+    /// [`Ctx::read`], as UTF-8 text.
+    pub(crate) fn read_text(&self, full: &Path) -> std::io::Result<String> {
+        String::from_utf8(self.read(full)?)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
     pub(crate) fn invalid(
         &self,
         key: impl Into<String>,
@@ -85,7 +111,7 @@ pub(crate) fn read_list(
     for (i, path) in files.iter().enumerate() {
         let key = format!("{prefix}.{which}_files[{i}]");
         let full = ctx.resolve(path);
-        let text = std::fs::read_to_string(&full).map_err(|e| {
+        let text = ctx.read_text(&full).map_err(|e| {
             ctx.invalid(
                 &key,
                 "a readable list file",
@@ -216,7 +242,7 @@ pub(crate) fn load_secret(
             }),
         (None, Some(path), None) => {
             let full = ctx.resolve(path);
-            let text = std::fs::read_to_string(&full).map_err(|e| {
+            let text = ctx.read_text(&full).map_err(|e| {
                 ctx.invalid(
                     at,
                     "a readable secret file",
@@ -251,6 +277,31 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
         _ => return None,
     };
     (!d.is_zero()).then_some(d)
+}
+
+/// A PEM bundle of CA certificates named at `key`, read and checked at load.
+pub(crate) fn trusted_ca(
+    ctx: &Ctx,
+    key: &str,
+    file: &Path,
+) -> Result<crate::config::TrustedCa, ConfigError> {
+    let path = ctx.resolve(file);
+    let pem = ctx.read(&path).map_err(|e| {
+        ctx.invalid(
+            key,
+            "a readable PEM file",
+            format!("{}: {e}", path.display()),
+        )
+    })?;
+    let ca = crate::config::TrustedCa { path, pem };
+    if ca.certificates_der().is_empty() {
+        return Err(ctx.invalid(
+            key,
+            "PEM certificates (-----BEGIN CERTIFICATE-----)",
+            ca.path.display(),
+        ));
+    }
+    Ok(ca)
 }
 
 #[cfg(test)]

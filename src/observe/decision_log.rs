@@ -63,6 +63,13 @@ pub struct DecisionRecord<'a> {
     pub rules: Vec<LoggedRule<'a>>,
     pub status: u16,
     pub upstream_status: Option<u16>,
+    /// The upstream the request was sent to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<std::net::SocketAddr>,
+    /// Why an allowed request got no answer from the upstream: `upstream_unavailable`
+    /// (none up, or it could not be reached) or `upstream_timeout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_error: Option<&'static str>,
     pub duration_ms: f64,
 }
 

@@ -19,6 +19,7 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     pub decision_seconds: HistogramVec,
     pub upstream_responses: IntCounterVec,
+    pub upstream_up: IntGaugeVec,
     pub rate_limit_keys: IntGaugeVec,
     pub rate_limit_overflow: IntCounterVec,
     pub rate_limit_evicted: IntCounterVec,
@@ -29,6 +30,14 @@ pub struct Metrics {
     pub decision_log_write_errors: IntCounter,
     pub connections: ConnectionMetrics,
     pub risk: RiskMetrics,
+    pub config: ConfigMetrics,
+}
+
+/// Config reloads: how many took, how many failed, and whether the last one took.
+pub struct ConfigMetrics {
+    pub reloads: IntCounter,
+    pub reload_failures: IntCounter,
+    pub last_reload_successful: IntGauge,
 }
 
 /// The risk rules: which fired (by policy, rule and mode), and which shop-wide amount
@@ -53,6 +62,8 @@ pub struct StoreMetrics {
     pub settle_seconds: Histogram,
     /// The review queue's calls: recording, listing, resolving.
     pub review_seconds: Histogram,
+    /// The admin API's calls: block list, key lookups, readiness.
+    pub admin_seconds: Histogram,
     pub errors: IntCounterVec,
     pub up: IntGauge,
 }
@@ -86,6 +97,14 @@ impl Metrics {
                 "Responses from the backend, by route and status class.",
             ),
             &["route", "class"],
+        )
+        .expect("valid metric");
+        let upstream_up = IntGaugeVec::new(
+            Opts::new(
+                "garita_upstream_up",
+                "1 while an upstream is in the rotation, 0 while its health checks or failed requests keep it out, by upstream address.",
+            ),
+            &["upstream"],
         )
         .expect("valid metric");
         let rate_limit_keys = IntGaugeVec::new(
@@ -128,7 +147,7 @@ impl Metrics {
         let store_seconds = HistogramVec::new(
             HistogramOpts::new(
                 "garita_store_duration_seconds",
-                "Time the identity store took to answer, by operation (execute: one request's plan; settle: a delivered or failed webhook; review: the review queue).",
+                "Time the identity store took to answer, by operation (execute: one request's plan; settle: a delivered or failed webhook; review: the review queue; admin: the admin API's block list, key lookups and readiness checks).",
             )
             .buckets(vec![
                 0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -205,12 +224,32 @@ impl Metrics {
             &["policy", "rule", "currency"],
         )
         .expect("valid metric");
+        let reloads = IntCounter::new(
+            "garita_config_reloads_total",
+            "Configuration reloads that took (by SIGHUP, POST /admin/reload or a watched file).",
+        )
+        .expect("valid metric");
+        let reload_failures = IntCounter::new(
+            "garita_config_reload_failures_total",
+            "Configuration reloads refused because the new configuration did not compile or could not be served; the running one stayed.",
+        )
+        .expect("valid metric");
+        let last_reload_successful = IntGauge::new(
+            "garita_config_last_reload_successful",
+            "1 if the last configuration reload took (or none was tried), 0 if it failed and an older configuration is serving.",
+        )
+        .expect("valid metric");
+        last_reload_successful.set(1);
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(reloads.clone()),
+            Box::new(reload_failures.clone()),
+            Box::new(last_reload_successful.clone()),
             Box::new(risk_fired.clone()),
             Box::new(amount_anomaly.clone()),
             Box::new(decision_seconds.clone()),
             Box::new(upstream_responses.clone()),
+            Box::new(upstream_up.clone()),
             Box::new(rate_limit_keys.clone()),
             Box::new(rate_limit_overflow.clone()),
             Box::new(rate_limit_evicted.clone()),
@@ -228,11 +267,18 @@ impl Metrics {
         ] {
             registry.register(collector).expect("unique metric names");
         }
+        // process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds...
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("unique metric names");
         Self {
             registry,
             requests,
             decision_seconds,
             upstream_responses,
+            upstream_up,
             rate_limit_keys,
             rate_limit_overflow,
             rate_limit_evicted,
@@ -242,6 +288,7 @@ impl Metrics {
                 execute_seconds: store_seconds.with_label_values(&["execute"]),
                 settle_seconds: store_seconds.with_label_values(&["settle"]),
                 review_seconds: store_seconds.with_label_values(&["review"]),
+                admin_seconds: store_seconds.with_label_values(&["admin"]),
                 errors: store_errors,
                 up: store_up,
             },
@@ -255,6 +302,11 @@ impl Metrics {
             risk: RiskMetrics {
                 fired: risk_fired,
                 anomaly: amount_anomaly,
+            },
+            config: ConfigMetrics {
+                reloads,
+                reload_failures,
+                last_reload_successful,
             },
         }
     }

@@ -43,11 +43,11 @@ fn decision_label(decision: Option<&Decision>) -> &'static str {
 /// Settle a claimed webhook event: remembered if the backend accepted it, released if not.
 /// Called as soon as the backend's status is known, before the provider gets the answer,
 /// and again when the request is done (a no-op then, unless no answer ever came).
-pub(super) async fn settle_claim(proxy: &GaritaProxy, ctx: &mut RequestCtx) {
+pub(super) async fn settle_claim(ctx: &mut RequestCtx) {
     let Some(held) = ctx.replay_claim.take() else {
         return;
     };
-    let served = &proxy.served;
+    let served = &ctx.served;
     let now = served.runtime.now().as_second();
     let until = held.delivered_until(ctx.upstream_status, now);
     served.settle(&held.key, until, now).await;
@@ -59,7 +59,7 @@ pub(super) async fn account(
     error: Option<&Error>,
     ctx: &mut RequestCtx,
 ) {
-    settle_claim(proxy, ctx).await;
+    settle_claim(ctx).await;
     if let Some((profile, outcome)) = ctx.webhook {
         proxy
             .metrics
@@ -72,7 +72,7 @@ pub(super) async fn account(
     let label = decision_label(decision);
     let primary = decision.and_then(Decision::primary_reason);
     let fact = primary.and_then(Reason::fact).map_or("", KeyKind::as_str);
-    let route = proxy.served.route_metrics(&ctx.route);
+    let route = ctx.served.route_metrics(&ctx.route);
     match route {
         Some(route) if label == "allow" && primary.is_none() => route.allowed.inc(),
         _ => proxy
@@ -130,6 +130,8 @@ pub(super) async fn account(
         }),
         status,
         upstream_status: ctx.upstream_status,
+        upstream: ctx.upstream.as_ref().map(|u| u.addr),
+        upstream_error: ctx.upstream_error,
         duration_ms: (ctx.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
     };
     proxy.log.write(&record);
@@ -137,7 +139,7 @@ pub(super) async fn account(
 
 /// Count the risk rules that fired, and keep the shop-wide anomaly gauges.
 fn account_risk(proxy: &GaritaProxy, ctx: &RequestCtx, risk: &Risk) {
-    let Some(policy) = ctx.policy.map(|id| &proxy.served.config.policies[id]) else {
+    let Some(policy) = ctx.policy.map(|id| &ctx.served.config.policies[id]) else {
         return;
     };
     let risk_metrics = &proxy.metrics.risk;
@@ -188,6 +190,8 @@ pub(super) fn account_refused(metrics: &Metrics, log: &DecisionLog, peer: Option
         rules: Vec::new(),
         status: super::response::status(reason),
         upstream_status: None,
+        upstream: None,
+        upstream_error: None,
         duration_ms: 0.0,
     });
 }

@@ -15,11 +15,14 @@ mod account;
 pub mod admin;
 mod body;
 pub mod connection;
+pub mod health_check;
 pub mod listeners;
 pub mod refused;
+pub mod reload;
 pub mod response;
 pub mod served;
 pub mod server;
+pub mod tls;
 mod webhook;
 
 use crate::core::decision::{Decision, Reason, Verdict};
@@ -34,11 +37,10 @@ use crate::core::rules::webhook::HeldClaim;
 use crate::observe::decision_log::DecisionLog;
 use crate::observe::metrics::Metrics;
 use crate::state::store::Review;
+use crate::state::upstreams::Upstream;
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
-use pingora::lb::selection::RoundRobin;
-use pingora::lb::LoadBalancer;
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, ErrorSource, ErrorType, Result};
@@ -61,14 +63,16 @@ const TUNNEL_REFUSED_ALLOW: std::borrow::Cow<'static, str> =
     std::borrow::Cow::Borrowed("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
 
 pub struct GaritaProxy {
-    served: Arc<Served>,
-    upstreams: Arc<LoadBalancer<RoundRobin>>,
+    serving: Arc<reload::Serving>,
     metrics: Arc<Metrics>,
     log: Arc<DecisionLog>,
 }
 
 /// What one request learned on its way through the phases.
 pub struct RequestCtx {
+    /// The config and runtime this request is served under from start to end, whatever a
+    /// reload swaps in meanwhile.
+    served: Arc<Served>,
     request_id: RequestId,
     started: Instant,
     route: RouteName,
@@ -90,18 +94,23 @@ pub struct RequestCtx {
     /// Time spent waiting for the body, left out of the decision-latency histogram.
     body_wait: std::time::Duration,
     upstream_status: Option<u16>,
+    /// The upstream this request was sent to (the last one, after a retry).
+    upstream: Option<Arc<Upstream>>,
+    /// When the exchange with the upstream must be over (`upstream.total_timeout_ms`).
+    upstream_deadline: Option<Instant>,
+    /// Why the upstream did not answer, for the log: `upstream_unavailable`,
+    /// `upstream_timeout`.
+    upstream_error: Option<&'static str>,
 }
 
 impl GaritaProxy {
     pub fn new(
-        served: Arc<Served>,
-        upstreams: Arc<LoadBalancer<RoundRobin>>,
+        serving: Arc<reload::Serving>,
         metrics: Arc<Metrics>,
         log: Arc<DecisionLog>,
     ) -> Self {
         Self {
-            served,
-            upstreams,
+            serving,
             metrics,
             log,
         }
@@ -117,11 +126,9 @@ impl GaritaProxy {
         let req = session.req_header();
         ctx.client = Some(ClientIp { addr: peer, peer });
         let target_len = req.uri.path_and_query().map_or(0, |p| p.as_str().len());
-        if let Err(reason) = framing::check(
-            &req.headers,
-            target_len,
-            self.served.config.max_header_bytes,
-        ) {
+        if let Err(reason) =
+            framing::check(&req.headers, target_len, ctx.served.config.max_header_bytes)
+        {
             return (Decision::deny(reason), None);
         }
         // Pingora has dropped the length from the parsed head; the raw head still has it.
@@ -138,7 +145,7 @@ impl GaritaProxy {
             ctx.allow = Some(TUNNEL_REFUSED_ALLOW);
             return (Decision::deny(Reason::MethodNotAllowed), None);
         }
-        let resolver = &self.served.config.client_ip;
+        let resolver = &ctx.served.config.client_ip;
         let values = req
             .headers
             .get_all(resolver.header())
@@ -153,7 +160,7 @@ impl GaritaProxy {
             Ok(p) => p,
             Err(_) => return (Decision::deny(Reason::MalformedPath), None),
         };
-        let route = match self
+        let route = match ctx
             .served
             .config
             .routes
@@ -168,7 +175,7 @@ impl GaritaProxy {
             }
         };
         ctx.route = route.name.clone();
-        let (facts, decision) = self.served.connection(route.policy, client).await;
+        let (facts, decision) = ctx.served.connection(route.policy, client).await;
         ctx.country = facts.country;
         (decision, Some(route.policy))
     }
@@ -184,7 +191,8 @@ impl GaritaProxy {
         decision: Decision,
         ctx: &mut RequestCtx,
     ) -> Decision {
-        let served = &*self.served;
+        let served = ctx.served.clone();
+        let served = &*served;
         let policy = &served.config.policies[policy_id];
         let decision = decision.in_mode(policy.mode);
         if decision.is_denied() {
@@ -236,7 +244,7 @@ impl GaritaProxy {
     /// that does not take it is counted and logged by the store call; the request still
     /// goes to the backend marked, as its policy decided.
     async fn enqueue_review(&self, decision: &Decision, ctx: &RequestCtx) {
-        let served = &*self.served;
+        let served = &*ctx.served;
         let policy = ctx
             .policy
             .map_or("", |id| &*served.config.policies[id].name);
@@ -267,6 +275,21 @@ impl GaritaProxy {
 /// Answer locally. The connection is closed after the answer unless `reusable` says the
 /// next request on it can be found: the body was read to its end (or there was none) and
 /// the head's framing was not in doubt.
+/// An error once the exchange with the upstream has outlasted `upstream.total_timeout_ms`:
+/// a backend that keeps sending a little at a time is cut off (before its answer's head
+/// is sent on, that is a 504; after, the client's connection is closed). Checked whenever
+/// the backend sends something; a silent backend is the read timeout's.
+fn past_deadline(ctx: &RequestCtx) -> Result<()> {
+    match ctx.upstream_deadline {
+        Some(deadline) if Instant::now() > deadline => Err(Error::explain(
+            ErrorType::ReadTimedout,
+            "upstream.total_timeout_ms passed",
+        )
+        .into_up()),
+        _ => Ok(()),
+    }
+}
+
 async fn send_local(session: &mut Session, reply: LocalResponse, reusable: bool) -> Result<()> {
     let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + 2))?;
     for (name, value) in reply.headers {
@@ -338,6 +361,7 @@ impl ProxyHttp for GaritaProxy {
 
     fn new_ctx(&self) -> Self::CTX {
         RequestCtx {
+            served: self.serving.current(),
             request_id: RequestId::new(),
             started: Instant::now(),
             route: RouteName::default_route(),
@@ -352,18 +376,17 @@ impl ProxyHttp for GaritaProxy {
             allow: None,
             body_wait: std::time::Duration::ZERO,
             upstream_status: None,
+            upstream: None,
+            upstream_deadline: None,
+            upstream_error: None,
         }
     }
 
-    async fn early_request_filter(
-        &self,
-        session: &mut Session,
-        _ctx: &mut Self::CTX,
-    ) -> Result<()> {
+    async fn early_request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<()> {
         connection::head_received();
         // Unless told, Pingora keeps an HTTP/1.1 connection open between requests for ever.
         if session.get_keepalive().is_some() {
-            session.set_keepalive(self.served.config.connections.keepalive_timeout_seconds);
+            session.set_keepalive(ctx.served.config.connections.keepalive_timeout_seconds);
         }
         // Requests a client sends before reading the previous answer are served in order,
         // instead of dropped when the connection closes (RFC 9112 section 9.3.2).
@@ -389,7 +412,7 @@ impl ProxyHttp for GaritaProxy {
             Some(policy) => self.decide_further(session, policy, decision, ctx).await,
         };
         let took = ctx.started.elapsed().saturating_sub(ctx.body_wait);
-        match self.served.route_metrics(&ctx.route) {
+        match ctx.served.route_metrics(&ctx.route) {
             Some(route) => route.decision_seconds.observe(took.as_secs_f64()),
             None => self
                 .metrics
@@ -432,15 +455,15 @@ impl ProxyHttp for GaritaProxy {
                 "forwarding without an allow decision",
             );
         }
-        let backend = self
-            .upstreams
-            .select(ctx.request_id.as_bytes(), 256)
-            .ok_or_else(|| {
-                Error::new_up(ErrorType::ConnectNoRoute).more_context("no healthy upstream")
-            })?;
-        let mut peer = HttpPeer::new(backend.addr, false, String::new());
-        peer.options.connection_timeout = Some(self.served.config.connect_timeout);
-        peer.options.read_timeout = Some(self.served.config.read_timeout);
+        // A retry goes to another upstream when one is up.
+        let tried = ctx.upstream.as_ref().map(|u| u.addr);
+        let upstream = self.serving.upstreams().select(tried).ok_or_else(|| {
+            Error::new_up(ErrorType::ConnectNoRoute).more_context("no healthy upstream")
+        })?;
+        let peer = health_check::peer(&upstream, &ctx.served);
+        ctx.upstream_deadline
+            .get_or_insert_with(|| Instant::now() + ctx.served.config.upstream.total_timeout);
+        ctx.upstream = Some(upstream);
         Ok(Box::new(peer))
     }
 
@@ -460,9 +483,12 @@ impl ProxyHttp for GaritaProxy {
         &self,
         _session: &mut Session,
         _peer: &HttpPeer,
-        _ctx: &mut Self::CTX,
+        ctx: &mut Self::CTX,
         mut e: Box<Error>,
     ) -> Box<Error> {
+        if let Some(upstream) = &ctx.upstream {
+            upstream.request_failed(ctx.served.config.upstream.max_fails, "cannot connect");
+        }
         // Nothing reached that upstream: try the next one (the buffered body, if any, is
         // replayed whole). Pingora stops after `max_retries`.
         e.set_retry(true);
@@ -492,7 +518,7 @@ impl ProxyHttp for GaritaProxy {
             // Keep the chain only when a trusted proxy vouched for it; otherwise the backend
             // would see whatever the client wrote.
             let mut chain = String::with_capacity(64);
-            if self.served.config.client_ip.is_trusted(client.peer) {
+            if ctx.served.config.client_ip.is_trusted(client.peer) {
                 for hop in upstream_request.headers.get_all(FORWARDED_FOR) {
                     if let Ok(hop) = hop.to_str() {
                         chain.push_str(hop);
@@ -540,8 +566,21 @@ impl ProxyHttp for GaritaProxy {
         ctx: &mut Self::CTX,
     ) -> Result<()> {
         ctx.upstream_status = Some(upstream_response.status.as_u16());
-        account::settle_claim(self, ctx).await;
-        Ok(())
+        if let Some(upstream) = &ctx.upstream {
+            upstream.request_answered();
+        }
+        account::settle_claim(ctx).await;
+        past_deadline(ctx)
+    }
+
+    fn upstream_response_body_filter(
+        &self,
+        _session: &mut Session,
+        _body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Self::CTX,
+    ) -> Result<Option<std::time::Duration>> {
+        past_deadline(ctx).map(|()| None)
     }
 
     async fn fail_to_proxy(
@@ -573,6 +612,14 @@ impl ProxyHttp for GaritaProxy {
                 ErrorSource::Internal | ErrorSource::Unset => (500, "internal_error"),
             },
         };
+        if e.esource() == &ErrorSource::Upstream {
+            ctx.upstream_error = Some(reason);
+            if let Some(upstream) = &ctx.upstream {
+                if reason == "upstream_timeout" {
+                    upstream.request_failed(ctx.served.config.upstream.max_fails, "timed out");
+                }
+            }
+        }
         if code > 0 && session.response_written().is_none() {
             let reply = response::json_error(code, reason, &ctx.request_id);
             if let Err(write_error) = send_local(session, reply, false).await {

@@ -29,6 +29,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// How long an admin call may wait for the store.
+const ADMIN_STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub struct Served {
     pub config: Config,
     pub runtime: Runtime,
@@ -37,6 +40,9 @@ pub struct Served {
     route_metrics: HashMap<Box<str>, RouteMetrics>,
     /// When a store failure was last logged (Unix seconds).
     last_store_complaint: AtomicU64,
+    /// The private CA the upstreams' certificates are checked against, if any, in the
+    /// form Pingora takes (built here, once, not per connection).
+    pub upstream_ca: Option<Arc<pingora::protocols::tls::CaType>>,
 }
 
 impl std::fmt::Debug for Served {
@@ -71,12 +77,19 @@ impl Served {
             .names()
             .map(|name| (Box::from(name.as_str()), metrics.route(name)))
             .collect();
+        let upstream_ca = config
+            .upstream
+            .tls
+            .as_ref()
+            .and_then(|tls| tls.ca.as_ref())
+            .map(crate::proxy::tls::ca_list);
         Ok(Self {
             config,
             runtime,
             metrics,
             route_metrics,
             last_store_complaint: AtomicU64::new(0),
+            upstream_ca,
         })
     }
 
@@ -197,12 +210,32 @@ impl Served {
             .await
     }
 
+    /// An admin API call to the store (block list, key lookup, readiness): timed and
+    /// counted like the rest, with a longer wait allowed, as nobody's payment waits on it.
+    pub async fn admin<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let timeout = self.config.state.timeout.max(ADMIN_STORE_TIMEOUT);
+        self.ask_within(timeout, &self.metrics.store.admin_seconds, call)
+            .await
+    }
+
     async fn ask<T>(
         &self,
         seconds: &Histogram,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        let timeout = self.config.state.timeout;
+        self.ask_within(self.config.state.timeout, seconds, call)
+            .await
+    }
+
+    async fn ask_within<T>(
+        &self,
+        timeout: std::time::Duration,
+        seconds: &Histogram,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
         let started = Instant::now();
         let result = match tokio::time::timeout(timeout, call).await {
             Ok(result) => result,

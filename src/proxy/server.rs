@@ -15,22 +15,20 @@ use crate::config::Config;
 use crate::observe::decision_log::DecisionLog;
 use crate::observe::metrics::{Metrics, MetricsApp};
 use crate::proxy::connection::Admission;
+use crate::proxy::health_check::HealthChecks;
 use crate::proxy::listeners::{self, ListenError, PreBound};
 use crate::proxy::refused::AccountedApp;
+use crate::proxy::reload::{self, Serving};
 use crate::proxy::served::Served;
 use crate::proxy::GaritaProxy;
 use crate::state::runtime::RuntimeError;
 use async_trait::async_trait;
 use pingora::apps::http_app::HttpServer;
 use pingora::apps::HttpServerOptions;
-use pingora::lb::health_check::TcpHealthCheck;
-use pingora::lb::LoadBalancer;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{Server, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
 use pingora::services::listening::Service;
-use signal_hook::consts::SIGHUP;
-use signal_hook::iterator::Signals;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,11 +43,9 @@ const SWEEP_CHECK_EVERY: Duration = Duration::from_millis(250);
 pub enum GatewayError {
     #[error("cannot open the decision log: {0}")]
     DecisionLog(std::io::Error),
-    #[error("cannot set up the upstreams: {0}")]
-    Upstreams(std::io::Error),
     #[error("{0}")]
     Listen(#[from] ListenError),
-    #[error("cannot watch for SIGHUP: {0}")]
+    #[error("cannot watch for SIGHUP or file changes: {0}")]
     Signals(std::io::Error),
     #[error("{0}")]
     Runtime(#[from] RuntimeError),
@@ -74,28 +70,6 @@ fn exit_when_a_listener_fails() {
     }));
 }
 
-/// Reopen the decision log on every SIGHUP, from a thread of its own (reopening a file
-/// blocks). Installed before the server runs, so that no SIGHUP finds the default action,
-/// which would end the process and every quota and replay record with it.
-fn reopen_log_on_hangup(log: Arc<DecisionLog>) -> Result<(), GatewayError> {
-    let mut signals = Signals::new([SIGHUP]).map_err(GatewayError::Signals)?;
-    std::thread::Builder::new()
-        .name("garita-sighup".into())
-        .spawn(move || {
-            for _ in signals.forever() {
-                match log.reopen() {
-                    Ok(()) => log::warn!(
-                        "SIGHUP: decision log reopened; configuration reload is not supported \
-                         yet, the running configuration stays"
-                    ),
-                    Err(e) => log::error!("SIGHUP: cannot reopen the decision log: {e}"),
-                }
-            }
-        })
-        .map_err(GatewayError::Signals)?;
-    Ok(())
-}
-
 /// A Pingora server ready to `run`, and the addresses its listeners are bound to.
 pub struct Gateway {
     pub server: Server,
@@ -103,7 +77,7 @@ pub struct Gateway {
     pub proxy: Vec<SocketAddr>,
     pub metrics: Option<SocketAddr>,
     pub admin: Option<SocketAddr>,
-    served: Arc<Served>,
+    serving: Arc<Serving>,
     log: Arc<DecisionLog>,
 }
 
@@ -118,7 +92,7 @@ impl Gateway {
             .build()
         {
             Ok(rt) => {
-                if let Err(e) = rt.block_on(self.served.runtime.store.flush()) {
+                if let Err(e) = rt.block_on(self.serving.current().runtime.store.flush()) {
                     log::error!("at exit: {e}");
                 }
             }
@@ -187,27 +161,26 @@ pub fn build_server_at(
             &config.decision_log,
             config.decision_log_rotation,
             {
-                let served = served.clone();
-                Arc::new(move || served.runtime.now())
+                let clock = served.runtime.clock();
+                Arc::new(move || clock.now())
             },
             metrics.decision_log_dropped.clone(),
             metrics.decision_log_write_errors.clone(),
         )
         .map_err(GatewayError::DecisionLog)?,
     );
-    reopen_log_on_hangup(log.clone())?;
+    let serving = Arc::new(Serving::new(served.clone(), metrics.clone(), log.clone()));
+    reload::reload_on_hangup(serving.clone()).map_err(GatewayError::Signals)?;
+    if let Some(every) = config.watch_interval {
+        reload::watch_files(serving.clone(), every).map_err(GatewayError::Signals)?;
+    }
     exit_when_a_listener_fails();
-    let mut balancer = LoadBalancer::try_from_iter(config.upstreams.iter().copied())
-        .map_err(GatewayError::Upstreams)?;
-    // A TCP connect every interval: an upstream that stops answering leaves the rotation
-    // until it answers again.
-    balancer.set_health_check(TcpHealthCheck::new());
-    balancer.health_check_frequency = Some(config.health_check_interval);
-    let health_checks = background_service("upstream health checks", balancer);
-    let upstreams = health_checks.task();
-    server.add_service(health_checks);
+    server.add_service(background_service(
+        "upstream health checks",
+        HealthChecks::new(serving.clone()),
+    ));
 
-    let proxy = GaritaProxy::new(served.clone(), upstreams, metrics.clone(), log.clone());
+    let proxy = GaritaProxy::new(serving.clone(), metrics.clone(), log.clone());
     let mut http = pingora::proxy::http_proxy(&server.configuration, proxy);
     // CONNECT reaches garita's filters only to be refused there with a logged 405, instead
     // of Pingora's silent one; nothing is ever tunnelled (see `proxy`).
@@ -249,7 +222,7 @@ pub fn build_server_at(
     if let Some(socket) = admin_socket {
         let mut admin_service = Service::new(
             "garita admin".to_string(),
-            HttpServer::new_app(AdminApp::new(served.clone(), log.clone())),
+            HttpServer::new_app(AdminApp::new(serving.clone(), log.clone())),
         );
         admin_service.add_tcp(&socket.addr.to_string());
         server.add_service(PreBound::new(admin_service, vec![socket]));
@@ -258,7 +231,7 @@ pub fn build_server_at(
     server.add_service(background_service(
         "garita housekeeping",
         Housekeeping {
-            served: served.clone(),
+            serving: serving.clone(),
             metrics,
         },
     ));
@@ -267,20 +240,21 @@ pub fn build_server_at(
         proxy: proxy_addrs,
         metrics: metrics_addr,
         admin: admin_addr,
-        served,
+        serving,
         log,
     })
 }
 
 /// Drops idle rate-limiter keys and expired store entries, and refreshes the gauges.
 struct Housekeeping {
-    served: Arc<Served>,
+    serving: Arc<Serving>,
     metrics: Arc<Metrics>,
 }
 
 impl Housekeeping {
     async fn tick(&self, reported: &mut HashMap<(String, usize), u64>) {
-        let runtime = &self.served.runtime;
+        let served = self.serving.current();
+        let runtime = &served.runtime;
         for limiter in runtime.all_limiters() {
             limiter.housekeeping();
         }
@@ -324,13 +298,13 @@ impl BackgroundService for Housekeeping {
             tokio::select! {
                 _ = every.tick() => self.tick(&mut reported).await,
                 _ = early.tick() => {
-                    for limiter in self.served.runtime.all_limiters() {
+                    for limiter in self.serving.current().runtime.all_limiters() {
                         limiter.sweep_if_asked();
                     }
                 }
                 _ = shutdown.changed() => {
                     // A graceful stop loses nothing that was written behind.
-                    if let Err(e) = self.served.runtime.store.flush().await {
+                    if let Err(e) = self.serving.current().runtime.store.flush().await {
                         log::error!("at shutdown: {e}");
                     }
                     return;

@@ -3,7 +3,10 @@
 //! [`geoip`] database, assembled into one [`runtime::Runtime`] from a config.
 
 pub mod clock;
+pub mod file_stamp;
 pub mod geoip;
+pub mod identity_keys;
 pub mod rate_limit;
 pub mod runtime;
 pub mod store;
+pub mod upstreams;

@@ -16,6 +16,7 @@ use crate::core::request::facts::KeyKind;
 use crate::core::rules::connection::Limiters;
 use crate::core::rules::rate::{BurstLimiter, RateScope, RateSpec};
 use crate::state::clock::{Clock, FileClock, SystemClock};
+use crate::state::file_stamp::FileStamp;
 use crate::state::geoip::CountryDb;
 use crate::state::rate_limit::Limiter;
 use crate::state::store::{EmbeddedStore, MemoryStore, RedisStore, Store, StoreError};
@@ -61,7 +62,9 @@ pub struct Runtime {
     store_settings: StoreBackend,
     /// The keyed hash that stands in for identifiers in store keys and the log.
     pub hasher: KeyHasher,
-    geo: Option<(PathBuf, Arc<CountryDb>)>,
+    /// The database, the file it was opened from and that file's stamp then: a file
+    /// replaced on disk is opened again by the next build.
+    geo: Option<(PathBuf, FileStamp, Arc<CountryDb>)>,
     clock: Arc<dyn Clock>,
     /// By policy id.
     limiters: Vec<PolicyLimiters>,
@@ -73,7 +76,7 @@ impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
             .field("limiters", &self.named.len())
-            .field("geo", &self.geo.as_ref().map(|(p, _)| p))
+            .field("geo", &self.geo.as_ref().map(|(p, _, _)| p))
             .finish()
     }
 }
@@ -135,10 +138,11 @@ impl Runtime {
         let geo = match &config.geoip {
             None => None,
             Some(settings) => {
+                let stamp = FileStamp::of(&settings.path);
                 let kept = previous
                     .and_then(|p| p.geo.as_ref())
-                    .filter(|(path, _)| *path == settings.path)
-                    .map(|(_, db)| db.clone());
+                    .filter(|(path, opened, _)| *path == settings.path && *opened == stamp)
+                    .map(|(_, _, db)| db.clone());
                 let db = match kept {
                     Some(db) => db,
                     None => Arc::new(CountryDb::open(&settings.path).map_err(|why| {
@@ -148,7 +152,7 @@ impl Runtime {
                         }
                     })?),
                 };
-                Some((settings.path.clone(), db))
+                Some((settings.path.clone(), stamp, db))
             }
         };
 
@@ -210,9 +214,14 @@ impl Runtime {
         self.clock.now()
     }
 
+    /// The clock itself, which every runtime built from this one keeps.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
     /// The client's country, if there is a GeoIP database and it knows one.
     pub fn country(&self, ip: IpAddr) -> Option<CountryCode> {
-        self.geo.as_ref().and_then(|(_, db)| db.country(ip))
+        self.geo.as_ref().and_then(|(_, _, db)| db.country(ip))
     }
 
     /// A policy's per-address limiter.

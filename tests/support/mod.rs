@@ -138,12 +138,13 @@ pub fn repo_path(relative: &str) -> PathBuf {
 pub struct GatewayBuilder {
     server: String,
     upstream: Option<SocketAddr>,
+    upstreams: Vec<SocketAddr>,
     upstream_settings: String,
     decision_log: String,
     client_ip: String,
     rules: String,
     geoip: Option<&'static str>,
-    files: Vec<(String, String)>,
+    files: Vec<(String, Vec<u8>)>,
     dead_upstream: bool,
     dead_neighbour: bool,
     clock: Option<String>,
@@ -189,6 +190,12 @@ impl GatewayBuilder {
         self
     }
 
+    /// Send allowed requests round robin to `addrs` (the test's own backends).
+    pub fn upstreams(mut self, addrs: &[SocketAddr]) -> Self {
+        self.upstreams = addrs.to_vec();
+        self
+    }
+
     /// More `[upstream]` settings, e.g. `read_timeout_ms = 500`.
     pub fn upstream_settings(mut self, toml: &str) -> Self {
         self.upstream_settings = toml.to_string();
@@ -221,8 +228,9 @@ impl GatewayBuilder {
     }
 
     /// A file next to the config, for list files.
-    pub fn file(mut self, name: &str, content: &str) -> Self {
-        self.files.push((name.to_string(), content.to_string()));
+    pub fn file(mut self, name: &str, content: impl AsRef<[u8]>) -> Self {
+        self.files
+            .push((name.to_string(), content.as_ref().to_vec()));
         self
     }
 
@@ -242,7 +250,15 @@ impl GatewayBuilder {
             })
             .unwrap_or_default();
         let dead = unused_addr;
+        let listed = |addrs: &[SocketAddr]| {
+            addrs
+                .iter()
+                .map(|a| format!("\"{a}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let upstream = match (self.upstream, self.dead_upstream, self.dead_neighbour) {
+            _ if !self.upstreams.is_empty() => listed(&self.upstreams),
             (Some(addr), _, _) => format!("\"{addr}\""),
             (None, true, _) => format!("\"{}\"", dead()),
             (None, false, true) => format!("\"{}\", \"{}\"", dead(), shop.addr()),
@@ -359,6 +375,7 @@ impl TestGateway {
         GatewayBuilder {
             server: String::new(),
             upstream: None,
+            upstreams: Vec::new(),
             upstream_settings: String::new(),
             decision_log: "decisions.jsonl".to_string(),
             client_ip: String::new(),
@@ -397,6 +414,40 @@ impl TestGateway {
     /// A path in the gateway's directory (its config, decision log and stderr live there).
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// The config file as the gateway read it.
+    pub fn config_text(&self) -> String {
+        std::fs::read_to_string(self.path("garita.toml")).unwrap()
+    }
+
+    /// Replace the config file (written beside and renamed over, as deploy tools do).
+    pub fn write_config(&self, text: &str) {
+        let next = self.path("garita.toml.next");
+        std::fs::write(&next, text).unwrap();
+        std::fs::rename(next, self.path("garita.toml")).unwrap();
+    }
+
+    /// An admin API call with `token` (none: no Authorization header) and a JSON body.
+    pub fn admin_call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> RawResponse {
+        let mut request = RawRequest::new(method, path);
+        if let Some(token) = token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body);
+        }
+        request
+            .send(self.admin.expect("an [admin] table"))
+            .expect("admin answers")
     }
 
     /// Send a signal (`HUP`, `TERM`...) to the gateway process.

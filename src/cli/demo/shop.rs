@@ -45,6 +45,7 @@ impl RecordedRequest {
 pub struct DemoShop {
     addr: SocketAddr,
     requests: Arc<Mutex<Vec<RecordedRequest>>>,
+    stop: Arc<tokio::sync::Notify>,
 }
 
 impl DemoShop {
@@ -54,9 +55,11 @@ impl DemoShop {
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(tokio::sync::Notify::new());
         let shop = DemoShop {
             addr,
             requests: requests.clone(),
+            stop: stop.clone(),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -73,7 +76,13 @@ impl DemoShop {
                         }
                     };
                     loop {
-                        let Ok((stream, _)) = listener.accept().await else {
+                        let accepted = tokio::select! {
+                            accepted = listener.accept() => accepted,
+                            // Stopping drops the listener and, with the runtime, every
+                            // connection: the shop is gone as a killed process would be.
+                            () = stop.notified() => return,
+                        };
+                        let Ok((stream, _)) = accepted else {
                             continue;
                         };
                         // One write per response, but no Nagle wait on the peer's ACK either.
@@ -92,6 +101,11 @@ impl DemoShop {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Close the listener and every connection, for good (a backend that died).
+    pub fn stop(&self) {
+        self.stop.notify_one();
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {

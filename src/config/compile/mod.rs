@@ -6,16 +6,16 @@
 mod admin;
 mod identity;
 mod risk;
+mod upstream;
 mod webhook;
 
 pub use identity::MAX_BODY_LIMIT;
 
 use super::error::ConfigError;
 use super::file::{self, FileConfig};
-use super::shared::{compile_rate_limit, read_list, Counted, Ctx};
+use super::shared::{compile_rate_limit, read_list, trusted_ca, Counted, Ctx};
 use super::{
     Config, ConnectionSettings, GeoIpSettings, LogRotation, LogTarget, StateSettings, StoreBackend,
-    TrustedCa,
 };
 use crate::core::decision::Mode;
 use crate::core::net::geo::{CountryCode, Geofence, UnknownCountry};
@@ -31,13 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigError> {
-    let ctx = Ctx {
-        file: path.to_path_buf(),
-        base: path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from(".")),
-    };
+    let ctx = Ctx::new(path);
 
     if raw.server.listen.is_empty() {
         return Err(ctx.invalid("server.listen", "at least one address", "[]"));
@@ -81,16 +75,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
 
     let connections = connection_settings(&ctx, &raw.server)?;
 
-    if raw.upstream.addresses.is_empty() {
-        return Err(ctx.invalid("upstream.addresses", "at least one host:port", "[]"));
-    }
-    let upstreams = raw
-        .upstream
-        .addresses
-        .iter()
-        .enumerate()
-        .map(|(i, a)| socket_addr(&ctx, &format!("upstream.addresses[{i}]"), a))
-        .collect::<Result<Vec<_>, _>>()?;
+    let upstream = upstream::upstream_settings(&ctx, &raw.upstream)?;
 
     let mut trusted = IpList::new();
     for (i, entry) in raw.client_ip.trusted_proxies.iter().enumerate() {
@@ -356,22 +341,23 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         None => None,
     };
 
+    let mut files = vec![ctx.file.clone()];
+    files.extend(ctx.read.take());
+    files.extend(geo.as_ref().map(|g| g.path.clone()));
+    files.dedup();
     Ok(Config {
         source: ctx.file.clone(),
+        files,
         listen,
         threads,
         grace_period_seconds: raw.server.grace_period_seconds.unwrap_or(5),
+        watch_interval: match raw.server.watch_interval_ms.unwrap_or(1_000) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms.max(50))),
+        },
         max_header_bytes,
         connections,
-        upstreams,
-        connect_timeout: Duration::from_millis(raw.upstream.connect_timeout_ms.unwrap_or(2_000)),
-        health_check_interval: Duration::from_millis(
-            raw.upstream
-                .health_check_interval_ms
-                .unwrap_or(5_000)
-                .max(100),
-        ),
-        read_timeout: Duration::from_millis(raw.upstream.read_timeout_ms.unwrap_or(30_000)),
+        upstream,
         client_ip: ClientIpResolver::new(trusted, header),
         metrics_listen,
         admin,
@@ -604,24 +590,7 @@ fn state_settings(ctx: &Ctx, section: &file::StateSection) -> Result<StateSettin
                         "another scheme",
                     ))
                 }
-                Some(file) => {
-                    let path = ctx.resolve(file);
-                    let pem = std::fs::read(&path).map_err(|e| {
-                        ctx.invalid(
-                            "state.tls_ca_file",
-                            "a readable PEM file",
-                            format!("{}: {e}", path.display()),
-                        )
-                    })?;
-                    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
-                        return Err(ctx.invalid(
-                            "state.tls_ca_file",
-                            "PEM certificates (-----BEGIN CERTIFICATE-----)",
-                            path.display(),
-                        ));
-                    }
-                    Some(TrustedCa { path, pem })
-                }
+                Some(file) => Some(trusted_ca(ctx, "state.tls_ca_file", file)?),
             };
             StoreBackend::Redis {
                 url_env,

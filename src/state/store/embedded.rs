@@ -21,7 +21,7 @@
 
 use super::memory::Maps;
 use super::review::{Resolution, Resolved, Review};
-use super::{Store, StoreAnswer, StoreError, StorePlan};
+use super::{Block, BlockNote, Held, Store, StoreAnswer, StoreError, StorePlan};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -42,6 +42,8 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const REVIEWS: TableDefinition<&str, &[u8]> = TableDefinition::new("reviews");
 /// blocked identity key -> when it was blocked
 const BLOCKS: TableDefinition<&str, i64> = TableDefinition::new("blocks");
+/// blocked identity key -> its note (JSON: since, by, reason)
+const BLOCK_NOTES: TableDefinition<&str, &str> = TableDefinition::new("block_notes");
 
 const MEMBER_SEPARATOR: char = '\u{1f}';
 
@@ -76,8 +78,10 @@ struct Durable {
     replays: Vec<(String, Option<(bool, i64)>)>,
     /// Review records, by id, as JSON.
     reviews: Vec<(String, Vec<u8>)>,
-    /// Keys newly blocked, and when.
-    blocks: Vec<(String, i64)>,
+    /// Keys newly blocked, with their notes.
+    blocks: Vec<(String, BlockNote)>,
+    /// Keys taken off the block list.
+    unblocks: Vec<String>,
 }
 
 /// What changed in memory and is not on disk yet.
@@ -283,11 +287,49 @@ impl Store for EmbeddedStore {
         let json = serde_json::to_vec(review).map_err(corrupt)?;
         self.write(Durable {
             reviews: vec![(review.id.clone(), json)],
-            blocks: blocked.into_iter().map(|k| (k, resolution.at)).collect(),
+            blocks: blocked.into_iter().map(|b| (b.key(), b.note)).collect(),
             ..Durable::default()
         })
         .await?;
         Ok(resolved)
+    }
+
+    async fn block(&self, block: &Block) -> Result<bool, StoreError> {
+        if !self.lock()?.maps.block(block) {
+            return Ok(false);
+        }
+        self.write(Durable {
+            blocks: vec![(block.key(), block.note.clone())],
+            ..Durable::default()
+        })
+        .await?;
+        Ok(true)
+    }
+
+    async fn unblock(&self, fact: &str, hash: &str) -> Result<bool, StoreError> {
+        let key = crate::core::plan::block_key(fact, hash);
+        if !self.lock()?.maps.unblock(&key) {
+            return Ok(false);
+        }
+        self.write(Durable {
+            unblocks: vec![key],
+            ..Durable::default()
+        })
+        .await?;
+        Ok(true)
+    }
+
+    async fn blocks(&self) -> Result<Vec<Block>, StoreError> {
+        Ok(self.lock()?.maps.blocks())
+    }
+
+    async fn inspect(&self, prefixes: &[String]) -> Result<Vec<Held>, StoreError> {
+        Ok(self.lock()?.maps.inspect(prefixes))
+    }
+
+    /// Answers while the writer runs: a store whose writer stopped cannot keep anything.
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.flush().await
     }
 }
 
@@ -320,7 +362,6 @@ fn read_held(
     db: &impl ReadableDatabase,
     prefixes: &[String],
 ) -> Result<(Vec<super::Held>, Option<Vec<u8>>), StoreError> {
-    use super::Held;
     let read = db.begin_read().map_err(corrupt)?;
     let mut held = Vec::new();
     let in_range = |prefix: &String| {
@@ -370,6 +411,26 @@ fn read_held(
                 });
             }
         }
+        if let Ok(table) = read.open_table(BLOCKS) {
+            let notes = read.open_table(BLOCK_NOTES).ok();
+            for entry in table.range(start.as_str()..end.as_str()).map_err(corrupt)? {
+                let (key, since) = entry.map_err(corrupt)?;
+                let note = notes
+                    .as_ref()
+                    .and_then(|n| n.get(key.value()).ok().flatten())
+                    .map_or_else(
+                        || BlockNote {
+                            since: since.value(),
+                            ..BlockNote::default()
+                        },
+                        |json| BlockNote::parse(json.value()),
+                    );
+                held.push(Held::Blocked {
+                    key: key.value().to_string(),
+                    note,
+                });
+            }
+        }
     }
     let hash_key = read
         .open_table(META)
@@ -388,6 +449,7 @@ fn load(db: &Database, now: i64) -> Result<(Maps, Vec<u8>), StoreError> {
         write.open_table(REPLAYS).map_err(corrupt)?;
         write.open_table(REVIEWS).map_err(corrupt)?;
         write.open_table(BLOCKS).map_err(corrupt)?;
+        write.open_table(BLOCK_NOTES).map_err(corrupt)?;
         let mut meta = write.open_table(META).map_err(corrupt)?;
         if meta.get("hash_key").map_err(corrupt)?.is_none() {
             let fresh: [u8; 32] = rand::random();
@@ -448,14 +510,22 @@ fn load(db: &Database, now: i64) -> Result<(Maps, Vec<u8>), StoreError> {
             maps.add_review(&review);
         }
     }
+    let notes = read.open_table(BLOCK_NOTES).map_err(corrupt)?;
     for entry in read
         .open_table(BLOCKS)
         .map_err(corrupt)?
         .iter()
         .map_err(corrupt)?
     {
-        let (key, _) = entry.map_err(corrupt)?;
-        maps.restore_block(key.value());
+        let (key, since) = entry.map_err(corrupt)?;
+        let note = match notes.get(key.value()).map_err(corrupt)? {
+            Some(json) => BlockNote::parse(json.value()),
+            None => BlockNote {
+                since: since.value(),
+                ..BlockNote::default()
+            },
+        };
+        maps.restore_block(key.value(), note);
     }
     let hash_key = read
         .open_table(META)
@@ -598,6 +668,7 @@ fn commit(
         let mut replay_table = write.open_table(REPLAYS).map_err(|e| text(&e))?;
         let mut review_table = write.open_table(REVIEWS).map_err(|e| text(&e))?;
         let mut block_table = write.open_table(BLOCKS).map_err(|e| text(&e))?;
+        let mut note_table = write.open_table(BLOCK_NOTES).map_err(|e| text(&e))?;
         for job in jobs {
             match job {
                 Job::Durable { writes, .. } => {
@@ -615,10 +686,17 @@ fn commit(
                             .insert(id.as_str(), json.as_slice())
                             .map_err(|e| text(&e))?;
                     }
-                    for (key, since) in &writes.blocks {
+                    for (key, note) in &writes.blocks {
                         block_table
-                            .insert(key.as_str(), *since)
+                            .insert(key.as_str(), note.since)
                             .map_err(|e| text(&e))?;
+                        note_table
+                            .insert(key.as_str(), note.to_json().as_str())
+                            .map_err(|e| text(&e))?;
+                    }
+                    for key in &writes.unblocks {
+                        block_table.remove(key.as_str()).map_err(|e| text(&e))?;
+                        note_table.remove(key.as_str()).map_err(|e| text(&e))?;
                     }
                 }
                 Job::Forget {

@@ -8,10 +8,10 @@
 
 use super::review::{self, Resolution, Resolved, Review};
 use super::{
-    Acquired, BindOp, Binding, Claim, ClaimOp, Counter, Rate, Store, StoreAnswer, StoreError,
-    StorePlan,
+    Acquired, BindOp, Binding, Block, BlockNote, Claim, ClaimOp, Counter, Held, Rate, Store,
+    StoreAnswer, StoreError, StorePlan,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 /// Keys that expired and were dropped.
@@ -44,8 +44,8 @@ pub(super) struct Maps {
     rates: HashMap<String, i64>,
     /// review id -> record
     reviews: HashMap<String, Review>,
-    /// blocked identity keys (`blk:{fact}:{hash}`)
-    blocks: HashSet<String>,
+    /// blocked identity keys (`blk:{fact}:{hash}`) -> when, by whom, why
+    blocks: HashMap<String, BlockNote>,
 }
 
 #[derive(Default)]
@@ -73,7 +73,7 @@ impl Maps {
             if let Some(index) = plan
                 .blocks
                 .iter()
-                .position(|k| self.blocks.contains(&k.key()))
+                .position(|k| self.blocks.contains_key(&k.key()))
             {
                 answer.blocked = Some(index);
                 return answer;
@@ -178,20 +178,99 @@ impl Maps {
         &mut self,
         id: &str,
         resolution: &Resolution,
-    ) -> (Resolved, Vec<String>) {
+    ) -> (Resolved, Vec<Block>) {
         let Some(review) = self.reviews.get(id) else {
             return (Resolved::Unknown, Vec::new());
         };
         let Some((resolved, blocked)) = review::resolve(review, resolution) else {
             return (Resolved::Already(review.clone()), Vec::new());
         };
-        self.blocks.extend(blocked.iter().cloned());
+        for block in &blocked {
+            self.block(block);
+        }
         self.reviews.insert(id.to_string(), resolved.clone());
         (Resolved::Now(resolved), blocked)
     }
 
-    pub(super) fn restore_block(&mut self, key: &str) {
-        self.blocks.insert(key.to_string());
+    pub(super) fn restore_block(&mut self, key: &str, note: BlockNote) {
+        self.blocks.insert(key.to_string(), note);
+    }
+
+    /// Block a key; `false` (and the note left alone) if it was blocked already.
+    pub(super) fn block(&mut self, block: &Block) -> bool {
+        match self.blocks.entry(block.key()) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(block.note.clone());
+                true
+            }
+        }
+    }
+
+    pub(super) fn unblock(&mut self, key: &str) -> bool {
+        self.blocks.remove(key).is_some()
+    }
+
+    pub(super) fn blocks(&self) -> Vec<Block> {
+        let mut out: Vec<Block> = self
+            .blocks
+            .iter()
+            .filter_map(|(key, note)| Block::from_key(key, note.clone()))
+            .collect();
+        super::sort_blocks(&mut out);
+        out
+    }
+
+    /// What is held under any of `prefixes`, by kind and then key.
+    pub(super) fn inspect(&self, prefixes: &[String]) -> Vec<Held> {
+        let wanted = |key: &str| prefixes.iter().any(|p| key.starts_with(p.as_str()));
+        let mut held = Vec::new();
+        for (key, (count, expires)) in &self.counters {
+            if wanted(key) {
+                held.push(Held::Counter {
+                    key: key.clone(),
+                    count: *count,
+                    expires: *expires,
+                });
+            }
+        }
+        for (key, members) in &self.bindings {
+            if wanted(key) {
+                let mut members: Vec<_> = members.iter().map(|(m, e)| (m.clone(), *e)).collect();
+                members.sort();
+                held.push(Held::Binding {
+                    key: key.clone(),
+                    members,
+                });
+            }
+        }
+        for (key, (delivered, expires)) in &self.replays {
+            if wanted(key) {
+                held.push(Held::Replay {
+                    key: key.clone(),
+                    delivered: *delivered,
+                    expires: *expires,
+                });
+            }
+        }
+        for (key, tat_ms) in &self.rates {
+            if wanted(key) {
+                held.push(Held::Rate {
+                    key: key.clone(),
+                    tat_ms: *tat_ms,
+                });
+            }
+        }
+        for (key, note) in &self.blocks {
+            if wanted(key) {
+                held.push(Held::Blocked {
+                    key: key.clone(),
+                    note: note.clone(),
+                });
+            }
+        }
+        held.sort_by(|a, b| a.key().cmp(b.key()));
+        held
     }
 
     pub(super) fn counter(&self, key: &str) -> Option<(u64, i64)> {
@@ -330,6 +409,28 @@ impl Store for MemoryStore {
         resolution: &Resolution,
     ) -> Result<Resolved, StoreError> {
         Ok(self.lock()?.resolve_review(id, resolution).0)
+    }
+
+    async fn block(&self, block: &Block) -> Result<bool, StoreError> {
+        Ok(self.lock()?.block(block))
+    }
+
+    async fn unblock(&self, fact: &str, hash: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()?
+            .unblock(&crate::core::plan::block_key(fact, hash)))
+    }
+
+    async fn blocks(&self) -> Result<Vec<Block>, StoreError> {
+        Ok(self.lock()?.blocks())
+    }
+
+    async fn inspect(&self, prefixes: &[String]) -> Result<Vec<Held>, StoreError> {
+        Ok(self.lock()?.inspect(prefixes))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.lock().map(drop)
     }
 }
 

@@ -12,6 +12,7 @@
 //! delivery that failed does not make the provider's retry look like a replay, and two
 //! copies arriving together cannot both go through.
 
+pub mod blocks;
 mod embedded;
 mod memory;
 mod redis;
@@ -21,6 +22,7 @@ pub use crate::core::plan::{
     Acquired, BindOp, Binding, BlockedKey, Claim, ClaimOp, Counter, GcraOp, Rate, StoreAnswer,
     StoreFailure, StorePlan,
 };
+pub use blocks::{Block, BlockNote};
 pub use embedded::{inspect_file, EmbeddedStore};
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
@@ -84,6 +86,20 @@ pub enum Held {
     },
     /// A shared rate's theoretical arrival time, milliseconds.
     Rate { key: String, tat_ms: i64 },
+    /// A key on the block list.
+    Blocked { key: String, note: BlockNote },
+}
+
+impl Held {
+    pub fn key(&self) -> &str {
+        match self {
+            Held::Counter { key, .. }
+            | Held::Binding { key, .. }
+            | Held::Replay { key, .. }
+            | Held::Rate { key, .. }
+            | Held::Blocked { key, .. } => key,
+        }
+    }
 }
 
 /// A store. Every call may wait (on a disk, on a network), so every call is async and
@@ -131,4 +147,25 @@ pub trait Store: Send + Sync {
         id: &str,
         resolution: &Resolution,
     ) -> Result<Resolved, StoreError>;
+
+    /// Put a key on the block list, effective for the next plan, durable before it
+    /// returns; `false` if it was there already (its note is left as it was).
+    async fn block(&self, block: &Block) -> Result<bool, StoreError>;
+
+    /// Take a key off the block list; `false` if it was not on it.
+    async fn unblock(&self, fact: &str, hash: &str) -> Result<bool, StoreError>;
+
+    /// The block list, oldest first.
+    async fn blocks(&self) -> Result<Vec<Block>, StoreError>;
+
+    /// What is held under any of `prefixes` (for `GET /admin/keys`).
+    async fn inspect(&self, prefixes: &[String]) -> Result<Vec<Held>, StoreError>;
+
+    /// Whether the store answers at all (for `GET /admin/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Sort a block list oldest first (then by key, for a stable order).
+pub(super) fn sort_blocks(blocks: &mut [Block]) {
+    blocks.sort_by(|a, b| (a.note.since, &a.fact, &a.hash).cmp(&(b.note.since, &b.fact, &b.hash)));
 }

@@ -16,7 +16,10 @@
 //! request that finds Redis down gets its policy's `on_store_error`.
 
 use super::review::{self, Resolution, Resolved, Review};
-use super::{Acquired, Binding, Claim, Rate, Store, StoreAnswer, StoreError, StorePlan};
+use super::{
+    Acquired, Binding, Block, BlockNote, Claim, Held, Rate, Store, StoreAnswer, StoreError,
+    StorePlan,
+};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::time::Duration;
 
@@ -307,34 +310,40 @@ impl KindName for redis::RedisError {
 
 impl RedisStore {
     /// What Redis holds under any of `prefixes` (without the deployment's prefix).
-    pub async fn inspect(&self, prefixes: &[String]) -> Result<Vec<super::Held>, StoreError> {
-        use super::Held;
+    /// Every key under `prefix` (without the deployment's prefix), sorted. SCAN, not KEYS:
+    /// a production Redis is not to be stopped for a diagnostic.
+    async fn scan(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let pattern = format!("{}{}*", escape_glob(&self.prefix), escape_glob(prefix));
+        let mut keys = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = self
+                .query(
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .clone(),
+                )
+                .await?;
+            keys.extend(batch);
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
+    /// What is held under any of `prefixes`.
+    pub async fn inspect_keys(&self, prefixes: &[String]) -> Result<Vec<Held>, StoreError> {
         let mut held = Vec::new();
         for prefix in prefixes {
-            let pattern = format!("{}{}*", self.prefix, escape_glob(prefix));
-            // SCAN, not KEYS: a production Redis is not to be stopped for a diagnostic.
-            let mut keys = Vec::new();
-            let mut cursor = 0u64;
-            loop {
-                let (next, batch): (u64, Vec<String>) = self
-                    .query(
-                        redis::cmd("SCAN")
-                            .arg(cursor)
-                            .arg("MATCH")
-                            .arg(&pattern)
-                            .arg("COUNT")
-                            .arg(1000)
-                            .clone(),
-                    )
-                    .await?;
-                keys.extend(batch);
-                cursor = next;
-                if cursor == 0 {
-                    break;
-                }
-            }
-            keys.sort();
-            keys.dedup();
+            let keys = self.scan(prefix).await?;
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64);
@@ -373,7 +382,12 @@ impl RedisStore {
                 let value: Option<String> =
                     self.query(redis::cmd("GET").arg(&full).clone()).await?;
                 let value = value.unwrap_or_default();
-                if key.starts_with("w:") {
+                if key.starts_with("blk:") {
+                    held.push(Held::Blocked {
+                        key,
+                        note: BlockNote::parse(&value),
+                    });
+                } else if key.starts_with("w:") {
                     held.push(Held::Replay {
                         key,
                         delivered: value == "1",
@@ -616,8 +630,12 @@ impl Store for RedisStore {
         };
         let json = serde_json::to_string(&resolved).map_err(bad)?;
         let mut keys = vec![record.clone()];
-        keys.extend(blocked.iter().map(|k| self.key(k)));
-        let args = vec![current, json, resolution.at.to_string()];
+        keys.extend(blocked.iter().map(|b| self.key(&b.key())));
+        let note = blocked
+            .first()
+            .map(|b| b.note.to_json())
+            .unwrap_or_default();
+        let args = vec![current, json, note];
         let written: i64 = self.invoke(&self.resolve_script, keys, args).await?;
         if written == 1 {
             return Ok(Resolved::Now(resolved));
@@ -628,5 +646,50 @@ impl Store for RedisStore {
             Some(json) => Ok(Resolved::Already(serde_json::from_str(&json).map_err(bad)?)),
             None => Ok(Resolved::Unknown),
         }
+    }
+
+    async fn block(&self, block: &Block) -> Result<bool, StoreError> {
+        let set: Option<String> = self
+            .query(
+                redis::cmd("SET")
+                    .arg(self.key(&block.key()))
+                    .arg(block.note.to_json())
+                    .arg("NX")
+                    .clone(),
+            )
+            .await?;
+        Ok(set.is_some())
+    }
+
+    async fn unblock(&self, fact: &str, hash: &str) -> Result<bool, StoreError> {
+        let key = self.key(&crate::core::plan::block_key(fact, hash));
+        let removed: i64 = self.query(redis::cmd("DEL").arg(key).clone()).await?;
+        Ok(removed > 0)
+    }
+
+    async fn blocks(&self) -> Result<Vec<Block>, StoreError> {
+        let keys = self.scan("blk:").await?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let notes: Vec<Option<String>> = self.query(redis::cmd("MGET").arg(&keys).clone()).await?;
+        let mut out: Vec<Block> = keys
+            .iter()
+            .zip(notes)
+            .filter_map(|(full, note)| {
+                Block::from_key(&full[self.prefix.len()..], BlockNote::parse(&note?))
+            })
+            .collect();
+        super::sort_blocks(&mut out);
+        Ok(out)
+    }
+
+    async fn inspect(&self, prefixes: &[String]) -> Result<Vec<Held>, StoreError> {
+        self.inspect_keys(prefixes).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = self.query(redis::cmd("PING").clone()).await?;
+        Ok(())
     }
 }

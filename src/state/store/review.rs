@@ -90,16 +90,27 @@ pub enum Resolved {
     Unknown,
 }
 
-/// `review` with `resolution`, and the block-list keys it adds (a fraud's identity keys),
-/// unless someone resolved it before (`None`).
-pub(super) fn resolve(review: &Review, resolution: &Resolution) -> Option<(Review, Vec<String>)> {
+/// `review` with `resolution`, and the block-list entries it adds (a fraud's identity
+/// keys), unless someone resolved it before (`None`).
+pub(super) fn resolve(
+    review: &Review,
+    resolution: &Resolution,
+) -> Option<(Review, Vec<super::Block>)> {
     if review.resolution.is_some() {
         return None;
     }
     let blocked = match resolution.outcome {
         Outcome::Fraud => review
             .identity_keys()
-            .map(|(fact, hash)| crate::core::plan::block_key(fact, hash))
+            .map(|(fact, hash)| super::Block {
+                fact: fact.to_string(),
+                hash: hash.to_string(),
+                note: super::BlockNote {
+                    since: resolution.at,
+                    by: resolution.by.clone(),
+                    reason: Some(format!("review {} resolved as fraud", review.id)),
+                },
+            })
             .collect(),
         Outcome::Approved => Vec::new(),
     };

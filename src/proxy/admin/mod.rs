@@ -1,0 +1,185 @@
+//! The admin API, on a listener of its own (loopback by default).
+//!
+//! Every call carries `Authorization: Bearer <token>`; the token is hashed and compared in
+//! constant time with every configured one, and a call without a valid token gets 401 and
+//! changes nothing. Answers are JSON. What a call changes is written to the audit trail
+//! (the decision log) with the token's name. The calls:
+//!
+//! - `GET /admin/healthz`: the process serves. `GET /admin/readyz`: the store answers and
+//!   at least one upstream is up (503 and which part is not, otherwise).
+//! - `GET /admin/reviews[?all=true]`, `POST /admin/reviews/{id}`: the review queue
+//!   ([`reviews`]).
+//! - `GET /admin/blocks`, `POST /admin/blocks`, `DELETE /admin/blocks/{fact}/{hash}`: the
+//!   runtime block list ([`blocks`]).
+//! - `GET /admin/keys/{fact}/{value}`: what the state holds for one identity, address or
+//!   webhook event ([`state`]).
+//! - `POST /admin/reload`: read the config again ([`state`]).
+
+mod blocks;
+mod reviews;
+mod state;
+
+use super::reload::Serving;
+use crate::config::AdminToken;
+use crate::observe::decision_log::{DecisionLog, LogTime};
+use async_trait::async_trait;
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// Admin request bodies are a few hundred bytes of JSON.
+const MAX_BODY: usize = 4096;
+
+pub struct AdminApp {
+    serving: Arc<Serving>,
+    log: Arc<DecisionLog>,
+}
+
+type Reply = http::Response<Vec<u8>>;
+
+/// An admin change, as the audit trail records it: what happened, by which token, and
+/// the call's own details (never an identifier in clear).
+#[derive(Serialize)]
+struct AuditEvent<'a, D: Serialize> {
+    ts: LogTime,
+    event: &'static str,
+    by: &'a str,
+    #[serde(flatten)]
+    detail: D,
+}
+
+fn json(status: u16, body: &impl Serialize) -> Reply {
+    let mut bytes = serde_json::to_vec(body).unwrap_or_default();
+    bytes.push(b'\n');
+    let mut response = http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::CONTENT_LENGTH, bytes.len())
+        .header(http::header::CACHE_CONTROL, "no-store");
+    if status == 401 {
+        response = response.header(http::header::WWW_AUTHENTICATE, "Bearer");
+    }
+    response.body(bytes).expect("valid response")
+}
+
+fn error(status: u16, reason: &str) -> Reply {
+    json(status, &serde_json::json!({ "error": reason }))
+}
+
+/// The name of the token the request carries, if it is one of `tokens`.
+fn caller<'t>(session: &ServerSession, tokens: &'t [AdminToken]) -> Option<&'t str> {
+    let header = session
+        .req_header()
+        .headers
+        .get(http::header::AUTHORIZATION)?;
+    let presented = header.as_bytes().strip_prefix(b"Bearer ")?;
+    let digest: [u8; 32] = Sha256::digest(presented).into();
+    // Every token is compared, whichever matches: the time taken tells nothing.
+    let mut found = None;
+    for token in tokens {
+        if bool::from(token.digest.ct_eq(&digest)) {
+            found = Some(&*token.name);
+        }
+    }
+    found
+}
+
+async fn read_body(session: &mut ServerSession) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = session.read_request_body().await {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_BODY {
+            return None;
+        }
+    }
+    Some(body)
+}
+
+/// A JSON body of type `T`, or the 400/413 to answer instead.
+async fn body_of<T: serde::de::DeserializeOwned>(
+    session: &mut ServerSession,
+    expected: &str,
+) -> Result<T, Reply> {
+    let Some(body) = read_body(session).await else {
+        return Err(error(413, "body_too_large"));
+    };
+    serde_json::from_slice(&body).map_err(|_| error(400, expected))
+}
+
+/// A path segment as sent, percent-decoded (an email's `+` and `@` may come encoded).
+fn segment(text: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+        .filter(|s| !s.is_empty())
+}
+
+impl AdminApp {
+    pub fn new(serving: Arc<Serving>, log: Arc<DecisionLog>) -> Self {
+        Self { serving, log }
+    }
+
+    fn audit(&self, event: &'static str, by: &str, detail: impl Serialize) {
+        self.log.write(&AuditEvent {
+            ts: self.log.time(),
+            event,
+            by,
+            detail,
+        });
+    }
+}
+
+#[async_trait]
+impl ServeHttp for AdminApp {
+    async fn response(&self, session: &mut ServerSession) -> Reply {
+        let served = self.serving.current();
+        let Some(admin) = &served.config.admin else {
+            return error(404, "no_admin_api");
+        };
+        let Some(by) = caller(session, &admin.tokens) else {
+            return error(401, "unauthorized");
+        };
+        let by = by.to_string();
+        let req = session.req_header();
+        let method = req.method.clone();
+        let path = req.uri.path().to_string();
+        let query = req.uri.query().unwrap_or("").to_string();
+        let Some(rest) = path.strip_prefix("/admin/") else {
+            return error(404, "not_found");
+        };
+        let parts: Vec<&str> = rest.split('/').collect();
+        match (method.as_str(), parts.as_slice()) {
+            ("GET", ["healthz"]) => json(200, &serde_json::json!({ "status": "ok" })),
+            ("GET", ["readyz"]) => self.ready(&served).await,
+            ("POST", ["reload"]) => self.reload(&by).await,
+            ("GET", ["keys", fact, value]) => match segment(value) {
+                Some(value) => self.keys(&served, fact, &value).await,
+                None => error(400, "expected /admin/keys/{fact}/{value}"),
+            },
+            ("GET", ["reviews"] | ["reviews", ""]) => {
+                let all = query.split('&').any(|p| p == "all=true");
+                self.list_reviews(&served, all).await
+            }
+            ("POST", ["reviews", id]) if !id.is_empty() => {
+                self.resolve_review(session, &served, id, &by).await
+            }
+            ("GET", ["blocks"]) => self.list_blocks(&served).await,
+            ("POST", ["blocks"]) => self.add_block(session, &served, &by).await,
+            ("DELETE", ["blocks", fact, hash]) => self.remove_block(&served, fact, hash, &by).await,
+            (
+                _,
+                ["healthz"]
+                | ["readyz"]
+                | ["reload"]
+                | ["keys", ..]
+                | ["reviews", ..]
+                | ["blocks", ..],
+            ) => error(405, "method_not_allowed"),
+            _ => error(404, "not_found"),
+        }
+    }
+}
