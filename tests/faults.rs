@@ -5,7 +5,7 @@
 mod support;
 
 use std::time::{Duration, Instant};
-use support::{garita_bin, run, RawRequest, TestGateway};
+use support::{garita_bin, misbehaving_backend, run, RawRequest, TestGateway};
 
 /// The value of an unlabelled counter in a scrape, 0 if absent.
 fn counter(scrape: &str, name: &str) -> u64 {
@@ -81,19 +81,6 @@ fn a_corrupt_geoip_database_stops_the_start_naming_the_file() {
     }
 }
 
-/// A backend that accepts connections and then misbehaves in the way `serve` says, each
-/// connection on its own thread, for as long as the test runs.
-fn misbehaving_backend(serve: fn(std::net::TcpStream)) -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            std::thread::spawn(move || serve(conn));
-        }
-    });
-    addr
-}
-
 /// Read the request head and then say nothing, holding the connection open.
 fn hang(mut conn: std::net::TcpStream) {
     use std::io::Read;
@@ -123,6 +110,7 @@ fn a_backend_slower_than_the_read_timeout_gets_504() {
     gw.wait_for_metric("garita_upstream_responses_total{class=\"error\",route=\"default\"} 1");
     let line = &gw.wait_for_decisions(1)[0];
     assert_eq!(line["status"], 504, "{line}");
+    assert_eq!(line["upstream_error"], "upstream_timeout", "{line}");
 }
 
 #[test]

@@ -67,14 +67,8 @@ fn review(gw: &TestGateway, args: &[&str]) -> support::Output {
 }
 
 fn admin_call(gw: &TestGateway, method: &str, path: &str, token: Option<&str>) -> RawResponse {
-    let mut request = RawRequest::new(method, path).header("Content-Type", "application/json");
-    if let Some(token) = token {
-        request = request.header("Authorization", &format!("Bearer {token}"));
-    }
-    if method == "POST" {
-        request = request.body(r#"{"outcome":"fraud"}"#);
-    }
-    request.send(gw.admin.unwrap()).expect("admin answers")
+    let body = (method == "POST").then_some(r#"{"outcome":"fraud"}"#);
+    gw.admin_call(method, path, token, body)
 }
 
 #[test]

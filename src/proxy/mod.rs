@@ -276,9 +276,11 @@ impl GaritaProxy {
 /// next request on it can be found: the body was read to its end (or there was none) and
 /// the head's framing was not in doubt.
 /// An error once the exchange with the upstream has outlasted `upstream.total_timeout_ms`:
-/// a backend that keeps sending a little at a time is cut off (before its answer's head
-/// is sent on, that is a 504; after, the client's connection is closed). Checked whenever
-/// the backend sends something; a silent backend is the read timeout's.
+/// a backend that keeps sending its body a little at a time is cut off (the client's
+/// connection is closed; a head that completes too late gets 504). Checked when the head
+/// is complete and at each piece of body; a silent backend is the read timeout's, and a
+/// head sent a byte at a time is bounded only by the read timeout per byte (Pingora reads
+/// the head whole).
 fn past_deadline(ctx: &RequestCtx) -> Result<()> {
     match ctx.upstream_deadline {
         Some(deadline) if Instant::now() > deadline => Err(Error::explain(

@@ -23,6 +23,19 @@ fn unused_addr() -> SocketAddr {
     probe.local_addr().unwrap()
 }
 
+/// A backend that accepts connections and then misbehaves in the way `serve` says, each
+/// connection on its own thread, for as long as the test runs.
+pub fn misbehaving_backend(serve: fn(std::net::TcpStream)) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || serve(conn));
+        }
+    });
+    addr
+}
+
 /// What a finished command printed.
 pub struct Output {
     pub success: bool,

@@ -51,7 +51,12 @@ pub struct DemoShop {
 impl DemoShop {
     /// Listen on 127.0.0.1 at a port the system chooses, serving from a thread of its own.
     pub fn start() -> io::Result<DemoShop> {
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        Self::start_on("127.0.0.1:0".parse().expect("an address"))
+    }
+
+    /// Listen on `addr` (a backend coming back where it was).
+    pub fn start_on(addr: SocketAddr) -> io::Result<DemoShop> {
+        let std_listener = std::net::TcpListener::bind(addr)?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
         let requests = Arc::new(Mutex::new(Vec::new()));
