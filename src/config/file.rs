@@ -40,6 +40,27 @@ pub struct FileConfig {
 pub struct AdminSection {
     pub listen: String,
     pub tokens: Vec<AdminTokenSection>,
+    /// Serve the admin API over HTTPS.
+    pub tls: Option<TlsFilesSection>,
+}
+
+/// A certificate chain and its private key, PEM files.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFilesSection {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// `[server.tls]`: proxy listeners that terminate TLS.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerTlsSection {
+    pub listen: Vec<String>,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// Offer HTTP/2 by ALPN (default true).
+    pub http2: Option<bool>,
 }
 
 /// One admin token: a name, and exactly one of `env`, `file` or (demos only) `value`.
@@ -113,6 +134,7 @@ pub struct ServerSection {
     /// How often the files the config read are checked for changes that reload it, in
     /// milliseconds (default 1000; 0: reload on SIGHUP or the admin API only).
     pub watch_interval_ms: Option<u64>,
+    pub tls: Option<ServerTlsSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,6 +193,8 @@ pub struct ClientIpSection {
 #[serde(deny_unknown_fields)]
 pub struct MetricsSection {
     pub listen: String,
+    /// Serve `/metrics` over HTTPS.
+    pub tls: Option<TlsFilesSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]

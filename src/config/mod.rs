@@ -188,6 +188,10 @@ pub struct Config {
     pub upstream: UpstreamSettings,
     pub client_ip: ClientIpResolver,
     pub metrics_listen: Option<SocketAddr>,
+    /// `/metrics` over HTTPS.
+    pub metrics_tls: Option<TlsIdentity>,
+    /// Proxy listeners that terminate TLS, besides the plain ones of `listen`.
+    pub tls: Option<ProxyTls>,
     pub admin: Option<AdminSettings>,
     pub decision_log: LogTarget,
     /// How a file decision log is rotated; `None` for standard output or `rotate = "never"`.
@@ -235,11 +239,69 @@ pub struct UpstreamTls {
     pub ca: Option<TrustedCa>,
 }
 
+/// A listener's certificate chain and private key, as read at load (PEM). The key is a
+/// secret: never shown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TlsIdentity {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TlsIdentity({})", self.cert_file.display())
+    }
+}
+
+impl TlsIdentity {
+    /// The chain and key as rustls serves them; fails when either does not parse or the
+    /// key is not the certificate's.
+    pub fn certified_key(&self) -> Result<Arc<pingora::tls::sign::CertifiedKey>, String> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let chain = CertificateDer::pem_slice_iter(&self.cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{}: {e}", self.cert_file.display()))?;
+        if chain.is_empty() {
+            return Err(format!(
+                "{}: no certificate (-----BEGIN CERTIFICATE-----)",
+                self.cert_file.display()
+            ));
+        }
+        let key = PrivateKeyDer::from_pem_slice(&self.key_pem)
+            .map_err(|e| format!("{}: no private key ({e})", self.key_file.display()))?;
+        pingora::tls::install_default_crypto_provider();
+        let provider = pingora::tls::CryptoProvider::get_default()
+            .ok_or("no TLS crypto provider installed")?;
+        pingora::tls::sign::CertifiedKey::from_der(chain, key, provider)
+            .map(Arc::new)
+            .map_err(|e| {
+                format!(
+                    "{} and {}: {e}",
+                    self.cert_file.display(),
+                    self.key_file.display()
+                )
+            })
+    }
+}
+
+/// Proxy listeners that terminate TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyTls {
+    pub listen: Vec<SocketAddr>,
+    pub identity: TlsIdentity,
+    /// HTTP/2 offered by ALPN.
+    pub http2: bool,
+}
+
 /// The admin API's listener and the tokens that may call it.
 #[derive(Debug, Clone)]
 pub struct AdminSettings {
     pub listen: SocketAddr,
     pub tokens: Vec<AdminToken>,
+    pub tls: Option<TlsIdentity>,
 }
 
 /// An admin token as kept: its name and the SHA-256 of its secret (compared in constant

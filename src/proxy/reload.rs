@@ -10,7 +10,8 @@
 //! `garita_config_reload_failures_total`. Settings bound when the gateway started
 //! (listeners, threads, connection caps, the decision log's target) keep their running
 //! values; the reload names those that changed, which need a restart. The upstream set
-//! changes at once, keeping the health of addresses it keeps.
+//! changes at once, keeping the health of addresses it keeps, and TLS listeners serve the
+//! certificates the new config reads.
 //!
 //! Three things reload: SIGHUP (which also reopens the decision log, as logrotate
 //! expects), `POST /admin/reload`, and a change to a file the config read. The watcher
@@ -22,6 +23,7 @@ use crate::config::Config;
 use crate::observe::decision_log::DecisionLog;
 use crate::observe::metrics::Metrics;
 use crate::proxy::served::Served;
+use crate::proxy::tls::ListenerCertificates;
 use crate::state::file_stamp::FileStamp;
 use crate::state::runtime::RuntimeError;
 use crate::state::upstreams::UpstreamSet;
@@ -37,6 +39,8 @@ pub enum ReloadError {
     Config(#[from] crate::config::ConfigError),
     #[error("{0}")]
     Runtime(#[from] RuntimeError),
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// A reload that took, and the changed settings that wait for a restart.
@@ -49,6 +53,7 @@ pub struct Reloaded {
 pub struct Serving {
     current: ArcSwap<Served>,
     upstreams: Arc<UpstreamSet>,
+    certificates: ListenerCertificates,
     metrics: Arc<Metrics>,
     log: Arc<DecisionLog>,
     /// One reload at a time.
@@ -56,7 +61,12 @@ pub struct Serving {
 }
 
 impl Serving {
-    pub fn new(served: Arc<Served>, metrics: Arc<Metrics>, log: Arc<DecisionLog>) -> Self {
+    pub fn new(
+        served: Arc<Served>,
+        certificates: ListenerCertificates,
+        metrics: Arc<Metrics>,
+        log: Arc<DecisionLog>,
+    ) -> Self {
         let upstreams = Arc::new(UpstreamSet::new(
             &served.config.upstream.addresses,
             metrics.upstream_up.clone(),
@@ -64,10 +74,16 @@ impl Serving {
         Self {
             current: ArcSwap::new(served),
             upstreams,
+            certificates,
             metrics,
             log,
             reloading: Mutex::new(()),
         }
+    }
+
+    /// The certificates the TLS listeners serve.
+    pub fn certificates(&self) -> &ListenerCertificates {
+        &self.certificates
     }
 
     /// The upstreams and their health.
@@ -120,6 +136,9 @@ impl Serving {
             log::warn!("{warning}");
         }
         let served = Served::new(config, Some(running), self.metrics.clone())?;
+        self.certificates
+            .update(&served.config)
+            .map_err(ReloadError::Tls)?;
         self.upstreams.update(&served.config.upstream.addresses);
         self.current.store(Arc::new(served));
         Ok(Reloaded { restart_needed })
@@ -128,9 +147,14 @@ impl Serving {
 
 /// The settings of `new` that differ from `running` and are bound at start.
 pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
-    let admin_listen = |c: &Config| c.admin.as_ref().map(|a| a.listen);
+    let admin_listen = |c: &Config| c.admin.as_ref().map(|a| (a.listen, a.tls.is_some()));
+    let tls_listen = |c: &Config| c.tls.as_ref().map(|t| (t.listen.clone(), t.http2));
     [
         ("server.listen", running.listen != new.listen),
+        (
+            "server.tls.listen, http2",
+            tls_listen(running) != tls_listen(new),
+        ),
         ("server.threads", running.threads != new.threads),
         (
             "server.grace_period_seconds",
@@ -144,10 +168,14 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
                 || running.connections.header_timeout != new.connections.header_timeout,
         ),
         (
-            "metrics.listen",
-            running.metrics_listen != new.metrics_listen,
+            "metrics.listen, metrics.tls",
+            running.metrics_listen != new.metrics_listen
+                || running.metrics_tls.is_some() != new.metrics_tls.is_some(),
         ),
-        ("admin.listen", admin_listen(running) != admin_listen(new)),
+        (
+            "admin.listen, admin.tls",
+            admin_listen(running) != admin_listen(new),
+        ),
         (
             "decision_log",
             running.decision_log != new.decision_log
@@ -241,7 +269,7 @@ mod tests {
         let metrics = format!("{base}[metrics]\nlisten = \"127.0.0.1:9180\"\n");
         assert_eq!(
             restart_needed(&a, &config(&metrics)),
-            vec!["metrics.listen"]
+            vec!["metrics.listen, metrics.tls"]
         );
     }
 }

@@ -20,6 +20,7 @@ use crate::proxy::listeners::{self, ListenError, PreBound};
 use crate::proxy::refused::AccountedApp;
 use crate::proxy::reload::{self, Serving};
 use crate::proxy::served::Served;
+use crate::proxy::tls::ListenerCertificates;
 use crate::proxy::GaritaProxy;
 use crate::state::runtime::RuntimeError;
 use async_trait::async_trait;
@@ -49,6 +50,8 @@ pub enum GatewayError {
     Signals(std::io::Error),
     #[error("{0}")]
     Runtime(#[from] RuntimeError),
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// Pingora panics in a service thread when it cannot bind a listener; end the process
@@ -75,6 +78,8 @@ pub struct Gateway {
     pub server: Server,
     /// Bound already: connections wait in the backlog until the server runs.
     pub proxy: Vec<SocketAddr>,
+    /// Proxy listeners that terminate TLS.
+    pub proxy_tls: Vec<SocketAddr>,
     pub metrics: Option<SocketAddr>,
     pub admin: Option<SocketAddr>,
     serving: Arc<Serving>,
@@ -101,22 +106,28 @@ impl Gateway {
         self.log.flush();
     }
 
-    /// One line a listener, `listening on 127.0.0.1:8080 (proxy)`: what `run` prints, and
-    /// what tests and scripts wait for.
+    /// One line a listener, `listening on 127.0.0.1:8080 (proxy)`, with ` tls` after the
+    /// role of a TLS one: what `run` prints, and what tests and scripts wait for.
     pub fn listening_lines(&self) -> Vec<String> {
+        let certificates = self.serving.certificates();
+        let tls = |on: bool| if on { " tls" } else { "" };
         let proxy = self
             .proxy
             .iter()
             .map(|a| format!("listening on {a} (proxy)"));
-        let metrics = self
-            .metrics
+        let proxy_tls = self
+            .proxy_tls
             .iter()
-            .map(|a| format!("listening on {a} (metrics)"));
-        let admin = self
-            .admin
-            .iter()
-            .map(|a| format!("listening on {a} (admin)"));
-        proxy.chain(metrics).chain(admin).collect()
+            .map(|a| format!("listening on {a} (proxy tls)"));
+        let metrics = self.metrics.iter().map(|a| {
+            let tls = tls(certificates.metrics.is_some());
+            format!("listening on {a} (metrics{tls})")
+        });
+        let admin = self.admin.iter().map(|a| {
+            let tls = tls(certificates.admin.is_some());
+            format!("listening on {a} (admin{tls})")
+        });
+        proxy.chain(proxy_tls).chain(metrics).chain(admin).collect()
     }
 }
 
@@ -133,6 +144,12 @@ pub fn build_server_at(
     let proxy_sockets = config
         .listen
         .iter()
+        .map(|a| listeners::bind(*a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tls_sockets = config
+        .tls
+        .iter()
+        .flat_map(|t| &t.listen)
         .map(|a| listeners::bind(*a))
         .collect::<Result<Vec<_>, _>>()?;
     let metrics_socket = config.metrics_listen.map(listeners::bind).transpose()?;
@@ -169,7 +186,13 @@ pub fn build_server_at(
         )
         .map_err(GatewayError::DecisionLog)?,
     );
-    let serving = Arc::new(Serving::new(served.clone(), metrics.clone(), log.clone()));
+    let certificates = ListenerCertificates::load(config).map_err(GatewayError::Tls)?;
+    let serving = Arc::new(Serving::new(
+        served.clone(),
+        certificates,
+        metrics.clone(),
+        log.clone(),
+    ));
     reload::reload_on_hangup(serving.clone()).map_err(GatewayError::Signals)?;
     if let Some(every) = config.watch_interval {
         reload::watch_files(serving.clone(), every).map_err(GatewayError::Signals)?;
@@ -206,7 +229,15 @@ pub fn build_server_at(
     for addr in &proxy_addrs {
         proxy_service.add_tcp(&addr.to_string());
     }
-    server.add_service(PreBound::new(proxy_service, proxy_sockets));
+    let tls_addrs: Vec<SocketAddr> = tls_sockets.iter().map(|b| b.addr).collect();
+    if let (Some(certs), Some(tls)) = (&serving.certificates().proxy, &config.tls) {
+        for addr in &tls_addrs {
+            proxy_service.add_tls_with_settings(&addr.to_string(), None, certs.settings(tls.http2));
+        }
+    }
+    let mut sockets = proxy_sockets;
+    sockets.extend(tls_sockets);
+    server.add_service(PreBound::new(proxy_service, sockets));
 
     let metrics_addr = metrics_socket.as_ref().map(|b| b.addr);
     if let Some(socket) = metrics_socket {
@@ -214,7 +245,14 @@ pub fn build_server_at(
             "garita metrics".to_string(),
             HttpServer::new_app(MetricsApp::new(metrics.clone())),
         );
-        metrics_service.add_tcp(&socket.addr.to_string());
+        match &serving.certificates().metrics {
+            Some(certs) => metrics_service.add_tls_with_settings(
+                &socket.addr.to_string(),
+                None,
+                certs.settings(false),
+            ),
+            None => metrics_service.add_tcp(&socket.addr.to_string()),
+        }
         server.add_service(PreBound::new(metrics_service, vec![socket]));
     }
 
@@ -224,7 +262,14 @@ pub fn build_server_at(
             "garita admin".to_string(),
             HttpServer::new_app(AdminApp::new(serving.clone(), log.clone())),
         );
-        admin_service.add_tcp(&socket.addr.to_string());
+        match &serving.certificates().admin {
+            Some(certs) => admin_service.add_tls_with_settings(
+                &socket.addr.to_string(),
+                None,
+                certs.settings(false),
+            ),
+            None => admin_service.add_tcp(&socket.addr.to_string()),
+        }
         server.add_service(PreBound::new(admin_service, vec![socket]));
     }
 
@@ -238,6 +283,7 @@ pub fn build_server_at(
     Ok(Gateway {
         server,
         proxy: proxy_addrs,
+        proxy_tls: tls_addrs,
         metrics: metrics_addr,
         admin: admin_addr,
         serving,

@@ -16,6 +16,42 @@ use std::time::Duration;
 
 pub use garita::cli::demo::client::{send_bytes, RawRequest, RawResponse};
 
+/// A certificate authority made for one test (rcgen), and the certificates it issues.
+pub struct TestCa {
+    /// Its own certificate, to trust.
+    pub pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "garita test CA");
+        let pem = params.self_signed(&key).unwrap().pem();
+        TestCa {
+            pem,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A certificate for `name` (and 127.0.0.1) and its key, both PEM.
+    pub fn issue(&self, name: &str) -> (String, String) {
+        use rcgen::{CertificateParams, KeyPair, SanType};
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![name.to_string()]).unwrap();
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
 /// A loopback address where nothing listens (for a dead upstream): a port the system
 /// handed out and took back.
 fn unused_addr() -> SocketAddr {
@@ -133,6 +169,11 @@ fn read_listeners(
         };
         if let Some((addr, role)) = rest.split_once(' ') {
             let role = role.trim_matches(|c| c == '(' || c == ')');
+            // One metrics and one admin listener, TLS or not; the proxy may have both.
+            let role = match role {
+                "metrics tls" | "admin tls" => role.trim_end_matches(" tls"),
+                _ => role,
+            };
             found.insert(role.to_string(), addr.parse().expect("a socket address"));
         }
     }
@@ -316,6 +357,7 @@ impl GatewayBuilder {
             proxy: at.proxy,
             metrics: at.metrics,
             admin: at.admin,
+            proxy_tls: at.proxy_tls,
             dir,
             env,
         }
@@ -339,12 +381,14 @@ fn spawn(dir: &Path, env: &[(String, String)]) -> (Child, Listeners) {
         .spawn()
         .expect("start garita");
     let config = std::fs::read_to_string(dir.join("garita.toml")).unwrap_or_default();
-    let roles: &[&str] = if config.contains("\n[admin]") {
-        &["proxy", "metrics", "admin"]
-    } else {
-        &["proxy", "metrics"]
-    };
-    let listening = read_listeners(child.stdout.take().unwrap(), roles);
+    let mut roles = vec!["proxy", "metrics"];
+    if config.contains("\n[admin]") {
+        roles.push("admin");
+    }
+    if config.contains("\n[server.tls]") {
+        roles.push("proxy tls");
+    }
+    let listening = read_listeners(child.stdout.take().unwrap(), &roles);
     let (Some(&proxy), Some(&metrics)) = (listening.get("proxy"), listening.get("metrics")) else {
         let _ = child.kill();
         let _ = child.wait();
@@ -355,12 +399,14 @@ fn spawn(dir: &Path, env: &[(String, String)]) -> (Child, Listeners) {
         );
     };
     let admin = listening.get("admin").copied();
+    let proxy_tls = listening.get("proxy tls").copied();
     (
         child,
         Listeners {
             proxy,
             metrics,
             admin,
+            proxy_tls,
         },
     )
 }
@@ -370,6 +416,7 @@ struct Listeners {
     proxy: SocketAddr,
     metrics: SocketAddr,
     admin: Option<SocketAddr>,
+    proxy_tls: Option<SocketAddr>,
 }
 
 pub struct TestGateway {
@@ -379,6 +426,8 @@ pub struct TestGateway {
     pub metrics: SocketAddr,
     /// The admin API, when the rules have an `[admin]` table.
     pub admin: Option<SocketAddr>,
+    /// The TLS proxy listener, when the server settings have a `[server.tls]` table.
+    pub proxy_tls: Option<SocketAddr>,
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
 }
@@ -483,6 +532,7 @@ impl TestGateway {
         self.proxy = at.proxy;
         self.metrics = at.metrics;
         self.admin = at.admin;
+        self.proxy_tls = at.proxy_tls;
     }
 
     /// Whether the gateway process has exited, and how.
@@ -634,22 +684,12 @@ impl Redis {
 
     /// A server that also speaks TLS on a loopback port (`rediss://localhost:PORT`).
     pub fn start_tls() -> Redis {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
         let dir = tempfile::tempdir().expect("temp dir");
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "garita test CA");
-        let ca_cert = ca.self_signed(&ca_key).unwrap();
-        let server_key = KeyPair::generate().unwrap();
-        let server = CertificateParams::new(vec!["localhost".to_string()])
-            .unwrap()
-            .signed_by(&server_key, &Issuer::new(ca, ca_key))
-            .unwrap();
-        std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).unwrap();
-        std::fs::write(dir.path().join("server.pem"), server.pem()).unwrap();
-        std::fs::write(dir.path().join("server.key"), server_key.serialize_pem()).unwrap();
+        let ca = TestCa::new();
+        let (cert, key) = ca.issue("localhost");
+        std::fs::write(dir.path().join("ca.pem"), &ca.pem).unwrap();
+        std::fs::write(dir.path().join("server.pem"), cert).unwrap();
+        std::fs::write(dir.path().join("server.key"), key).unwrap();
         let mut redis = Redis {
             dir,
             child: None,

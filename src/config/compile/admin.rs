@@ -53,5 +53,9 @@ pub(super) fn admin_settings(
             digest: Sha256::digest(secret.as_bytes()).into(),
         });
     }
-    Ok(AdminSettings { listen, tokens })
+    Ok(AdminSettings {
+        listen,
+        tokens,
+        tls: None,
+    })
 }

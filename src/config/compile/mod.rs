@@ -6,6 +6,7 @@
 mod admin;
 mod identity;
 mod risk;
+mod tls;
 mod upstream;
 mod webhook;
 
@@ -15,7 +16,8 @@ use super::error::ConfigError;
 use super::file::{self, FileConfig};
 use super::shared::{compile_rate_limit, read_list, trusted_ca, Counted, Ctx};
 use super::{
-    Config, ConnectionSettings, GeoIpSettings, LogRotation, LogTarget, StateSettings, StoreBackend,
+    Config, ConnectionSettings, GeoIpSettings, LogRotation, LogTarget, ProxyTls, StateSettings,
+    StoreBackend,
 };
 use crate::core::decision::Mode;
 use crate::core::net::geo::{CountryCode, Geofence, UnknownCountry};
@@ -55,6 +57,43 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
             ));
         }
     }
+    let proxy_tls = match &raw.server.tls {
+        None => None,
+        Some(section) => {
+            if section.listen.is_empty() {
+                return Err(ctx.invalid("server.tls.listen", "at least one address", "[]"));
+            }
+            let mut tls_listen = Vec::new();
+            for (i, a) in section.listen.iter().enumerate() {
+                let key = format!("server.tls.listen[{i}]");
+                let addr = socket_addr(&ctx, &key, a)?;
+                if listen
+                    .iter()
+                    .chain(&tls_listen)
+                    .any(|earlier| listeners_clash(*earlier, addr))
+                {
+                    return Err(ctx.invalid(key, "an address no other listener binds", addr));
+                }
+                tls_listen.push(addr);
+            }
+            Some(ProxyTls {
+                listen: tls_listen,
+                identity: tls::tls_identity(
+                    &ctx,
+                    "server.tls",
+                    &section.cert_file,
+                    &section.key_file,
+                )?,
+                http2: section.http2.unwrap_or(true),
+            })
+        }
+    };
+    // Every proxy listener, plain and TLS, for the clash checks of the others.
+    let proxy_listeners: Vec<SocketAddr> = listen
+        .iter()
+        .chain(proxy_tls.iter().flat_map(|t| &t.listen))
+        .copied()
+        .collect();
     let threads = match raw.server.threads {
         Some(0) => return Err(ctx.invalid("server.threads", "a number of threads >= 1", 0)),
         Some(n) => n,
@@ -105,7 +144,10 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
     if let Some(metrics) = metrics_listen {
         // Otherwise one of the two listeners would not bind, or `/metrics` would be
         // proxied to the backend.
-        if listen.iter().any(|proxy| listeners_clash(*proxy, metrics)) {
+        if proxy_listeners
+            .iter()
+            .any(|proxy| listeners_clash(*proxy, metrics))
+        {
             return Err(ctx.invalid(
                 "metrics.listen",
                 "an address of its own, not one of server.listen's",
@@ -329,14 +371,20 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         Some(section) => {
             let at = socket_addr(&ctx, "admin.listen", &section.listen)?;
             let taken = metrics_listen.is_some_and(|m| listeners_clash(m, at));
-            if taken || listen.iter().any(|proxy| listeners_clash(*proxy, at)) {
+            if taken
+                || proxy_listeners
+                    .iter()
+                    .any(|proxy| listeners_clash(*proxy, at))
+            {
                 return Err(ctx.invalid(
                     "admin.listen",
                     "an address of its own, not the proxy's or the metrics'",
                     at,
                 ));
             }
-            Some(admin::admin_settings(&ctx, section, at, &mut warnings)?)
+            let mut settings = admin::admin_settings(&ctx, section, at, &mut warnings)?;
+            settings.tls = tls::listener_tls(&ctx, "admin.tls", section.tls.as_ref())?;
+            Some(settings)
         }
         None => None,
     };
@@ -360,6 +408,12 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         upstream,
         client_ip: ClientIpResolver::new(trusted, header),
         metrics_listen,
+        metrics_tls: tls::listener_tls(
+            &ctx,
+            "metrics.tls",
+            raw.metrics.as_ref().and_then(|m| m.tls.as_ref()),
+        )?,
+        tls: proxy_tls,
         admin,
         decision_log,
         decision_log_rotation,
