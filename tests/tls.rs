@@ -48,10 +48,10 @@ fn tls_gateway(ca: &TestCa) -> TestGateway {
         .server(
             "watch_interval_ms = 0\n[server.tls]\nlisten = [\"127.0.0.1:0\"]\ncert_file = \"server.pem\"\nkey_file = \"server.key\"\n",
         )
-        .rules(&format!(
-            "[admin]\nlisten = \"127.0.0.1:0\"\ntokens = [{{ name = \"ops\", env = \"ADMIN_TOKEN\" }}]\n\
-             tls = {{ cert_file = \"server.pem\", key_file = \"server.key\" }}\n"
-        ))
+        .rules(
+            "[admin]\nlisten = \"127.0.0.1:0\"\ntokens = [{ name = \"ops\", env = \"ADMIN_TOKEN\" }]\n\
+             tls = { cert_file = \"server.pem\", key_file = \"server.key\" }\n",
+        )
         .start()
 }
 
