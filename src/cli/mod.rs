@@ -37,6 +37,10 @@ enum Command {
         /// How garita's own log (standard error) is written: text, or JSON a line each.
         #[arg(long, value_enum, env = "GARITA_LOG_FORMAT", default_value = "text")]
         log_format: LogFormat,
+        /// Take over the listeners of the running garita (then send it SIGQUIT): a binary
+        /// upgrade that drops no request.
+        #[arg(long)]
+        upgrade: bool,
     },
     /// Validate a configuration (syntax, keys, networks, countries, files) and summarise it.
     Check {
@@ -195,7 +199,9 @@ pub fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Run { config, .. } => {
+        Command::Run {
+            config, upgrade, ..
+        } => {
             let config = match Config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
@@ -206,7 +212,12 @@ pub fn main() -> ExitCode {
             for warning in &config.warnings {
                 log::warn!("{warning}");
             }
-            match crate::proxy::server::build_server(config) {
+            let built = if upgrade {
+                crate::proxy::server::build_server_upgrading(config)
+            } else {
+                crate::proxy::server::build_server(config)
+            };
+            match built {
                 Ok(gateway) => {
                     for line in gateway.listening_lines() {
                         println!("{line}");

@@ -134,6 +134,9 @@ pub struct ServerSection {
     /// How often the files the config read are checked for changes that reload it, in
     /// milliseconds (default 1000; 0: reload on SIGHUP or the admin API only).
     pub watch_interval_ms: Option<u64>,
+    /// The Unix socket a graceful upgrade (`garita run --upgrade`) takes the listeners
+    /// over through (default /tmp/garita-upgrade.sock).
+    pub upgrade_socket: Option<PathBuf>,
     pub tls: Option<ServerTlsSection>,
 }
 

@@ -182,6 +182,8 @@ pub struct Config {
     pub grace_period_seconds: u64,
     /// How often the config's files are checked for changes; `None`: never.
     pub watch_interval: Option<Duration>,
+    /// Where a graceful upgrade hands the listening sockets over.
+    pub upgrade_socket: PathBuf,
     /// Bound on the request line plus headers; larger heads get 431.
     pub max_header_bytes: usize,
     pub connections: ConnectionSettings,

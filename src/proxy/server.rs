@@ -16,7 +16,7 @@ use crate::observe::decision_log::DecisionLog;
 use crate::observe::metrics::{Metrics, MetricsApp};
 use crate::proxy::connection::Admission;
 use crate::proxy::health_check::HealthChecks;
-use crate::proxy::listeners::{self, ListenError, PreBound};
+use crate::proxy::listeners::{self, Bound, ListenError, PreBound};
 use crate::proxy::refused::AccountedApp;
 use crate::proxy::reload::{self, Serving};
 use crate::proxy::served::Served;
@@ -52,6 +52,8 @@ pub enum GatewayError {
     Runtime(#[from] RuntimeError),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("an upgrade takes over listeners by address: {0} has port 0, which cannot be found again; give it a port")]
+    UpgradeWithPortZero(SocketAddr),
 }
 
 /// Pingora panics in a service thread when it cannot bind a listener; end the process
@@ -72,6 +74,45 @@ fn exit_when_a_listener_fails() {
         default_hook(info);
     }));
 }
+
+/// The listeners' sockets: bound here, or none when they come from the old process.
+fn collect_bound(
+    asked: impl IntoIterator<Item = SocketAddr>,
+    bind: impl Fn(SocketAddr) -> Result<Option<Bound>, GatewayError>,
+) -> Result<Vec<Bound>, GatewayError> {
+    let mut out = Vec::new();
+    for addr in asked {
+        out.extend(bind(addr)?);
+    }
+    Ok(out)
+}
+
+/// The first config and runtime. Upgrading, the old process holds the embedded store's
+/// file until it has finished its requests: wait for it (new connections wait in the
+/// listen backlog meanwhile, none is refused).
+fn serve_first(
+    config: Config,
+    metrics: Arc<Metrics>,
+    clock: Option<Arc<dyn crate::state::clock::Clock>>,
+    upgrade: bool,
+) -> Result<Served, GatewayError> {
+    if let (true, crate::config::StoreBackend::Embedded { path }) = (upgrade, &config.state.backend)
+    {
+        let patience = Duration::from_secs(config.grace_period_seconds + UPGRADE_HANDOVER_SECONDS);
+        log::warn!(
+            "upgrade: waiting for the old process to release {}",
+            path.display()
+        );
+        crate::state::store::EmbeddedStore::wait_until_free(path, patience)
+            .map_err(RuntimeError::Store)?;
+    }
+    Ok(Served::new_at(config, None, metrics, clock)?)
+}
+
+/// How long the old process keeps accepting after handing its sockets over (Pingora's
+/// close timeout), plus a margin; the new one waits for the state file that long, on top
+/// of the grace period.
+const UPGRADE_HANDOVER_SECONDS: u64 = 5 + 10;
 
 /// A Pingora server ready to `run`, and the addresses its listeners are bound to.
 pub struct Gateway {
@@ -133,7 +174,7 @@ impl Gateway {
 
 /// Bind the listeners of `config` and assemble the server that serves it.
 pub fn build_server(config: Config) -> Result<Gateway, GatewayError> {
-    build_server_at(config, None)
+    assemble(config, None, false)
 }
 
 /// [`build_server`] on a clock of the caller's: the demo moves it through past days.
@@ -141,23 +182,40 @@ pub fn build_server_at(
     config: Config,
     clock: Option<Arc<dyn crate::state::clock::Clock>>,
 ) -> Result<Gateway, GatewayError> {
-    let proxy_sockets = config
-        .listen
-        .iter()
-        .map(|a| listeners::bind(*a))
-        .collect::<Result<Vec<_>, _>>()?;
-    let tls_sockets = config
-        .tls
-        .iter()
-        .flat_map(|t| &t.listen)
-        .map(|a| listeners::bind(*a))
-        .collect::<Result<Vec<_>, _>>()?;
-    let metrics_socket = config.metrics_listen.map(listeners::bind).transpose()?;
-    let admin_socket = config
-        .admin
-        .as_ref()
-        .map(|a| listeners::bind(a.listen))
-        .transpose()?;
+    assemble(config, clock, false)
+}
+
+/// Take over the listening sockets of a running garita (a graceful upgrade): wait on
+/// `server.upgrade_socket` until the old process, sent SIGQUIT, hands them over; it stops
+/// accepting and finishes what it has in flight, while this one serves the rest. Blocks
+/// until the sockets arrive (Pingora gives up after about 5 seconds).
+pub fn build_server_upgrading(config: Config) -> Result<Gateway, GatewayError> {
+    assemble(config, None, true)
+}
+
+/// Bind `asked`, or (upgrading) expect it among the sockets the old process hands over,
+/// where it is known by its address: a port chosen by the system cannot be found again.
+fn bind_or_inherit(asked: SocketAddr, upgrade: bool) -> Result<Option<Bound>, GatewayError> {
+    match upgrade {
+        false => Ok(Some(listeners::bind(asked)?)),
+        true if asked.port() == 0 => Err(GatewayError::UpgradeWithPortZero(asked)),
+        true => Ok(None),
+    }
+}
+
+fn assemble(
+    config: Config,
+    clock: Option<Arc<dyn crate::state::clock::Clock>>,
+    upgrade: bool,
+) -> Result<Gateway, GatewayError> {
+    let bind = |a: SocketAddr| bind_or_inherit(a, upgrade);
+    let proxy_sockets = collect_bound(config.listen.iter().copied(), bind)?;
+    let tls_sockets = collect_bound(
+        config.tls.iter().flat_map(|t| t.listen.iter().copied()),
+        bind,
+    )?;
+    let metrics_socket = collect_bound(config.metrics_listen, bind)?;
+    let admin_socket = collect_bound(config.admin.as_ref().map(|a| a.listen), bind)?;
     let conf = ServerConf {
         threads: config.threads,
         grace_period_seconds: Some(config.grace_period_seconds),
@@ -165,13 +223,18 @@ pub fn build_server_at(
         // A failed connection is retried once, on the next upstream; a request body it
         // buffered is replayed, never truncated.
         max_retries: 2,
+        upgrade_sock: config.upgrade_socket.display().to_string(),
         ..ServerConf::default()
     };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
+    let options = pingora::server::configuration::Opt {
+        upgrade,
+        ..Default::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(Some(options), conf);
     server.bootstrap();
 
     let metrics = Arc::new(Metrics::new());
-    let served = Arc::new(Served::new_at(config, None, metrics.clone(), clock)?);
+    let served = Arc::new(serve_first(config, metrics.clone(), clock, upgrade)?);
     let config = &served.config;
     let log = Arc::new(
         DecisionLog::open(
@@ -225,11 +288,14 @@ pub fn build_server_at(
             config.connections.header_timeout,
         ),
     );
-    let proxy_addrs: Vec<SocketAddr> = proxy_sockets.iter().map(|b| b.addr).collect();
+    let proxy_addrs = addresses(&proxy_sockets, &config.listen);
     for addr in &proxy_addrs {
         proxy_service.add_tcp(&addr.to_string());
     }
-    let tls_addrs: Vec<SocketAddr> = tls_sockets.iter().map(|b| b.addr).collect();
+    let tls_addrs = addresses(
+        &tls_sockets,
+        config.tls.as_ref().map_or(&[][..], |t| &t.listen),
+    );
     if let (Some(certs), Some(tls)) = (&serving.certificates().proxy, &config.tls) {
         for addr in &tls_addrs {
             proxy_service.add_tls_with_settings(&addr.to_string(), None, certs.settings(tls.http2));
@@ -239,38 +305,39 @@ pub fn build_server_at(
     sockets.extend(tls_sockets);
     server.add_service(PreBound::new(proxy_service, sockets));
 
-    let metrics_addr = metrics_socket.as_ref().map(|b| b.addr);
-    if let Some(socket) = metrics_socket {
+    let metrics_addr = addresses(&metrics_socket, config.metrics_listen.as_slice())
+        .first()
+        .copied();
+    if let Some(addr) = metrics_addr {
         let mut metrics_service = Service::new(
             "garita metrics".to_string(),
             HttpServer::new_app(MetricsApp::new(metrics.clone())),
         );
         match &serving.certificates().metrics {
             Some(certs) => metrics_service.add_tls_with_settings(
-                &socket.addr.to_string(),
+                &addr.to_string(),
                 None,
                 certs.settings(false),
             ),
-            None => metrics_service.add_tcp(&socket.addr.to_string()),
+            None => metrics_service.add_tcp(&addr.to_string()),
         }
-        server.add_service(PreBound::new(metrics_service, vec![socket]));
+        server.add_service(PreBound::new(metrics_service, metrics_socket));
     }
 
-    let admin_addr = admin_socket.as_ref().map(|b| b.addr);
-    if let Some(socket) = admin_socket {
+    let admin_listen: Vec<SocketAddr> = config.admin.iter().map(|a| a.listen).collect();
+    let admin_addr = addresses(&admin_socket, &admin_listen).first().copied();
+    if let Some(addr) = admin_addr {
         let mut admin_service = Service::new(
             "garita admin".to_string(),
             HttpServer::new_app(AdminApp::new(serving.clone(), log.clone())),
         );
         match &serving.certificates().admin {
-            Some(certs) => admin_service.add_tls_with_settings(
-                &socket.addr.to_string(),
-                None,
-                certs.settings(false),
-            ),
-            None => admin_service.add_tcp(&socket.addr.to_string()),
+            Some(certs) => {
+                admin_service.add_tls_with_settings(&addr.to_string(), None, certs.settings(false))
+            }
+            None => admin_service.add_tcp(&addr.to_string()),
         }
-        server.add_service(PreBound::new(admin_service, vec![socket]));
+        server.add_service(PreBound::new(admin_service, admin_socket));
     }
 
     server.add_service(background_service(
@@ -289,6 +356,16 @@ pub fn build_server_at(
         serving,
         log,
     })
+}
+
+/// The addresses listened on: those bound (a port 0 resolved), or when upgrading, those
+/// asked for, under which the old process handed the sockets over.
+fn addresses(bound: &[Bound], asked: &[SocketAddr]) -> Vec<SocketAddr> {
+    if bound.is_empty() {
+        asked.to_vec()
+    } else {
+        bound.iter().map(|b| b.addr).collect()
+    }
 }
 
 /// Drops idle rate-limiter keys and expired store entries, and refreshes the gauges.

@@ -319,7 +319,7 @@ impl GatewayBuilder {
             (None, false, false) => format!("\"{}\"", shop.addr()),
         };
         let mut config = format!(
-            "[server]\nlisten = [\"127.0.0.1:0\"]\nthreads = 2\ndefault_policy = \"open\"\ngrace_period_seconds = 1\n{}\n\
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nthreads = 2\ndefault_policy = \"open\"\ngrace_period_seconds = 1\nupgrade_socket = \"upgrade.sock\"\n{}\n\
              [upstream]\naddresses = [{}]\n{}\n\
              [client_ip]\n{}\n\
              [metrics]\nlisten = \"127.0.0.1:0\"\n\
@@ -533,6 +533,54 @@ impl TestGateway {
         self.metrics = at.metrics;
         self.admin = at.admin;
         self.proxy_tls = at.proxy_tls;
+    }
+
+    /// A graceful upgrade: a new `garita run --upgrade` on the same config takes the
+    /// listeners over from this one, which is sent SIGQUIT, finishes its requests and
+    /// exits. The config's listeners must have fixed ports (see [`Self::pin_ports`]).
+    /// Returns how the old process exited.
+    pub fn upgrade(&mut self) -> std::process::ExitStatus {
+        let stderr = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.path("stderr.log"))
+            .unwrap();
+        let mut new = Command::new(garita_bin())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .args(["run", "--upgrade", "--config"])
+            .arg(self.path("garita.toml"))
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("start the new garita");
+        // The new process listens on the upgrade socket before the old one is told.
+        let socket = self.path("upgrade.sock");
+        for _ in 0..100 {
+            if socket.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.signal("QUIT");
+        let listening = read_listeners(new.stdout.take().unwrap(), &["proxy", "metrics"]);
+        assert_eq!(listening.get("proxy"), Some(&self.proxy), "same listener");
+        let mut old = std::mem::replace(&mut self.child, new);
+        old.wait().expect("the old garita exits")
+    }
+
+    /// Write the ports the gateway listens on into its config (an upgrade finds the
+    /// listeners by address).
+    pub fn pin_ports(&self) {
+        let text = self.config_text().replacen(
+            "listen = [\"127.0.0.1:0\"]",
+            &format!("listen = [\"{}\"]", self.proxy),
+            1,
+        );
+        let text = text.replacen(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"{}\"", self.metrics),
+            1,
+        );
+        self.write_config(&text);
     }
 
     /// Whether the gateway process has exited, and how.

@@ -389,6 +389,19 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         None => None,
     };
 
+    let upgrade_socket = raw.server.upgrade_socket.as_ref().map_or_else(
+        || PathBuf::from("/tmp/garita-upgrade.sock"),
+        |p| ctx.resolve(p),
+    );
+    // sun_path holds 108 bytes with its terminating zero.
+    if upgrade_socket.as_os_str().len() > 100 {
+        return Err(ctx.invalid(
+            "server.upgrade_socket",
+            "a path of at most 100 bytes (a Unix socket)",
+            upgrade_socket.display(),
+        ));
+    }
+
     let mut files = vec![ctx.file.clone()];
     files.extend(ctx.read.take());
     files.extend(geo.as_ref().map(|g| g.path.clone()));
@@ -399,6 +412,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         listen,
         threads,
         grace_period_seconds: raw.server.grace_period_seconds.unwrap_or(5),
+        upgrade_socket,
         watch_interval: match raw.server.watch_interval_ms.unwrap_or(1_000) {
             0 => None,
             ms => Some(Duration::from_millis(ms.max(50))),

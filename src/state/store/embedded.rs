@@ -148,6 +148,29 @@ impl EmbeddedStore {
         })
     }
 
+    /// Wait until no other process holds the file at `path` (an old garita finishing its
+    /// requests during a graceful upgrade), for at most `patience`.
+    pub fn wait_until_free(path: &Path, patience: Duration) -> Result<(), StoreError> {
+        let deadline = Instant::now() + patience;
+        loop {
+            match Database::create(path) {
+                Ok(db) => {
+                    drop(db);
+                    return Ok(());
+                }
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "cannot open {}: {e}",
+                        path.display()
+                    )))
+                }
+            }
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
