@@ -71,8 +71,44 @@ fn shipped_configs_pass() {
     );
     assert!(text.contains("replays kept 30 days"), "{text}");
     assert!(!text.contains("3600s"), "{text}");
+    // Which secret the identity hashes use, and what a reload changes.
+    assert!(
+        text.contains("hash key:  generated once and kept in the state file"),
+        "{text}"
+    );
+    assert!(
+        text.contains("reload:    on SIGHUP or POST /admin/reload"),
+        "{text}"
+    );
     let (_, text) = check(&repo_path("conf/demo.toml"));
     assert!(text.contains("state:     memory"), "{text}");
+    assert!(text.contains("hash key:  random at each start"), "{text}");
+}
+
+#[test]
+fn garitas_own_log_can_be_json() {
+    let gw = support::TestGateway::builder()
+        .env("GARITA_LOG_FORMAT", "json")
+        .server("watch_interval_ms = 0")
+        .start();
+    gw.signal("HUP");
+    gw.wait_for_stderr("configuration reloaded (SIGHUP)");
+    let stderr = gw.stderr();
+    let mut seen = 0;
+    for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(entry["ts"].as_str().is_some() && entry["level"].as_str().is_some());
+        if entry["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("configuration reloaded (SIGHUP)"))
+        {
+            assert_eq!(entry["level"], "INFO");
+            assert_eq!(entry["target"], "garita::proxy::reload");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 1, "{stderr}");
 }
 
 #[test]
@@ -431,4 +467,105 @@ fn every_flag_has_help_text() {
             );
         }
     }
+}
+
+/// Split a curl hint into words, as a shell would with single quotes.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut started = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' if !quoted => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            c => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn the_demo_runs_from_any_directory_its_curl_hints_work_and_it_cleans_up() {
+    use std::io::BufRead;
+    use support::RawRequest;
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(garita_bin())
+        .arg("demo")
+        .current_dir(elsewhere.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut log = None;
+    let mut hints = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(path) = line.strip_prefix("decision log:") {
+            log = Some(std::path::PathBuf::from(path.trim()));
+        }
+        if let Some(hint) = line.trim_start().strip_prefix("curl ") {
+            hints.push(hint.to_string());
+        }
+        if line.starts_with("Stop with Ctrl-C") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    let log = log.expect("the demo names its decision log");
+    assert!(log.exists());
+    assert_eq!(hints.len(), 4, "{hints:?}");
+    for hint in &hints {
+        // `... http://ADDR/PATH    # STATUS: what it shows`
+        let (command, comment) = hint.split_once("    # ").expect("a hint says what it gets");
+        let expected: u16 = comment[..3].parse().unwrap();
+        let words = shell_words(command);
+        let url = words.last().unwrap().strip_prefix("http://").unwrap();
+        let (addr, path) = url.split_at(url.find('/').unwrap());
+        let mut request = RawRequest::new(
+            if words.iter().any(|w| w == "-d") {
+                "POST"
+            } else {
+                "GET"
+            },
+            path,
+        );
+        let mut args = words.iter();
+        while let Some(word) = args.next() {
+            match word.as_str() {
+                "-H" => {
+                    let (name, value) = args.next().unwrap().split_once(": ").unwrap();
+                    request = request.header(name, value);
+                }
+                "-d" => request = request.body(args.next().unwrap().as_str()),
+                _ => {}
+            }
+        }
+        let response = request.send(addr.parse().unwrap()).unwrap();
+        assert_eq!(response.status, expected, "curl {hint}");
+    }
+    // Ctrl-C: the gateway stops and the demo's temporary files go with it.
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exited = child.wait().unwrap();
+    assert!(exited.success(), "{exited:?}");
+    assert!(!log.parent().unwrap().exists(), "{} is left", log.display());
 }

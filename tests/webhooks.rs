@@ -138,7 +138,7 @@ fn both_secrets_verify_during_a_rotation() {
 #[test]
 fn the_same_notification_twice_is_forwarded_once() {
     let gw = gateway("");
-    let body = paid("3001");
+    let body = paid("OP-3001");
     let headers = pe_headers(PE_SECRET, &body);
     assert_eq!(
         deliver(&gw, "/webhooks/pagoefectivo", &body, &headers).status,
@@ -171,6 +171,14 @@ fn the_same_notification_twice_is_forwarded_once() {
         .map(|l| l["decision"].as_str().unwrap())
         .collect();
     assert_eq!(decisions, ["allow", "duplicate", "allow", "duplicate"]);
+    // Each line names its event by a keyed hash: the same event the same, another not,
+    // the provider's id nowhere.
+    let events: Vec<&str> = log.iter().map(|l| l["event"].as_str().unwrap()).collect();
+    assert!(events[0].len() == 32 && events[0].bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(events[0], events[1]);
+    assert_eq!(events[2], events[3]);
+    assert_ne!(events[0], events[2]);
+    assert!(!gw.decision_log_text().contains("OP-3001"));
     gw.wait_for_metric(
         "garita_requests_total{decision=\"duplicate\",fact=\"\",reason=\"duplicate_notification\",route=\"pe-notify\"} 2",
     );

@@ -103,9 +103,10 @@ enum Command {
     },
     /// Start a demo shop and the gateway on loopback and play scripted requests.
     Demo {
-        /// The configuration file (TOML).
-        #[arg(long, short, default_value = "conf/demo.toml")]
-        config: PathBuf,
+        /// A configuration file (TOML) to run the script against; by default the built-in
+        /// demo configuration (conf/demo.toml).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
         /// Exit after the script; non-zero if any row differed from what it expected.
         #[arg(long)]
         exit: bool,

@@ -42,7 +42,15 @@ pub fn run(
         }
     };
     let mut body = Vec::new();
-    std::io::stdin()
+    let stdin = std::io::stdin();
+    if std::io::IsTerminal::is_terminal(&stdin) {
+        // Otherwise it looks as if sign hung.
+        eprintln!(
+            "garita sign: reading the notification body from standard input; paste it and end with Ctrl-D (or pipe a file: garita sign ... < body.json)"
+        );
+    }
+    stdin
+        .lock()
         .read_to_end(&mut body)
         .map_err(|e| format!("reading the body from standard input: {e}"))?;
     let timestamp = timestamp.unwrap_or_else(|| jiff::Timestamp::now().as_second());

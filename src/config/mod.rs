@@ -54,6 +54,8 @@ pub struct IdentitySettings {
     /// From `identity.hash_key_env`; without it the runtime takes the one kept in the
     /// embedded store, or a random one for a memory store.
     pub hash_key: Option<Vec<u8>>,
+    /// The variable `hash_key` was read from.
+    pub hash_key_env: Option<String>,
 }
 
 impl std::fmt::Debug for IdentitySettings {
@@ -334,6 +336,22 @@ impl Config {
         compile::compile(raw, path)
     }
 
+    /// Where the secret of the identity hashes comes from, in words.
+    pub fn hash_key_source(&self) -> String {
+        match (&self.identity.hash_key_env, &self.state.backend) {
+            (Some(var), _) => format!("from the environment variable {var}"),
+            (None, StoreBackend::Embedded { path }) => format!(
+                "generated once and kept in the state file {} (hashes change if the file is lost)",
+                path.display()
+            ),
+            (None, StoreBackend::Memory) => {
+                "random at each start (memory store: nothing outlives the process)".to_string()
+            }
+            // Refused at load; not reached.
+            (None, StoreBackend::Redis { .. }) => "none: Redis needs identity.hash_key_env".into(),
+        }
+    }
+
     /// A few lines on what this configuration does, for `garita check`.
     pub fn summary(&self) -> String {
         let mut out = String::new();
@@ -345,14 +363,50 @@ impl Config {
                 .join(", ")
         };
         out.push_str(&format!("listen:    {}\n", join(&self.listen)));
-        out.push_str(&format!("upstreams: {}\n", join(&self.upstream.addresses)));
+        if let Some(tls) = &self.tls {
+            out.push_str(&format!(
+                "tls:       {} ({}{})\n",
+                join(&tls.listen),
+                tls.identity.cert_file.display(),
+                if tls.http2 {
+                    ", HTTP/2 and 1.1"
+                } else {
+                    ", HTTP/1.1"
+                }
+            ));
+        }
+        out.push_str(&format!("upstreams: {}", join(&self.upstream.addresses)));
+        let health = &self.upstream.health;
+        out.push_str(&match &health.path {
+            Some(path) => format!(" (GET {path} every {})", human_duration(health.interval)),
+            None => format!(" (TCP check every {})", human_duration(health.interval)),
+        });
+        if let Some(tls) = &self.upstream.tls {
+            out.push_str(&format!(", TLS to {}", tls.server_name));
+        }
+        out.push('\n');
         if let Some(m) = self.metrics_listen {
-            out.push_str(&format!("metrics:   http://{m}/metrics\n"));
+            let scheme = if self.metrics_tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            out.push_str(&format!("metrics:   {scheme}://{m}/metrics\n"));
+        }
+        if let Some(admin) = &self.admin {
+            let scheme = if admin.tls.is_some() { "https" } else { "http" };
+            let names: Vec<&str> = admin.tokens.iter().map(|t| &*t.name).collect();
+            out.push_str(&format!(
+                "admin:     {scheme}://{}/admin/ (tokens: {})\n",
+                admin.listen,
+                names.join(", ")
+            ));
         }
         if let Some(geo) = &self.geoip {
             out.push_str(&format!("geoip:     {}\n", geo.database_type));
         }
         out.push_str(&format!("state:     {}\n", self.state.backend.describe()));
+        out.push_str(&format!("hash key:  {}\n", self.hash_key_source()));
         out.push_str(&format!("routes:    {}\n", self.routes.routes().len()));
         let default = &self.policies[self.routes.default_policy()];
         out.push_str(&format!(
@@ -390,6 +444,19 @@ impl Config {
                  method match wins.\n",
             );
         }
+        let watching = match self.watch_interval {
+            Some(every) => format!(
+                ", or when one of the {} files it reads changes (checked every {})",
+                self.files.len(),
+                human_duration(every)
+            ),
+            None => String::new(),
+        };
+        out.push_str(&format!(
+            "reload:    on SIGHUP or POST /admin/reload{watching}. Listeners (server.listen, \
+             server.tls, metrics, admin), threads, connection caps and the decision log's \
+             file take effect at the next start.\n"
+        ));
         out
     }
 }

@@ -63,6 +63,9 @@ pub struct DecisionRecord<'a> {
     pub rules: Vec<LoggedRule<'a>>,
     pub status: u16,
     pub upstream_status: Option<u16>,
+    /// Webhook routes: the keyed hash of the notification's event id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<&'a str>,
     /// The upstream the request was sent to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream: Option<std::net::SocketAddr>,

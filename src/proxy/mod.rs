@@ -89,6 +89,8 @@ pub struct RequestCtx {
     replay_claim: Option<HeldClaim>,
     /// Webhook routes: a delivered-before event forwarded on purpose.
     duplicate: bool,
+    /// Webhook routes: the keyed hash of the verified event's id, for the log.
+    event: Option<String>,
     /// A 405's `Allow` header.
     allow: Option<std::borrow::Cow<'static, str>>,
     /// Time spent waiting for the body, left out of the decision-latency histogram.
@@ -375,6 +377,7 @@ impl ProxyHttp for GaritaProxy {
             webhook: None,
             replay_claim: None,
             duplicate: false,
+            event: None,
             allow: None,
             body_wait: std::time::Duration::ZERO,
             upstream_status: None,

@@ -51,6 +51,7 @@ pub(super) async fn check_notification(
             return refusal.decision;
         }
     };
+    ctx.event = Some(served.runtime.hasher.hash_event(plan.event()));
     let answer = served.execute(plan.store_plan()).await;
     let verdict = decide::conclude(rule, plan, answer, connection, policy.on_store_error);
     outcome(ctx, rule, verdict.outcome);

@@ -55,6 +55,7 @@ pub(super) fn identity_settings(
     Ok(IdentitySettings {
         calendar,
         hash_key: hasher,
+        hash_key_env: section.hash_key_env.clone(),
     })
 }
 

@@ -185,10 +185,22 @@ impl KeyHasher {
         String::from_utf8_lossy(&digest).into_owned()
     }
 
+    /// The keyed hash of a webhook's event id, for the log: lines about one event can be
+    /// joined, and an operator who has the id finds them (`garita state inspect ... event`
+    /// computes it), but the log alone does not name the provider's ids.
+    pub fn hash_event(&self, event: &str) -> String {
+        let digest = self.hex_digest_labelled("event", event);
+        String::from_utf8_lossy(&digest).into_owned()
+    }
+
     /// The same hash as [`KeyHasher::hash`], as 32 hex digits kept inline.
     fn hex_digest(&self, kind: KeyKind, value: &str) -> [u8; 32] {
+        self.hex_digest_labelled(kind.as_str(), value)
+    }
+
+    fn hex_digest_labelled(&self, label: &str, value: &str) -> [u8; 32] {
         let mut mac = self.mac.clone();
-        mac.update(kind.as_str().as_bytes());
+        mac.update(label.as_bytes());
         mac.update(b"\0");
         mac.update(value.as_bytes());
         let mut hex = [0u8; 32];

@@ -52,9 +52,15 @@ pub fn admit_source(rule: &WebhookRule, client: Option<IpAddr>) -> Result<(), Re
 pub struct EventPlan {
     store: StorePlan,
     window: Duration,
+    event: String,
 }
 
 impl EventPlan {
+    /// The event's id as the provider gave it (for its keyed hash in the log).
+    pub fn event(&self) -> &str {
+        &self.event
+    }
+
     /// The claim to carry out, in one store call.
     pub fn store_plan(&self) -> &StorePlan {
         &self.store
@@ -90,6 +96,7 @@ pub fn verify(
             ..StorePlan::default()
         },
         window: rule.replay_window,
+        event,
     })
 }
 
