@@ -7,8 +7,7 @@
 mod support;
 
 use serde_json::Value;
-use std::time::{Duration, Instant};
-use support::{reason, RawRequest, RawResponse, Redis, TestGateway};
+use support::{eventually, reason, RawRequest, RawResponse, Redis, TestGateway};
 
 const TOKEN: &str = "an-admin-token-for-tests";
 const DNI: &str = "45678912";
@@ -54,17 +53,6 @@ fn call(gw: &TestGateway, method: &str, path: &str, body: Option<&str>) -> (u16,
     let r = gw.admin_call(method, path, Some(TOKEN), body);
     let json = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
     (r.status, json)
-}
-
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < until {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what}: never happened");
 }
 
 const BLOCK_DNI: &str = r#"{"fact":"dni","value":"45678912","reason":"chargeback"}"#;

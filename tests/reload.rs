@@ -8,8 +8,8 @@ mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use support::{reason, RawRequest, TestGateway};
+use std::time::Duration;
+use support::{eventually, reason, RawRequest, TestGateway};
 
 const TOKEN: &str = "a-reload-admin-token";
 
@@ -23,18 +23,6 @@ fn get(gw: &TestGateway, path: &str) -> support::RawResponse {
     RawRequest::new("GET", path)
         .send(gw.proxy)
         .expect("gateway answers")
-}
-
-/// Poll until `check` holds (reloads by file watching take a poll or two).
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < until {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what}: never happened");
 }
 
 #[test]

@@ -10,18 +10,7 @@ use garita::cli::demo::shop::DemoShop;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{misbehaving_backend, RawRequest, TestGateway};
-
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < until {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what}: never happened");
-}
+use support::{eventually, misbehaving_backend, RawRequest, TestGateway};
 
 fn up(gw: &TestGateway, shop: &DemoShop) -> Option<u8> {
     let needle = format!("garita_upstream_up{{upstream=\"{}\"}} ", shop.addr());

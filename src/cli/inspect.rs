@@ -103,6 +103,12 @@ pub fn run(config_path: &Path, fact: &str, value: &str) -> Result<String, String
                     .into(),
             )
         }
+        StoreBackend::Embedded { path } if !path.exists() => {
+            return Err(format!(
+                "{} does not exist yet: nothing has been stored (garita run creates it)",
+                path.display()
+            ))
+        }
         StoreBackend::Embedded { path } => {
             // First the hash key kept in the file (unless the config gives one), then the
             // keys it hashes to.

@@ -72,6 +72,19 @@ pub fn misbehaving_backend(serve: fn(std::net::TcpStream)) -> SocketAddr {
     addr
 }
 
+/// Poll until `check` holds, for at most 10 seconds (what a test waits for happens in
+/// another process: a reload, a health check, a log line).
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < until {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what}: never happened");
+}
+
 /// What a finished command printed.
 pub struct Output {
     pub success: bool,
