@@ -280,3 +280,40 @@ fn blocks_outlive_a_restart_on_the_embedded_store() {
         .iter()
         .any(|h| h["kind"] == "blocked"));
 }
+
+#[test]
+fn the_command_line_blocks_lists_lifts_and_reloads_through_the_api() {
+    let gw = gateway("backend = \"memory\"", "");
+    let config = gw.path("garita.toml");
+    let admin = gw.admin.unwrap().to_string();
+    let garita = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--config", config.to_str().unwrap(), "--admin", &admin]);
+        support::run(support::garita_bin(), &all, &[("ADMIN_TOKEN", TOKEN)], None)
+    };
+    let added = garita(&["block", "add", "dni", DNI, "--reason", "chargeback"]);
+    assert!(added.success, "{}", added.text());
+    assert!(added.stdout.starts_with("blocked dni "), "{}", added.stdout);
+    assert!(!added.stdout.contains(DNI));
+    assert_eq!(order(&gw, DNI).status, 403);
+    let listed = garita(&["block", "list"]);
+    assert!(
+        listed.stdout.contains("by ops  (chargeback)"),
+        "{}",
+        listed.stdout
+    );
+    let hash = listed.stdout.split_whitespace().nth(1).unwrap().to_string();
+    let removed = garita(&["block", "remove", "dni", &hash]);
+    assert!(removed.success, "{}", removed.text());
+    assert_eq!(order(&gw, DNI).status, 200);
+    assert_eq!(garita(&["block", "list"]).stdout, "nothing blocked\n");
+    let again = garita(&["block", "remove", "dni", &hash]);
+    assert!(
+        !again.success && again.stderr.contains("not_blocked"),
+        "{}",
+        again.text()
+    );
+    let reloaded = garita(&["reload"]);
+    assert!(reloaded.success, "{}", reloaded.text());
+    assert_eq!(reloaded.stdout, "configuration reloaded\n");
+}

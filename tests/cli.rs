@@ -426,7 +426,7 @@ fn garita_sign_prints_what_the_provider_would_send() {
 /// Every option and argument of every subcommand says what it is in `--help`.
 #[test]
 fn every_flag_has_help_text() {
-    let subcommands: [&[&str]; 11] = [
+    let subcommands: [&[&str]; 16] = [
         &["run"],
         &["check"],
         &["sign"],
@@ -435,6 +435,11 @@ fn every_flag_has_help_text() {
         &["replay"],
         &["review", "list"],
         &["review", "resolve"],
+        &["block"],
+        &["block", "add"],
+        &["block", "list"],
+        &["block", "remove"],
+        &["reload"],
         &["demo"],
         &["state"],
         &["review"],

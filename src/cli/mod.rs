@@ -2,6 +2,8 @@
 //! notification, look at the state or the review queue, or play the demo. Each subcommand is a thin wrapper; the work is in the
 //! layers below.
 
+mod admin_client;
+mod block;
 pub mod demo;
 mod inspect;
 mod logs;
@@ -101,6 +103,18 @@ enum Command {
         #[command(subcommand)]
         command: ReviewCommand,
     },
+    /// The runtime block list of the running gateway (identity keys refused on every
+    /// instance sharing its store).
+    Block {
+        #[command(subcommand)]
+        command: BlockCommand,
+    },
+    /// Have the running gateway read its configuration again (as SIGHUP does), and say
+    /// whether it took.
+    Reload {
+        #[command(flatten)]
+        target: admin_client::Target,
+    },
     /// Start a demo shop and the gateway on loopback and play scripted requests.
     Demo {
         /// A configuration file (TOML) to run the script against; by default the built-in
@@ -110,6 +124,39 @@ enum Command {
         /// Exit after the script; non-zero if any row differed from what it expected.
         #[arg(long)]
         exit: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BlockCommand {
+    /// Block a DNI, email, phone, account or device (kept only as its keyed hash).
+    Add {
+        #[command(flatten)]
+        target: admin_client::Target,
+        /// dni, email, phone, account or device.
+        fact: String,
+        /// The value, as a request would carry it.
+        value: String,
+        /// Why, for the audit trail and the list.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// List the blocked keys: fact, keyed hash, since, by whom, why.
+    List {
+        #[command(flatten)]
+        target: admin_client::Target,
+        /// The admin API's JSON instead of one line per block.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift a block, by the hash `list` shows.
+    Remove {
+        #[command(flatten)]
+        target: admin_client::Target,
+        /// dni, email, phone, account or device.
+        fact: String,
+        /// The keyed hash, as `list` shows it.
+        hash: String,
     },
 }
 
@@ -158,7 +205,7 @@ enum ReviewCommand {
     /// reasons.
     List {
         #[command(flatten)]
-        target: review::Target,
+        target: admin_client::Target,
         /// Include the resolved ones.
         #[arg(long)]
         all: bool,
@@ -170,12 +217,26 @@ enum ReviewCommand {
     /// on the block list at once).
     Resolve {
         #[command(flatten)]
-        target: review::Target,
+        target: admin_client::Target,
         /// The review's id (the request id the backend saw as X-Request-Id).
         id: String,
         /// approved or fraud.
         outcome: String,
     },
+}
+
+/// Print what an admin command answered, or the error (exit status 2).
+fn print_or_fail(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// The `garita` command line.
@@ -324,26 +385,25 @@ pub fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Review { command } => {
-            let result = match command {
-                ReviewCommand::List { target, all, json } => review::list(&target, all, json),
-                ReviewCommand::Resolve {
-                    target,
-                    id,
-                    outcome,
-                } => review::resolve(&target, &id, &outcome),
-            };
-            match result {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(2)
-                }
-            }
-        }
+        Command::Review { command } => print_or_fail(match command {
+            ReviewCommand::List { target, all, json } => review::list(&target, all, json),
+            ReviewCommand::Resolve {
+                target,
+                id,
+                outcome,
+            } => review::resolve(&target, &id, &outcome),
+        }),
+        Command::Block { command } => print_or_fail(match command {
+            BlockCommand::Add {
+                target,
+                fact,
+                value,
+                reason,
+            } => block::add(&target, &fact, &value, reason.as_deref()),
+            BlockCommand::List { target, json } => block::list(&target, json),
+            BlockCommand::Remove { target, fact, hash } => block::remove(&target, &fact, &hash),
+        }),
+        Command::Reload { target } => print_or_fail(block::reload(&target)),
         Command::Demo { config, exit } => match demo::run(&DemoOptions { config, exit }) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
