@@ -249,3 +249,22 @@ fn listener_changes_wait_for_a_restart_and_the_log_is_reopened() {
         .unwrap()
         .contains("\"route\""));
 }
+
+#[test]
+fn an_admin_token_file_rotated_on_disk_takes_effect_without_a_restart() {
+    let gw = TestGateway::builder()
+        .server("watch_interval_ms = 100")
+        .file("ops.token", "the-first-token-of-ops\n")
+        .rules(
+            "[admin]\nlisten = \"127.0.0.1:0\"\ntokens = [{ name = \"ops\", file = \"ops.token\" }]\n",
+        )
+        .start();
+    let status = |token: &str| {
+        gw.admin_call("GET", "/admin/healthz", Some(token), None)
+            .status
+    };
+    assert_eq!(status("the-first-token-of-ops"), 200);
+    std::fs::write(gw.path("ops.token"), "the-second-token-of-ops\n").unwrap();
+    eventually("the new token", || status("the-second-token-of-ops") == 200);
+    assert_eq!(status("the-first-token-of-ops"), 401, "the old one is gone");
+}
