@@ -339,3 +339,34 @@ fn a_webhook_path_has_no_second_door_through_another_method() {
     }
     assert!(gw.received().is_empty(), "{:?}", gw.received());
 }
+
+#[test]
+fn an_events_records_and_log_lines_are_found_by_its_id() {
+    let gw = TestGateway::builder()
+        .env("PE_NEW", PE_SECRET)
+        .env("PE_OLD", "the-secret-before-rotation")
+        .env("ADMIN_TOKEN", "a-token-for-event-lookups")
+        .rules(&format!(
+            "{}\n[admin]\nlisten = \"127.0.0.1:0\"\ntokens = [{{ name = \"ops\", env = \"ADMIN_TOKEN\" }}]\n",
+            pe_rules("")
+        ))
+        .start();
+    let body = paid("OP-77");
+    let headers = pe_headers(PE_SECRET, &body);
+    assert_eq!(
+        deliver(&gw, "/webhooks/pagoefectivo", &body, &headers).status,
+        200
+    );
+    let line = &gw.wait_for_decisions(1)[0];
+    let r = gw.admin_call(
+        "GET",
+        "/admin/keys/event/OP-77",
+        Some("a-token-for-event-lookups"),
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let keys = r.json().unwrap();
+    assert_eq!(keys["log_hash"], line["event"], "{keys}");
+    assert_eq!(keys["held"][0]["kind"], "webhook_event");
+    assert_eq!(keys["held"][0]["state"], "delivered");
+}

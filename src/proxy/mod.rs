@@ -89,8 +89,8 @@ pub struct RequestCtx {
     replay_claim: Option<HeldClaim>,
     /// Webhook routes: a delivered-before event forwarded on purpose.
     duplicate: bool,
-    /// Webhook routes: the keyed hash of the verified event's id, for the log.
-    event: Option<String>,
+    /// Webhook routes: the keyed hash of the verified event's id (hex), for the log.
+    event: Option<[u8; 32]>,
     /// A 405's `Allow` header.
     allow: Option<std::borrow::Cow<'static, str>>,
     /// Time spent waiting for the body, left out of the decision-latency histogram.

@@ -185,12 +185,12 @@ impl KeyHasher {
         String::from_utf8_lossy(&digest).into_owned()
     }
 
-    /// The keyed hash of a webhook's event id, for the log: lines about one event can be
-    /// joined, and an operator who has the id finds them (`garita state inspect ... event`
-    /// computes it), but the log alone does not name the provider's ids.
-    pub fn hash_event(&self, event: &str) -> String {
-        let digest = self.hex_digest_labelled("event", event);
-        String::from_utf8_lossy(&digest).into_owned()
+    /// The keyed hash of a webhook's event id, for the log, as 32 hex digits kept inline:
+    /// lines about one event can be joined, and an operator who has the id finds them
+    /// (`GET /admin/keys/event/{id}` gives it), but the log alone does not name the
+    /// provider's ids.
+    pub fn hash_event(&self, event: &str) -> [u8; 32] {
+        self.hex_digest_labelled("event", event)
     }
 
     /// The same hash as [`KeyHasher::hash`], as 32 hex digits kept inline.

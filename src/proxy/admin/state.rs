@@ -7,7 +7,8 @@
 //!   or `event` for a webhook's event id): every record the store holds for it, found by
 //!   normalising and hashing the value as the rules do. Counters with their counts,
 //!   bindings with how many members (as keyed hashes), replay records, shared rates and
-//!   block entries. The value is not echoed back.
+//!   block entries; for an event, also the keyed hash the decision log names it by. The
+//!   value is not echoed back.
 //! - `POST /admin/reload`: read the config file again; 200 with the settings that wait for
 //!   a restart, or 422 with why the new config was refused (the running one stays).
 
@@ -96,12 +97,17 @@ impl AdminApp {
                 "unknown fact or invalid value: dni, email, phone, account, device, ip or event",
             ),
         };
+        // How the decision log names an event (its keyed hash), to find its lines.
+        let log_hash = (fact == "event").then(|| {
+            String::from_utf8_lossy(&served.runtime.hasher.hash_event(value)).into_owned()
+        });
         match served.admin(served.runtime.store.inspect(&prefixes)).await {
             Ok(held) => json(
                 200,
                 &json!({
                     "fact": fact,
                     "store": served.runtime.store.backend(),
+                    "log_hash": log_hash,
                     "held": held.iter().map(held_json).collect::<Vec<_>>(),
                 }),
             ),
