@@ -16,6 +16,7 @@ pub mod admin;
 mod body;
 pub mod connection;
 pub mod health_check;
+mod housekeeping;
 pub mod listeners;
 pub mod refused;
 pub mod reload;

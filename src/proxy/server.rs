@@ -1,14 +1,16 @@
 //! Assembling the running gateway from a [`Config`]: the Pingora server with the proxy
-//! service, the metrics listener and the housekeeping task.
+//! service (plain and TLS listeners), the metrics and admin listeners, the upstream health
+//! checks and the housekeeping task, all around one [`Serving`] that reloads swap.
 //!
-//! Both `garita run` and `garita demo` start the gateway through [`build_server`], so the
-//! demo exercises exactly what production runs.
+//! Both `garita run` and `garita demo` start the gateway through this module, so the
+//! demo exercises exactly what production runs; `garita run --upgrade` starts it by taking
+//! the listeners over from a running garita ([`build_server_upgrading`]).
 //!
 //! A gateway that cannot serve must not look alive: garita binds every listener itself
 //! ([`super::listeners`]), so a taken port is one clear error at start, and should Pingora
 //! still fail to set a listener up, the panic it raises in a service thread ends the
-//! process instead of leaving it up without that listener. SIGHUP reopens the decision log
-//! and leaves everything else running.
+//! process instead of leaving it up without that listener. SIGHUP reloads the config
+//! ([`super::reload`]).
 
 use super::admin::AdminApp;
 use crate::config::Config;
@@ -16,6 +18,7 @@ use crate::observe::decision_log::DecisionLog;
 use crate::observe::metrics::{Metrics, MetricsApp};
 use crate::proxy::connection::Admission;
 use crate::proxy::health_check::HealthChecks;
+use crate::proxy::housekeeping::Housekeeping;
 use crate::proxy::listeners::{self, Bound, ListenError, PreBound};
 use crate::proxy::refused::AccountedApp;
 use crate::proxy::reload::{self, Serving};
@@ -23,22 +26,15 @@ use crate::proxy::served::Served;
 use crate::proxy::tls::ListenerCertificates;
 use crate::proxy::GaritaProxy;
 use crate::state::runtime::RuntimeError;
-use async_trait::async_trait;
 use pingora::apps::http_app::HttpServer;
 use pingora::apps::HttpServerOptions;
 use pingora::server::configuration::ServerConf;
-use pingora::server::{Server, ShutdownWatch};
-use pingora::services::background::{background_service, BackgroundService};
+use pingora::server::Server;
+use pingora::services::background::background_service;
 use pingora::services::listening::Service;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// How often idle rate-limiter keys are dropped and gauges refreshed.
-const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
-/// How often the limiters are asked whether a flood of new keys wants an early sweep.
-const SWEEP_CHECK_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -365,74 +361,5 @@ fn addresses(bound: &[Bound], asked: &[SocketAddr]) -> Vec<SocketAddr> {
         asked.to_vec()
     } else {
         bound.iter().map(|b| b.addr).collect()
-    }
-}
-
-/// Drops idle rate-limiter keys and expired store entries, and refreshes the gauges.
-struct Housekeeping {
-    serving: Arc<Serving>,
-    metrics: Arc<Metrics>,
-}
-
-impl Housekeeping {
-    async fn tick(&self, reported: &mut HashMap<(String, usize), u64>) {
-        let served = self.serving.current();
-        let runtime = &served.runtime;
-        for limiter in runtime.all_limiters() {
-            limiter.housekeeping();
-        }
-        for (policy, limiter) in runtime.ip_limiters() {
-            self.metrics
-                .rate_limit_keys
-                .with_label_values(&[&policy])
-                .set(i64::try_from(limiter.key_count()).unwrap_or(i64::MAX));
-            // The limiters count since start; the counters get what is new since last time.
-            let totals = [
-                (&self.metrics.rate_limit_overflow, limiter.overflowed()),
-                (&self.metrics.rate_limit_evicted, limiter.evicted()),
-            ];
-            for (i, (counter, total)) in totals.into_iter().enumerate() {
-                let reported = reported.entry((policy.to_string(), i)).or_default();
-                counter
-                    .with_label_values(&[&policy])
-                    .inc_by(total.saturating_sub(*reported));
-                *reported = total;
-            }
-        }
-        let store = &runtime.store;
-        if let Err(e) = store.purge_expired(runtime.now().as_second()).await {
-            log::error!("housekeeping: {e}");
-        }
-        if let Ok(size) = store.size().await {
-            self.metrics
-                .store_entries
-                .set(i64::try_from(size).unwrap_or(i64::MAX));
-        }
-    }
-}
-
-#[async_trait]
-impl BackgroundService for Housekeeping {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
-        let mut reported = HashMap::new();
-        let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
-        let mut early = tokio::time::interval(SWEEP_CHECK_EVERY);
-        loop {
-            tokio::select! {
-                _ = every.tick() => self.tick(&mut reported).await,
-                _ = early.tick() => {
-                    for limiter in self.serving.current().runtime.all_limiters() {
-                        limiter.sweep_if_asked();
-                    }
-                }
-                _ = shutdown.changed() => {
-                    // A graceful stop loses nothing that was written behind.
-                    if let Err(e) = self.serving.current().runtime.store.flush().await {
-                        log::error!("at shutdown: {e}");
-                    }
-                    return;
-                }
-            }
-        }
     }
 }

@@ -1,0 +1,87 @@
+//! Housekeeping, a background service: every 10 s, idle rate-limiter keys are dropped,
+//! expired store entries purged and the gauges refreshed; every 250 ms the limiters are
+//! asked whether a flood of new keys wants an early sweep. At a graceful stop the store
+//! writes back what it held back. It works on whatever config is serving at each tick.
+
+use crate::observe::metrics::Metrics;
+use crate::proxy::reload::Serving;
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often idle rate-limiter keys are dropped and gauges refreshed.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
+/// How often the limiters are asked whether a flood of new keys wants an early sweep.
+const SWEEP_CHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// Drops idle rate-limiter keys and expired store entries, and refreshes the gauges.
+pub struct Housekeeping {
+    pub serving: Arc<Serving>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Housekeeping {
+    async fn tick(&self, reported: &mut HashMap<(String, usize), u64>) {
+        let served = self.serving.current();
+        let runtime = &served.runtime;
+        for limiter in runtime.all_limiters() {
+            limiter.housekeeping();
+        }
+        for (policy, limiter) in runtime.ip_limiters() {
+            self.metrics
+                .rate_limit_keys
+                .with_label_values(&[&policy])
+                .set(i64::try_from(limiter.key_count()).unwrap_or(i64::MAX));
+            // The limiters count since start; the counters get what is new since last time.
+            let totals = [
+                (&self.metrics.rate_limit_overflow, limiter.overflowed()),
+                (&self.metrics.rate_limit_evicted, limiter.evicted()),
+            ];
+            for (i, (counter, total)) in totals.into_iter().enumerate() {
+                let reported = reported.entry((policy.to_string(), i)).or_default();
+                counter
+                    .with_label_values(&[&policy])
+                    .inc_by(total.saturating_sub(*reported));
+                *reported = total;
+            }
+        }
+        let store = &runtime.store;
+        if let Err(e) = store.purge_expired(runtime.now().as_second()).await {
+            log::error!("housekeeping: {e}");
+        }
+        if let Ok(size) = store.size().await {
+            self.metrics
+                .store_entries
+                .set(i64::try_from(size).unwrap_or(i64::MAX));
+        }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for Housekeeping {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut reported = HashMap::new();
+        let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+        let mut early = tokio::time::interval(SWEEP_CHECK_EVERY);
+        loop {
+            tokio::select! {
+                _ = every.tick() => self.tick(&mut reported).await,
+                _ = early.tick() => {
+                    for limiter in self.serving.current().runtime.all_limiters() {
+                        limiter.sweep_if_asked();
+                    }
+                }
+                _ = shutdown.changed() => {
+                    // A graceful stop loses nothing that was written behind.
+                    if let Err(e) = self.serving.current().runtime.store.flush().await {
+                        log::error!("at shutdown: {e}");
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
