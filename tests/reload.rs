@@ -268,3 +268,56 @@ fn an_admin_token_file_rotated_on_disk_takes_effect_without_a_restart() {
     eventually("the new token", || status("the-second-token-of-ops") == 200);
     assert_eq!(status("the-first-token-of-ops"), 401, "the old one is gone");
 }
+
+#[test]
+fn a_request_in_flight_finishes_under_the_config_it_started_with() {
+    use std::io::{Read, Write};
+    let rules = format!(
+        "{ADMIN}\n[policies.cips.facts]\ndni = \"json:/userDocumentNumber\"\n\
+         [[routes]]\nname = \"cips\"\nmethods = [\"POST\"]\npaths = [\"/v1/cips\"]\npolicy = \"cips\"\n"
+    );
+    let gw = TestGateway::builder()
+        .env("ADMIN_TOKEN", TOKEN)
+        .server("watch_interval_ms = 0")
+        .rules(&rules)
+        .start();
+    let body = r#"{"userDocumentNumber":"45678912"}"#;
+    let (first, rest) = body.split_at(10);
+    // The head and part of the body: the request has started, under the config without
+    // the block, and waits for the rest of its body.
+    let mut slow = std::net::TcpStream::connect(gw.proxy).unwrap();
+    write!(
+        slow,
+        "POST /v1/cips HTTP/1.1\r\nHost: shop\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // Meanwhile the DNI is put on the config's block list.
+    let blocked = gw.config_text().replace(
+        "[policies.cips.facts]",
+        "[policies.cips.block]\ndni = [\"45678912\"]\n[policies.cips.facts]",
+    );
+    gw.write_config(&blocked);
+    let r = gw.admin_call("POST", "/admin/reload", Some(TOKEN), None);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    slow.write_all(rest.as_bytes()).unwrap();
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "decided under the old config: {answer}"
+    );
+    assert_eq!(gw.received().len(), 1);
+    // The next one is decided under the new config.
+    let next = RawRequest::new("POST", "/v1/cips")
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send(gw.proxy)
+        .unwrap();
+    assert_eq!(
+        (next.status, reason(&next)),
+        (403, "identity_blocked".into())
+    );
+    assert_eq!(gw.received().len(), 1);
+}
