@@ -5,6 +5,7 @@
 
 mod admin;
 mod identity;
+mod listeners;
 mod risk;
 mod tls;
 mod upstream;
@@ -16,8 +17,7 @@ use super::error::ConfigError;
 use super::file::{self, FileConfig};
 use super::shared::{compile_rate_limit, read_list, trusted_ca, Counted, Ctx};
 use super::{
-    Config, ConnectionSettings, GeoIpSettings, LogRotation, LogTarget, ProxyTls, StateSettings,
-    StoreBackend,
+    Config, ConnectionSettings, GeoIpSettings, LogRotation, LogTarget, StateSettings, StoreBackend,
 };
 use crate::core::decision::Mode;
 use crate::core::net::geo::{CountryCode, Geofence, UnknownCountry};
@@ -35,65 +35,9 @@ use std::time::Duration;
 pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigError> {
     let ctx = Ctx::new(path);
 
-    if raw.server.listen.is_empty() {
-        return Err(ctx.invalid("server.listen", "at least one address", "[]"));
-    }
-    let listen = raw
-        .server
-        .listen
-        .iter()
-        .enumerate()
-        .map(|(i, a)| socket_addr(&ctx, &format!("server.listen[{i}]"), a))
-        .collect::<Result<Vec<_>, _>>()?;
-    for (i, addr) in listen.iter().enumerate() {
-        if listen[..i]
-            .iter()
-            .any(|earlier| listeners_clash(*earlier, *addr))
-        {
-            return Err(ctx.invalid(
-                format!("server.listen[{i}]"),
-                "an address no other listener binds",
-                addr,
-            ));
-        }
-    }
-    let proxy_tls = match &raw.server.tls {
-        None => None,
-        Some(section) => {
-            if section.listen.is_empty() {
-                return Err(ctx.invalid("server.tls.listen", "at least one address", "[]"));
-            }
-            let mut tls_listen = Vec::new();
-            for (i, a) in section.listen.iter().enumerate() {
-                let key = format!("server.tls.listen[{i}]");
-                let addr = socket_addr(&ctx, &key, a)?;
-                if listen
-                    .iter()
-                    .chain(&tls_listen)
-                    .any(|earlier| listeners_clash(*earlier, addr))
-                {
-                    return Err(ctx.invalid(key, "an address no other listener binds", addr));
-                }
-                tls_listen.push(addr);
-            }
-            Some(ProxyTls {
-                listen: tls_listen,
-                identity: tls::tls_identity(
-                    &ctx,
-                    "server.tls",
-                    &section.cert_file,
-                    &section.key_file,
-                )?,
-                http2: section.http2.unwrap_or(true),
-            })
-        }
-    };
-    // Every proxy listener, plain and TLS, for the clash checks of the others.
-    let proxy_listeners: Vec<SocketAddr> = listen
-        .iter()
-        .chain(proxy_tls.iter().flat_map(|t| &t.listen))
-        .copied()
-        .collect();
+    let mut warnings = Vec::new();
+    let listeners = listeners::listeners(&ctx, &raw, &mut warnings)?;
+
     let threads = match raw.server.threads {
         Some(0) => return Err(ctx.invalid("server.threads", "a number of threads >= 1", 0)),
         Some(n) => n,
@@ -135,26 +79,6 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
             format!("{header_text:?}"),
         )
     })?;
-
-    let metrics_listen = raw
-        .metrics
-        .as_ref()
-        .map(|m| socket_addr(&ctx, "metrics.listen", &m.listen))
-        .transpose()?;
-    if let Some(metrics) = metrics_listen {
-        // Otherwise one of the two listeners would not bind, or `/metrics` would be
-        // proxied to the backend.
-        if proxy_listeners
-            .iter()
-            .any(|proxy| listeners_clash(*proxy, metrics))
-        {
-            return Err(ctx.invalid(
-                "metrics.listen",
-                "an address of its own, not one of server.listen's",
-                metrics,
-            ));
-        }
-    }
 
     let decision_log = match raw.decision_log.path.as_deref() {
         None => LogTarget::Stdout,
@@ -230,7 +154,6 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
     let identity = identity::identity_settings(&ctx, &raw.identity)?;
 
     let mut policies = Policies::default();
-    let mut warnings = Vec::new();
     for (name, section) in &raw.policies {
         let key = format!("policies.{name}");
         let mut policy = compile_policy(&ctx, &key, name, section, &global_allow, &global_block)?;
@@ -367,28 +290,6 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         });
     }
 
-    let admin = match &raw.admin {
-        Some(section) => {
-            let at = socket_addr(&ctx, "admin.listen", &section.listen)?;
-            let taken = metrics_listen.is_some_and(|m| listeners_clash(m, at));
-            if taken
-                || proxy_listeners
-                    .iter()
-                    .any(|proxy| listeners_clash(*proxy, at))
-            {
-                return Err(ctx.invalid(
-                    "admin.listen",
-                    "an address of its own, not the proxy's or the metrics'",
-                    at,
-                ));
-            }
-            let mut settings = admin::admin_settings(&ctx, section, at, &mut warnings)?;
-            settings.tls = tls::listener_tls(&ctx, "admin.tls", section.tls.as_ref())?;
-            Some(settings)
-        }
-        None => None,
-    };
-
     let upgrade_socket = raw.server.upgrade_socket.as_ref().map_or_else(
         || PathBuf::from("/tmp/garita-upgrade.sock"),
         |p| ctx.resolve(p),
@@ -409,7 +310,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
     Ok(Config {
         source: ctx.file.clone(),
         files,
-        listen,
+        listen: listeners.listen,
         threads,
         grace_period_seconds: raw.server.grace_period_seconds.unwrap_or(5),
         upgrade_socket,
@@ -421,14 +322,10 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         connections,
         upstream,
         client_ip: ClientIpResolver::new(trusted, header),
-        metrics_listen,
-        metrics_tls: tls::listener_tls(
-            &ctx,
-            "metrics.tls",
-            raw.metrics.as_ref().and_then(|m| m.tls.as_ref()),
-        )?,
-        tls: proxy_tls,
-        admin,
+        metrics_listen: listeners.metrics,
+        metrics_tls: listeners.metrics_tls,
+        tls: listeners.tls,
+        admin: listeners.admin,
         decision_log,
         decision_log_rotation,
         routes: RouteTable::new(routes, default_policy),
@@ -714,14 +611,6 @@ fn state_settings(ctx: &Ctx, section: &file::StateSection) -> Result<StateSettin
         timeout: Duration::from_millis(timeout_ms),
         flush_interval: Duration::from_millis(flush_ms),
     })
-}
-
-/// Whether two listeners would want the same socket: the same port on the same address, or
-/// on a wildcard address that covers the other. Port 0 is a fresh port for each.
-fn listeners_clash(a: SocketAddr, b: SocketAddr) -> bool {
-    a.port() != 0
-        && a.port() == b.port()
-        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 /// `[server]`'s limits on slow and numerous clients.
