@@ -574,3 +574,15 @@ fn the_demo_runs_from_any_directory_its_curl_hints_work_and_it_cleans_up() {
     assert!(exited.success(), "{exited:?}");
     assert!(!log.parent().unwrap().exists(), "{} is left", log.display());
 }
+
+#[test]
+fn the_admin_api_listens_on_loopback_unless_told_otherwise() {
+    let (ok, out) = check_text(&format!(
+        "{GOOD}\n[admin]\ntokens = [{{ name = \"ops\", value = \"a-token-for-this-check\" }}]\n"
+    ));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("admin:     http://127.0.0.1:9181/admin/ (tokens: ops)"),
+        "{out}"
+    );
+}

@@ -50,14 +50,17 @@ pub(super) fn admin(target: &Target) -> Result<Admin, String> {
             config.display()
         ));
     }
+    let listen = section
+        .listen
+        .as_deref()
+        .unwrap_or(crate::config::file::DEFAULT_ADMIN_LISTEN);
     let addr = match target.addr {
         Some(addr) => addr,
-        None => section
-            .listen
+        None => listen
             .to_socket_addrs()
             .ok()
             .and_then(|mut a| a.next())
-            .ok_or_else(|| format!("admin.listen: cannot resolve {:?}", section.listen))?,
+            .ok_or_else(|| format!("admin.listen: cannot resolve {listen:?}"))?,
     };
     let chosen: Option<&AdminTokenSection> = match token_name {
         Some(name) => section.tokens.iter().find(|t| t.name == name),

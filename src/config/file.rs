@@ -38,7 +38,8 @@ pub struct FileConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminSection {
-    pub listen: String,
+    /// Default 127.0.0.1:9181: loopback unless said otherwise.
+    pub listen: Option<String>,
     pub tokens: Vec<AdminTokenSection>,
     /// Serve the admin API over HTTPS.
     pub tls: Option<TlsFilesSection>,
@@ -62,6 +63,9 @@ pub struct ServerTlsSection {
     /// Offer HTTP/2 by ALPN (default true).
     pub http2: Option<bool>,
 }
+
+/// Where the admin API listens when `admin.listen` is not given: loopback.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9181";
 
 /// One admin token: a name, and exactly one of `env`, `file` or (demos only) `value`.
 #[derive(Debug, Deserialize)]

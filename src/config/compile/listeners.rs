@@ -104,7 +104,11 @@ pub(super) fn listeners(
 
     let admin = match &raw.admin {
         Some(section) => {
-            let at = socket_addr(ctx, "admin.listen", &section.listen)?;
+            let listen = section
+                .listen
+                .as_deref()
+                .unwrap_or(crate::config::file::DEFAULT_ADMIN_LISTEN);
+            let at = socket_addr(ctx, "admin.listen", listen)?;
             let taken = metrics_listen.is_some_and(|m| listeners_clash(m, at));
             if taken
                 || proxy_listeners
