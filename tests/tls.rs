@@ -32,11 +32,10 @@ fn presented(response: &reqwest::blocking::Response) -> Vec<u8> {
 }
 
 fn der(pem: &str) -> Vec<u8> {
-    use base64::Engine;
-    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
         .unwrap()
+        .to_vec()
 }
 
 fn tls_gateway(ca: &TestCa) -> TestGateway {

@@ -107,22 +107,11 @@ impl TrustedCa {
     /// The DER of each certificate in the bundle (blocks that do not decode are skipped;
     /// a bundle with none is refused at load).
     pub fn certificates_der(&self) -> Vec<Vec<u8>> {
-        use base64::Engine;
-        const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-        const END: &str = "-----END CERTIFICATE-----";
-        let text = String::from_utf8_lossy(&self.pem);
-        let mut out = Vec::new();
-        let mut rest = &*text;
-        while let Some(start) = rest.find(BEGIN) {
-            let body = &rest[start + BEGIN.len()..];
-            let Some(end) = body.find(END) else { break };
-            let b64: String = body[..end].split_whitespace().collect();
-            if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64) {
-                out.push(der);
-            }
-            rest = &body[end + END.len()..];
-        }
-        out
+        use rustls_pki_types::pem::PemObject;
+        rustls_pki_types::CertificateDer::pem_slice_iter(&self.pem)
+            .filter_map(Result::ok)
+            .map(|der| der.to_vec())
+            .collect()
     }
 }
 
@@ -244,14 +233,13 @@ pub struct UpstreamTls {
     pub ca: Option<TrustedCa>,
 }
 
-/// A listener's certificate chain and private key, as read at load (PEM). The key is a
-/// secret: never shown.
-#[derive(Clone, PartialEq, Eq)]
+/// A listener's certificate chain and private key, read, parsed and checked against each
+/// other once at load, in the form rustls serves. The key is a secret: never shown.
+#[derive(Clone)]
 pub struct TlsIdentity {
     pub cert_file: PathBuf,
     pub key_file: PathBuf,
-    pub cert_pem: Vec<u8>,
-    pub key_pem: Vec<u8>,
+    pub key: Arc<pingora::tls::sign::CertifiedKey>,
 }
 
 impl std::fmt::Debug for TlsIdentity {
@@ -261,39 +249,42 @@ impl std::fmt::Debug for TlsIdentity {
 }
 
 impl TlsIdentity {
-    /// The chain and key as rustls serves them; fails when either does not parse or the
-    /// key is not the certificate's.
-    pub fn certified_key(&self) -> Result<Arc<pingora::tls::sign::CertifiedKey>, String> {
+    /// Parse a chain and a key (PEM); fails when either does not parse or the key is not
+    /// the certificate's.
+    pub fn parse(
+        cert_file: PathBuf,
+        cert_pem: &[u8],
+        key_file: PathBuf,
+        key_pem: &[u8],
+    ) -> Result<TlsIdentity, String> {
         use rustls_pki_types::pem::PemObject;
         use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-        let chain = CertificateDer::pem_slice_iter(&self.cert_pem)
+        let chain = CertificateDer::pem_slice_iter(cert_pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{}: {e}", self.cert_file.display()))?;
+            .map_err(|e| format!("{}: {e}", cert_file.display()))?;
         if chain.is_empty() {
             return Err(format!(
                 "{}: no certificate (-----BEGIN CERTIFICATE-----)",
-                self.cert_file.display()
+                cert_file.display()
             ));
         }
-        let key = PrivateKeyDer::from_pem_slice(&self.key_pem)
-            .map_err(|e| format!("{}: no private key ({e})", self.key_file.display()))?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|e| format!("{}: no private key ({e})", key_file.display()))?;
         pingora::tls::install_default_crypto_provider();
         let provider = pingora::tls::CryptoProvider::get_default()
             .ok_or("no TLS crypto provider installed")?;
-        pingora::tls::sign::CertifiedKey::from_der(chain, key, provider)
-            .map(Arc::new)
-            .map_err(|e| {
-                format!(
-                    "{} and {}: {e}",
-                    self.cert_file.display(),
-                    self.key_file.display()
-                )
-            })
+        let key = pingora::tls::sign::CertifiedKey::from_der(chain, key, provider)
+            .map_err(|e| format!("{} and {}: {e}", cert_file.display(), key_file.display()))?;
+        Ok(TlsIdentity {
+            cert_file,
+            key_file,
+            key: Arc::new(key),
+        })
     }
 }
 
 /// Proxy listeners that terminate TLS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ProxyTls {
     pub listen: Vec<SocketAddr>,
     pub identity: TlsIdentity,

@@ -15,7 +15,6 @@ use async_trait::async_trait;
 use pingora::connectors::http::Connector as HttpConnector;
 use pingora::connectors::TransportConnector;
 use pingora::http::RequestHeader;
-use pingora::prelude::HttpPeer;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use std::sync::Arc;
@@ -36,24 +35,6 @@ impl HealthChecks {
     }
 }
 
-/// The peer for `upstream` under `served`'s config: what requests and checks connect to.
-pub fn peer(upstream: &Upstream, served: &Served) -> HttpPeer {
-    let settings = &served.config.upstream;
-    let mut peer = match &settings.tls {
-        Some(tls) => {
-            let mut peer = HttpPeer::new(upstream.addr, true, tls.server_name.clone());
-            peer.options.ca = served.upstream_ca.clone();
-            peer
-        }
-        None => HttpPeer::new(upstream.addr, false, String::new()),
-    };
-    peer.options.connection_timeout = Some(settings.connect_timeout);
-    peer.options.total_connection_timeout = Some(settings.connect_timeout);
-    peer.options.read_timeout = Some(settings.read_timeout);
-    peer.options.write_timeout = Some(settings.read_timeout);
-    peer
-}
-
 async fn check(
     upstream: &Upstream,
     served: &Served,
@@ -61,7 +42,7 @@ async fn check(
     tcp: &TransportConnector,
 ) -> Result<(), String> {
     let settings = &served.config.upstream;
-    let mut peer = peer(upstream, served);
+    let mut peer = served.upstream_peer(upstream);
     peer.options.connection_timeout = Some(settings.health.timeout);
     peer.options.total_connection_timeout = Some(settings.health.timeout);
     peer.options.read_timeout = Some(settings.health.timeout);

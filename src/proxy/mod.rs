@@ -466,7 +466,7 @@ impl ProxyHttp for GaritaProxy {
         let upstream = self.serving.upstreams().select(tried).ok_or_else(|| {
             Error::new_up(ErrorType::ConnectNoRoute).more_context("no healthy upstream")
         })?;
-        let peer = health_check::peer(&upstream, &ctx.served);
+        let peer = ctx.served.upstream_peer(&upstream);
         ctx.upstream_deadline
             .get_or_insert_with(|| Instant::now() + ctx.served.config.upstream.total_timeout);
         ctx.upstream = Some(upstream);

@@ -39,8 +39,6 @@ pub enum ReloadError {
     Config(#[from] crate::config::ConfigError),
     #[error("{0}")]
     Runtime(#[from] RuntimeError),
-    #[error("TLS: {0}")]
-    Tls(String),
 }
 
 /// A reload that took, and the changed settings that wait for a restart.
@@ -136,9 +134,7 @@ impl Serving {
             log::warn!("{warning}");
         }
         let served = Served::new(config, Some(running), self.metrics.clone())?;
-        self.certificates
-            .update(&served.config)
-            .map_err(ReloadError::Tls)?;
+        self.certificates.update(&served.config);
         self.upstreams.update(&served.config.upstream.addresses);
         self.current.store(Arc::new(served));
         Ok(Reloaded { restart_needed })

@@ -22,6 +22,8 @@ use crate::observe::metrics::{Metrics, RouteMetrics};
 use crate::state::clock::Clock;
 use crate::state::runtime::{Runtime, RuntimeError};
 use crate::state::store::{Resolution, Resolved, Review, StoreError};
+use crate::state::upstreams::Upstream;
+use pingora::prelude::HttpPeer;
 use prometheus::Histogram;
 use std::collections::HashMap;
 use std::future::Future;
@@ -91,6 +93,25 @@ impl Served {
             last_store_complaint: AtomicU64::new(0),
             upstream_ca,
         })
+    }
+
+    /// The peer for `upstream` under this config: what requests and health checks connect
+    /// to (TLS with the private CA converted at load, the configured timeouts).
+    pub fn upstream_peer(&self, upstream: &Upstream) -> HttpPeer {
+        let settings = &self.config.upstream;
+        let mut peer = match &settings.tls {
+            Some(tls) => {
+                let mut peer = HttpPeer::new(upstream.addr, true, tls.server_name.clone());
+                peer.options.ca = self.upstream_ca.clone();
+                peer
+            }
+            None => HttpPeer::new(upstream.addr, false, String::new()),
+        };
+        peer.options.connection_timeout = Some(settings.connect_timeout);
+        peer.options.total_connection_timeout = Some(settings.connect_timeout);
+        peer.options.read_timeout = Some(settings.read_timeout);
+        peer.options.write_timeout = Some(settings.read_timeout);
+        peer
     }
 
     /// A route's metric series (every route of the config has them).

@@ -46,8 +46,6 @@ pub enum GatewayError {
     Signals(std::io::Error),
     #[error("{0}")]
     Runtime(#[from] RuntimeError),
-    #[error("TLS: {0}")]
-    Tls(String),
     #[error("an upgrade takes over listeners by address: {0} has port 0, which cannot be found again; give it a port")]
     UpgradeWithPortZero(SocketAddr),
 }
@@ -245,7 +243,7 @@ fn assemble(
         )
         .map_err(GatewayError::DecisionLog)?,
     );
-    let certificates = ListenerCertificates::load(config).map_err(GatewayError::Tls)?;
+    let certificates = ListenerCertificates::load(config);
     let serving = Arc::new(Serving::new(
         served.clone(),
         certificates,

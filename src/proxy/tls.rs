@@ -71,21 +71,19 @@ pub struct ListenerCertificates {
 
 impl ListenerCertificates {
     /// The certificates `config` names, for the listeners being started.
-    pub fn load(config: &Config) -> Result<Self, String> {
-        let load = |identity: Option<&TlsIdentity>| {
-            identity
-                .map(|i| i.certified_key().map(Certificates::new))
-                .transpose()
-        };
-        Ok(Self {
-            proxy: load(config.tls.as_ref().map(|t| &t.identity))?,
-            metrics: load(config.metrics_tls.as_ref())?,
-            admin: load(config.admin.as_ref().and_then(|a| a.tls.as_ref()))?,
-        })
+    pub fn load(config: &Config) -> Self {
+        let load =
+            |identity: Option<&TlsIdentity>| identity.map(|i| Certificates::new(i.key.clone()));
+        Self {
+            proxy: load(config.tls.as_ref().map(|t| &t.identity)),
+            metrics: load(config.metrics_tls.as_ref()),
+            admin: load(config.admin.as_ref().and_then(|a| a.tls.as_ref())),
+        }
     }
 
-    /// Serve the certificates of a reloaded `config` on the listeners that have TLS.
-    pub fn update(&self, config: &Config) -> Result<(), String> {
+    /// Serve the certificates of a reloaded `config` (parsed and checked when it was
+    /// compiled) on the listeners that have TLS.
+    pub fn update(&self, config: &Config) {
         let pairs = [
             (&self.proxy, config.tls.as_ref().map(|t| &t.identity)),
             (&self.metrics, config.metrics_tls.as_ref()),
@@ -94,16 +92,10 @@ impl ListenerCertificates {
                 config.admin.as_ref().and_then(|a| a.tls.as_ref()),
             ),
         ];
-        // Every key first, so that a bad one changes none.
-        let mut keys = Vec::new();
         for (certs, identity) in pairs {
             if let (Some(certs), Some(identity)) = (certs, identity) {
-                keys.push((certs, identity.certified_key()?));
+                certs.replace(identity.key.clone());
             }
         }
-        for (certs, key) in keys {
-            certs.replace(key);
-        }
-        Ok(())
     }
 }

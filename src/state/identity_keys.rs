@@ -9,6 +9,14 @@ use crate::core::identity::key_list::{normalise_entry, KeyHasher};
 use crate::core::request::facts::KeyKind;
 use sha2::{Digest, Sha256};
 
+/// Whether a policy folds Gmail addresses (`a.na+1@gmail.com` is `ana@gmail.com`).
+fn folds_gmail(policy: &crate::core::policy::Policy) -> bool {
+    policy
+        .identity
+        .as_ref()
+        .is_some_and(|rules| rules.selectors.fold_gmail)
+}
+
 /// The distinct keyed hashes of `value` as a `fact` across the config's policies.
 pub fn hashes_of(
     config: &Config,
@@ -19,11 +27,7 @@ pub fn hashes_of(
     let mut folds: Vec<bool> = config
         .policies
         .iter()
-        .map(|(_, p)| {
-            p.identity
-                .as_ref()
-                .is_some_and(|rules| rules.selectors.fold_gmail)
-        })
+        .map(|(_, p)| folds_gmail(p))
         .collect();
     folds.sort();
     folds.dedup();
@@ -62,11 +66,7 @@ pub fn key_prefixes(
         format!("unknown fact {fact:?}: dni, email, phone, account, device, ip or event")
     })?;
     for (_, policy) in config.policies.iter() {
-        let fold = policy
-            .identity
-            .as_ref()
-            .is_some_and(|rules| rules.selectors.fold_gmail);
-        let canonical = normalise_entry(kind, value, fold)
+        let canonical = normalise_entry(kind, value, folds_gmail(policy))
             .ok_or_else(|| format!("{value:?} is not a valid {fact}"))?;
         let hash = hasher.hash(kind, &canonical);
         let name = &policy.name;

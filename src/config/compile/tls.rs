@@ -1,6 +1,7 @@
-//! Compiling TLS settings: the certificate chain and key of a listener, read and checked at
-//! load (both parse, and the key is the certificate's), so that `check` and a reload catch
-//! a wrong file before a client does. Both files are watched: a renewed certificate is
+//! Compiling TLS settings: the certificate chain and key of a listener, read, parsed and
+//! checked at load (both parse, and the key is the certificate's), so that `check` and a
+//! reload catch a wrong file before a client does, and the listener serves what was parsed
+//! here. Both files are watched: a renewed certificate is
 //! served after the reload its change triggers.
 
 use crate::config::error::ConfigError;
@@ -27,20 +28,13 @@ pub(super) fn tls_identity(
     };
     let (cert_file, cert_pem) = read("cert_file", cert_file)?;
     let (key_file, key_pem) = read("key_file", key_file)?;
-    let identity = TlsIdentity {
-        cert_file,
-        key_file,
-        cert_pem,
-        key_pem,
-    };
-    identity.certified_key().map_err(|why| {
+    TlsIdentity::parse(cert_file, &cert_pem, key_file, &key_pem).map_err(|why| {
         ctx.invalid(
             format!("{at}.cert_file"),
             "a PEM certificate chain and the private key it was issued for",
             why,
         )
-    })?;
-    Ok(identity)
+    })
 }
 
 /// `metrics.tls` / `admin.tls`.
