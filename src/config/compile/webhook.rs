@@ -9,7 +9,10 @@ use crate::config::file;
 use crate::config::shared::{load_secret, parse_duration, read_list, Ctx};
 use crate::core::net::ip_list::IpList;
 use crate::core::request::body::Selector;
-use crate::core::webhook::{Algorithm, Encoding, GenericHmac, OnDuplicate, Profile, WebhookRule};
+use crate::core::webhook::{
+    Algorithm, Encoding, GenericHmac, OnDuplicate, Profile, SecretError, WebhookRule,
+    MIN_SECRET_BYTES,
+};
 use std::time::Duration;
 
 fn header(ctx: &Ctx, key: &str, text: &str) -> Result<http::HeaderName, ConfigError> {
@@ -105,11 +108,16 @@ pub(super) fn webhook_rule(
     for (i, source) in w.secrets.iter().enumerate() {
         let at = format!("{key}.secrets[{i}]");
         let secret = load_secret(ctx, &at, source, warnings)?;
-        keys.push(
-            profile
-                .key_from_secret(&secret)
-                .map_err(|why| ctx.invalid(&at, why, "a secret that is not (value not shown)"))?,
-        );
+        keys.push(profile.key_from_secret(&secret).map_err(|why| match why {
+            SecretError::TooShort(n) => ctx.invalid(
+                &at,
+                &format!("a secret of at least {MIN_SECRET_BYTES} bytes (after decoding)"),
+                format!("{n} bytes (value not shown)"),
+            ),
+            SecretError::Malformed(why) => {
+                ctx.invalid(&at, why, "a secret that is not (value not shown)")
+            }
+        })?);
     }
 
     let replay_key = match &w.replay_key {

@@ -25,7 +25,7 @@
 mod profile;
 mod rule;
 
-pub use profile::{sign, Algorithm, Encoding, GenericHmac, Profile};
+pub use profile::{sign, Algorithm, Encoding, GenericHmac, Profile, SecretError, MIN_SECRET_BYTES};
 pub use rule::{OnDuplicate, WebhookRule};
 
 use hmac::digest::KeyInit;

@@ -4,6 +4,30 @@ use super::{check_window, mac, mac_matches, Notification, Verified, WebhookError
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
+/// The shortest key material a webhook secret may have (128 bits).
+pub const MIN_SECRET_BYTES: usize = 16;
+
+/// Why a secret cannot be a webhook key. Never carries the secret itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretError {
+    /// It does not decode as the profile's secrets do.
+    Malformed(&'static str),
+    /// Its key material has this many bytes, fewer than [`MIN_SECRET_BYTES`].
+    TooShort(usize),
+}
+
+impl std::fmt::Display for SecretError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretError::Malformed(why) => f.write_str(why),
+            SecretError::TooShort(n) => write!(
+                f,
+                "a secret of at least {MIN_SECRET_BYTES} bytes of key material; it has {n}"
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
     Sha256,
@@ -68,12 +92,27 @@ impl Profile {
 
     /// The MAC key a secret stands for. Standard Webhooks secrets are base64 after
     /// `whsec_`; Stripe keys with the whole `whsec_...` string; the rest use the bytes.
-    pub fn key_from_secret(&self, secret: &str) -> Result<Vec<u8>, &'static str> {
+    /// A secret whose key material (decoded, after any `whsec_`) is shorter than
+    /// [`MIN_SECRET_BYTES`] is refused: an empty or one-byte key is one anybody can sign with.
+    pub fn key_from_secret(&self, secret: &str) -> Result<Vec<u8>, SecretError> {
+        let key = self.key_bytes(secret).map_err(SecretError::Malformed)?;
+        let material = match self {
+            Profile::Stripe => secret.strip_prefix("whsec_").unwrap_or(secret).len(),
+            _ => key.len(),
+        };
+        if material < MIN_SECRET_BYTES {
+            return Err(SecretError::TooShort(material));
+        }
+        Ok(key)
+    }
+
+    /// The MAC key bytes of a secret, with no check of its strength (for providers'
+    /// published test vectors; the config goes through [`Profile::key_from_secret`]).
+    pub fn key_bytes(&self, secret: &str) -> Result<Vec<u8>, &'static str> {
         match self {
             Profile::StandardWebhooks => B64
                 .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
                 .map_err(|_| "a Standard Webhooks secret: whsec_ followed by base64"),
-            _ if secret.is_empty() => Err("a non-empty secret"),
             _ => Ok(secret.as_bytes().to_vec()),
         }
     }
