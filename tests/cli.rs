@@ -13,7 +13,7 @@ fn check(path: &Path) -> (bool, String) {
         &["check", "--config", path.to_str().unwrap()],
         // conf/garita.toml reads its webhook secret from here.
         &[
-            ("PAGOEFECTIVO_WEBHOOK_SECRET", "a-test-secret"),
+            ("PAGOEFECTIVO_WEBHOOK_SECRET", "a-test-secret-of-24-bytes"),
             ("GARITA_TEST_PLAIN_URL", "redis://localhost:6379"),
             ("GARITA_TEST_TLS_URL", "rediss://localhost:6380"),
             ("GARITA_TEST_HASH_KEY", "a-hash-key-of-at-least-16-bytes"),
@@ -55,7 +55,7 @@ fn shipped_configs_pass() {
         &["check", "--config", bench.to_str().unwrap()],
         &[
             ("GARITA_BENCH_HASH_KEY", "bench-hash-key-of-32-bytes-or-so"),
-            ("GARITA_BENCH_PE_SECRET", "pe_bench_secret"),
+            ("GARITA_BENCH_PE_SECRET", "pe_bench_secret_key"),
         ],
         None,
     );
@@ -92,7 +92,7 @@ fn garitas_own_log_can_be_json() {
         .server("watch_interval_ms = 0")
         .start();
     gw.signal("HUP");
-    gw.wait_for_stderr("configuration reloaded (SIGHUP)");
+    gw.wait_for_stderr("configuration reloaded (SIGHUP, by signal)");
     let stderr = gw.stderr();
     let mut seen = 0;
     for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
@@ -101,7 +101,7 @@ fn garitas_own_log_can_be_json() {
         assert!(entry["ts"].as_str().is_some() && entry["level"].as_str().is_some());
         if entry["message"]
             .as_str()
-            .is_some_and(|m| m.starts_with("configuration reloaded (SIGHUP)"))
+            .is_some_and(|m| m.starts_with("configuration reloaded (SIGHUP, by signal)"))
         {
             assert_eq!(entry["level"], "INFO");
             assert_eq!(entry["target"], "garita::proxy::reload");
@@ -274,12 +274,12 @@ fn bad_files_are_rejected_naming_the_key() {
             "pagoefectivo, stripe",
         ),
         (
-            format!("{GOOD}[policies.h.webhook]\nprofile = \"hmac\"\nheader = \"X-Sig\"\nsecrets = [{{ value = \"x\" }}]\n"),
+            format!("{GOOD}[policies.h.webhook]\nprofile = \"hmac\"\nheader = \"X-Sig\"\nsecrets = [{{ value = \"a-generic-hmac-secret\" }}]\n"),
             "policies.h.webhook.replay_key",
             "selectors naming each event",
         ),
         (
-            format!("{GOOD}[policies.h.webhook]\nprofile = \"hmac\"\nheader = \"X-Sig\"\ntemplate = \"{{timestamp}}.{{body}}\"\nreplay_key = [\"json:/id\"]\nsecrets = [{{ value = \"x\" }}]\n"),
+            format!("{GOOD}[policies.h.webhook]\nprofile = \"hmac\"\nheader = \"X-Sig\"\ntemplate = \"{{timestamp}}.{{body}}\"\nreplay_key = [\"json:/id\"]\nsecrets = [{{ value = \"a-generic-hmac-secret\" }}]\n"),
             "policies.h.webhook.timestamp_header",
             "{timestamp}",
         ),
@@ -357,7 +357,7 @@ fn the_demo_plays_as_expected() {
 #[test]
 fn a_secret_written_in_the_file_is_accepted_with_a_warning_and_never_printed() {
     let (ok, out) = check_text(&format!(
-        "{GOOD}[policies.pe.webhook]\nprofile = \"pagoefectivo\"\nsecrets = [{{ value = \"s3cr3t-value\" }}]\n"
+        "{GOOD}[policies.pe.webhook]\nprofile = \"pagoefectivo\"\nsecrets = [{{ value = \"s3cr3t-value-of-24-bytes\" }}]\n"
     ));
     assert!(ok, "{out}");
     assert!(out.contains("warning: "), "{out}");
@@ -504,13 +504,16 @@ fn shell_words(line: &str) -> Vec<String> {
     words
 }
 
-#[test]
-fn the_demo_runs_from_any_directory_its_curl_hints_work_and_it_cleans_up() {
+/// Start `garita ARGS` in another directory and read its output up to the line that
+/// starts with `until`: the decision log it names and its curl hints.
+fn start_with_hints(
+    args: &[&str],
+    until: &str,
+) -> (std::process::Child, Option<std::path::PathBuf>, Vec<String>) {
     use std::io::BufRead;
-    use support::RawRequest;
     let elsewhere = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(garita_bin())
-        .arg("demo")
+        .args(args)
         .current_dir(elsewhere.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -527,16 +530,19 @@ fn the_demo_runs_from_any_directory_its_curl_hints_work_and_it_cleans_up() {
         if let Some(hint) = line.trim_start().strip_prefix("curl ") {
             hints.push(hint.to_string());
         }
-        if line.starts_with("Stop with Ctrl-C") {
+        if line.starts_with(until) {
             break;
         }
     }
     std::thread::spawn(move || lines.for_each(drop));
-    let log = log.expect("the demo names its decision log");
-    assert!(log.exists());
-    assert_eq!(hints.len(), 4, "{hints:?}");
-    for hint in &hints {
-        // `... http://ADDR/PATH    # STATUS: what it shows`
+    (child, log, hints)
+}
+
+/// Run each hint as printed (`... http://ADDR/PATH    # STATUS: what it shows`) and
+/// check the status it gets.
+fn run_hints(hints: &[String]) {
+    use support::RawRequest;
+    for hint in hints {
         let (command, comment) = hint.split_once("    # ").expect("a hint says what it gets");
         let expected: u16 = comment[..3].parse().unwrap();
         let words = shell_words(command);
@@ -564,7 +570,10 @@ fn the_demo_runs_from_any_directory_its_curl_hints_work_and_it_cleans_up() {
         let response = request.send(addr.parse().unwrap()).unwrap();
         assert_eq!(response.status, expected, "curl {hint}");
     }
-    // Ctrl-C: the gateway stops and the demo's temporary files go with it.
+}
+
+/// Ctrl-C: the process stops cleanly and its temporary directory goes with it.
+fn interrupt_and_check_cleanup(mut child: std::process::Child, log: &std::path::Path) {
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -573,6 +582,40 @@ fn the_demo_runs_from_any_directory_its_curl_hints_work_and_it_cleans_up() {
     let exited = child.wait().unwrap();
     assert!(exited.success(), "{exited:?}");
     assert!(!log.parent().unwrap().exists(), "{} is left", log.display());
+}
+
+#[test]
+fn the_demo_runs_from_any_directory_its_curl_hints_work_and_it_cleans_up() {
+    let (child, log, hints) = start_with_hints(&["demo"], "Stop with Ctrl-C");
+    let log = log.expect("the demo names its decision log");
+    assert!(log.exists());
+    assert_eq!(hints.len(), 4, "{hints:?}");
+    run_hints(&hints);
+    interrupt_and_check_cleanup(child, &log);
+}
+
+#[test]
+fn try_serves_the_example_config_on_loopback_and_its_hints_get_what_they_say() {
+    let (child, log, hints) = start_with_hints(&["try"], "Stop with Ctrl-C");
+    let log = log.expect("try names its decision log");
+    assert!(
+        hints.iter().any(|h| h.contains("/v1/cips    # 200")),
+        "a payment code that passes: {hints:?}"
+    );
+    assert!(
+        hints.iter().any(|h| h.contains("/v1/cips    # 403")),
+        "a payment code that is refused: {hints:?}"
+    );
+    for hint in &hints {
+        assert!(hint.contains("http://127.0.0.1:"), "on loopback: {hint}");
+    }
+    run_hints(&hints);
+    support::eventually("the payment codes are in the decision log", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("\"route\":\"cip-create\"")
+    });
+    interrupt_and_check_cleanup(child, &log);
 }
 
 #[test]
@@ -585,4 +628,48 @@ fn the_admin_api_listens_on_loopback_unless_told_otherwise() {
         out.contains("admin:     http://127.0.0.1:9181/admin/ (tokens: ops)"),
         "{out}"
     );
+}
+
+#[test]
+fn check_reports_every_mistake_in_one_run() {
+    let text = r#"
+[server]
+listen = ["127.0.0.1:8080"]
+threads = 0
+default_policy = "open"
+[upstream]
+addresses = ["127.0.0.1:3000"]
+[client_ip]
+trusted_proxies = ["10.0.0.0/33"]
+[decision_log]
+retention_days = 0
+[policies.open]
+[policies.pay.facts]
+dni = "json:/a"
+[[policies.pay.limits]]
+fact = "ruc"
+per_day = 3
+[[routes]]
+name = "pay"
+paths = ["/pay"]
+policy = "pay"
+[[routes]]
+name = "other"
+paths = ["/other"]
+policy = "nowhere"
+"#;
+    let (ok, out) = check_text(text);
+    assert!(!ok, "{out}");
+    for key in [
+        "server.threads",
+        "client_ip.trusted_proxies[0]",
+        "decision_log.retention_days",
+        "policies.pay.limits[0].fact",
+        "routes[1].policy",
+    ] {
+        assert!(out.contains(key), "{key} missing:\n{out}");
+    }
+    assert_eq!(out.matches("error: ").count(), 5, "{out}");
+    // The route on the policy that failed is not reported again.
+    assert!(!out.contains("routes[0]"), "{out}");
 }

@@ -7,28 +7,10 @@
 
 mod support;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-use support::{RawRequest, TestGateway};
-
-/// Whether the server has closed `stream`: a read returns end of file or a reset within
-/// `wait`. A read that times out means the connection is still open.
-fn closed_by_server(stream: &mut TcpStream, wait: Duration) -> bool {
-    stream.set_read_timeout(Some(wait)).unwrap();
-    let mut buf = [0u8; 1024];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return true,
-            // A response (e.g. a 408) before the close is fine; keep reading.
-            Ok(_) => continue,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return false
-            }
-            Err(_) => return true,
-        }
-    }
-}
+use support::{closed_by_server, RawRequest, TestGateway};
 
 fn connect(addr: SocketAddr) -> TcpStream {
     TcpStream::connect(addr).expect("connect")

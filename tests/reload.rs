@@ -120,7 +120,9 @@ fn a_config_that_does_not_compile_leaves_the_running_one() {
     // Not TOML at all, by signal.
     gw.write_config(&format!("{original}\nthis is not toml ["));
     gw.signal("HUP");
-    gw.wait_for_stderr("configuration reload (SIGHUP) failed, the running configuration stays");
+    gw.wait_for_stderr(
+        "configuration reload (SIGHUP, by signal) failed, the running configuration stays",
+    );
     gw.wait_for_metric("garita_config_reload_failures_total 1");
     assert!(gw
         .scrape()

@@ -256,3 +256,49 @@ fn state_inspect_shows_what_is_held_for_one_identity_while_garita_runs() {
         wrong.text()
     );
 }
+
+#[test]
+fn a_graceful_stop_closes_the_state_file_and_a_crash_is_repaired_and_said_so() {
+    let mut gw = gateway("");
+    for account in ["acct-a", "acct-b"] {
+        assert_eq!(cip(&gw, account).status, 200);
+    }
+    assert_eq!(notify(gw.proxy, "9200").unwrap().status, 200);
+    let status = gw.stop("TERM");
+    assert!(status.success(), "a graceful stop exits 0: {status:?}");
+
+    // A stopped gateway's file reads without a repair.
+    let config = gw.path("garita.toml").display().to_string();
+    let inspect = support::run(
+        support::garita_bin(),
+        &["state", "inspect", "--config", &config, "dni", "45678912"],
+        &[("PE_SECRET", fixtures::PE_SECRET)],
+        None,
+    );
+    assert!(inspect.success, "{}", inspect.text());
+    assert!(
+        inspect.stdout.contains(": 2 (kept until"),
+        "{}",
+        inspect.stdout
+    );
+
+    // A start after a clean stop repairs nothing.
+    gw.start_again();
+    assert_eq!(cip(&gw, "acct-a").status, 200);
+    assert!(
+        !gw.stderr().contains("not closed cleanly"),
+        "{}",
+        gw.stderr()
+    );
+
+    // After kill -9 the next start repairs, says so, and has lost nothing acknowledged.
+    assert_eq!(notify(gw.proxy, "9201").unwrap().status, 200);
+    gw.restart("KILL");
+    gw.wait_for_stderr("was not closed cleanly (a crash or kill -9): repaired in");
+    for operation in ["9200", "9201"] {
+        assert!(
+            is_duplicate(&notify(gw.proxy, operation).unwrap()),
+            "{operation}"
+        );
+    }
+}

@@ -171,6 +171,7 @@ fn reviews_are_queued_resolved_once_and_fraud_blocks_the_identity_keys() {
             outcome: Outcome::Fraud,
             by: "ops".into(),
             at: 300,
+            blocks: vec!["dni".into(), "email".into()],
         };
         let done = rt
             .block_on(store.store.resolve_review("a", &fraud))

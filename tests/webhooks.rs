@@ -218,7 +218,7 @@ fn duplicates_can_be_forwarded_marked() {
 fn a_failed_delivery_is_not_remembered() {
     let gw = TestGateway::builder()
         .env("PE_NEW", PE_SECRET)
-        .env("PE_OLD", "x")
+        .env("PE_OLD", "an-older-secret-of-the-shop")
         .rules(&pe_rules(""))
         .dead_upstream()
         .start();
@@ -236,7 +236,7 @@ fn stale_and_future_timestamps_are_refused() {
     let rules = "[policies.stripe.webhook]\nprofile = \"stripe\"\nsecrets = [{ env = \"STRIPE_SECRET\" }]\ntolerance_seconds = 300\n\
                  [[routes]]\nname = \"stripe\"\npaths = [\"/webhooks/stripe\"]\npolicy = \"stripe\"\n";
     let gw = TestGateway::builder()
-        .env("STRIPE_SECRET", "whsec_test_secret")
+        .env("STRIPE_SECRET", "whsec_test_secret_stripe")
         .rules(rules)
         .start();
     let now = jiff::Timestamp::now().as_second();
@@ -244,7 +244,7 @@ fn stale_and_future_timestamps_are_refused() {
     let at = |body: &str, t: i64| {
         sign(
             &Profile::Stripe,
-            b"whsec_test_secret",
+            b"whsec_test_secret_stripe",
             body.as_bytes(),
             t,
             "",
@@ -295,7 +295,7 @@ fn a_shadow_policy_still_never_forwards_an_unverified_notification() {
     );
     let gw = TestGateway::builder()
         .env("PE_NEW", PE_SECRET)
-        .env("PE_OLD", "x")
+        .env("PE_OLD", "an-older-secret-of-the-shop")
         .rules(&rules)
         .start();
     let body = paid("7001");

@@ -6,9 +6,12 @@
 //! with the embedded store (whose file the running gateway holds) and on several sharing
 //! Redis. The API is on loopback or a management network: plain HTTP/1.1, one request; a
 //! listener with `admin.tls` is for other clients (curl with the CA).
+//!
+//! Only the `[admin]` table is read, not the whole config: an operator calls these while
+//! the rest of the file is being edited (the running gateway serves the version it
+//! loaded), and a mistake elsewhere, even one that breaks the TOML, must not lock them out.
 
-use crate::config::file::{AdminTokenSection, FileConfig};
-use crate::config::read_file_config;
+use crate::config::file::{AdminSection, AdminTokenSection};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -37,8 +40,7 @@ pub(super) struct Admin {
 
 pub(super) fn admin(target: &Target) -> Result<Admin, String> {
     let (config, token_name) = (&target.config, target.token.as_deref());
-    let raw: FileConfig = read_file_config(config).map_err(|e| e.to_string())?;
-    let section = raw.admin.ok_or_else(|| {
+    let section = admin_section(config)?.ok_or_else(|| {
         format!(
             "{}: no [admin] table: the gateway serves no admin API",
             config.display()
@@ -82,6 +84,57 @@ pub(super) fn admin(target: &Target) -> Result<Admin, String> {
         _ => return Err("the admin token has no env, file or value".into()),
     };
     Ok(Admin { addr, token })
+}
+
+/// The `[admin]` table of the config at `path`, read on its own: from the whole file when
+/// it parses as TOML, else from the table's own lines (up to the next table that is not
+/// one of its own), so that a file broken elsewhere still names the admin API.
+pub(super) fn admin_section(path: &Path) -> Result<Option<AdminSection>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let table = match text.parse::<toml::Table>() {
+        Ok(mut whole) => whole.remove("admin"),
+        Err(_) => {
+            let own = admin_lines(&text);
+            if own.is_empty() {
+                return Ok(None);
+            }
+            own.parse::<toml::Table>()
+                .map_err(|e| format!("{}: the [admin] table: {e}", path.display()))?
+                .remove("admin")
+        }
+    };
+    table
+        .map(|t| {
+            t.try_into::<AdminSection>()
+                .map_err(|e| format!("{}: the [admin] table: {e}", path.display()))
+        })
+        .transpose()
+}
+
+/// A string value `table.key` of the config `target` names, if the file parses and has it.
+pub(super) fn config_value(target: &Target, table: &str, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(&target.config).ok()?;
+    let whole = text.parse::<toml::Table>().ok()?;
+    whole.get(table)?.get(key)?.as_str().map(str::to_string)
+}
+
+/// The lines of the `[admin]` table and its sub-tables, from a file that may not parse.
+fn admin_lines(text: &str) -> String {
+    let mut inside = false;
+    let mut out = String::new();
+    for line in text.lines() {
+        let head = line.trim_start();
+        if head.starts_with('[') {
+            let name = head.trim_start_matches('[').trim_start();
+            inside = name.starts_with("admin]") || name.starts_with("admin.");
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// One request to the admin API: the status and the JSON body.

@@ -2,8 +2,8 @@
 //! reload, through the running gateway's admin API ([`super::admin_client`]).
 //!
 //! A block names a DNI, email, phone, account or device in clear on the command line; the
-//! gateway hashes it as its rules do and keeps only the hash, which is what `list` shows
-//! and `remove` takes.
+//! gateway hashes it as its rules do and keeps only the hash, which is what `list` shows.
+//! `remove` takes the value again or a hash from `list`.
 
 use super::admin_client::{admin, call, failure, Target};
 use serde_json::Value;
@@ -74,22 +74,39 @@ pub fn list(target: &Target, json: bool) -> Result<String, String> {
     Ok(blocks.iter().map(|b| line(b) + "\n").collect())
 }
 
-/// `garita block remove FACT HASH`.
-pub fn remove(target: &Target, fact: &str, hash: &str) -> Result<String, String> {
-    if hash.is_empty() || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!(
-            "{hash:?} is not a block's hash (garita block list shows them)"
-        ));
-    }
+/// Whether `text` is a block's hash as `list` shows it (32 hex digits), not a value.
+fn is_hash(text: &str) -> bool {
+    text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `garita block remove FACT VALUE|HASH`: the value in clear (hashed by the gateway, as
+/// `add` does) or a hash from `list`.
+pub fn remove(target: &Target, fact: &str, value_or_hash: &str) -> Result<String, String> {
     let admin = admin(target)?;
-    let (status, answer) = call(
-        &admin,
-        "DELETE",
-        &format!("/admin/blocks/{fact}/{hash}"),
-        None,
-    )?;
+    let (status, answer) = if is_hash(value_or_hash) {
+        call(
+            &admin,
+            "DELETE",
+            &format!("/admin/blocks/{fact}/{value_or_hash}"),
+            None,
+        )?
+    } else {
+        let body = serde_json::json!({ "fact": fact, "value": value_or_hash }).to_string();
+        call(&admin, "DELETE", "/admin/blocks", Some(&body))?
+    };
     match status {
-        200 => Ok(format!("unblocked {fact} {hash}\n")),
+        200 => Ok(answer["removed"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                format!(
+                    "unblocked {} {}\n",
+                    r["fact"].as_str().unwrap_or(fact),
+                    r["hash"].as_str().unwrap_or("?")
+                )
+            })
+            .collect()),
         _ => Err(failure(status, &answer)),
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! The value is normalised and hashed exactly as the rules do (per policy, since Gmail
 //! folding is a policy's choice), so the keys found are the ones requests use. Nothing is
-//! printed in clear but the value that was asked about; bindings show how many members a
-//! set has, and members only as keyed hashes. The embedded store's file is read without
+//! printed in clear, not even the value asked about; bindings show how many members a
+//! set has, and members only as keyed hashes. Webhook secrets and admin tokens are not
+//! read: the command needs only the store and the hash key. The embedded store's file is read without
 //! disturbing a running garita (its last second of counts may not be written back yet);
 //! the memory store lives inside the running process and cannot be inspected from outside.
 
@@ -90,9 +91,9 @@ fn describe(held: &[Held]) -> String {
 
 /// Run the command; the report, or an error to print.
 pub fn run(config_path: &Path, fact: &str, value: &str) -> Result<String, String> {
-    let config = Config::load(config_path).map_err(|e| e.to_string())?;
+    let config = Config::load_offline(config_path).map_err(|e| e.to_string())?;
     let mut report = format!(
-        "state: {}\n{fact} {value}\n",
+        "state: {}\n{fact} (the value as given, normalised and hashed; not shown)\n",
         config.state.backend.describe()
     );
     let from_config = config.identity.hash_key.as_ref().map(|k| KeyHasher::new(k));

@@ -160,6 +160,29 @@ pub struct Exported {
     pub unreadable: u64,
 }
 
+/// A UTC day as the command line gives it: `2026-11-01`, `today`, `yesterday`, or `7d`
+/// (the first of the last seven days, today included).
+pub fn parse_day(text: &str) -> Result<Date, String> {
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date();
+    let back = |days: i64| {
+        today
+            .checked_sub(jiff::Span::new().days(days))
+            .map_err(|e| e.to_string())
+    };
+    match text {
+        "today" => Ok(today),
+        "yesterday" => back(1),
+        _ => match text.strip_suffix('d').map(str::parse::<i64>) {
+            Some(Ok(n)) if (1..=10_000).contains(&n) => back(n - 1),
+            _ => text.parse::<Date>().map_err(|_| {
+                format!("{text:?}: expected a date (2026-11-01), today, yesterday or a number of days (7d)")
+            }),
+        },
+    }
+}
+
 /// Write the lines of the UTC days `from` to `to` of the trail whose active file is `log`.
 pub fn export(
     log: &Path,

@@ -5,11 +5,13 @@
 mod admin_client;
 mod block;
 pub mod demo;
+mod init;
 mod inspect;
 mod logs;
 mod replay;
 mod review;
 mod sign;
+mod status;
 
 use crate::config::Config;
 use crate::observe::process_log::LogFormat;
@@ -53,7 +55,8 @@ enum Command {
     /// Print the headers a provider would send with the notification on standard input,
     /// to test a sandbox flow end to end (paid, expired, duplicate, forged, stale).
     Sign {
-        /// pagoefectivo, stripe, standard-webhooks, checkout, dlocal or mercadopago.
+        /// pagoefectivo, stripe, standard-webhooks, checkout, dlocal or mercadopago; the generic
+        /// hmac profile signs with --config and --policy (its header and template live there).
         #[arg(long, required_unless_present = "config")]
         profile: Option<String>,
         /// The environment variable holding the secret.
@@ -115,6 +118,47 @@ enum Command {
         #[command(flatten)]
         target: admin_client::Target,
     },
+    /// The running gateway at a glance: listeners, config digest and last reload, store,
+    /// upstreams, reviews waiting, blocks held, the last five minutes' decisions.
+    Status {
+        #[command(flatten)]
+        target: admin_client::Target,
+        /// Print the admin API's JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Support actions on one identity's quotas.
+    Quota {
+        #[command(subcommand)]
+        command: QuotaCommand,
+    },
+    /// Write a starter installation into a directory (config, lists, a GeoIP database,
+    /// garita.env with fresh secrets) that the shipped systemd unit starts as it is.
+    Init {
+        /// Where to write it, e.g. /etc/garita (created if missing; nothing is overwritten).
+        #[arg(long)]
+        dir: PathBuf,
+        /// A MaxMind GeoLite2/GeoIP2 Country database to copy in (default: the small test
+        /// database, with a warning).
+        #[arg(long)]
+        geoip: Option<PathBuf>,
+        /// The state directory the config names (the unit's StateDirectory).
+        #[arg(long, default_value = "/var/lib/garita")]
+        state_dir: PathBuf,
+        /// The log directory the config names (the unit's LogsDirectory).
+        #[arg(long, default_value = "/var/log/garita")]
+        log_dir: PathBuf,
+        /// The runtime directory for the upgrade socket (the unit's RuntimeDirectory).
+        #[arg(long, default_value = "/run/garita")]
+        run_dir: PathBuf,
+    },
+    /// Serve the example config (conf/garita.toml, built in) on loopback in front of the
+    /// demo shop, and print curl commands to try, each with the status it gets.
+    Try {
+        /// Send allowed requests to this backend instead of the built-in demo shop.
+        #[arg(long)]
+        upstream: Option<std::net::SocketAddr>,
+    },
     /// Start a demo shop and the gateway on loopback and play scripted requests.
     Demo {
         /// A configuration file (TOML) to run the script against; by default the built-in
@@ -124,6 +168,20 @@ enum Command {
         /// Exit after the script; non-zero if any row differed from what it expected.
         #[arg(long)]
         exit: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuotaCommand {
+    /// Start one identity's quota counters (and shared rates) again on every policy, e.g.
+    /// after a customer's mistaken retries; audited with the token's name.
+    Reset {
+        #[command(flatten)]
+        target: admin_client::Target,
+        /// dni, email, phone, account, device or ip.
+        fact: String,
+        /// The value as a request carries it (normalised and hashed by the gateway).
+        value: String,
     },
 }
 
@@ -149,14 +207,14 @@ enum BlockCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Lift a block, by the hash `list` shows.
+    /// Lift a block, by its value (as `add` took it) or the hash `list` shows.
     Remove {
         #[command(flatten)]
         target: admin_client::Target,
         /// dni, email, phone, account or device.
         fact: String,
-        /// The keyed hash, as `list` shows it.
-        hash: String,
+        /// The value in clear, or the keyed hash as `list` shows it (32 hex digits).
+        value: String,
     },
 }
 
@@ -187,11 +245,12 @@ enum LogsCommand {
         /// ...or this active log file and its rotated days beside it.
         #[arg(long, conflicts_with = "config")]
         log: Option<PathBuf>,
-        /// First UTC day, e.g. 2026-11-01.
-        #[arg(long)]
+        /// First UTC day: a date (2026-11-01), today, yesterday, or a number of days back
+        /// (7d: the last seven days, today included).
+        #[arg(long, value_parser = logs::parse_day)]
         from: jiff::civil::Date,
-        /// Last UTC day.
-        #[arg(long)]
+        /// Last UTC day, as --from (default: today).
+        #[arg(long, value_parser = logs::parse_day, default_value = "today")]
         to: jiff::civil::Date,
         /// jsonl (the lines as logged) or csv (one column per field).
         #[arg(long, default_value = "jsonl")]
@@ -213,8 +272,9 @@ enum ReviewCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Resolve a review: approved, or fraud (its DNI, email, phone, account and device go
-    /// on the block list at once).
+    /// Resolve a review: approved, or fraud (the keys of the facts its policy's
+    /// fraud_blocks names, by default DNI, email, account and device, go on the block list
+    /// at once).
     Resolve {
         #[command(flatten)]
         target: admin_client::Target,
@@ -222,6 +282,10 @@ enum ReviewCommand {
         id: String,
         /// approved or fraud.
         outcome: String,
+        /// For fraud: block only these facts (comma-separated, e.g. dni,email), fewer than
+        /// the policy's fraud_blocks.
+        #[arg(long, value_delimiter = ',')]
+        block: Option<Vec<String>>,
     },
 }
 
@@ -391,7 +455,8 @@ pub fn main() -> ExitCode {
                 target,
                 id,
                 outcome,
-            } => review::resolve(&target, &id, &outcome),
+                block,
+            } => review::resolve(&target, &id, &outcome, block.as_deref()),
         }),
         Command::Block { command } => print_or_fail(match command {
             BlockCommand::Add {
@@ -401,9 +466,42 @@ pub fn main() -> ExitCode {
                 reason,
             } => block::add(&target, &fact, &value, reason.as_deref()),
             BlockCommand::List { target, json } => block::list(&target, json),
-            BlockCommand::Remove { target, fact, hash } => block::remove(&target, &fact, &hash),
+            BlockCommand::Remove {
+                target,
+                fact,
+                value,
+            } => block::remove(&target, &fact, &value),
         }),
         Command::Reload { target } => print_or_fail(block::reload(&target)),
+        Command::Init {
+            dir,
+            geoip,
+            state_dir,
+            log_dir,
+            run_dir,
+        } => print_or_fail(init::run(&init::Layout {
+            dir,
+            state_dir,
+            log_dir,
+            run_dir,
+            geoip,
+        })),
+        Command::Status { target, json } => print_or_fail(status::status(&target, json)),
+        Command::Quota {
+            command:
+                QuotaCommand::Reset {
+                    target,
+                    fact,
+                    value,
+                },
+        } => print_or_fail(status::reset_quota(&target, &fact, &value)),
+        Command::Try { upstream } => match demo::tryout::run(upstream) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Demo { config, exit } => match demo::run(&DemoOptions { config, exit }) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
@@ -422,7 +520,7 @@ fn replay_command(
     decisions: Option<&std::path::Path>,
     sample: usize,
 ) -> Result<String, String> {
-    let config = Config::load(config).map_err(|e| e.to_string())?;
+    let config = Config::load_offline(config).map_err(|e| e.to_string())?;
     let replay = replay::Replay::new(config)?;
     let mut out = match decisions {
         Some(path) => Some(std::io::BufWriter::new(
@@ -438,6 +536,13 @@ fn replay_command(
     )?;
     if let Some(mut out) = out {
         std::io::Write::flush(&mut out).map_err(|e| format!("writing the decisions: {e}"))?;
+    }
+    let other_key = tally.kept.get(replay::ANOTHER_KEY).copied().unwrap_or(0);
+    if tally.replayed == 0 && other_key > 0 {
+        return Err(format!(
+            "every logged request ({other_key}) was hashed with another key than this config's (its key id is {}): set identity.hash_key_env to the key the logs were made with",
+            replay.key_id()
+        ));
     }
     Ok(replay::report(&tally, replay.unmatchable_entries))
 }

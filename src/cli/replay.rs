@@ -89,8 +89,15 @@ pub enum Replayed {
     Skipped,
 }
 
-/// Reasons that refuse a request before any route's policy is asked.
-const REFUSED_BEFORE_ROUTING: [&str; 6] = [
+/// Why a line is kept: its hashes were made with another key than the config's.
+pub const ANOTHER_KEY: &str = "hashed with another key";
+/// Why a line is kept: refused by a runtime block, which the replay does not have.
+pub const RUNTIME_BLOCK: &str = "refused by a runtime block (block add or fraud resolution)";
+
+/// Reasons that refuse a request before any route's policy is asked (an upgrade refusal
+/// after routing, but on headers the log does not keep).
+const REFUSED_BEFORE_ROUTING: [&str; 7] = [
+    "upgrade_refused",
     "malformed_request",
     "conflicting_framing",
     "unsupported_transfer_coding",
@@ -112,6 +119,11 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// The id of the key this replay hashes with (see `KeyHasher::key_id`).
+    pub fn key_id(&self) -> &str {
+        self.hasher.key_id()
+    }
+
     /// Prepare to replay under `config`, whose hash key must be the log's.
     pub fn new(mut config: Config) -> Result<Self, String> {
         let key = config.identity.hash_key.clone().ok_or_else(|| {
@@ -166,6 +178,23 @@ impl Replay {
     pub fn line(&self, line: &Value) -> Replayed {
         if line.get("event").is_some() {
             return Replayed::Skipped;
+        }
+        // The line's hashes were made with another key: nothing in it can match.
+        if let Some(id) = line["key_id"].as_str().filter(|id| !id.is_empty()) {
+            if id != self.hasher.key_id() {
+                return Replayed::Kept(ANOTHER_KEY);
+            }
+        }
+        // A block from the store (block add, a fraud resolution): the replay has the
+        // config's lists, not the store's.
+        let runtime_block = line["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .any(|r| r.ends_with(":runtime"));
+        if runtime_block {
+            return Replayed::Kept(RUNTIME_BLOCK);
         }
         let Some(ts) = line["ts"]
             .as_str()
@@ -427,6 +456,14 @@ pub fn report(tally: &Tally, unmatchable_entries: usize) -> String {
         out.push_str(&format!(" (kept as logged: {})", kept.join(", ")));
     }
     out.push_str(&format!("; {} would change\n\n", tally.changed));
+    if let Some(n) = tally.kept.get(ANOTHER_KEY) {
+        out.insert_str(
+            0,
+            &format!(
+                "warning: {n} lines were hashed with another key than this config's (identity.hash_key_env): their identities cannot match; replay them with the key they were made with\n"
+            ),
+        );
+    }
     out.push_str(&format!(
         "{:<16} {:>10} {:>10}\n",
         "decision", "logged", "replayed"

@@ -3,12 +3,29 @@
 
 use super::admin_client::{admin, call, failure, Target};
 
-/// A review as one line: id, time, route, amount, score, reasons.
-fn line(review: &serde_json::Value) -> String {
+/// The column heads of [`line`].
+fn header(zone: &jiff::tz::TimeZone) -> String {
+    let local = format!("AT ({})", zone.iana_name().unwrap_or("local"));
+    format!(
+        "{:<32}  {:<19}  {:<20}  {:<12}  {:>14}  {:>5}  REASONS\n",
+        "ID", local, "UTC", "ROUTE", "AMOUNT", "SCORE"
+    )
+}
+
+/// A review as one line: id, time in the shop's zone and in UTC, route, amount, score,
+/// reasons and, once resolved, the outcome.
+fn line(review: &serde_json::Value, zone: &jiff::tz::TimeZone) -> String {
     let at = review["at"]
         .as_i64()
-        .and_then(|t| jiff::Timestamp::from_second(t).ok())
-        .map_or("?".to_string(), |t| t.to_string());
+        .and_then(|t| jiff::Timestamp::from_second(t).ok());
+    let local = at.map_or("?".to_string(), |t| {
+        t.to_zoned_datetime(zone.clone())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    });
+    let utc = at.map_or("?".to_string(), |t| {
+        t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
+    });
     let amount = match (review["amount"].as_str(), review["currency"].as_str()) {
         (Some(a), Some(c)) => format!("{a} {c}"),
         _ => "-".to_string(),
@@ -28,7 +45,7 @@ fn line(review: &serde_json::Value) -> String {
         None => String::new(),
     };
     format!(
-        "{}  {at}  {}  {amount}  score {score}  {}{resolution}",
+        "{:<32}  {local:<19}  {utc:<20}  {:<12}  {amount:>14}  {score:>5}  {}{resolution}",
         review["id"].as_str().unwrap_or("?"),
         review["route"].as_str().unwrap_or("?"),
         reasons.join(", ")
@@ -54,11 +71,30 @@ pub fn list(target: &Target, all: bool, json: bool) -> Result<String, String> {
     if reviews.is_empty() {
         return Ok("no reviews waiting\n".to_string());
     }
-    Ok(reviews.iter().map(|r| line(r) + "\n").collect())
+    let zone = shop_zone(target);
+    let mut out = header(&zone);
+    for review in &reviews {
+        out.push_str(&line(review, &zone));
+        out.push('\n');
+    }
+    Ok(out)
 }
 
-/// `garita review resolve ID approved|fraud`.
-pub fn resolve(target: &Target, id: &str, outcome: &str) -> Result<String, String> {
+/// The shop's time zone, `identity.time_zone` (America/Lima when the file does not say or
+/// does not parse).
+fn shop_zone(target: &Target) -> jiff::tz::TimeZone {
+    let name = super::admin_client::config_value(target, "identity", "time_zone")
+        .unwrap_or_else(|| "America/Lima".to_string());
+    jiff::tz::TimeZone::get(&name).unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+/// `garita review resolve ID approved|fraud [--block FACTS]`.
+pub fn resolve(
+    target: &Target,
+    id: &str,
+    outcome: &str,
+    block: Option<&[String]>,
+) -> Result<String, String> {
     if !matches!(outcome, "approved" | "fraud") {
         return Err(format!("the outcome is approved or fraud, not {outcome:?}"));
     }
@@ -66,19 +102,30 @@ pub fn resolve(target: &Target, id: &str, outcome: &str) -> Result<String, Strin
         return Err(format!("{id:?} is not a review id"));
     }
     let admin = admin(target)?;
-    let body = serde_json::json!({ "outcome": outcome }).to_string();
+    let mut body = serde_json::json!({ "outcome": outcome });
+    if let Some(facts) = block {
+        body["block"] = serde_json::json!(facts);
+    }
+    let body = body.to_string();
     let (status, answer) = call(&admin, "POST", &format!("/admin/reviews/{id}"), Some(&body))?;
     match status {
         200 => {
             let review = &answer["review"];
-            let blocked = if outcome == "fraud" {
-                "; its identity keys are blocked"
-            } else {
-                ""
+            let facts: Vec<&str> = review["resolution"]["blocks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.as_str())
+                .collect();
+            let blocked = match (outcome, facts.is_empty()) {
+                ("fraud", false) => format!("; blocked: {}", facts.join(", ")),
+                _ => String::new(),
             };
+            let zone = shop_zone(target);
             Ok(format!(
-                "resolved as {outcome}{blocked}\n{}\n",
-                line(review)
+                "resolved as {outcome}{blocked}\n{}{}\n",
+                header(&zone),
+                line(review, &zone)
             ))
         }
         _ => Err(failure(status, &answer)),

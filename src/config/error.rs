@@ -24,14 +24,27 @@ pub enum ConfigError {
         expected: String,
         found: String,
     },
+    /// Several of the above, from sections compiled one after the other: `check` reports
+    /// every one it finds, one a line.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\nerror: "))]
+    Several(Vec<ConfigError>),
 }
 
 impl ConfigError {
+    /// One error as itself, more than one as [`ConfigError::Several`].
+    pub fn all(mut errors: Vec<ConfigError>) -> ConfigError {
+        match errors.len() {
+            1 => errors.remove(0),
+            _ => ConfigError::Several(errors),
+        }
+    }
+
     /// The key path the error is about, e.g. `routes[1].paths[0]`.
     pub fn key(&self) -> Option<&str> {
         match self {
             ConfigError::Read { .. } => None,
             ConfigError::Syntax { key, .. } | ConfigError::Invalid { key, .. } => Some(key),
+            ConfigError::Several(errors) => errors.first().and_then(ConfigError::key),
         }
     }
 }

@@ -43,6 +43,14 @@ pub struct AdminSection {
     pub tokens: Vec<AdminTokenSection>,
     /// Serve the admin API over HTTPS.
     pub tls: Option<TlsFilesSection>,
+    /// Seconds a client has to send a whole request head (default 10).
+    pub header_timeout_seconds: Option<u64>,
+    /// Seconds a kept-alive connection may wait idle (default 30; 0 turns keep-alive off).
+    pub keepalive_timeout_seconds: Option<u64>,
+    /// Connections open at once, in all (default 64).
+    pub max_connections: Option<usize>,
+    /// Connections open at once from one address (default 16).
+    pub max_connections_per_address: Option<usize>,
 }
 
 /// A certificate chain and its private key, PEM files.
@@ -125,6 +133,9 @@ pub struct ServerSection {
     pub grace_period_seconds: Option<u64>,
     /// Bound on the request line plus headers, in bytes (default 32768).
     pub max_header_bytes: Option<usize>,
+    /// Request headers whose names contain `_`: "drop" (default, as NGINX does: CGI,
+    /// WSGI and PHP read `X_Forwarded_For` as `X-Forwarded-For`) or "keep".
+    pub underscores_in_headers: Option<String>,
     /// Seconds a client has to send a whole request head (default 10).
     pub header_timeout_seconds: Option<u64>,
     /// Seconds a kept-alive connection may wait idle for its next request (default 60;
@@ -202,6 +213,14 @@ pub struct MetricsSection {
     pub listen: String,
     /// Serve `/metrics` over HTTPS.
     pub tls: Option<TlsFilesSection>,
+    /// Seconds a client has to send a whole request head (default 10).
+    pub header_timeout_seconds: Option<u64>,
+    /// Seconds a kept-alive connection may wait idle (default 30; 0 turns keep-alive off).
+    pub keepalive_timeout_seconds: Option<u64>,
+    /// Connections open at once, in all (default 64).
+    pub max_connections: Option<usize>,
+    /// Connections open at once from one address (default 16).
+    pub max_connections_per_address: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -260,6 +279,9 @@ pub struct PolicySection {
     pub bindings: Vec<BindingSection>,
     /// Makes the policy a webhook route: notifications are verified before anything else.
     pub webhook: Option<WebhookSection>,
+    /// The facts a review resolved as fraud blocks: any of dni, email, phone, account,
+    /// device (default all but phone: families share phones).
+    pub fraud_blocks: Option<Vec<String>>,
     /// The scores at which the risk rules send a request to review, or deny it.
     pub score: Option<ScoreSection>,
     #[serde(default)]
@@ -369,6 +391,10 @@ pub struct FactsSection {
     pub billing_country: Option<String>,
     #[serde(default)]
     pub fold_gmail: bool,
+    /// Accept a query parameter named like a body field a selector reads (refused with
+    /// 400 ambiguous_parameter by default: backends that merge the two may read it).
+    #[serde(default)]
+    pub allow_body_fields_in_query: bool,
     /// "reject" (default), "review" or "ignore".
     pub on_missing_document: Option<String>,
     pub on_invalid_document: Option<String>,
@@ -463,4 +489,10 @@ pub struct RouteSection {
     pub methods: Option<Vec<String>>,
     pub paths: Vec<String>,
     pub policy: String,
+    /// Match only the paths as written, not their format-suffixed spellings
+    /// (`/v1/cips.json` for `/v1/cips`). Default false.
+    pub exact: Option<bool>,
+    /// Let requests upgrade the connection (WebSocket). Default false; never on a route
+    /// whose policy reads facts or verifies webhooks.
+    pub upgrade: Option<bool>,
 }

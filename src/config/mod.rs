@@ -166,6 +166,9 @@ pub struct ConnectionSettings {
 #[derive(Debug)]
 pub struct Config {
     pub source: PathBuf,
+    /// SHA-256 (hex) of the config file's text as loaded: which version is serving, in
+    /// the audit trail and `garita status`.
+    pub digest: String,
     /// The config file and every file it read (lists, secrets, certificates, the GeoIP
     /// database): what a change of reloads the gateway.
     pub files: Vec<PathBuf>,
@@ -178,12 +181,16 @@ pub struct Config {
     pub upgrade_socket: PathBuf,
     /// Bound on the request line plus headers; larger heads get 431.
     pub max_header_bytes: usize,
+    /// Forward request headers whose names contain `_` (dropped by default).
+    pub keep_underscore_headers: bool,
     pub connections: ConnectionSettings,
     pub upstream: UpstreamSettings,
     pub client_ip: ClientIpResolver,
     pub metrics_listen: Option<SocketAddr>,
     /// `/metrics` over HTTPS.
     pub metrics_tls: Option<TlsIdentity>,
+    /// Slow-client limits of the metrics listener.
+    pub metrics_connections: ConnectionSettings,
     /// Proxy listeners that terminate TLS, besides the plain ones of `listen`.
     pub tls: Option<ProxyTls>,
     pub admin: Option<AdminSettings>,
@@ -298,6 +305,8 @@ pub struct AdminSettings {
     pub listen: SocketAddr,
     pub tokens: Vec<AdminToken>,
     pub tls: Option<TlsIdentity>,
+    /// Slow-client limits of the admin listener.
+    pub connections: ConnectionSettings,
 }
 
 /// An admin token as kept: its name and the SHA-256 of its secret (compared in constant
@@ -319,8 +328,21 @@ impl std::fmt::Debug for AdminToken {
 impl Config {
     /// Read, parse and compile a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let raw = read_file_config(path)?;
-        compile::compile(raw, path)
+        let (raw, digest) = read_file_config_with_digest(path)?;
+        let mut config = compile::compile(raw, path)?;
+        config.digest = digest;
+        Ok(config)
+    }
+
+    /// Load a config for a command that looks at state or logs offline (`state inspect`,
+    /// `replay`): webhook secrets and admin tokens, which such a command never uses, are
+    /// not read, so it needs none of them in its environment. Such a config must never
+    /// serve: its webhook keys are placeholders.
+    pub fn load_offline(path: &Path) -> Result<Config, ConfigError> {
+        let (raw, digest) = read_file_config_with_digest(path)?;
+        let mut config = compile::compile_offline(raw, path)?;
+        config.digest = digest;
+        Ok(config)
     }
 
     /// Compile an already parsed file (the demo adjusts addresses before compiling).
@@ -362,11 +384,18 @@ fn without_rust_types(message: &str) -> String {
 
 /// Read and parse the TOML without compiling it.
 pub fn read_file_config(path: &Path) -> Result<file::FileConfig, ConfigError> {
+    read_file_config_with_digest(path).map(|(raw, _)| raw)
+}
+
+/// [`read_file_config`], and the SHA-256 (hex) of the text it read.
+fn read_file_config_with_digest(path: &Path) -> Result<(file::FileConfig, String), ConfigError> {
+    use sha2::{Digest, Sha256};
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         file: path.to_path_buf(),
         source,
     })?;
-    parse_file_config(&text, path)
+    let digest = hex::encode(Sha256::digest(text.as_bytes()));
+    Ok((parse_file_config(&text, path)?, digest))
 }
 
 pub fn parse_file_config(text: &str, path: &Path) -> Result<file::FileConfig, ConfigError> {

@@ -53,6 +53,9 @@ pub enum Reason {
     HeadersTooLarge,
     /// The path belongs to routes that do not take the method (or the method is CONNECT).
     MethodNotAllowed,
+    /// The request asks to upgrade the connection on a route that does not allow it:
+    /// after a 101 the bytes would pass uninspected.
+    UpgradeRefused,
     /// Both `Content-Length` and `Transfer-Encoding`: hops could frame the body differently.
     ConflictingFraming,
     /// A transfer coding other than `chunked` alone (`gzip, chunked`): the framework would
@@ -67,6 +70,10 @@ pub enum Reason {
     BodyTimeout,
     BadFact(FactProblem),
     KeyBlocked(KeyKind),
+    /// On the store's runtime block list (`garita block add`, a fraud resolution): the
+    /// same answer as a config list's block, told apart in the log (`...:runtime`), since
+    /// a replay of the log has the config's lists but not the store's.
+    RuntimeBlocked(KeyKind),
     KeyRateLimited(KeyKind),
     QuotaExceeded(KeyKind, Period),
     BindingExceeded(KeyKind, KeyKind),
@@ -96,6 +103,7 @@ impl Reason {
             Reason::MalformedForwardedFor => "malformed_forwarded_for",
             Reason::HeadersTooLarge => "headers_too_large",
             Reason::MethodNotAllowed => "method_not_allowed",
+            Reason::UpgradeRefused => "upgrade_refused",
             Reason::ConflictingFraming => "conflicting_framing",
             Reason::UnsupportedTransferCoding => "unsupported_transfer_coding",
             Reason::MalformedRequest => "malformed_request",
@@ -104,7 +112,7 @@ impl Reason {
             Reason::BodyTooLarge => "body_too_large",
             Reason::BodyTimeout => "body_timeout",
             Reason::BadFact(problem) => problem.code(),
-            Reason::KeyBlocked(_) => "identity_blocked",
+            Reason::KeyBlocked(_) | Reason::RuntimeBlocked(_) => "identity_blocked",
             Reason::KeyRateLimited(_) => "identity_rate_limited",
             Reason::QuotaExceeded(..) => "quota_exceeded",
             Reason::BindingExceeded(..) => "binding_exceeded",
@@ -122,6 +130,7 @@ impl Reason {
     pub fn fact(self) -> Option<KeyKind> {
         match self {
             Reason::KeyBlocked(k)
+            | Reason::RuntimeBlocked(k)
             | Reason::KeyRateLimited(k)
             | Reason::QuotaExceeded(k, _)
             | Reason::BindingExceeded(k, _) => Some(k),
@@ -137,6 +146,7 @@ impl Reason {
             Reason::BindingExceeded(from, to) => {
                 format!("{}:{}->{}", self.code(), from.as_str(), to.as_str())
             }
+            Reason::RuntimeBlocked(k) => format!("{}:{}:runtime", self.code(), k.as_str()),
             _ => match self.fact() {
                 Some(k) => format!("{}:{}", self.code(), k.as_str()),
                 None => self.code().to_string(),

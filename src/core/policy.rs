@@ -5,6 +5,7 @@
 use crate::core::decision::Mode;
 use crate::core::net::geo::Geofence;
 use crate::core::net::ip_list::IpList;
+use crate::core::request::facts::KeyKind;
 use crate::core::rules::identity::IdentityRules;
 use crate::core::rules::rate::RateSpec;
 use crate::core::webhook::WebhookRule;
@@ -44,7 +45,19 @@ pub struct Policy {
     pub mode: Mode,
     /// What a request gets when the store does not answer.
     pub on_store_error: OnStoreError,
+    /// The facts a review resolved as fraud puts on the block list (a resolution may
+    /// narrow them): by default dni, email, account and device, not the phone, which
+    /// families share.
+    pub fraud_blocks: Vec<KeyKind>,
 }
+
+/// What a fraud resolution blocks when the policy does not say.
+pub const DEFAULT_FRAUD_BLOCKS: [KeyKind; 4] = [
+    KeyKind::Dni,
+    KeyKind::Email,
+    KeyKind::Account,
+    KeyKind::Device,
+];
 
 /// What a policy does with a request when the store does not answer in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

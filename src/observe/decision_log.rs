@@ -1,7 +1,8 @@
 //! The decision log: one JSON line per request, written when the request is done.
 //!
 //! Times are UTC (RFC 3339 with milliseconds). The path is logged without its query string,
-//! which is where identifiers tend to travel, and is cut to a bounded length. Identity facts
+//! which is where identifiers tend to travel, with identifiers in its segments masked, and
+//! cut to a bounded length ([`super::log_path`]). Identity facts
 //! (DNI, email, phone, account, device) appear only as keyed hashes. A line is encoded on
 //! the request's thread into a buffer of that thread's and appended, under a lock held only
 //! for the copy, to the pending batch; a writer thread of the log's own swaps the batch out
@@ -38,12 +39,14 @@ const TICK: Duration = Duration::from_millis(50);
 /// Bytes of lines waiting for the writer before further lines are dropped.
 const MAX_PENDING: usize = 32 << 20;
 
-const MAX_PATH_CHARS: usize = 256;
-
 #[derive(Debug, Serialize)]
 pub struct DecisionRecord<'a> {
     pub ts: LogTime,
     pub request_id: &'a str,
+    /// Which hash key the line's hashes were made with ([`KeyHasher::key_id`]).
+    ///
+    /// [`KeyHasher::key_id`]: crate::core::identity::key_list::KeyHasher::key_id
+    pub key_id: &'a str,
     /// Absent for a request head that could not be parsed.
     pub method: Option<&'a str>,
     pub path: Option<&'a str>,
@@ -73,6 +76,9 @@ pub struct DecisionRecord<'a> {
     /// (none up, or it could not be reached) or `upstream_timeout`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_error: Option<&'static str>,
+    /// Request headers dropped for a `_` in their names (`x_forwarded_for, x_request_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_headers: Option<&'a str>,
     pub duration_ms: f64,
 }
 
@@ -176,14 +182,7 @@ impl Serialize for LogTime {
     }
 }
 
-/// Cut a path for logging: no query, bounded length (in characters).
-pub fn loggable_path(path: &str) -> &str {
-    let no_query = path.split('?').next().unwrap_or("");
-    match no_query.char_indices().nth(MAX_PATH_CHARS) {
-        Some((cut, _)) => &no_query[..cut],
-        None => no_query,
-    }
-}
+pub use super::log_path::loggable_path;
 
 /// What the writer is asked besides writing: rare, so a channel it waits on between ticks.
 enum Control {
@@ -465,15 +464,5 @@ mod tests {
             let moment = base + time::Duration::milliseconds(offset_ms);
             assert_eq!(LogTime::at(moment).as_str(), text);
         }
-    }
-
-    #[test]
-    fn paths_lose_their_query_and_length() {
-        assert_eq!(loggable_path("/v1/cips?dni=12345678"), "/v1/cips");
-        assert_eq!(loggable_path(&"/a".repeat(500)).len(), MAX_PATH_CHARS);
-        assert_eq!(
-            loggable_path(&"/ñ".repeat(500)).chars().count(),
-            MAX_PATH_CHARS
-        );
     }
 }

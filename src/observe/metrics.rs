@@ -24,13 +24,26 @@ pub struct Metrics {
     pub rate_limit_overflow: IntCounterVec,
     pub rate_limit_evicted: IntCounterVec,
     pub store_entries: IntGauge,
+    /// The review queue and the block list, as the store holds them.
+    pub ledger: LedgerMetrics,
+    /// Samples of `requests` for the last minutes' counts.
+    pub recent: super::recent::RecentDecisions,
     pub webhooks: IntCounterVec,
     pub store: StoreMetrics,
     pub decision_log_dropped: IntCounter,
     pub decision_log_write_errors: IntCounter,
+    /// Request headers dropped for a `_` in their names.
+    pub headers_dropped: IntCounter,
     pub connections: ConnectionMetrics,
     pub risk: RiskMetrics,
     pub config: ConfigMetrics,
+}
+
+/// What the store's ledger holds: reviews waiting for a person, and runtime blocks.
+pub struct LedgerMetrics {
+    pub reviews_waiting: IntGaugeVec,
+    pub review_oldest_waiting_seconds: IntGauge,
+    pub blocks: IntGauge,
 }
 
 /// Config reloads: how many took, how many failed, and whether the last one took.
@@ -131,6 +144,24 @@ impl Metrics {
             &["policy"],
         )
         .expect("valid metric");
+        let reviews_waiting = IntGaugeVec::new(
+            Opts::new(
+                "garita_reviews_waiting",
+                "Reviews not yet resolved, by policy (refreshed every 10 s).",
+            ),
+            &["policy"],
+        )
+        .expect("valid metric");
+        let review_oldest_waiting_seconds = IntGauge::new(
+            "garita_review_oldest_waiting_seconds",
+            "Age of the oldest review not yet resolved, in seconds; 0 when none waits.",
+        )
+        .expect("valid metric");
+        let blocks = IntGauge::new(
+            "garita_blocks",
+            "Identity keys on the store's runtime block list (admin blocks and fraud resolutions).",
+        )
+        .expect("valid metric");
         let store_entries = IntGauge::new(
             "garita_store_entries",
             "Quota counters and binding sets held by the identity store.",
@@ -189,7 +220,12 @@ impl Metrics {
         .expect("valid metric");
         let header_timeouts = IntCounter::new(
             "garita_header_timeouts_total",
-            "Client connections closed because a request head did not arrive within server.header_timeout_seconds.",
+            "Client connections closed because a request head did not arrive within the listener's header_timeout_seconds (server, admin or metrics).",
+        )
+        .expect("valid metric");
+        let headers_dropped = IntCounter::new(
+            "garita_request_headers_dropped_total",
+            "Request headers dropped because their names contain '_' (server.underscores_in_headers = \"drop\"): backends that map '_' to '-' would read them as other headers.",
         )
         .expect("valid metric");
         let decision_log_write_errors = IntCounter::new(
@@ -254,12 +290,16 @@ impl Metrics {
             Box::new(rate_limit_overflow.clone()),
             Box::new(rate_limit_evicted.clone()),
             Box::new(store_entries.clone()),
+            Box::new(reviews_waiting.clone()),
+            Box::new(review_oldest_waiting_seconds.clone()),
+            Box::new(blocks.clone()),
             Box::new(webhooks.clone()),
             Box::new(store_seconds.clone()),
             Box::new(store_errors.clone()),
             Box::new(store_up.clone()),
             Box::new(decision_log_dropped.clone()),
             Box::new(decision_log_write_errors.clone()),
+            Box::new(headers_dropped.clone()),
             Box::new(connections_open.clone()),
             Box::new(connections_refused.clone()),
             Box::new(header_timeouts.clone()),
@@ -283,6 +323,12 @@ impl Metrics {
             rate_limit_overflow,
             rate_limit_evicted,
             store_entries,
+            ledger: LedgerMetrics {
+                reviews_waiting,
+                review_oldest_waiting_seconds,
+                blocks,
+            },
+            recent: Default::default(),
             webhooks,
             store: StoreMetrics {
                 execute_seconds: store_seconds.with_label_values(&["execute"]),
@@ -294,6 +340,7 @@ impl Metrics {
             },
             decision_log_dropped,
             decision_log_write_errors,
+            headers_dropped,
             connections: ConnectionMetrics {
                 open: connections_open,
                 refused: connections_refused,

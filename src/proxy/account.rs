@@ -103,11 +103,13 @@ pub(super) async fn account(
         account_risk(proxy, ctx, risk);
     }
     let req = session.req_header();
+    let path = loggable_path(req.uri.path());
     let record = DecisionRecord {
         ts: proxy.log.time(),
         request_id: &ctx.request_id,
+        key_id: ctx.served.runtime.hasher.key_id(),
         method: Some(req.method.as_str()),
-        path: Some(loggable_path(req.uri.path())),
+        path: Some(&path),
         route: &ctx.route,
         client_ip: ctx.client.map(|c| c.addr),
         peer_ip: ctx.client.map(|c| c.peer),
@@ -133,6 +135,7 @@ pub(super) async fn account(
         event: ctx.event.as_ref().and_then(|h| std::str::from_utf8(h).ok()),
         upstream: ctx.upstream.as_ref().map(|u| u.addr),
         upstream_error: ctx.upstream_error,
+        dropped_headers: ctx.dropped_headers.as_deref(),
         duration_ms: (ctx.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
     };
     proxy.log.write(&record);
@@ -178,6 +181,8 @@ pub(super) fn account_refused(metrics: &Metrics, log: &DecisionLog, peer: Option
     log.write(&DecisionRecord {
         ts: log.time(),
         request_id: &super::RequestId::new(),
+        // No identity was read: no hash on the line to name a key for.
+        key_id: "",
         method: None,
         path: None,
         route: UNPARSED_ROUTE,
@@ -194,6 +199,7 @@ pub(super) fn account_refused(metrics: &Metrics, log: &DecisionLog, peer: Option
         event: None,
         upstream: None,
         upstream_error: None,
+        dropped_headers: None,
         duration_ms: 0.0,
     });
 }

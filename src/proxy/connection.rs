@@ -91,7 +91,8 @@ pub struct Admission {
     /// Open connections per peer address; an address leaves the map with its last one.
     per_address: DashMap<IpAddr, usize>,
     trusted: ClientIpResolver,
-    gauge: IntGauge,
+    /// Follows the connections open (the proxy's; the small listeners keep none).
+    gauge: Option<IntGauge>,
 }
 
 /// Why a connection was turned away.
@@ -116,7 +117,7 @@ impl Admission {
         max_total: usize,
         max_per_address: usize,
         trusted: ClientIpResolver,
-        gauge: IntGauge,
+        gauge: Option<IntGauge>,
     ) -> Self {
         Self {
             max_total,
@@ -136,7 +137,9 @@ impl Admission {
             return Err(Refusal::TooManyConnections);
         }
         // From here on, dropping `admitted` gives the place back.
-        self.gauge.inc();
+        if let Some(gauge) = &self.gauge {
+            gauge.inc();
+        }
         let mut admitted = Admitted {
             admission: self.clone(),
             address: None,
@@ -170,7 +173,9 @@ impl Drop for Admitted {
             });
         }
         self.admission.open.fetch_sub(1, Ordering::AcqRel);
-        self.admission.gauge.dec();
+        if let Some(gauge) = &self.admission.gauge {
+            gauge.dec();
+        }
     }
 }
 

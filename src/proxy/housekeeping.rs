@@ -57,6 +57,42 @@ impl Housekeeping {
                 .store_entries
                 .set(i64::try_from(size).unwrap_or(i64::MAX));
         }
+        self.refresh_ledger(&served).await;
+        self.metrics
+            .recent
+            .sample(runtime.now().as_second(), &self.metrics.requests);
+    }
+
+    /// The review queue's and the block list's gauges. On Redis this lists the review
+    /// index and scans the blocks every tick: fine for a queue people work through, to be
+    /// replaced by kept counts when queues grow to the hundreds of thousands.
+    async fn refresh_ledger(&self, served: &crate::proxy::served::Served) {
+        let ledger = &self.metrics.ledger;
+        if let Ok(waiting) = served.reviews(true).await {
+            let mut per_policy: HashMap<&str, i64> = served
+                .config
+                .policies
+                .iter()
+                .map(|(_, p)| (&*p.name, 0))
+                .collect();
+            for review in &waiting {
+                *per_policy.entry(&review.policy).or_default() += 1;
+            }
+            for (policy, count) in per_policy {
+                ledger
+                    .reviews_waiting
+                    .with_label_values(&[policy])
+                    .set(count);
+            }
+            let now = served.runtime.now().as_second();
+            let oldest = waiting.iter().map(|r| r.at).min().map_or(0, |at| now - at);
+            ledger.review_oldest_waiting_seconds.set(oldest.max(0));
+        }
+        if let Ok(blocks) = served.runtime.store.blocks().await {
+            ledger
+                .blocks
+                .set(i64::try_from(blocks.len()).unwrap_or(i64::MAX));
+        }
     }
 }
 

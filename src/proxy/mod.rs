@@ -17,7 +17,9 @@ mod body;
 pub mod connection;
 pub mod health_check;
 mod housekeeping;
+mod limited_http;
 pub mod listeners;
+mod marks;
 pub mod refused;
 pub mod reload;
 pub mod response;
@@ -94,6 +96,10 @@ pub struct RequestCtx {
     event: Option<[u8; 32]>,
     /// A 405's `Allow` header.
     allow: Option<std::borrow::Cow<'static, str>>,
+    /// Request headers dropped for a `_` in their names, for the log.
+    dropped_headers: Option<String>,
+    /// The request asks for an upgrade its route does not allow: forwarded without it.
+    strip_upgrade: bool,
     /// Time spent waiting for the body, left out of the decision-latency histogram.
     body_wait: std::time::Duration,
     upstream_status: Option<u16>,
@@ -178,6 +184,15 @@ impl GaritaProxy {
             }
         };
         ctx.route = route.name.clone();
+        if !route.upgrade && framing::asks_upgrade(&req.headers) {
+            // After a 101 the bytes pass uninspected. Where facts or signatures are judged
+            // that is refused; elsewhere the request goes on as a plain one.
+            let policy = &ctx.served.config.policies[route.policy];
+            if policy.identity.is_some() || policy.webhook.is_some() {
+                return (Decision::deny(Reason::UpgradeRefused), None);
+            }
+            ctx.strip_upgrade = true;
+        }
         let (facts, decision) = ctx.served.connection(route.policy, client).await;
         ctx.country = facts.country;
         (decision, Some(route.policy))
@@ -313,7 +328,7 @@ async fn send_local(session: &mut Session, reply: LocalResponse, reusable: bool)
         .await
 }
 
-/// Whether a refusal was about the request's framing, after which the connection cannot be
+/// Whether a refusal was about the request's framing (or an upgrade), after which the connection cannot be
 /// trusted to carry another request.
 fn decision_doubts_framing(decision: Option<&Decision>) -> bool {
     decision.is_some_and(|d| {
@@ -323,6 +338,8 @@ fn decision_doubts_framing(decision: Option<&Decision>) -> bool {
                 Reason::ConflictingFraming
                     | Reason::UnsupportedTransferCoding
                     | Reason::HeadersTooLarge
+                    // What follows a refused upgrade may be another protocol's bytes.
+                    | Reason::UpgradeRefused
             )
         })
     })
@@ -380,6 +397,8 @@ impl ProxyHttp for GaritaProxy {
             duplicate: false,
             event: None,
             allow: None,
+            dropped_headers: None,
+            strip_upgrade: false,
             body_wait: std::time::Duration::ZERO,
             upstream_status: None,
             upstream: None,
@@ -411,7 +430,19 @@ impl ProxyHttp for GaritaProxy {
                 "no peer address on the connection",
             );
         };
+        if !ctx.served.config.keep_underscore_headers {
+            if let Some((count, names)) = marks::drop_underscore_headers(session.req_header_mut()) {
+                self.metrics.headers_dropped.inc_by(count as u64);
+                ctx.dropped_headers = Some(names);
+            }
+        }
         let (decision, policy) = self.decide(session, peer, ctx).await;
+        if ctx.strip_upgrade {
+            // Without it Pingora never turns the connection into a tunnel.
+            session
+                .req_header_mut()
+                .remove_header(&http::header::UPGRADE);
+        }
         ctx.policy = policy;
         let decision = match policy {
             None => decision,

@@ -53,24 +53,31 @@ pub fn spot(record: &log::Record<'_>) {
     }
 }
 
-/// Pingora's HTTP app, wrapped so that the requests it refuses are logged and counted, and
-/// so that each connection is admitted and its request heads held to a deadline
-/// ([`connection`]).
+/// Pingora's HTTP app, wrapped so that each connection is admitted and its request heads
+/// held to a deadline ([`connection`]) and, on the proxy listeners, so that the requests
+/// Pingora refuses are logged and counted. The admin and metrics listeners are guarded the
+/// same way, with limits of their own, and log no decision lines.
 pub struct AccountedApp<A> {
     inner: Arc<A>,
     metrics: Arc<Metrics>,
-    log: Arc<DecisionLog>,
+    /// Where refused requests are accounted; `None` on the admin and metrics listeners.
+    log: Option<Arc<DecisionLog>>,
     admission: Arc<Admission>,
     header_timeout: std::time::Duration,
+    /// The listener's name in refusal counts (`proxy`, `admin`, `metrics`).
+    listener: &'static str,
 }
 
 impl<A> AccountedApp<A> {
+    /// `listener` names the listener in the refusal counts (`proxy`, `admin`, `metrics`):
+    /// the proxy's are counted as `max_connections`, the others' as `admin_max_connections`.
     pub fn new(
         inner: A,
         metrics: Arc<Metrics>,
-        log: Arc<DecisionLog>,
+        log: Option<Arc<DecisionLog>>,
         admission: Arc<Admission>,
         header_timeout: std::time::Duration,
+        listener: &'static str,
     ) -> Self {
         Self {
             inner: Arc::new(inner),
@@ -78,6 +85,7 @@ impl<A> AccountedApp<A> {
             log,
             admission,
             header_timeout,
+            listener,
         }
     }
 }
@@ -101,10 +109,11 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for AccountedApp<A> {
         let _admitted = match self.admission.admit(peer) {
             Ok(admitted) => admitted,
             Err(refusal) => {
-                connections
-                    .refused
-                    .with_label_values(&[refusal.as_str()])
-                    .inc();
+                let label = match self.listener {
+                    "proxy" => std::borrow::Cow::Borrowed(refusal.as_str()),
+                    other => format!("{other}_{}", refusal.as_str()).into(),
+                };
+                connections.refused.with_label_values(&[&*label]).inc();
                 return None;
             }
         };
@@ -123,8 +132,8 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for AccountedApp<A> {
                 }),
             )
             .await;
-        if refused {
-            account::account_refused(&self.metrics, &self.log, peer);
+        if let (true, Some(log)) = (refused, &self.log) {
+            account::account_refused(&self.metrics, log, peer);
         }
         reused
     }

@@ -56,6 +56,24 @@ pub struct Serving {
     log: Arc<DecisionLog>,
     /// One reload at a time.
     reloading: Mutex<()>,
+    /// What the listeners and the process were set up with.
+    started: BoundAtStart,
+    /// The last reload tried, for `garita status`.
+    last_reload: Mutex<Option<LastReload>>,
+    /// The addresses the listeners are bound to, for `garita status`.
+    listening: Mutex<serde_json::Value>,
+}
+
+/// A reload as `garita status` reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LastReload {
+    /// Unix seconds.
+    pub at: i64,
+    pub trigger: String,
+    pub by: String,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 impl Serving {
@@ -70,18 +88,47 @@ impl Serving {
             metrics.upstream_up.clone(),
         ));
         Self {
+            started: BoundAtStart::of(&served.config),
             current: ArcSwap::new(served),
             upstreams,
             certificates,
             metrics,
             log,
             reloading: Mutex::new(()),
+            last_reload: Mutex::new(None),
+            listening: Mutex::new(serde_json::Value::Null),
         }
+    }
+
+    /// Note where the listeners are bound (port 0 resolved).
+    pub fn set_listening(&self, listening: serde_json::Value) {
+        *self.listening.lock().unwrap_or_else(|e| e.into_inner()) = listening;
+    }
+
+    /// Where the listeners are bound.
+    pub fn listening(&self) -> serde_json::Value {
+        self.listening
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The last reload tried since start, if any.
+    pub fn last_reload(&self) -> Option<LastReload> {
+        self.last_reload
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The certificates the TLS listeners serve.
     pub fn certificates(&self) -> &ListenerCertificates {
         &self.certificates
+    }
+
+    /// The gateway's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The upstreams and their health.
@@ -95,18 +142,46 @@ impl Serving {
     }
 
     /// Read the config file again and serve it, or keep serving the running one and say
-    /// why not. Blocks: call it from a thread of its own or a blocking task.
-    pub fn reload(&self, trigger: &str) -> Result<Reloaded, ReloadError> {
+    /// why not. Blocks: call it from a thread of its own or a blocking task. Whatever
+    /// triggered it (`trigger`: `SIGHUP`, `POST /admin/reload`, a watched file), and
+    /// `by` (an admin token's name, or `signal` / `watcher`), it is an audit line with
+    /// the digest of the config file it read.
+    pub fn reload(&self, trigger: &str, by: &str) -> Result<Reloaded, ReloadError> {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let running = self.current();
         let outcome = self.replace(&running);
         let metrics = &self.metrics.config;
+        let ts = self.log.time();
+        *self.last_reload.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastReload {
+            at: self.current().runtime.now().as_second(),
+            trigger: trigger.to_string(),
+            by: by.to_string(),
+            ok: outcome.is_ok(),
+            why: outcome.as_ref().err().map(ToString::to_string),
+        });
+        match &outcome {
+            Ok(reloaded) => self.log.write(&serde_json::json!({
+                "ts": ts,
+                "event": "config_reloaded",
+                "by": by,
+                "trigger": trigger,
+                "digest": self.current().config.digest,
+                "restart_needed": reloaded.restart_needed,
+            })),
+            Err(e) => self.log.write(&serde_json::json!({
+                "ts": ts,
+                "event": "config_reload_failed",
+                "by": by,
+                "trigger": trigger,
+                "why": e.to_string(),
+            })),
+        }
         match &outcome {
             Ok(reloaded) => {
                 metrics.reloads.inc();
                 metrics.last_reload_successful.set(1);
                 log::info!(
-                    "configuration reloaded ({trigger}) from {}",
+                    "configuration reloaded ({trigger}, by {by}) from {}",
                     running.config.source.display()
                 );
                 for key in &reloaded.restart_needed {
@@ -117,7 +192,7 @@ impl Serving {
                 metrics.reload_failures.inc();
                 metrics.last_reload_successful.set(0);
                 log::error!(
-                    "configuration reload ({trigger}) failed, the running configuration stays: {e}"
+                    "configuration reload ({trigger}, by {by}) failed, the running configuration stays: {e}"
                 );
             }
         }
@@ -129,7 +204,7 @@ impl Serving {
 
     fn replace(&self, running: &Served) -> Result<Reloaded, ReloadError> {
         let config = Config::load(&running.config.source)?;
-        let restart_needed = restart_needed(&running.config, &config);
+        let restart_needed = restart_needed(&self.started, &config);
         for warning in &config.warnings {
             log::warn!("{warning}");
         }
@@ -141,15 +216,67 @@ impl Serving {
     }
 }
 
-/// The settings of `new` that differ from `running` and are bound at start.
-pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
-    let admin_listen = |c: &Config| c.admin.as_ref().map(|a| (a.listen, a.tls.is_some()));
-    let tls_listen = |c: &Config| c.tls.as_ref().map(|t| (t.listen.clone(), t.http2));
+/// The settings bound when the gateway started (listeners, threads, connection caps, the
+/// decision log's target): what a reload's new config is compared with, since they keep
+/// these values until a restart whatever was loaded since.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundAtStart {
+    listen: Vec<std::net::SocketAddr>,
+    tls_listen: Option<(Vec<std::net::SocketAddr>, bool)>,
+    threads: usize,
+    grace_period_seconds: u64,
+    connections: crate::config::ConnectionSettings,
+    metrics: (
+        Option<std::net::SocketAddr>,
+        bool,
+        crate::config::ConnectionSettings,
+    ),
+    admin: Option<(
+        std::net::SocketAddr,
+        bool,
+        crate::config::ConnectionSettings,
+    )>,
+    decision_log: (crate::config::LogTarget, Option<crate::config::LogRotation>),
+}
+
+impl BoundAtStart {
+    pub fn of(c: &Config) -> Self {
+        Self {
+            listen: c.listen.clone(),
+            tls_listen: c.tls.as_ref().map(|t| (t.listen.clone(), t.http2)),
+            threads: c.threads,
+            grace_period_seconds: c.grace_period_seconds,
+            connections: c.connections.clone(),
+            metrics: (
+                c.metrics_listen,
+                c.metrics_tls.is_some(),
+                c.metrics_connections.clone(),
+            ),
+            admin: c
+                .admin
+                .as_ref()
+                .map(|a| (a.listen, a.tls.is_some(), a.connections.clone())),
+            decision_log: (c.decision_log.clone(), c.decision_log_rotation),
+        }
+    }
+}
+
+/// The settings of `new` that differ from what the gateway started with and are bound at
+/// start.
+pub fn restart_needed(running: &BoundAtStart, new: &Config) -> Vec<&'static str> {
+    let new = BoundAtStart::of(new);
+    let proxy_caps = |b: &BoundAtStart| {
+        (
+            b.connections.max_connections,
+            b.connections.max_connections_per_address,
+            b.connections.header_timeout,
+        )
+    };
     [
         ("server.listen", running.listen != new.listen),
         (
             "server.tls.listen, http2",
-            tls_listen(running) != tls_listen(new),
+            running.tls_listen != new.tls_listen,
         ),
         ("server.threads", running.threads != new.threads),
         (
@@ -158,25 +285,17 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
         ),
         (
             "server.max_connections, max_connections_per_address, header_timeout_seconds",
-            running.connections.max_connections != new.connections.max_connections
-                || running.connections.max_connections_per_address
-                    != new.connections.max_connections_per_address
-                || running.connections.header_timeout != new.connections.header_timeout,
+            proxy_caps(running) != proxy_caps(&new),
         ),
         (
-            "metrics.listen, metrics.tls",
-            running.metrics_listen != new.metrics_listen
-                || running.metrics_tls.is_some() != new.metrics_tls.is_some(),
+            "metrics (listen, tls, connection limits)",
+            running.metrics != new.metrics,
         ),
         (
-            "admin.listen, admin.tls",
-            admin_listen(running) != admin_listen(new),
+            "admin (listen, tls, connection limits)",
+            running.admin != new.admin,
         ),
-        (
-            "decision_log",
-            running.decision_log != new.decision_log
-                || running.decision_log_rotation != new.decision_log_rotation,
-        ),
+        ("decision_log", running.decision_log != new.decision_log),
     ]
     .into_iter()
     .filter_map(|(key, changed)| changed.then_some(key))
@@ -192,7 +311,7 @@ pub fn reload_on_hangup(serving: Arc<Serving>) -> std::io::Result<()> {
         .name("garita-sighup".into())
         .spawn(move || {
             for _ in signals.forever() {
-                let _ = serving.reload("SIGHUP");
+                let _ = serving.reload("SIGHUP", "signal");
             }
         })?;
     Ok(())
@@ -228,7 +347,7 @@ pub fn watch_files(serving: Arc<Serving>, every: Duration) -> std::io::Result<()
                     .iter()
                     .find(|f| seen.get(*f) != now.get(*f))
                     .map_or_else(String::new, |f| f.display().to_string());
-                let _ = serving.reload(&format!("{changed} changed"));
+                let _ = serving.reload(&format!("{changed} changed"), "watcher");
                 // Files the new config reads for the first time are stamped now; those
                 // it read before keep the stamps of before the reload, so that a change
                 // made while it ran is seen on the next poll.
@@ -256,7 +375,7 @@ mod tests {
     #[test]
     fn listener_changes_are_named_and_policy_changes_are_not() {
         let base = "[server]\nlisten = [\"127.0.0.1:8080\"]\ndefault_policy = \"default\"\n[upstream]\naddresses = [\"127.0.0.1:3000\"]\n[policies.default]\n";
-        let a = config(base);
+        let a = BoundAtStart::of(&config(base));
         assert!(restart_needed(&a, &config(base)).is_empty());
         let policy = format!("{base}rate_limit = {{ requests = 5, per = \"1m\", burst = 5 }}\n");
         assert!(restart_needed(&a, &config(&policy)).is_empty());
@@ -265,7 +384,16 @@ mod tests {
         let metrics = format!("{base}[metrics]\nlisten = \"127.0.0.1:9180\"\n");
         assert_eq!(
             restart_needed(&a, &config(&metrics)),
-            vec!["metrics.listen, metrics.tls"]
+            vec!["metrics (listen, tls, connection limits)"]
         );
+        // Compared with what the gateway started with: after a reload to 3 threads, one
+        // back to the running 2 needs no restart.
+        let threads = |n: usize| base.replace("[upstream]", &format!("threads = {n}\n[upstream]"));
+        let started = BoundAtStart::of(&config(&threads(2)));
+        assert_eq!(
+            restart_needed(&started, &config(&threads(3))),
+            vec!["server.threads"]
+        );
+        assert!(restart_needed(&started, &config(&threads(2))).is_empty());
     }
 }

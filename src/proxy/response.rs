@@ -75,10 +75,14 @@ pub fn status(reason: Reason) -> u16 {
         | Reason::NetworkRateLimited
         | Reason::KeyRateLimited(_)
         | Reason::QuotaExceeded(..) => 429,
-        Reason::KeyBlocked(_) | Reason::BindingExceeded(..) | Reason::RiskScore => 403,
+        Reason::KeyBlocked(_)
+        | Reason::RuntimeBlocked(_)
+        | Reason::BindingExceeded(..)
+        | Reason::RiskScore => 403,
         // As NGINX answers a transfer coding it does not implement.
         Reason::UnsupportedTransferCoding => 501,
         Reason::MalformedPath
+        | Reason::UpgradeRefused
         | Reason::MalformedForwardedFor
         | Reason::ConflictingFraming
         | Reason::MalformedRequest

@@ -19,6 +19,7 @@ use crate::observe::metrics::{Metrics, MetricsApp};
 use crate::proxy::connection::Admission;
 use crate::proxy::health_check::HealthChecks;
 use crate::proxy::housekeeping::Housekeeping;
+use crate::proxy::limited_http::LimitedHttp;
 use crate::proxy::listeners::{self, Bound, ListenError, PreBound};
 use crate::proxy::refused::AccountedApp;
 use crate::proxy::reload::{self, Serving};
@@ -26,7 +27,6 @@ use crate::proxy::served::Served;
 use crate::proxy::tls::ListenerCertificates;
 use crate::proxy::GaritaProxy;
 use crate::state::runtime::RuntimeError;
-use pingora::apps::http_app::HttpServer;
 use pingora::apps::HttpServerOptions;
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
@@ -103,6 +103,29 @@ fn serve_first(
     Ok(Served::new_at(config, None, metrics, clock)?)
 }
 
+/// Log, when SIGTERM or SIGINT arrives, what happens next: otherwise a stopping gateway
+/// looks hung for its grace period, during which it keeps serving so that a load
+/// balancer can take it out of rotation.
+fn say_when_stopping(grace_seconds: u64) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) else {
+        return;
+    };
+    let spawned = std::thread::Builder::new()
+        .name("garita-stop-notice".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
+                log::info!(
+                    "{name}: stopping; still serving for the grace period ({grace_seconds} s, server.grace_period_seconds), then finishing requests in flight"
+                );
+            }
+        });
+    if let Err(e) = spawned {
+        log::debug!("no stop notice: {e}");
+    }
+}
+
 /// How long the old process keeps accepting after handing its sockets over (Pingora's
 /// close timeout), plus a margin; the new one waits for the state file that long, on top
 /// of the grace period.
@@ -124,6 +147,9 @@ pub struct Gateway {
 impl Gateway {
     /// Serve until SIGTERM or SIGINT, then write back what the store held back.
     pub fn run(self) {
+        let grace = self.serving.current().config.grace_period_seconds;
+        say_when_stopping(grace);
+        let started = std::time::Instant::now();
         self.server.run(pingora::server::RunArgs::default());
         // Requests served during the grace period counted after housekeeping's flush at
         // the signal; every service has stopped now, so this flush is the last word.
@@ -132,13 +158,20 @@ impl Gateway {
             .build()
         {
             Ok(rt) => {
-                if let Err(e) = rt.block_on(self.serving.current().runtime.store.flush()) {
+                let store = &self.serving.current().runtime.store;
+                if let Err(e) = rt.block_on(store.flush()) {
                     log::error!("at exit: {e}");
                 }
+                // The embedded file is closed cleanly: the next start needs no repair.
+                store.close();
             }
             Err(e) => log::error!("at exit: cannot flush the store: {e}"),
         }
         self.log.flush();
+        log::info!(
+            "stopped: requests finished, state written back and closed (up {} s)",
+            started.elapsed().as_secs()
+        );
     }
 
     /// One line a listener, `listening on 127.0.0.1:8080 (proxy)`, with ` tls` after the
@@ -272,14 +305,15 @@ fn assemble(
         AccountedApp::new(
             http,
             metrics.clone(),
-            log.clone(),
+            Some(log.clone()),
             Arc::new(Admission::new(
                 config.connections.max_connections,
                 config.connections.max_connections_per_address,
                 config.client_ip.clone(),
-                metrics.connections.open.clone(),
+                Some(metrics.connections.open.clone()),
             )),
             config.connections.header_timeout,
+            "proxy",
         ),
     );
     let proxy_addrs = addresses(&proxy_sockets, &config.listen);
@@ -305,7 +339,13 @@ fn assemble(
     if let Some(addr) = metrics_addr {
         let mut metrics_service = Service::new(
             "garita metrics".to_string(),
-            HttpServer::new_app(MetricsApp::new(metrics.clone())),
+            guarded(
+                MetricsApp::new(metrics.clone()),
+                1024,
+                &metrics,
+                &config.metrics_connections,
+                "metrics",
+            ),
         );
         match &serving.certificates().metrics {
             Some(certs) => metrics_service.add_tls_with_settings(
@@ -321,9 +361,19 @@ fn assemble(
     let admin_listen: Vec<SocketAddr> = config.admin.iter().map(|a| a.listen).collect();
     let admin_addr = addresses(&admin_socket, &admin_listen).first().copied();
     if let Some(addr) = admin_addr {
+        let limits = config
+            .admin
+            .as_ref()
+            .map_or(&config.metrics_connections, |a| &a.connections);
         let mut admin_service = Service::new(
             "garita admin".to_string(),
-            HttpServer::new_app(AdminApp::new(serving.clone(), log.clone())),
+            guarded(
+                AdminApp::new(serving.clone(), log.clone()),
+                super::admin::MAX_BODY,
+                &metrics,
+                limits,
+                "admin",
+            ),
         );
         match &serving.certificates().admin {
             Some(certs) => {
@@ -341,6 +391,13 @@ fn assemble(
             metrics,
         },
     ));
+    let listed = |addrs: &[SocketAddr]| addrs.iter().map(ToString::to_string).collect::<Vec<_>>();
+    serving.set_listening(serde_json::json!({
+        "proxy": listed(&proxy_addrs),
+        "proxy_tls": listed(&tls_addrs),
+        "metrics": metrics_addr.map(|a| a.to_string()),
+        "admin": admin_addr.map(|a| a.to_string()),
+    }));
     Ok(Gateway {
         server,
         proxy: proxy_addrs,
@@ -350,6 +407,35 @@ fn assemble(
         serving,
         log,
     })
+}
+
+/// A small listener's app under its connection caps and head deadline (its keep-alive is
+/// set per request by [`LimitedHttp`]).
+fn guarded<A>(
+    app: A,
+    max_body: usize,
+    metrics: &Arc<Metrics>,
+    limits: &crate::config::ConnectionSettings,
+    listener: &'static str,
+) -> AccountedApp<LimitedHttp<A>> {
+    // Nobody is trusted to speak for others here: every address has its own cap.
+    let nobody = crate::core::request::client_ip::ClientIpResolver::new(
+        crate::core::net::ip_list::IpList::new(),
+        http::HeaderName::from_static("x-forwarded-for"),
+    );
+    AccountedApp::new(
+        LimitedHttp::new(app, max_body, limits.keepalive_timeout_seconds),
+        metrics.clone(),
+        None,
+        Arc::new(Admission::new(
+            limits.max_connections,
+            limits.max_connections_per_address,
+            nobody,
+            None,
+        )),
+        limits.header_timeout,
+        listener,
+    )
 }
 
 /// The addresses listened on: those bound (a port 0 resolved), or when upgrading, those

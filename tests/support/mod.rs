@@ -85,6 +85,25 @@ pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     panic!("{what}: never happened");
 }
 
+/// Whether the server has closed `stream`: a read returns end of file or a reset within
+/// `wait` (a response before the close is read past). A read that times out means the
+/// connection is still open.
+pub fn closed_by_server(stream: &mut std::net::TcpStream, wait: Duration) -> bool {
+    use std::io::{ErrorKind, Read};
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
 /// What a finished command printed.
 pub struct Output {
     pub success: bool,
@@ -204,6 +223,7 @@ pub fn repo_path(relative: &str) -> PathBuf {
 
 pub struct GatewayBuilder {
     server: String,
+    metrics: String,
     upstream: Option<SocketAddr>,
     upstreams: Vec<SocketAddr>,
     upstream_settings: String,
@@ -266,6 +286,12 @@ impl GatewayBuilder {
     /// More `[upstream]` settings, e.g. `read_timeout_ms = 500`.
     pub fn upstream_settings(mut self, toml: &str) -> Self {
         self.upstream_settings = toml.to_string();
+        self
+    }
+
+    /// More `[metrics]` settings, e.g. `header_timeout_seconds = 1`.
+    pub fn metrics_settings(mut self, toml: &str) -> Self {
+        self.metrics = toml.to_string();
         self
     }
 
@@ -335,7 +361,7 @@ impl GatewayBuilder {
             "[server]\nlisten = [\"127.0.0.1:0\"]\nthreads = 2\ndefault_policy = \"open\"\ngrace_period_seconds = 1\nupgrade_socket = \"upgrade.sock\"\n{}\n\
              [upstream]\naddresses = [{}]\n{}\n\
              [client_ip]\n{}\n\
-             [metrics]\nlisten = \"127.0.0.1:0\"\n\
+             [metrics]\nlisten = \"127.0.0.1:0\"\n{}\n\
              [decision_log]\npath = {:?}\n\
              {geoip}\n\
              [policies.open]\n\n{}\n",
@@ -343,6 +369,7 @@ impl GatewayBuilder {
             upstream,
             self.upstream_settings,
             self.client_ip,
+            self.metrics,
             self.decision_log,
             self.rules
         );
@@ -449,6 +476,7 @@ impl TestGateway {
     pub fn builder() -> GatewayBuilder {
         GatewayBuilder {
             server: String::new(),
+            metrics: String::new(),
             upstream: None,
             upstreams: Vec::new(),
             upstream_settings: String::new(),
@@ -538,8 +566,18 @@ impl TestGateway {
     /// Stop the gateway with `signal` (`TERM` for a graceful stop, `KILL` for a crash),
     /// wait for it to exit, and start it again on the same config, state and backend.
     pub fn restart(&mut self, signal: &str) {
+        self.stop(signal);
+        self.start_again();
+    }
+
+    /// Stop the gateway with `signal` and wait for it to exit; how it exited.
+    pub fn stop(&mut self, signal: &str) -> std::process::ExitStatus {
         self.signal(signal);
-        self.child.wait().expect("garita exits");
+        self.child.wait().expect("garita exits")
+    }
+
+    /// Start the gateway again after [`Self::stop`], on the same config, state and backend.
+    pub fn start_again(&mut self) {
         let (child, at) = spawn(self.dir.path(), &self.env);
         self.child = child;
         self.proxy = at.proxy;

@@ -10,6 +10,7 @@
 pub mod client;
 pub mod script;
 pub mod shop;
+pub mod tryout;
 
 use crate::config::{self, Config};
 use crate::proxy::server;

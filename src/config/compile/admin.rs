@@ -57,5 +57,16 @@ pub(super) fn admin_settings(
         listen,
         tokens,
         tls: None,
+        connections: super::connection_limits(
+            ctx,
+            "admin",
+            super::LimitFields {
+                header_timeout_seconds: section.header_timeout_seconds,
+                keepalive_timeout_seconds: section.keepalive_timeout_seconds,
+                max_connections: section.max_connections,
+                max_connections_per_address: section.max_connections_per_address,
+            },
+            super::SMALL_LISTENER_LIMITS,
+        )?,
     })
 }

@@ -85,7 +85,7 @@ fn fact_kind(ctx: &Ctx, key: &str, text: &str) -> Result<KeyKind, ConfigError> {
     KeyKind::parse(text).ok_or_else(|| {
         ctx.invalid(
             key,
-            "one of \"dni\", \"email\", \"phone\", \"account\", \"device\"",
+            "one of \"dni\", \"email\", \"phone\", \"account\", \"device\", \"ip\"",
             format!("{text:?}"),
         )
     })
@@ -124,6 +124,7 @@ fn selectors(ctx: &Ctx, key: &str, f: &file::FactsSection) -> Result<FactSelecto
             .transpose()?,
         billing_country: sel("billing_country", &f.billing_country)?,
         fold_gmail: f.fold_gmail,
+        query_may_name_body_fields: f.allow_body_fields_in_query,
     })
 }
 

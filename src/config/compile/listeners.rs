@@ -2,11 +2,11 @@
 //! address checked against every other (two listeners on one address would leave one
 //! unbound, or `/metrics` proxied to the backend), with their TLS settings.
 
-use super::{admin, socket_addr, tls};
+use super::{admin, connection_limits, socket_addr, tls, LimitFields, SMALL_LISTENER_LIMITS};
 use crate::config::error::ConfigError;
 use crate::config::file::FileConfig;
 use crate::config::shared::Ctx;
-use crate::config::{AdminSettings, ProxyTls, TlsIdentity};
+use crate::config::{AdminSettings, ConnectionSettings, ProxyTls, TlsIdentity};
 use std::net::SocketAddr;
 
 /// Every listener a config asks for.
@@ -15,6 +15,8 @@ pub(super) struct Listeners {
     pub tls: Option<ProxyTls>,
     pub metrics: Option<SocketAddr>,
     pub metrics_tls: Option<TlsIdentity>,
+    /// The metrics listener's slow-client limits (defaults when there is none).
+    pub metrics_connections: ConnectionSettings,
     pub admin: Option<AdminSettings>,
 }
 
@@ -136,6 +138,20 @@ pub(super) fn listeners(
             "metrics.tls",
             raw.metrics.as_ref().and_then(|m| m.tls.as_ref()),
         )?,
+        metrics_connections: {
+            let m = raw.metrics.as_ref();
+            connection_limits(
+                ctx,
+                "metrics",
+                LimitFields {
+                    header_timeout_seconds: m.and_then(|m| m.header_timeout_seconds),
+                    keepalive_timeout_seconds: m.and_then(|m| m.keepalive_timeout_seconds),
+                    max_connections: m.and_then(|m| m.max_connections),
+                    max_connections_per_address: m.and_then(|m| m.max_connections_per_address),
+                },
+                SMALL_LISTENER_LIMITS,
+            )?
+        },
         admin,
     })
 }

@@ -24,6 +24,7 @@ use crate::core::net::geo::{CountryCode, Geofence, UnknownCountry};
 use crate::core::net::ip_list::IpList;
 use crate::core::policy::{OnStoreError, Policies, Policy};
 use crate::core::request::client_ip::ClientIpResolver;
+use crate::core::request::facts::KeyKind;
 use crate::core::request::route::{PathPattern, Route, RouteName, RouteTable};
 use crate::state::geoip::CountryDb;
 use std::collections::HashSet;
@@ -33,13 +34,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigError> {
-    let ctx = Ctx::new(path);
+    compile_with(raw, Ctx::new(path))
+}
 
+/// [`compile`] without reading webhook secrets and admin tokens (see `Config::load_offline`).
+pub(super) fn compile_offline(raw: FileConfig, path: &Path) -> Result<Config, ConfigError> {
+    let mut ctx = Ctx::new(path);
+    ctx.skip_secrets = true;
+    compile_with(raw, ctx)
+}
+
+fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
     let mut warnings = Vec::new();
-    let listeners = listeners::listeners(&ctx, &raw, &mut warnings)?;
+    // Each section is compiled even when an earlier one failed, so that `check` reports
+    // every mistake it can find in one run; a section that failed stands in with a
+    // neutral value until the errors are returned together at the end.
+    let listeners = ctx.keep(listeners::listeners(&ctx, &raw, &mut warnings));
 
     let threads = match raw.server.threads {
-        Some(0) => return Err(ctx.invalid("server.threads", "a number of threads >= 1", 0)),
+        Some(0) => {
+            ctx.report(ctx.invalid("server.threads", "a number of threads >= 1", 0));
+            1
+        }
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
@@ -49,36 +65,45 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         .max_header_bytes
         .unwrap_or(crate::core::request::framing::DEFAULT_MAX_HEADER_BYTES);
     if max_header_bytes < 1024 {
-        return Err(ctx.invalid(
+        ctx.report(ctx.invalid(
             "server.max_header_bytes",
             "at least 1024 bytes",
             max_header_bytes,
         ));
     }
 
-    let connections = connection_settings(&ctx, &raw.server)?;
+    let connections = ctx.keep(connection_settings(&ctx, &raw.server));
+    let keep_underscore_headers = ctx
+        .keep(ctx.choice(
+            "server.underscores_in_headers",
+            raw.server.underscores_in_headers.as_deref(),
+            false,
+            &[("drop", false), ("keep", true)],
+        ))
+        .unwrap_or(false);
 
-    let upstream = upstream::upstream_settings(&ctx, &raw.upstream)?;
+    let upstream = ctx.keep(upstream::upstream_settings(&ctx, &raw.upstream));
 
     let mut trusted = IpList::new();
     for (i, entry) in raw.client_ip.trusted_proxies.iter().enumerate() {
-        let net = IpList::parse_entry(entry).ok_or_else(|| {
-            ctx.invalid(
+        match IpList::parse_entry(entry) {
+            Some(net) => trusted.insert(net),
+            None => ctx.report(ctx.invalid(
                 format!("client_ip.trusted_proxies[{i}]"),
                 "an IP address or CIDR",
                 format!("{entry:?}"),
-            )
-        })?;
-        trusted.insert(net);
+            )),
+        }
     }
     let header_text = raw.client_ip.header.as_deref().unwrap_or("X-Forwarded-For");
-    let header = http::HeaderName::from_bytes(header_text.as_bytes()).map_err(|_| {
-        ctx.invalid(
+    let header = http::HeaderName::from_bytes(header_text.as_bytes()).unwrap_or_else(|_| {
+        ctx.report(ctx.invalid(
             "client_ip.header",
             "an HTTP header name",
             format!("{header_text:?}"),
-        )
-    })?;
+        ));
+        http::HeaderName::from_static("x-forwarded-for")
+    });
 
     let decision_log = match raw.decision_log.path.as_deref() {
         None => LogTarget::Stdout,
@@ -89,7 +114,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
                 .parent()
                 .is_none_or(|d| d.as_os_str().is_empty() || d.is_dir());
             if !dir_ok {
-                return Err(ctx.invalid(
+                ctx.report(ctx.invalid(
                     "decision_log.path",
                     "a file in an existing directory, or \"-\" for standard output",
                     full.display(),
@@ -99,15 +124,17 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         }
     };
     let log = &raw.decision_log;
-    let rotate = ctx.choice(
-        "decision_log.rotate",
-        log.rotate.as_deref(),
-        true,
-        &[("daily", true), ("never", false)],
-    )?;
+    let rotate = ctx
+        .keep(ctx.choice(
+            "decision_log.rotate",
+            log.rotate.as_deref(),
+            true,
+            &[("daily", true), ("never", false)],
+        ))
+        .unwrap_or(true);
     let retention_days = log.retention_days.unwrap_or(400);
     if retention_days == 0 {
-        return Err(ctx.invalid("decision_log.retention_days", "a number of days >= 1", 0));
+        ctx.report(ctx.invalid("decision_log.retention_days", "a number of days >= 1", 0));
     }
     let decision_log_rotation = match &decision_log {
         LogTarget::File(_) if rotate => Some(LogRotation {
@@ -122,81 +149,105 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         Some(g) => {
             let full = ctx.resolve(&g.database);
             // Opened here only to check it; the runtime opens it for serving.
-            let db = CountryDb::open(&full).map_err(|e| {
+            let db = ctx.keep(CountryDb::open(&full).map_err(|e| {
                 ctx.invalid(
                     "geoip.database",
                     "a readable MaxMind DB (.mmdb) file",
                     format!("{} ({e})", full.display()),
                 )
-            })?;
+            }));
             Some(GeoIpSettings {
                 path: full,
-                database_type: db.database_type().to_string(),
+                database_type: db.map_or_else(String::new, |db| db.database_type().to_string()),
             })
         }
     };
 
-    let global_allow = ip_rule_list(
-        &ctx,
-        "ip_rules",
-        "allow",
-        &raw.ip_rules.allow,
-        &raw.ip_rules.allow_files,
-    )?;
-    let global_block = ip_rule_list(
-        &ctx,
-        "ip_rules",
-        "block",
-        &raw.ip_rules.block,
-        &raw.ip_rules.block_files,
-    )?;
+    let global_allow = ctx
+        .keep(ip_rule_list(
+            &ctx,
+            "ip_rules",
+            "allow",
+            &raw.ip_rules.allow,
+            &raw.ip_rules.allow_files,
+        ))
+        .unwrap_or_default();
+    let global_block = ctx
+        .keep(ip_rule_list(
+            &ctx,
+            "ip_rules",
+            "block",
+            &raw.ip_rules.block,
+            &raw.ip_rules.block_files,
+        ))
+        .unwrap_or_default();
 
-    let identity = identity::identity_settings(&ctx, &raw.identity)?;
+    let identity = ctx.keep(identity::identity_settings(&ctx, &raw.identity));
 
     let mut policies = Policies::default();
+    // Policies that did not compile: routes naming them are not reported again.
+    let mut failed_policies = HashSet::new();
     for (name, section) in &raw.policies {
         let key = format!("policies.{name}");
-        let mut policy = compile_policy(&ctx, &key, name, section, &global_allow, &global_block)?;
-        if let Some(w) = &section.webhook {
-            if policy.identity.is_some() {
+        let compiled = (|| {
+            let mut policy =
+                compile_policy(&ctx, &key, name, section, &global_allow, &global_block)?;
+            if let Some(w) = &section.webhook {
+                if policy.identity.is_some() {
+                    return Err(ctx.invalid(
+                        format!("{key}.webhook"),
+                        "a webhook policy without facts, block, limits or bindings",
+                        "both",
+                    ));
+                }
+                policy.webhook = Some(webhook::webhook_rule(
+                    &ctx,
+                    &format!("{key}.webhook"),
+                    w,
+                    &mut warnings,
+                )?);
+            }
+            let compares_countries = policy
+                .identity
+                .as_ref()
+                .and_then(|i| i.risk.as_ref())
+                .is_some_and(|r| r.compares_countries());
+            if compares_countries && geo.is_none() {
                 return Err(ctx.invalid(
-                    format!("{key}.webhook"),
-                    "a webhook policy without facts, block, limits or bindings",
-                    "both",
+                    format!("{key}.risk"),
+                    "a [geoip] database to be configured for country_mismatch",
+                    "no [geoip] section",
                 ));
             }
-            policy.webhook = Some(webhook::webhook_rule(
-                &ctx,
-                &format!("{key}.webhook"),
-                w,
-                &mut warnings,
-            )?);
+            if policy.geofence.is_some() && geo.is_none() {
+                return Err(ctx.invalid(
+                    format!("{key}.geofence"),
+                    "a [geoip] database to be configured for a geofence",
+                    "no [geoip] section",
+                ));
+            }
+            Ok(policy)
+        })();
+        match compiled {
+            Ok(policy) => {
+                policies.push(policy);
+            }
+            Err(e) => {
+                ctx.report(e);
+                failed_policies.insert(name.as_str());
+            }
         }
-        let compares_countries = policy
-            .identity
-            .as_ref()
-            .and_then(|i| i.risk.as_ref())
-            .is_some_and(|r| r.compares_countries());
-        if compares_countries && geo.is_none() {
-            return Err(ctx.invalid(
-                format!("{key}.risk"),
-                "a [geoip] database to be configured for country_mismatch",
-                "no [geoip] section",
-            ));
-        }
-        if policy.geofence.is_some() && geo.is_none() {
-            return Err(ctx.invalid(
-                format!("{key}.geofence"),
-                "a [geoip] database to be configured for a geofence",
-                "no [geoip] section",
-            ));
-        }
-        policies.push(policy);
     }
 
-    let state = state_settings(&ctx, &raw.state)?;
-    if raw.identity.hash_key_env.is_none() && matches!(state.backend, StoreBackend::Redis { .. }) {
-        return Err(ctx.invalid(
+    let state = ctx.keep(state_settings(&ctx, &raw.state));
+    let memory_state = state
+        .as_ref()
+        .is_some_and(|s| s.backend == StoreBackend::Memory);
+    let redis_state = state
+        .as_ref()
+        .is_some_and(|s| matches!(s.backend, StoreBackend::Redis { .. }));
+    if raw.identity.hash_key_env.is_none() && redis_state {
+        ctx.report(ctx.invalid(
             "identity.hash_key_env",
             "a secret shared by every instance on the same Redis (their keys must agree)",
             "none",
@@ -208,14 +259,14 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
         && matches!(decision_log, LogTarget::File(_))
         && policies.iter().any(|(_, p)| p.identity.is_some())
     {
-        return Err(ctx.invalid(
+        ctx.report(ctx.invalid(
             "identity.hash_key_env",
             "a secret for the keyed identifier hashes, which a decision log file keeps as evidence",
             "none",
         ));
     }
     if raw.identity.hash_key_env.is_none()
-        && state.backend == StoreBackend::Memory
+        && memory_state
         && policies.iter().any(|(_, p)| p.identity.is_some())
     {
         warnings.push(format!(
@@ -234,60 +285,90 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
             )
         })
     };
-    let default_policy = lookup_policy("server.default_policy".into(), &raw.server.default_policy)?;
+    let default_policy = match failed_policies.contains(raw.server.default_policy.as_str()) {
+        true => None,
+        false => ctx.keep(lookup_policy(
+            "server.default_policy".into(),
+            &raw.server.default_policy,
+        )),
+    };
 
     let mut routes = Vec::new();
     let mut names = HashSet::new();
     for (i, r) in raw.routes.iter().enumerate() {
         let key = format!("routes[{i}]");
-        if r.name.is_empty() || r.name == "default" || !names.insert(r.name.clone()) {
-            return Err(ctx.invalid(
-                format!("{key}.name"),
-                "a unique route name other than \"default\"",
-                format!("{:?}", r.name),
-            ));
-        }
-        if r.paths.is_empty() {
-            return Err(ctx.invalid(format!("{key}.paths"), "at least one path pattern", "[]"));
-        }
-        let patterns = r
-            .paths
-            .iter()
-            .enumerate()
-            .map(|(j, p)| {
-                PathPattern::parse(p)
-                    .map_err(|why| ctx.invalid(format!("{key}.paths[{j}]"), &why, format!("{p:?}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let methods = r
-            .methods
-            .as_ref()
-            .map(|ms| {
-                ms.iter()
-                    .enumerate()
-                    .map(|(j, m)| {
-                        let upper = m.to_ascii_uppercase();
-                        http::Method::from_bytes(upper.as_bytes())
-                            .ok()
-                            .filter(|_| !upper.is_empty())
-                            .map(|_| upper)
-                            .ok_or_else(|| {
-                                ctx.invalid(
-                                    format!("{key}.methods[{j}]"),
-                                    "an HTTP method",
-                                    format!("{m:?}"),
-                                )
-                            })
+        let compiled = (|| -> Result<Option<Route>, ConfigError> {
+            if r.name.is_empty() || r.name == "default" || !names.insert(r.name.clone()) {
+                return Err(ctx.invalid(
+                    format!("{key}.name"),
+                    "a unique route name other than \"default\"",
+                    format!("{:?}", r.name),
+                ));
+            }
+            if r.paths.is_empty() {
+                return Err(ctx.invalid(format!("{key}.paths"), "at least one path pattern", "[]"));
+            }
+            let patterns = r
+                .paths
+                .iter()
+                .enumerate()
+                .map(|(j, p)| {
+                    PathPattern::parse(p).map_err(|why| {
+                        ctx.invalid(format!("{key}.paths[{j}]"), &why, format!("{p:?}"))
                     })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?;
-        routes.push(Route {
-            name: RouteName::new(&r.name),
-            methods,
-            patterns,
-            policy: lookup_policy(format!("{key}.policy"), &r.policy)?,
-        });
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let methods = r
+                .methods
+                .as_ref()
+                .map(|ms| {
+                    ms.iter()
+                        .enumerate()
+                        .map(|(j, m)| {
+                            let upper = m.to_ascii_uppercase();
+                            http::Method::from_bytes(upper.as_bytes())
+                                .ok()
+                                .filter(|_| !upper.is_empty())
+                                .map(|_| upper)
+                                .ok_or_else(|| {
+                                    ctx.invalid(
+                                        format!("{key}.methods[{j}]"),
+                                        "an HTTP method",
+                                        format!("{m:?}"),
+                                    )
+                                })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?;
+            if failed_policies.contains(r.policy.as_str()) {
+                return Ok(None);
+            }
+            let policy = lookup_policy(format!("{key}.policy"), &r.policy)?;
+            let upgrade = r.upgrade.unwrap_or(false);
+            let guarded = &policies[policy];
+            if upgrade && (guarded.identity.is_some() || guarded.webhook.is_some()) {
+                // After a 101 the bytes pass uninspected: a tunnel past every rule.
+                return Err(ctx.invalid(
+                    format!("{key}.upgrade"),
+                    "no upgrade on a route whose policy reads identity facts or verifies webhooks",
+                    "upgrade = true",
+                ));
+            }
+            Ok(Some(Route {
+                name: RouteName::new(&r.name),
+                methods,
+                patterns,
+                policy,
+                exact: r.exact.unwrap_or(false),
+                upgrade,
+            }))
+        })();
+        match compiled {
+            Ok(Some(route)) => routes.push(route),
+            Ok(None) => {}
+            Err(e) => ctx.report(e),
+        }
     }
 
     let upgrade_socket = raw.server.upgrade_socket.as_ref().map_or_else(
@@ -296,12 +377,34 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
     );
     // sun_path holds 108 bytes with its terminating zero.
     if upgrade_socket.as_os_str().len() > 100 {
-        return Err(ctx.invalid(
+        ctx.report(ctx.invalid(
             "server.upgrade_socket",
             "a path of at most 100 bytes (a Unix socket)",
             upgrade_socket.display(),
         ));
     }
+
+    let errors = ctx.errors.take();
+    let (
+        false,
+        Some(listeners),
+        Some(connections),
+        Some(upstream),
+        Some(identity),
+        Some(state),
+        Some(default_policy),
+    ) = (
+        !errors.is_empty(),
+        listeners,
+        connections,
+        upstream,
+        identity,
+        state,
+        default_policy,
+    )
+    else {
+        return Err(ConfigError::all(errors));
+    };
 
     let mut files = vec![ctx.file.clone()];
     files.extend(ctx.read.take());
@@ -309,6 +412,7 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
     files.dedup();
     Ok(Config {
         source: ctx.file.clone(),
+        digest: String::new(),
         files,
         listen: listeners.listen,
         threads,
@@ -319,11 +423,13 @@ pub(super) fn compile(raw: FileConfig, path: &Path) -> Result<Config, ConfigErro
             ms => Some(Duration::from_millis(ms.max(50))),
         },
         max_header_bytes,
+        keep_underscore_headers,
         connections,
         upstream,
         client_ip: ClientIpResolver::new(trusted, header),
         metrics_listen: listeners.metrics,
         metrics_tls: listeners.metrics_tls,
+        metrics_connections: listeners.metrics_connections,
         tls: listeners.tls,
         admin: listeners.admin,
         decision_log,
@@ -425,6 +531,25 @@ fn compile_policy(
         ],
     )?;
 
+    let fraud_blocks = match &section.fraud_blocks {
+        None => crate::core::policy::DEFAULT_FRAUD_BLOCKS.to_vec(),
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, fact)| {
+                KeyKind::parse(fact)
+                    .filter(|k| *k != KeyKind::Ip)
+                    .ok_or_else(|| {
+                        ctx.invalid(
+                            format!("{key}.fraud_blocks[{i}]"),
+                            "dni, email, phone, account or device (addresses go in ip_rules)",
+                            format!("{fact:?}"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+
     Ok(Policy {
         name: Arc::from(name),
         ip_allow,
@@ -436,6 +561,7 @@ fn compile_policy(
         webhook: None,
         mode,
         on_store_error,
+        fraud_blocks,
     })
 }
 
@@ -614,39 +740,75 @@ fn state_settings(ctx: &Ctx, section: &file::StateSection) -> Result<StateSettin
 }
 
 /// `[server]`'s limits on slow and numerous clients.
+/// A listener's connection limits as the file gives them.
+pub(super) struct LimitFields {
+    pub header_timeout_seconds: Option<u64>,
+    pub keepalive_timeout_seconds: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_address: Option<usize>,
+}
+
+/// The proxy's defaults: NGINX-like timeouts, room for a busy shop.
+const PROXY_LIMITS: (u64, u64, usize, usize) = (10, 60, 10_000, 100);
+/// The admin and metrics listeners' defaults: a few operators and one scraper.
+pub(super) const SMALL_LISTENER_LIMITS: (u64, u64, usize, usize) = (10, 30, 64, 16);
+
 fn connection_settings(
     ctx: &Ctx,
     server: &file::ServerSection,
 ) -> Result<ConnectionSettings, ConfigError> {
-    let header_timeout = server.header_timeout_seconds.unwrap_or(10);
+    connection_limits(
+        ctx,
+        "server",
+        LimitFields {
+            header_timeout_seconds: server.header_timeout_seconds,
+            keepalive_timeout_seconds: server.keepalive_timeout_seconds,
+            max_connections: server.max_connections,
+            max_connections_per_address: server.max_connections_per_address,
+        },
+        PROXY_LIMITS,
+    )
+}
+
+/// The limits of the listener whose table is `prefix`, with `defaults` (header timeout,
+/// keep-alive, connections, connections per address) for what the file leaves out.
+pub(super) fn connection_limits(
+    ctx: &Ctx,
+    prefix: &str,
+    fields: LimitFields,
+    (header_default, keepalive_default, max_default, per_address_default): (u64, u64, usize, usize),
+) -> Result<ConnectionSettings, ConfigError> {
+    let header_timeout = fields.header_timeout_seconds.unwrap_or(header_default);
     if !(1..=3600).contains(&header_timeout) {
         return Err(ctx.invalid(
-            "server.header_timeout_seconds",
+            format!("{prefix}.header_timeout_seconds"),
             "between 1 and 3600 seconds",
             header_timeout,
         ));
     }
-    let keepalive = server.keepalive_timeout_seconds.unwrap_or(60);
+    let keepalive = fields
+        .keepalive_timeout_seconds
+        .unwrap_or(keepalive_default);
     if keepalive > 3600 {
         return Err(ctx.invalid(
-            "server.keepalive_timeout_seconds",
+            format!("{prefix}.keepalive_timeout_seconds"),
             "at most 3600 seconds (0 turns keep-alive off)",
             keepalive,
         ));
     }
     let at_least_one = |key: &str, value: Option<usize>, default: usize| match value {
-        Some(0) => Err(ctx.invalid(key, "at least 1 connection", 0)),
+        Some(0) => Err(ctx.invalid(format!("{prefix}.{key}"), "at least 1 connection", 0)),
         Some(n) => Ok(n),
         None => Ok(default),
     };
     Ok(ConnectionSettings {
         header_timeout: Duration::from_secs(header_timeout),
         keepalive_timeout_seconds: (keepalive > 0).then_some(keepalive),
-        max_connections: at_least_one("server.max_connections", server.max_connections, 10_000)?,
+        max_connections: at_least_one("max_connections", fields.max_connections, max_default)?,
         max_connections_per_address: at_least_one(
-            "server.max_connections_per_address",
-            server.max_connections_per_address,
-            100,
+            "max_connections_per_address",
+            fields.max_connections_per_address,
+            per_address_default,
         )?,
     })
 }

@@ -145,18 +145,45 @@ fn ruc_check_digit_ok(ruc: &str) -> bool {
 /// Lower-case and trim an email and check its shape. With `fold_gmail`, Gmail addresses
 /// also lose the dots and `+tag` of their local part (Gmail delivers all of them to one
 /// mailbox), and googlemail.com becomes gmail.com.
+///
+/// Spellings that mail systems deliver to the same mailbox are brought to one: a
+/// `mailto:` prefix is dropped, comments (`fraud.ster(x)@gmail.com`) are removed and a
+/// quoted local part that needs no quotes (`"fraud.ster"@gmail.com`) is unquoted. What
+/// is left must be a dot-atom (RFC 5322 `atext` and single dots) at a domain of letters,
+/// digits and hyphens; anything else (quoted strings that need their quotes, backslashes,
+/// address literals) is refused rather than guessed at.
 pub fn email(text: &str, fold_gmail: bool) -> Option<String> {
-    let lower = text.trim().to_lowercase();
+    let mut lower = text.trim().to_lowercase();
+    if let Some(rest) = lower.strip_prefix("mailto:") {
+        lower = rest.to_string();
+    }
     if lower.len() > 254 || lower.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return None;
     }
-    let (local, domain) = lower.split_once('@')?;
+    if lower.contains(['(', ')']) {
+        lower = without_comments(&lower)?;
+    }
+    let (local, domain) = lower.rsplit_once('@')?;
+    let local = match local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
+        Some(quoted) => quoted,
+        None => local,
+    };
     let domain_ok = domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
-        && !domain.contains('@');
-    if local.is_empty() || local.len() > 64 || !domain_ok {
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && local.split('.').all(|atom| {
+            !atom.is_empty()
+                && atom
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c))
+        });
+    if !local_ok || !domain_ok {
         return None;
     }
     if fold_gmail && (domain == "gmail.com" || domain == "googlemail.com") {
@@ -166,7 +193,23 @@ pub fn email(text: &str, fold_gmail: bool) -> Option<String> {
         }
         return Some(format!("{base}@gmail.com"));
     }
-    Some(lower)
+    Some(format!("{local}@{domain}"))
+}
+
+/// `text` without its `(comments)`; `None` if they nest or do not close.
+fn without_comments(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut open = false;
+    for c in text.chars() {
+        match (c, open) {
+            ('(', false) => open = true,
+            (')', true) => open = false,
+            ('(' | ')', _) => return None,
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    (!open).then_some(out)
 }
 
 /// A phone number in E.164 (`+51987654321`). Numbers without a country code are read as
@@ -315,6 +358,39 @@ mod tests {
             "a@.pe",
         ] {
             assert_eq!(email(bad, false), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn spellings_of_one_mailbox_are_one_email() {
+        for spelling in [
+            "fraud.ster@gmail.com",
+            "mailto:fraud.ster@gmail.com",
+            "MAILTO:Fraud.Ster@Gmail.com",
+            "\"fraud.ster\"@gmail.com",
+            "fraud.ster(x)@gmail.com",
+            "(note)fraud.ster@gmail.com",
+            "fraud.ster@(comment)gmail.com",
+        ] {
+            assert_eq!(
+                email(spelling, false).as_deref(),
+                Some("fraud.ster@gmail.com"),
+                "{spelling}"
+            );
+        }
+        for refused in [
+            "\"fraud ster\"@gmail.com",
+            "\"fraud\\\"ster\"@gmail.com",
+            "\"fraud@ster\"@gmail.com",
+            "fraud..ster@gmail.com",
+            ".fraud@gmail.com",
+            "fraud(a(b))@gmail.com",
+            "fraud(x@gmail.com",
+            "fraud@[192.0.2.1]",
+            "fraud@gmail.com?subject=x",
+            "fraud@-gmail.com",
+        ] {
+            assert_eq!(email(refused, false), None, "{refused}");
         }
     }
 

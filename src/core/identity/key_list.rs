@@ -158,6 +158,8 @@ impl KeyHashes {
 #[derive(Clone)]
 pub struct KeyHasher {
     mac: Hmac<Sha256>,
+    /// A keyed hash of a fixed label: which key this is, without giving it away.
+    key_id: [u8; 8],
 }
 
 impl std::fmt::Debug for KeyHasher {
@@ -168,9 +170,20 @@ impl std::fmt::Debug for KeyHasher {
 
 impl KeyHasher {
     pub fn new(secret: &[u8]) -> Self {
-        Self {
+        let mut hasher = Self {
             mac: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length"),
-        }
+            key_id: [0; 8],
+        };
+        let digest = hasher.hex_digest_labelled("garita key id", "");
+        hasher.key_id.copy_from_slice(&digest[..8]);
+        hasher
+    }
+
+    /// Eight hex digits that name the key (a keyed hash of a fixed label): every decision
+    /// line carries it, so that a replay under another key is told it cannot match the
+    /// log's hashes instead of reporting changes.
+    pub fn key_id(&self) -> &str {
+        std::str::from_utf8(&self.key_id).unwrap_or("")
     }
 
     /// A fresh random secret: hashes then differ between runs.

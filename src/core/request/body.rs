@@ -26,6 +26,13 @@ pub enum BodyError {
     TooDeep,
     /// A selector found an object or array where a single value was expected.
     NotScalar(String),
+    /// An object has no member named as a selector reads but one that differs only in
+    /// case: a backend that matches keys case-insensitively (Go's `encoding/json`) reads it.
+    KeyCase(String),
+    /// The query string has a parameter named like a body field a selector reads: a
+    /// backend that merges query and body parameters (Rails `params`, PHP `$_REQUEST`)
+    /// may read that one instead.
+    AmbiguousParameter(String),
 }
 
 impl BodyError {
@@ -37,6 +44,8 @@ impl BodyError {
             BodyError::DuplicateKey(_) => "duplicate_key",
             BodyError::TooDeep => "body_too_deep",
             BodyError::NotScalar(_) => "malformed_field",
+            BodyError::KeyCase(_) => "ambiguous_key",
+            BodyError::AmbiguousParameter(_) => "ambiguous_parameter",
         }
     }
 }
@@ -46,6 +55,12 @@ impl fmt::Display for BodyError {
         match self {
             BodyError::DuplicateKey(k) => write!(f, "duplicate key {k:?}"),
             BodyError::NotScalar(s) => write!(f, "{s} is not a single value"),
+            BodyError::KeyCase(k) => {
+                write!(f, "key {k:?} differs from a selected key only in case")
+            }
+            BodyError::AmbiguousParameter(p) => {
+                write!(f, "query parameter {p:?} is named like a body field")
+            }
             other => f.write_str(other.code()),
         }
     }
@@ -120,7 +135,36 @@ impl JsonPointer {
         }
     }
 
+    /// What the pointer selects in `value`, refusing an object where another member's key
+    /// equals the token under case folding (a repeat to a backend that folds, as Go's
+    /// `encoding/json` does: the last of them wins there), or where only such a member
+    /// exists.
+    fn lookup<'v, 'a>(
+        &self,
+        value: &'v JsonValue<'a>,
+    ) -> Result<Option<&'v JsonValue<'a>>, BodyError> {
+        let mut at = value;
+        for token in &self.tokens {
+            let next = match at {
+                JsonValue::Object(members) => folded_member(members, token)?,
+                JsonValue::Array(items) => array_index(token).and_then(|i| items.get(i)),
+                _ => None,
+            };
+            match next {
+                Some(v) => at = v,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(at))
+    }
+
+    /// The last token: the field name a backend that merges parameters would read.
+    pub fn field_name(&self) -> Option<&str> {
+        self.tokens.last().map(String::as_str)
+    }
+
     /// What the pointer points at in `value`, as `serde_json::Value::pointer` finds it.
+    #[cfg(test)]
     fn find<'v, 'a>(&self, value: &'v JsonValue<'a>) -> Option<&'v JsonValue<'a>> {
         self.tokens.iter().try_fold(value, |at, token| match at {
             JsonValue::Object(_) => at.member(token),
@@ -128,6 +172,48 @@ impl JsonPointer {
             _ => None,
         })
     }
+}
+
+/// The member of `members` named `token`; an error if another member's key folds to it.
+fn folded_member<'v, 'a>(
+    members: &'v [(Cow<'a, str>, JsonValue<'a>)],
+    token: &str,
+) -> Result<Option<&'v JsonValue<'a>>, BodyError> {
+    let mut exact = None;
+    let mut variant = None;
+    for (key, value) in members {
+        if key == token {
+            exact = Some(value);
+        } else if folds_to(key, token) {
+            if variant.is_some() {
+                return Err(BodyError::DuplicateKey(token.to_string()));
+            }
+            variant = Some(key);
+        }
+    }
+    match (exact, variant) {
+        (Some(_), Some(_)) => Err(BodyError::DuplicateKey(token.to_string())),
+        (None, Some(key)) => Err(BodyError::KeyCase(key.to_string())),
+        (found, None) => Ok(found),
+    }
+}
+
+/// Whether `key` equals `token` under case folding. Besides ASCII, two characters fold
+/// to ASCII letters in Unicode's simple folding, which Go's `bytes.EqualFold` uses: the
+/// Kelvin sign (to `k`) and the long s (to `s`).
+fn folds_to(key: &str, token: &str) -> bool {
+    if key.len() == token.len() && key.eq_ignore_ascii_case(token) {
+        return true;
+    }
+    if key.is_ascii() {
+        return false;
+    }
+    let fold = |c: char| match c {
+        '\u{212A}' => 'k',
+        '\u{017F}' => 's',
+        c => c.to_ascii_lowercase(),
+    };
+    key.chars().map(fold).eq(token.chars().map(fold))
 }
 
 /// An array index token: digits, without a leading zero unless it is "0".
@@ -139,6 +225,40 @@ fn array_index(token: &str) -> Option<usize> {
         return None;
     }
     token.parse().ok()
+}
+
+/// What kind of scalar a selector found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarKind {
+    /// Text: a JSON string, a form field, a header or a query parameter.
+    Text,
+    /// A JSON number that is a whole number, given as that integer's digits
+    /// (`11223344.0` and `1.1223344e7` are `11223344`).
+    WholeNumber,
+    /// Any other JSON number (`120.5`), as written in the shortest form that reads back.
+    Fraction,
+    /// `true` or `false`.
+    Bool,
+}
+
+/// The largest whole number a double holds exactly (2^53): beyond it a JSON number has
+/// already been rounded, by garita's reader and by any backend that reads doubles.
+const EXACT_WHOLE: f64 = 9_007_199_254_740_992.0;
+
+/// The text of a JSON number and whether it is whole. Integers are read exactly; a number
+/// with a fraction or an exponent is read as a double (as most backends read it), whole
+/// when it has no fractional part and is within 2^53, so that `11223344.0` is the integer
+/// `11223344` and never `112233440`.
+fn number_text(n: &serde_json::Number) -> (String, ScalarKind) {
+    if n.is_u64() || n.is_i64() {
+        return (n.to_string(), ScalarKind::WholeNumber);
+    }
+    match n.as_f64() {
+        Some(v) if v.fract() == 0.0 && v.abs() <= EXACT_WHOLE => {
+            (format!("{v:.0}"), ScalarKind::WholeNumber)
+        }
+        _ => (n.to_string(), ScalarKind::Fraction),
+    }
 }
 
 /// Where a fact is read from.
@@ -197,18 +317,31 @@ impl Selector {
         headers: &http::HeaderMap,
         query: Option<&str>,
     ) -> Result<Option<String>, BodyError> {
+        Ok(self
+            .select_scalar(body, headers, query)?
+            .map(|(text, _)| text))
+    }
+
+    /// [`Selector::select`], with what kind of scalar the value was: a fact that is an
+    /// identifier must not be a fractional number, whose dot is no separator.
+    pub fn select_scalar(
+        &self,
+        body: &ParsedBody,
+        headers: &http::HeaderMap,
+        query: Option<&str>,
+    ) -> Result<Option<(String, ScalarKind)>, BodyError> {
         let single = |mut values: Vec<String>, name: &str| match values.len() {
             0 => Ok(None),
-            1 => Ok(values.pop()),
+            1 => Ok(values.pop().map(|v| (v, ScalarKind::Text))),
             _ => Err(BodyError::DuplicateKey(name.to_string())),
         };
         match self {
             Selector::JsonPointer(pointer) => match body {
-                ParsedBody::Json(value) => match pointer.find(value) {
+                ParsedBody::Json(value) => match pointer.lookup(value)? {
                     None | Some(JsonValue::Null) => Ok(None),
-                    Some(JsonValue::String(s)) => Ok(Some(s.to_string())),
-                    Some(JsonValue::Number(n)) => Ok(Some(n.to_string())),
-                    Some(JsonValue::Bool(b)) => Ok(Some(b.to_string())),
+                    Some(JsonValue::String(s)) => Ok(Some((s.to_string(), ScalarKind::Text))),
+                    Some(JsonValue::Number(n)) => Ok(Some(number_text(n))),
+                    Some(JsonValue::Bool(b)) => Ok(Some((b.to_string(), ScalarKind::Bool))),
                     Some(_) => Err(BodyError::NotScalar(self.describe())),
                 },
                 _ => Ok(None),
@@ -243,6 +376,16 @@ impl Selector {
                     .collect();
                 single(values, name)
             }
+        }
+    }
+
+    /// The name a backend that merges query and body parameters would know this body
+    /// field by (a JSON pointer's last token, a form field); `None` for headers and query.
+    pub fn body_field_name(&self) -> Option<&str> {
+        match self {
+            Selector::JsonPointer(p) => p.field_name(),
+            Selector::Form(name) => Some(name),
+            Selector::Header(_) | Selector::Query(_) => None,
         }
     }
 }
@@ -379,6 +522,76 @@ mod tests {
         assert_eq!(sel("form:dni"), Ok(Some("4567 8912".into())));
         assert_eq!(sel("form:email"), Ok(Some("ana@example.pe".into())));
         assert_eq!(sel("form:tag"), Err(BodyError::DuplicateKey("tag".into())));
+    }
+
+    #[test]
+    fn a_key_that_folds_to_a_selected_key_is_a_repeat() {
+        let sel = |json: &str, pointer: &str| {
+            let body = parse(JSON, json.as_bytes(), BodyKind::Json).unwrap();
+            Selector::parse(pointer)
+                .unwrap()
+                .select(&body, &http::HeaderMap::new(), None)
+        };
+        let dni = "json:/userDocumentNumber";
+        assert_eq!(
+            sel(
+                r#"{"userDocumentNumber":"1","USERDOCUMENTNUMBER":"2"}"#,
+                dni
+            ),
+            Err(BodyError::DuplicateKey("userDocumentNumber".into()))
+        );
+        assert_eq!(
+            sel(r#"{"USERDOCUMENTNUMBER":"2"}"#, dni),
+            Err(BodyError::KeyCase("USERDOCUMENTNUMBER".into()))
+        );
+        // The Kelvin sign and the long s fold to ASCII letters in Go's EqualFold.
+        assert_eq!(
+            sel("{\"\u{212A}ey\":\"2\",\"key\":\"1\"}", "json:/key"),
+            Err(BodyError::DuplicateKey("key".into()))
+        );
+        assert_eq!(
+            sel("{\"\u{017F}ig\":\"2\"}", "json:/sig"),
+            Err(BodyError::KeyCase("\u{017F}ig".into()))
+        );
+        // Along the path too; keys no selector reads may differ in case freely.
+        assert_eq!(
+            sel(
+                r#"{"data":{"cip":"1"},"DATA":{"cip":"2"}}"#,
+                "json:/data/cip"
+            ),
+            Err(BodyError::DuplicateKey("data".into()))
+        );
+        assert_eq!(
+            sel(r#"{"userDocumentNumber":"1","note":"a","NOTE":"b"}"#, dni),
+            Ok(Some("1".into()))
+        );
+    }
+
+    #[test]
+    fn json_numbers_are_read_by_their_value() {
+        let scalar = |json: &str| {
+            let body = parse(JSON, json.as_bytes(), BodyKind::Json).unwrap();
+            Selector::parse("json:/n")
+                .unwrap()
+                .select_scalar(&body, &http::HeaderMap::new(), None)
+                .unwrap()
+                .unwrap()
+        };
+        let whole = |t: &str| (t.to_string(), ScalarKind::WholeNumber);
+        assert_eq!(scalar(r#"{"n":11223344}"#), whole("11223344"));
+        assert_eq!(scalar(r#"{"n":11223344.0}"#), whole("11223344"));
+        assert_eq!(scalar(r#"{"n":1.1223344e7}"#), whole("11223344"));
+        assert_eq!(scalar(r#"{"n":112233440E-1}"#), whole("11223344"));
+        assert_eq!(scalar(r#"{"n":-5.0}"#), whole("-5"));
+        assert_eq!(
+            scalar(r#"{"n":11223344.5}"#),
+            ("11223344.5".to_string(), ScalarKind::Fraction)
+        );
+        assert_eq!(scalar(r#"{"n":1e300}"#).1, ScalarKind::Fraction);
+        assert_eq!(
+            scalar(r#"{"n":"11223344.0"}"#),
+            ("11223344.0".to_string(), ScalarKind::Text)
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use crate::core::identity::document::{self, Document, DocumentError, DocumentKind};
 use crate::core::money::{Amount, Currency};
 use crate::core::net::geo::CountryCode;
-use crate::core::request::body::{BodyError, BodyKind, ParsedBody, Selector};
+use crate::core::request::body::{BodyError, BodyKind, ParsedBody, ScalarKind, Selector};
 
 /// The facts limits and lists can be keyed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,6 +72,9 @@ pub struct FactSelectors {
     pub billing_country: Option<Selector>,
     /// Fold Gmail dots and `+tags` before counting and matching emails.
     pub fold_gmail: bool,
+    /// Let a query parameter be named like a body field a selector reads (refused by
+    /// default: see [`extract`]).
+    pub query_may_name_body_fields: bool,
 }
 
 impl FactSelectors {
@@ -206,6 +209,28 @@ pub fn ip_key(addr: std::net::IpAddr) -> String {
 
 const MAX_ID_LEN: usize = 128;
 
+/// Refuse a query parameter named like a body field a selector reads (ASCII case
+/// folded): a backend that merges the two (Rails `params`, PHP `$_REQUEST`) may read it
+/// instead of the body field garita judged. Rails also reads `a[b]` as the field `b`
+/// inside `a`, so bracketed names are compared by their last part.
+fn refuse_body_fields_in_query(selectors: &FactSelectors, query: &str) -> Result<(), BodyError> {
+    for (name, _) in form_urlencoded::parse(query.as_bytes()) {
+        let last = name
+            .rsplit('[')
+            .next()
+            .unwrap_or(&name)
+            .trim_end_matches(']');
+        let named = selectors
+            .all()
+            .filter_map(Selector::body_field_name)
+            .any(|field| field.eq_ignore_ascii_case(last) || field.eq_ignore_ascii_case(&name));
+        if named {
+            return Err(BodyError::AmbiguousParameter(name.into_owned()));
+        }
+    }
+    Ok(())
+}
+
 /// Read and normalise the facts of one request.
 pub fn extract(
     selectors: &FactSelectors,
@@ -213,25 +238,40 @@ pub fn extract(
     headers: &http::HeaderMap,
     query: Option<&str>,
 ) -> Result<IdentityFacts, BodyError> {
-    let read = |s: &Option<Selector>| -> Result<Option<String>, BodyError> {
+    let read_scalar = |s: &Option<Selector>| -> Result<Option<(String, ScalarKind)>, BodyError> {
         match s {
             Some(s) => Ok(s
-                .select(body, headers, query)?
-                .filter(|v| !v.trim().is_empty())),
+                .select_scalar(body, headers, query)?
+                .filter(|(v, _)| !v.trim().is_empty())),
             None => Ok(None),
         }
     };
+    let read = |s: &Option<Selector>| -> Result<Option<String>, BodyError> {
+        Ok(read_scalar(s)?.map(|(text, _)| text))
+    };
     let mut facts = IdentityFacts::default();
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        if !selectors.query_may_name_body_fields {
+            refuse_body_fields_in_query(selectors, query)?;
+        }
+    }
 
     if selectors.dni.is_some() {
-        match (read(&selectors.dni)?, read(&selectors.dni_type)?) {
+        match (read_scalar(&selectors.dni)?, read(&selectors.dni_type)?) {
             (None, _) => facts.problems.push(FactProblem::MissingDocument),
-            (Some(number), kind_text) => {
+            (Some((number, scalar)), kind_text) => {
                 let kind = match kind_text {
                     None => Ok(DocumentKind::Dni),
                     Some(t) => DocumentKind::parse(&t).ok_or(DocumentError::UnknownType),
                 };
-                match kind.and_then(|k| document::document(k, &number)) {
+                // A JSON number is a document only as a whole number of its own digits:
+                // `11223344.0` is 11223344, never the 112233440 its dot dropped would be.
+                let number = match scalar {
+                    ScalarKind::Text => Ok(number),
+                    ScalarKind::WholeNumber if !number.starts_with('-') => Ok(number),
+                    _ => Err(DocumentError::BadFormat),
+                };
+                match kind.and_then(|k| number.and_then(|n| document::document(k, &n))) {
                     Ok(doc) => facts.document = Some(doc),
                     Err(e) => facts.problems.push(FactProblem::InvalidDocument(e)),
                 }
@@ -244,8 +284,13 @@ pub fn extract(
             None => facts.problems.push(FactProblem::InvalidEmail),
         }
     }
-    if let Some(text) = read(&selectors.phone)? {
-        match document::phone(&text) {
+    if let Some((text, scalar)) = read_scalar(&selectors.phone)? {
+        let phone = match scalar {
+            ScalarKind::Text => document::phone(&text),
+            ScalarKind::WholeNumber if !text.starts_with('-') => document::phone(&text),
+            _ => None,
+        };
+        match phone {
             Some(p) => facts.phone = Some(p),
             None => facts.problems.push(FactProblem::InvalidPhone),
         }
@@ -254,9 +299,12 @@ pub fn extract(
         (&selectors.account, &mut facts.account, KeyKind::Account),
         (&selectors.device, &mut facts.device, KeyKind::Device),
     ] {
-        if let Some(text) = read(selector)? {
+        if let Some((text, scalar)) = read_scalar(selector)? {
             let trimmed = text.trim();
-            if trimmed.len() > MAX_ID_LEN || trimmed.chars().any(char::is_control) {
+            if trimmed.len() > MAX_ID_LEN
+                || trimmed.chars().any(char::is_control)
+                || matches!(scalar, ScalarKind::Fraction)
+            {
                 facts.problems.push(FactProblem::InvalidKey(kind));
             } else {
                 *slot = Some(trimmed.to_string());
@@ -312,6 +360,7 @@ mod tests {
             default_currency: None,
             billing_country: s("json:/billingCountry"),
             fold_gmail: true,
+            query_may_name_body_fields: false,
         }
     }
 

@@ -18,6 +18,10 @@
 //!   labelled as plain. NGINX answers such codings with 501, and so does garita;
 //! - a request head larger than the configured bound: it only costs memory at every hop, and
 //!   backends cut long heads at different sizes.
+//!
+//! [`asks_upgrade`] tells a request that asks to switch protocols (`Upgrade`, or
+//! `Connection: upgrade`): after a backend's 101 the bytes pass as a tunnel nobody
+//! inspects, so only routes that say so may upgrade.
 
 use crate::core::decision::Reason;
 use http::HeaderMap;
@@ -68,10 +72,33 @@ pub fn check(
     Ok(())
 }
 
+/// Whether a request asks to upgrade the connection: an `Upgrade` header, or an
+/// `upgrade` token in `Connection`.
+pub fn asks_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(http::header::UPGRADE)
+        || headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    #[test]
+    fn upgrades_are_told_by_either_header() {
+        assert!(asks_upgrade(&repeated("upgrade", &["websocket"])));
+        assert!(asks_upgrade(&repeated(
+            "connection",
+            &["keep-alive, Upgrade"]
+        )));
+        assert!(asks_upgrade(&repeated("connection", &["close", "UPGRADE"])));
+        assert!(!asks_upgrade(&repeated("connection", &["keep-alive"])));
+        assert!(!asks_upgrade(&HeaderMap::new()));
+    }
 
     /// A head with header `name` once per value, in order.
     fn repeated(name: &'static str, values: &[&str]) -> HeaderMap {

@@ -10,6 +10,10 @@
 //! What cannot be normalised without guessing is refused: bad percent escapes, something
 //! that is still percent-encoded after one decoding (a backend that decodes twice would see
 //! another path), control characters, invalid UTF-8, and `..` climbing above the root.
+//! So are spellings lenient backends read as another path than garita would match: an
+//! encoded `#` or `?` (a backend that decodes before splitting cuts the path there), any
+//! whitespace, a last segment that is `.` or `..` (resolved against what, depends on the
+//! backend), and a segment ending in a dot (Windows and IIS drop trailing dots).
 
 use std::fmt;
 
@@ -21,6 +25,9 @@ pub enum PathError {
     ControlCharacter,
     InvalidUtf8,
     EscapesRoot,
+    EncodedDelimiter,
+    Whitespace,
+    TrailingDot,
 }
 
 impl PathError {
@@ -32,6 +39,11 @@ impl PathError {
             PathError::ControlCharacter => "the path contains a control character",
             PathError::InvalidUtf8 => "the path does not decode to UTF-8",
             PathError::EscapesRoot => "the path climbs above the root with '..'",
+            PathError::EncodedDelimiter => "the path has an encoded '#' or '?'",
+            PathError::Whitespace => "the path contains whitespace",
+            PathError::TrailingDot => {
+                "the path ends in a '.' or '..' segment, or a segment ends in '.'"
+            }
         }
     }
 }
@@ -57,9 +69,20 @@ pub fn normalize(raw: &str) -> Result<String, PathError> {
     if text.chars().any(char::is_control) {
         return Err(PathError::ControlCharacter);
     }
+    if text.contains(['#', '?']) {
+        return Err(PathError::EncodedDelimiter);
+    }
+    if text.chars().any(char::is_whitespace) {
+        return Err(PathError::Whitespace);
+    }
     let mut segments: Vec<&str> = Vec::new();
-    for segment in text.split(['/', '\\']) {
+    let mut raw_segments = text.split(['/', '\\']).peekable();
+    while let Some(segment) = raw_segments.next() {
         let segment = segment.split(';').next().unwrap_or("");
+        let last = raw_segments.peek().is_none();
+        if segment.ends_with('.') && (last || !matches!(segment, "." | "..")) {
+            return Err(PathError::TrailingDot);
+        }
         match segment {
             "" | "." => {}
             ".." => {
@@ -154,9 +177,31 @@ mod tests {
     }
 
     #[test]
+    fn spellings_a_lenient_backend_reads_otherwise_are_refused() {
+        for (raw, error) in [
+            ("/v1/cips%20", PathError::Whitespace),
+            ("/v1/ci%09ps", PathError::ControlCharacter),
+            ("/v1/cips%23", PathError::EncodedDelimiter),
+            ("/v1/cips%3f", PathError::EncodedDelimiter),
+            ("/v1/cips%3Fx=1", PathError::EncodedDelimiter),
+            ("/v1/cips%2e", PathError::TrailingDot),
+            ("/v1/cips.", PathError::TrailingDot),
+            ("/v1/cips/..", PathError::TrailingDot),
+            ("/v1/cips/.", PathError::TrailingDot),
+            ("/v1/cips/%2e%2e", PathError::TrailingDot),
+            ("/v1/cips/..;x", PathError::TrailingDot),
+            ("/v1/cips../x", PathError::TrailingDot),
+        ] {
+            assert_eq!(normalize(raw), Err(error), "{raw}");
+        }
+        // Dot segments inside the path are resolved as before.
+        assert_eq!(normalize("/x/./v1/../v1/cips").as_deref(), Ok("/x/v1/cips"));
+    }
+
+    #[test]
     fn root_and_utf8_survive() {
         assert_eq!(normalize("/").as_deref(), Ok("/"));
-        assert_eq!(normalize("/a/..").as_deref(), Ok("/"));
+        assert_eq!(normalize("/a/../b").as_deref(), Ok("/b"));
         assert_eq!(normalize("/pag%C3%A1").as_deref(), Ok("/pagá"));
     }
 }

@@ -11,6 +11,11 @@
 //! segment may be `**` (any number of segments, none included): `/v1/cips`,
 //! `/v1/orders/*/pay`, `/checkout/**`. Patterns are normalised like request paths, so they
 //! are case-insensitive too.
+//!
+//! A route also matches its path with a format suffix on the last segment
+//! (`/v1/cips.json`, `/v1/cips.xml`): Rails routes `(.:format)` and Spring's suffix
+//! matching serve those from the same action, so they must be judged by the same policy.
+//! A route that says `exact = true` matches only the path itself.
 
 use crate::core::request::path;
 use std::sync::Arc;
@@ -97,18 +102,32 @@ impl PathPattern {
         })
     }
 
-    /// `normalized` must come from [`path::normalize`].
-    pub fn matches(&self, normalized: &str) -> bool {
-        let mut parts = normalized.split('/').filter(|s| !s.is_empty());
+    /// `normalized` must come from [`path::normalize`]. With `format_suffix`, the
+    /// request's last segment may carry a format suffix (`cips.json` for `cips`).
+    pub fn matches(&self, normalized: &str, format_suffix: bool) -> bool {
+        let mut parts = normalized.split('/').filter(|s| !s.is_empty()).peekable();
         for segment in &self.segments {
-            match (segment, parts.next()) {
+            let got = parts.next();
+            let last = parts.peek().is_none();
+            match (segment, got) {
                 (Segment::Literal(want), Some(got)) if want == got => {}
+                (Segment::Literal(want), Some(got))
+                    if format_suffix && last && without_format(got) == Some(want.as_str()) => {}
                 (Segment::AnyOne, Some(_)) => {}
                 _ => return false,
             }
         }
         self.open_ended || parts.next().is_none()
     }
+}
+
+/// `cips` for `cips.json`: a segment without its format suffix (a dot and 1 to 10
+/// letters or digits, as Rails' `:format` and Spring's suffixes read it).
+fn without_format(segment: &str) -> Option<&str> {
+    let (stem, format) = segment.rsplit_once('.')?;
+    let is_format =
+        (1..=10).contains(&format.len()) && format.bytes().all(|b| b.is_ascii_alphanumeric());
+    (is_format && !stem.is_empty()).then_some(stem)
 }
 
 impl std::fmt::Display for PathPattern {
@@ -124,6 +143,10 @@ pub struct Route {
     pub methods: Option<Vec<String>>,
     pub patterns: Vec<PathPattern>,
     pub policy: PolicyId,
+    /// Match only the paths themselves, not their format-suffixed spellings.
+    pub exact: bool,
+    /// Let requests on this route upgrade the connection (WebSocket); refused otherwise.
+    pub upgrade: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +161,8 @@ pub struct RouteTable {
 pub struct RouteMatch {
     pub name: RouteName,
     pub policy: PolicyId,
+    /// The route lets the connection be upgraded.
+    pub upgrade: bool,
 }
 
 /// The path belongs to routes that do not take the request's method.
@@ -160,7 +185,9 @@ impl Route {
     }
 
     fn matches_path(&self, normalized_path: &str) -> bool {
-        self.patterns.iter().any(|p| p.matches(normalized_path))
+        self.patterns
+            .iter()
+            .any(|p| p.matches(normalized_path, !self.exact))
     }
 }
 
@@ -197,12 +224,14 @@ impl RouteTable {
             return Ok(RouteMatch {
                 name: self.default_name.clone(),
                 policy: self.default_policy,
+                upgrade: false,
             });
         };
         if let Some(route) = on_path.find(|r| r.takes(method)) {
             return Ok(RouteMatch {
                 name: route.name.clone(),
                 policy: route.policy,
+                upgrade: route.upgrade,
             });
         }
         Err(MethodNotAllowed {
@@ -258,12 +287,15 @@ mod tests {
                 .map(|p| PathPattern::parse(p).unwrap())
                 .collect(),
             policy,
+            exact: name == "exact",
+            upgrade: false,
         };
         RouteTable::new(
             vec![
                 route("cips", Some(&["POST"]), &["/v1/cips"], id(1)),
                 route("pay", None, &["/v1/orders/*/pay"], id(2)),
                 route("checkout", None, &["/checkout/**"], id(3)),
+                route("exact", None, &["/v1/exact"], id(4)),
             ],
             id(0),
         )
@@ -305,6 +337,24 @@ mod tests {
     }
 
     #[test]
+    fn format_suffixes_land_on_the_route_unless_it_is_exact() {
+        for raw in ["/v1/cips.json", "/v1/CIPS.XML", "/v1/cips.json/"] {
+            assert_eq!(select("post", raw), ("cips".into(), id(1)), "{raw}");
+        }
+        assert_eq!(
+            select("GET", "/v1/orders/7/pay.json"),
+            ("pay".into(), id(2))
+        );
+        assert_eq!(select("GET", "/checkout.json"), ("checkout".into(), id(3)));
+        assert_eq!(select("GET", "/v1/exact"), ("exact".into(), id(4)));
+        assert_eq!(select("GET", "/v1/exact.json"), ("default".into(), id(0)));
+        // Only a format: one dot and letters or digits, on the last segment.
+        assert_eq!(select("POST", "/v1/cips.json/x"), ("default".into(), id(0)));
+        assert_eq!(select("POST", "/v1/cips.js-on"), ("default".into(), id(0)));
+        assert_eq!(select("POST", "/v1/cipsjson"), ("default".into(), id(0)));
+    }
+
+    #[test]
     fn a_path_belongs_to_its_routes_whatever_the_method() {
         for method in ["PUT", "PATCH", "DELETE", "GET", "HEAD", "OPTIONS", "BREW"] {
             let refused = table()
@@ -322,6 +372,8 @@ mod tests {
             methods: Some(methods.iter().map(|s| s.to_string()).collect()),
             patterns: vec![PathPattern::parse("/v1/orders/*").unwrap()],
             policy,
+            exact: false,
+            upgrade: false,
         };
         let t = RouteTable::new(
             vec![

@@ -261,6 +261,7 @@ mod tests {
             webhook: None,
             mode: Mode::Enforce,
             on_store_error: crate::core::policy::OnStoreError::Closed,
+            fraud_blocks: crate::core::policy::DEFAULT_FRAUD_BLOCKS.to_vec(),
         }
     }
 

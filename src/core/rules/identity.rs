@@ -292,7 +292,7 @@ impl IdentityPlan {
         };
         // A resolution confirmed these as fraud: refused whatever the list action.
         if let Some(blocked) = answer.blocked.and_then(|i| store.blocks.get(i)) {
-            return done(Decision::deny(Reason::KeyBlocked(blocked.fact)));
+            return done(Decision::deny(Reason::RuntimeBlocked(blocked.fact)));
         }
         if let Err(denied) =
             quotas::conclude_rates(&mut decision, &answer.rates, &rate_meta, &policy)

@@ -7,9 +7,13 @@
 //!   and the next request carrying it is refused on every instance sharing the store.
 //!   Answers 201 with the hashes added (200 if all were there already).
 //! - `DELETE /admin/blocks/{fact}/{hash}` lifts one (404 if it was not there).
+//! - `DELETE /admin/blocks` with `{"fact":"dni","value":"12345678"}` lifts the blocks of a
+//!   value given in clear, hashed as `POST` hashes it (the value travels in the body, not
+//!   the path, so that it stays out of access logs).
 //!
-//! The value itself is never stored, logged or echoed: only its keyed hash. Addresses
-//! are blocked in the config's `ip_rules` lists, which a reload applies.
+//! The value itself is never stored, logged or echoed: only its keyed hash. A block's
+//! `reason` is the operator's free text, kept and shown verbatim: write no identifier in
+//! it. Addresses are blocked in the config's `ip_rules` lists, which a reload applies.
 
 use super::{body_of, error, json, AdminApp, Reply};
 use crate::core::request::facts::KeyKind;
@@ -113,19 +117,50 @@ impl AdminApp {
         )
     }
 
-    pub(super) async fn remove_block(
+    /// `DELETE /admin/blocks` with a fact and a value in clear: every hash of the value.
+    pub(super) async fn remove_block_by_value(
         &self,
+        session: &mut ServerSession,
         served: &Served,
-        fact: &str,
-        hash: &str,
         by: &str,
     ) -> Reply {
-        let Some(kind) = identity_kind(fact) else {
+        const EXPECTED: &str =
+            "expected {\"fact\":\"dni|email|phone|account|device\",\"value\":\"...\"}";
+        let body = match body_of::<super::FactValue>(session, EXPECTED).await {
+            Ok(body) => body,
+            Err(reply) => return reply,
+        };
+        let Some(kind) = identity_kind(&body.fact) else {
             return error(400, "fact must be dni, email, phone, account or device");
         };
-        if hash.is_empty() || !hash.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return error(400, "expected /admin/blocks/{fact}/{hash}");
+        let hashes = match hashes_of(&served.config, kind, &body.value, &served.runtime.hasher) {
+            Ok(hashes) => hashes,
+            Err(_) => return error(400, &format!("not a valid {}", kind.as_str())),
+        };
+        let mut removed = Vec::new();
+        for hash in hashes {
+            match self.unblock(served, kind, &hash, by).await {
+                Ok(true) => {
+                    removed.push(serde_json::json!({ "fact": kind.as_str(), "hash": hash }))
+                }
+                Ok(false) => {}
+                Err(reply) => return reply,
+            }
         }
+        if removed.is_empty() {
+            return error(404, "not_blocked");
+        }
+        json(200, &serde_json::json!({ "removed": removed }))
+    }
+
+    /// Lift one block, audited; whether it was there, or the 503 to answer.
+    async fn unblock(
+        &self,
+        served: &Served,
+        kind: KeyKind,
+        hash: &str,
+        by: &str,
+    ) -> Result<bool, Reply> {
         match served
             .admin(served.runtime.store.unblock(kind.as_str(), hash))
             .await
@@ -140,13 +175,33 @@ impl AdminApp {
                         reason: None,
                     },
                 );
-                json(
-                    200,
-                    &serde_json::json!({ "removed": { "fact": kind.as_str(), "hash": hash } }),
-                )
+                Ok(true)
             }
+            Ok(false) => Ok(false),
+            Err(_) => Err(error(503, "store_unavailable")),
+        }
+    }
+
+    pub(super) async fn remove_block(
+        &self,
+        served: &Served,
+        fact: &str,
+        hash: &str,
+        by: &str,
+    ) -> Reply {
+        let Some(kind) = identity_kind(fact) else {
+            return error(400, "fact must be dni, email, phone, account or device");
+        };
+        if hash.is_empty() || !hash.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return error(400, "expected /admin/blocks/{fact}/{hash}");
+        }
+        match self.unblock(served, kind, hash, by).await {
+            Ok(true) => json(
+                200,
+                &serde_json::json!({ "removed": [{ "fact": kind.as_str(), "hash": hash }] }),
+            ),
             Ok(false) => error(404, "not_blocked"),
-            Err(_) => error(503, "store_unavailable"),
+            Err(reply) => reply,
         }
     }
 }

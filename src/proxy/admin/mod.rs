@@ -9,15 +9,18 @@
 //!   at least one upstream is up (503 and which part is not, otherwise).
 //! - `GET /admin/reviews[?all=true]`, `POST /admin/reviews/{id}`: the review queue
 //!   ([`reviews`]).
-//! - `GET /admin/blocks`, `POST /admin/blocks`, `DELETE /admin/blocks/{fact}/{hash}`: the
-//!   runtime block list ([`blocks`]).
+//! - `GET /admin/blocks`, `POST /admin/blocks`, `DELETE /admin/blocks/{fact}/{hash}`,
+//!   `DELETE /admin/blocks` (by value): the runtime block list ([`blocks`]).
 //! - `GET /admin/keys/{fact}/{value}`: what the state holds for one identity, address or
 //!   webhook event ([`state`]).
 //! - `POST /admin/reload`: read the config again ([`state`]).
+//! - `POST /admin/quotas/reset`: one identity's quota counters start again ([`state`]).
+//! - `GET /admin/status`: what `garita status` shows ([`status`]).
 
 mod blocks;
 mod reviews;
 mod state;
+mod status;
 
 use super::reload::Serving;
 use crate::config::AdminToken;
@@ -31,7 +34,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 /// Admin request bodies are a few hundred bytes of JSON.
-const MAX_BODY: usize = 4096;
+pub const MAX_BODY: usize = 4096;
 
 pub struct AdminApp {
     serving: Arc<Serving>,
@@ -109,6 +112,14 @@ async fn body_of<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|_| error(400, expected))
 }
 
+/// A `{"fact":"...","value":"..."}` body: an identity named in clear (never echoed).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FactValue {
+    fact: String,
+    value: String,
+}
+
 /// A path segment as sent, percent-decoded (an email's `+` and `@` may come encoded).
 fn segment(text: &str) -> Option<String> {
     percent_encoding::percent_decode_str(text)
@@ -155,7 +166,9 @@ impl ServeHttp for AdminApp {
         match (method.as_str(), parts.as_slice()) {
             ("GET", ["healthz"]) => json(200, &serde_json::json!({ "status": "ok" })),
             ("GET", ["readyz"]) => self.ready(&served).await,
+            ("GET", ["status"]) => self.status(&served).await,
             ("POST", ["reload"]) => self.reload(&by).await,
+            ("POST", ["quotas", "reset"]) => self.reset_quota(session, &served, &by).await,
             ("GET", ["keys", fact, value]) => match segment(value) {
                 Some(value) => self.keys(&served, fact, &value).await,
                 None => error(400, "expected /admin/keys/{fact}/{value}"),
@@ -170,11 +183,14 @@ impl ServeHttp for AdminApp {
             ("GET", ["blocks"]) => self.list_blocks(&served).await,
             ("POST", ["blocks"]) => self.add_block(session, &served, &by).await,
             ("DELETE", ["blocks", fact, hash]) => self.remove_block(&served, fact, hash, &by).await,
+            ("DELETE", ["blocks"]) => self.remove_block_by_value(session, &served, &by).await,
             (
                 _,
                 ["healthz"]
                 | ["readyz"]
+                | ["status"]
                 | ["reload"]
+                | ["quotas", ..]
                 | ["keys", ..]
                 | ["reviews", ..]
                 | ["blocks", ..],

@@ -7,14 +7,16 @@
 //!   or `event` for a webhook's event id): every record the store holds for it, found by
 //!   normalising and hashing the value as the rules do. Counters with their counts,
 //!   bindings with how many members (as keyed hashes), replay records, shared rates and
-//!   block entries; for an event, also the keyed hash the decision log names it by. The
-//!   value is not echoed back.
+//!   block entries; and the keyed hash the decision log names the value by (`log_hash`;
+//!   `log_hashes` when policies hash an email two ways; none for an address, which the
+//!   log writes as it is). The value is not echoed back.
 //! - `POST /admin/reload`: read the config file again; 200 with the settings that wait for
 //!   a restart, or 422 with why the new config was refused (the running one stays).
 
 use super::{error, json, AdminApp, Reply};
+use crate::core::request::facts::KeyKind;
 use crate::proxy::served::Served;
-use crate::state::identity_keys::key_prefixes;
+use crate::state::identity_keys::{hashes_of, key_prefixes};
 use crate::state::store::Held;
 use serde_json::{json, Value};
 
@@ -97,10 +99,19 @@ impl AdminApp {
                 "unknown fact or invalid value: dni, email, phone, account, device, ip or event",
             ),
         };
-        // How the decision log names an event (its keyed hash), to find its lines.
-        let log_hash = (fact == "event").then(|| {
-            String::from_utf8_lossy(&served.runtime.hasher.hash_event(value)).into_owned()
-        });
+        // How the decision log names the value (its keyed hash), to find its lines: an
+        // event's, or an identity's (an email may have two, folded and not, when policies
+        // differ). Addresses are logged as they are.
+        let log_hashes: Vec<String> = match KeyKind::parse(fact) {
+            None if fact == "event" => {
+                vec![String::from_utf8_lossy(&served.runtime.hasher.hash_event(value)).into_owned()]
+            }
+            Some(kind) if kind != KeyKind::Ip => {
+                hashes_of(&served.config, kind, value, &served.runtime.hasher).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        let log_hash = log_hashes.first().cloned();
         match served.admin(served.runtime.store.inspect(&prefixes)).await {
             Ok(held) => json(
                 200,
@@ -108,6 +119,7 @@ impl AdminApp {
                     "fact": fact,
                     "store": served.runtime.store.backend(),
                     "log_hash": log_hash,
+                    "log_hashes": log_hashes,
                     "held": held.iter().map(held_json).collect::<Vec<_>>(),
                 }),
             ),
@@ -115,29 +127,70 @@ impl AdminApp {
         }
     }
 
+    /// `POST /admin/quotas/reset` with `{"fact":"dni","value":"..."}`: the identity's quota
+    /// counters and shared rates start again, on every policy (a support action, audited
+    /// with the fact and how many counters went; never the value).
+    pub(super) async fn reset_quota(
+        &self,
+        session: &mut pingora::protocols::http::ServerSession,
+        served: &Served,
+        by: &str,
+    ) -> Reply {
+        const EXPECTED: &str =
+            "expected {\"fact\":\"dni|email|phone|account|device|ip\",\"value\":\"...\"}";
+        let body = match super::body_of::<super::FactValue>(session, EXPECTED).await {
+            Ok(body) => body,
+            Err(reply) => return reply,
+        };
+        let prefixes: Vec<String> = match key_prefixes(
+            &served.config,
+            &body.fact,
+            &body.value,
+            &served.runtime.hasher,
+        ) {
+            Ok(prefixes) if body.fact != "event" => prefixes
+                .into_iter()
+                .filter(|p| p.starts_with("q:") || p.starts_with("r:"))
+                .collect(),
+            _ => {
+                return error(
+                    400,
+                    "unknown fact or invalid value: dni, email, phone, account, device or ip",
+                )
+            }
+        };
+        match served
+            .admin(served.runtime.store.reset_counters(&prefixes))
+            .await
+        {
+            Ok(gone) => {
+                self.audit(
+                    "quota_reset",
+                    by,
+                    json!({ "fact": body.fact, "counters": gone.len() }),
+                );
+                json(200, &json!({ "fact": body.fact, "reset": gone.len() }))
+            }
+            Err(_) => error(503, "store_unavailable"),
+        }
+    }
+
     pub(super) async fn reload(&self, by: &str) -> Reply {
         let serving = self.serving.clone();
-        let trigger = format!("POST /admin/reload by {by}");
-        let outcome = tokio::task::spawn_blocking(move || serving.reload(&trigger)).await;
+        let by_name = by.to_string();
+        let outcome =
+            tokio::task::spawn_blocking(move || serving.reload("POST /admin/reload", &by_name))
+                .await;
+        // The reload itself wrote the audit line.
         match outcome {
-            Ok(Ok(reloaded)) => {
-                self.audit(
-                    "config_reloaded",
-                    by,
-                    json!({ "restart_needed": reloaded.restart_needed }),
-                );
-                json(
-                    200,
-                    &json!({ "reloaded": true, "restart_needed": reloaded.restart_needed }),
-                )
-            }
-            Ok(Err(e)) => {
-                self.audit("config_reload_failed", by, json!({ "why": e.to_string() }));
-                json(
-                    422,
-                    &json!({ "error": "reload_failed", "why": e.to_string() }),
-                )
-            }
+            Ok(Ok(reloaded)) => json(
+                200,
+                &json!({ "reloaded": true, "restart_needed": reloaded.restart_needed }),
+            ),
+            Ok(Err(e)) => json(
+                422,
+                &json!({ "error": "reload_failed", "why": e.to_string() }),
+            ),
             Err(_) => error(500, "reload_panicked"),
         }
     }

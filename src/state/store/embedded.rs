@@ -107,12 +107,7 @@ pub struct EmbeddedStore {
 
 impl Drop for EmbeddedStore {
     fn drop(&mut self) {
-        if let Ok(mut jobs) = self.jobs.lock() {
-            jobs.take();
-        }
-        if let Some(writer) = self.writer.lock().ok().and_then(|mut w| w.take()) {
-            let _ = writer.join();
-        }
+        self.stop_writer();
     }
 }
 
@@ -123,9 +118,26 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 impl EmbeddedStore {
     /// Open (or create) the database at `path`, load what has not expired by `now`, and
     /// start the writer.
+    ///
+    /// A file not closed cleanly (a crash, `kill -9`) is repaired by redb as it opens, which
+    /// takes time on a large file: that is logged with how long it took. Everything
+    /// committed before the crash is there; counters written behind may lack their last
+    /// interval.
     pub fn open(path: &Path, now: i64, flush_interval: Duration) -> Result<Self, StoreError> {
-        let mut db = Database::create(path)
+        let repaired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let started = Instant::now();
+        let noted = repaired.clone();
+        let mut db = Database::builder()
+            .set_repair_callback(move |_| noted.store(true, std::sync::atomic::Ordering::Relaxed))
+            .create(path)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        if repaired.load(std::sync::atomic::Ordering::Relaxed) {
+            log::warn!(
+                "state file {} was not closed cleanly (a crash or kill -9): repaired in {} ms",
+                path.display(),
+                started.elapsed().as_millis()
+            );
+        }
         // Give back the space of what expired while we were away.
         let _ = db.compact();
         let (maps, hash_key) = load(&db, now)?;
@@ -173,6 +185,17 @@ impl EmbeddedStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Stop the writer after it has written back what is dirty, and close the file
+    /// cleanly, so that the next start needs no repair. Calls after this fail.
+    fn stop_writer(&self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        if let Some(writer) = self.writer.lock().ok().and_then(|mut w| w.take()) {
+            let _ = writer.join();
+        }
     }
 
     /// The secret of the keyed identifier hashes kept in the file.
@@ -276,6 +299,10 @@ impl Store for EmbeddedStore {
         Ok(self.lock()?.maps.len())
     }
 
+    fn close(&self) {
+        self.stop_writer();
+    }
+
     async fn flush(&self) -> Result<(), StoreError> {
         let (ack, done) = oneshot::channel();
         self.send(Job::Flush { ack })?;
@@ -350,6 +377,26 @@ impl Store for EmbeddedStore {
         Ok(self.lock()?.maps.inspect(prefixes))
     }
 
+    async fn reset_counters(&self, prefixes: &[String]) -> Result<Vec<String>, StoreError> {
+        let gone = {
+            let mut inner = self.lock()?;
+            let gone = inner.maps.reset_counters(prefixes);
+            for key in &gone {
+                inner.dirty.counters.remove(key);
+            }
+            gone
+        };
+        // Shared rates are never written to the file; forgetting the rest is enough.
+        self.send(Job::Forget {
+            counters: gone.clone(),
+            bindings: Vec::new(),
+            replays: Vec::new(),
+            reviews: Vec::new(),
+        })?;
+        self.flush().await?;
+        Ok(gone)
+    }
+
     /// Answers while the writer runs: a store whose writer stopped cannot keep anything.
     async fn ping(&self) -> Result<(), StoreError> {
         self.flush().await
@@ -370,7 +417,9 @@ pub fn inspect_file(
     };
     match redb::ReadOnlyDatabase::open(path) {
         Ok(db) => read_held(&db, prefixes),
-        Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+        // Held by a running garita, or left by a crash (a read-only open cannot repair):
+        // a copy is read, repaired if it must be, and the file itself is left alone.
+        Err(redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::RepairAborted) => {
             let dir = tempfile::tempdir().map_err(|e| unreadable(&e))?;
             let copy = dir.path().join("copy.redb");
             std::fs::copy(path, &copy).map_err(|e| unreadable(&e))?;

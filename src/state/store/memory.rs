@@ -222,6 +222,24 @@ impl Maps {
     }
 
     /// What is held under any of `prefixes`, by kind and then key.
+    /// Drop the counters and shared rates under any of `prefixes`; the keys dropped.
+    pub(super) fn reset_counters(&mut self, prefixes: &[String]) -> Vec<String> {
+        let wanted = |key: &str| prefixes.iter().any(|p| key.starts_with(p.as_str()));
+        let mut gone: Vec<String> = self
+            .counters
+            .keys()
+            .chain(self.rates.keys())
+            .filter(|k| wanted(k))
+            .cloned()
+            .collect();
+        for key in &gone {
+            self.counters.remove(key);
+            self.rates.remove(key);
+        }
+        gone.sort();
+        gone
+    }
+
     pub(super) fn inspect(&self, prefixes: &[String]) -> Vec<Held> {
         let wanted = |key: &str| prefixes.iter().any(|p| key.starts_with(p.as_str()));
         let mut held = Vec::new();
@@ -427,6 +445,10 @@ impl Store for MemoryStore {
 
     async fn inspect(&self, prefixes: &[String]) -> Result<Vec<Held>, StoreError> {
         Ok(self.lock()?.inspect(prefixes))
+    }
+
+    async fn reset_counters(&self, prefixes: &[String]) -> Result<Vec<String>, StoreError> {
+        Ok(self.lock()?.reset_counters(prefixes))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -133,6 +133,10 @@ pub trait Store: Send + Sync {
         Ok(())
     }
 
+    /// Write out whatever is held back and let go of the store's files, closed cleanly:
+    /// the last call at a graceful stop (it blocks until the writing is done).
+    fn close(&self) {}
+
     /// Add a request forwarded for review to the queue; durable before it returns, where
     /// the store is durable at all.
     async fn add_review(&self, review: &Review) -> Result<(), StoreError>;
@@ -160,6 +164,10 @@ pub trait Store: Send + Sync {
 
     /// What is held under any of `prefixes` (for `GET /admin/keys`).
     async fn inspect(&self, prefixes: &[String]) -> Result<Vec<Held>, StoreError>;
+
+    /// Forget the counters and shared rates under any of `prefixes` (a support action:
+    /// one identity's quotas start again); the keys forgotten.
+    async fn reset_counters(&self, prefixes: &[String]) -> Result<Vec<String>, StoreError>;
 
     /// Whether the store answers at all (for `GET /admin/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

@@ -688,6 +688,18 @@ impl Store for RedisStore {
         self.inspect_keys(prefixes).await
     }
 
+    async fn reset_counters(&self, prefixes: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut gone = Vec::new();
+        for prefix in prefixes {
+            for full in self.scan(prefix).await? {
+                let _: i64 = self.query(redis::cmd("DEL").arg(&full).clone()).await?;
+                gone.push(full[self.prefix.len()..].to_string());
+            }
+        }
+        gone.sort();
+        Ok(gone)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let _: String = self.query(redis::cmd("PING").clone()).await?;
         Ok(())

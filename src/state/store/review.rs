@@ -3,9 +3,9 @@
 //!
 //! A record holds what a reviewer needs and nothing in clear: the request id (the backend
 //! saw it as `X-Request-Id`), when, which route and policy, the request's identity keys as
-//! keyed hashes, the amount, the reasons and the score. Resolving one as `fraud` puts its
-//! identity keys (not its address: addresses are shared) on the store's block list in the
-//! same step, so the next request with any of them is refused on every instance sharing
+//! keyed hashes, the amount, the reasons and the score. Resolving one as `fraud` puts the
+//! identity keys the resolution names (its policy's `fraud_blocks`, never the address:
+//! addresses are shared) on the store's block list in the same step, so the next request with any of them is refused on every instance sharing
 //! the store. Records are kept for [`KEEP_SECONDS`] after the request, resolved or not.
 
 use serde::{Deserialize, Serialize};
@@ -78,6 +78,10 @@ pub struct Resolution {
     /// Who resolved it (the admin token's name).
     pub by: String,
     pub at: i64,
+    /// For fraud: the facts whose keys go on the block list (the policy's
+    /// `fraud_blocks`, or fewer if the resolution narrowed them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<String>,
 }
 
 /// What resolving a review did.
@@ -102,6 +106,7 @@ pub(super) fn resolve(
     let blocked = match resolution.outcome {
         Outcome::Fraud => review
             .identity_keys()
+            .filter(|(fact, _)| resolution.blocks.iter().any(|b| b == fact))
             .map(|(fact, hash)| super::Block {
                 fact: fact.to_string(),
                 hash: hash.to_string(),
