@@ -46,7 +46,10 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("--fill") {
         fill(Path::new(&args[2]), args[3].parse().unwrap());
     }
-    let keys: u64 = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
+    let keys: u64 = args
+        .get(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.redb");
     let started = Instant::now();
@@ -64,7 +67,10 @@ fn main() {
     let timed = |what: &str| {
         let started = Instant::now();
         let store = EmbeddedStore::open(&path, 0, Duration::from_secs(3600)).expect("open");
-        println!("open after {what}: {:.2} s", started.elapsed().as_secs_f64());
+        println!(
+            "open after {what}: {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
         store.close();
     };
     timed("a crash (repair)");
