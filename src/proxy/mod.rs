@@ -290,9 +290,6 @@ impl GaritaProxy {
     }
 }
 
-/// Answer locally. The connection is closed after the answer unless `reusable` says the
-/// next request on it can be found: the body was read to its end (or there was none) and
-/// the head's framing was not in doubt.
 /// An error once the exchange with the upstream has outlasted `upstream.total_timeout_ms`:
 /// a backend that keeps sending its body a little at a time is cut off (the client's
 /// connection is closed; a head that completes too late gets 504). Checked when the head
@@ -310,6 +307,9 @@ fn past_deadline(ctx: &RequestCtx) -> Result<()> {
     }
 }
 
+/// Answer locally. The connection is closed after the answer unless `reusable` says the
+/// next request on it can be found: the body was read to its end (or there was none) and
+/// the head's framing was not in doubt.
 async fn send_local(session: &mut Session, reply: LocalResponse, reusable: bool) -> Result<()> {
     let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + 2))?;
     for (name, value) in reply.headers {

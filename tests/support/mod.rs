@@ -251,13 +251,13 @@ impl GatewayBuilder {
         self
     }
 
-    /// Point the gateway at a port where nothing listens.
     /// List a dead upstream before the live backend.
     pub fn dead_neighbour(mut self) -> Self {
         self.dead_neighbour = true;
         self
     }
 
+    /// Point the gateway at a port where nothing listens.
     pub fn dead_upstream(mut self) -> Self {
         self.dead_upstream = true;
         self
