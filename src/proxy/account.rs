@@ -134,7 +134,7 @@ pub(super) async fn account(
         upstream_status: ctx.upstream_status,
         event: ctx.event.as_ref().and_then(|h| std::str::from_utf8(h).ok()),
         upstream: ctx.upstream.as_ref().map(|u| u.addr),
-        upstream_error: ctx.upstream_error,
+        upstream_error: ctx.upstream_error.map(|f| f.code()),
         dropped_headers: ctx.dropped_headers.as_deref(),
         duration_ms: (ctx.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
     };

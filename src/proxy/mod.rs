@@ -15,6 +15,7 @@ mod account;
 pub mod admin;
 mod body;
 pub mod connection;
+mod failure;
 pub mod health_check;
 mod housekeeping;
 mod limited_http;
@@ -46,7 +47,7 @@ use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
-use pingora::{Error, ErrorSource, ErrorType, Result};
+use pingora::{Error, ErrorType, Result};
 use response::LocalResponse;
 use served::Served;
 use std::sync::Arc;
@@ -107,9 +108,8 @@ pub struct RequestCtx {
     upstream: Option<Arc<Upstream>>,
     /// When the exchange with the upstream must be over (`upstream.total_timeout_ms`).
     upstream_deadline: Option<Instant>,
-    /// Why the upstream did not answer, for the log: `upstream_unavailable`,
-    /// `upstream_timeout`.
-    upstream_error: Option<&'static str>,
+    /// Why the upstream did not answer, for the log.
+    upstream_error: Option<failure::Failure>,
 }
 
 impl GaritaProxy {
@@ -629,30 +629,12 @@ impl ProxyHttp for GaritaProxy {
     where
         Self::CTX: Send + Sync,
     {
-        let (code, reason) = match e.etype() {
-            ErrorType::HTTPStatus(code) => (*code, "http_error"),
-            // A backend that took longer than `read_timeout_ms` (or to accept) is a
-            // timeout, not a fault: 504, as NGINX answers.
-            ErrorType::ReadTimedout | ErrorType::ConnectTimedout
-                if e.esource() == &ErrorSource::Upstream =>
-            {
-                (504, "upstream_timeout")
-            }
-            _ => match e.esource() {
-                ErrorSource::Upstream => (502, "upstream_unavailable"),
-                ErrorSource::Downstream => match e.etype() {
-                    ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => {
-                        (0, "client_gone")
-                    }
-                    _ => (400, "malformed_request"),
-                },
-                ErrorSource::Internal | ErrorSource::Unset => (500, "internal_error"),
-            },
-        };
-        if e.esource() == &ErrorSource::Upstream {
-            ctx.upstream_error = Some(reason);
+        let failure = failure::Failure::of(e);
+        let (code, reason) = (failure.status(), failure.code());
+        if failure.is_upstream() {
+            ctx.upstream_error = Some(failure);
             if let Some(upstream) = &ctx.upstream {
-                if reason == "upstream_timeout" {
+                if failure == failure::Failure::UpstreamTimeout {
                     upstream.request_failed(ctx.served.config.upstream.max_fails, "timed out");
                 }
             }
