@@ -1,6 +1,8 @@
 //! The decision core stays pure: nothing under `src/core/` may use Pingora, tokio, or the
 //! layers built on top of it (state, proxy, observe, config, cli). The core decides from
-//! facts and plans what the store should do; it never waits on I/O itself.
+//! facts and plans what the store should do; it never waits on I/O itself. And the layers
+//! above it import downwards only where the design says: `observe` never reaches up into
+//! `proxy` (the proxy hands it taps).
 
 use std::path::{Path, PathBuf};
 
@@ -71,4 +73,35 @@ fn the_core_never_awaits() {
             file.display()
         );
     }
+}
+
+/// The lines of the Rust files under `src/DIR` that name any of `words` outside comments.
+fn offences(dir: &str, words: &[&str]) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir),
+        &mut files,
+    );
+    assert!(!files.is_empty(), "src/{dir} has files");
+    let mut out = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if words.iter().any(|w| code.contains(w)) {
+                out.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn observe_does_not_reach_up_into_the_proxy() {
+    let found = offences("observe", &["crate::proxy", "crate::cli"]);
+    assert!(
+        found.is_empty(),
+        "observe imports from above:\n{}",
+        found.join("\n")
+    );
 }

@@ -306,10 +306,11 @@ fn print_or_fail(result: Result<String, String>) -> ExitCode {
 /// The `garita` command line.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::observe::process_log::init(match &cli.command {
+    let format = match &cli.command {
         Command::Run { log_format, .. } => *log_format,
         _ => LogFormat::Text,
-    });
+    };
+    crate::observe::process_log::init(format, crate::proxy::log_taps());
     match cli.command {
         Command::Check { config } => match Config::load(&config) {
             Ok(c) => {

@@ -3,21 +3,37 @@
 //!
 //! It is `env_logger` (filtered by `RUST_LOG`: by default garita's own notices, such as
 //! reloads, and everyone's warnings; text, or one JSON object a line for a log shipper
-//! with `--log-format json`) with one addition: every
-//! record is first shown to [`refused::spot`](crate::proxy::refused::spot), which is how
-//! requests Pingora refuses before garita's phases run are still logged and counted; and
-//! Pingora's error reports of connections garita itself closed for a slow request head
-//! are left out (they are counted, and an attack would make one line per connection). That
-//! is why the log crate's global level is at least `debug` whatever `RUST_LOG` says: records
-//! below the filter reach this logger, are offered to the spotter and dropped, a compare or
-//! two each.
+//! with `--log-format json`) with one addition: [`Taps`] the proxy layer hands in. Every
+//! record is first shown to its `spot` (the proxy's, which is how requests Pingora refuses
+//! before garita's phases run are still logged and counted), and those its `leave_out`
+//! names are not written (Pingora's error reports of connections garita itself closed for
+//! a slow request head: they are counted, and an attack would make one line per
+//! connection). That is why the log crate's global level is at least `debug` whatever
+//! `RUST_LOG` says: records below the filter reach this logger, are offered to the spotter
+//! and dropped, a compare or two each. The proxy's taps come from outside so that this
+//! layer does not reach up into the proxy's.
 
-use crate::proxy::{connection, refused};
 use log::{LevelFilter, Log, Metadata, Record};
+
+/// What another layer wants of every record: to see it, and to leave some out.
+#[derive(Clone, Copy)]
+pub struct Taps {
+    pub spot: fn(&Record<'_>),
+    pub leave_out: fn(&Record<'_>) -> bool,
+}
+
+impl Taps {
+    /// No taps: every record is written as the filter says.
+    pub const NONE: Taps = Taps {
+        spot: |_| {},
+        leave_out: |_| false,
+    };
+}
 
 struct ProcessLog {
     inner: env_logger::Logger,
     inner_max: LevelFilter,
+    taps: Taps,
 }
 
 impl Log for ProcessLog {
@@ -26,8 +42,8 @@ impl Log for ProcessLog {
     }
 
     fn log(&self, record: &Record<'_>) {
-        refused::spot(record);
-        if connection::is_own_timeout(record) {
+        (self.taps.spot)(record);
+        if (self.taps.leave_out)(record) {
             return;
         }
         if record.level() <= self.inner_max && self.inner.matches(record) {
@@ -51,8 +67,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// Install the process logger; later calls do nothing.
-pub fn init(format: LogFormat) {
+/// Install the process logger with `taps`; later calls do nothing.
+pub fn init(format: LogFormat, taps: Taps) {
     let mut builder = env_logger::Builder::from_env(
         env_logger::Env::default().default_filter_or("warn,garita=info"),
     );
@@ -70,7 +86,13 @@ pub fn init(format: LogFormat) {
     }
     let inner = builder.build();
     let inner_max = inner.filter();
-    if log::set_boxed_logger(Box::new(ProcessLog { inner, inner_max })).is_ok() {
+    if log::set_boxed_logger(Box::new(ProcessLog {
+        inner,
+        inner_max,
+        taps,
+    }))
+    .is_ok()
+    {
         log::set_max_level(inner_max.max(LevelFilter::Debug));
     }
 }

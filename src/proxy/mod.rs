@@ -66,6 +66,16 @@ pub const DUPLICATE_HEADER: &str = "x-garita-duplicate";
 const TUNNEL_REFUSED_ALLOW: std::borrow::Cow<'static, str> =
     std::borrow::Cow::Borrowed("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
 
+/// What the proxy wants of garita's own log: to spot the request heads Pingora refuses
+/// ([`refused::spot`]), and to leave out Pingora's reports of connections garita closed
+/// for a slow head ([`connection::is_own_timeout`]).
+pub fn log_taps() -> crate::observe::process_log::Taps {
+    crate::observe::process_log::Taps {
+        spot: refused::spot,
+        leave_out: connection::is_own_timeout,
+    }
+}
+
 pub struct GaritaProxy {
     serving: Arc<reload::Serving>,
     metrics: Arc<Metrics>,
