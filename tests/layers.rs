@@ -2,7 +2,8 @@
 //! layers built on top of it (state, proxy, observe, config, cli). The core decides from
 //! facts and plans what the store should do; it never waits on I/O itself. And the layers
 //! above it import downwards only where the design says: `observe` never reaches up into
-//! `proxy` (the proxy hands it taps).
+//! `proxy` (the proxy hands it taps), and `config` is plain data that imports no runtime
+//! layer (`state`, `proxy`, `observe`, `cli`).
 
 use std::path::{Path, PathBuf};
 
@@ -102,6 +103,24 @@ fn observe_does_not_reach_up_into_the_proxy() {
     assert!(
         found.is_empty(),
         "observe imports from above:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn config_is_plain_data_and_imports_no_runtime_layer() {
+    let found = offences(
+        "config",
+        &[
+            "crate::state",
+            "crate::proxy",
+            "crate::observe",
+            "crate::cli",
+        ],
+    );
+    assert!(
+        found.is_empty(),
+        "config imports a runtime layer:\n{}",
         found.join("\n")
     );
 }

@@ -26,7 +26,6 @@ use crate::core::policy::{OnStoreError, Policies, Policy};
 use crate::core::request::client_ip::ClientIpResolver;
 use crate::core::request::facts::KeyKind;
 use crate::core::request::route::{PathPattern, Route, RouteName, RouteTable};
-use crate::state::geoip::CountryDb;
 use std::collections::HashSet;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -148,8 +147,9 @@ fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
         None => None,
         Some(g) => {
             let full = ctx.resolve(&g.database);
-            // Opened here only to check it; the runtime opens it for serving.
-            let db = ctx.keep(CountryDb::open(&full).map_err(|e| {
+            // Checked here by its metadata alone (memory-mapped: only those pages are
+            // read); the runtime opens it for serving.
+            let db = ctx.keep(maxminddb::Reader::open_mmap(&full).map_err(|e| {
                 ctx.invalid(
                     "geoip.database",
                     "a readable MaxMind DB (.mmdb) file",
@@ -158,7 +158,7 @@ fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
             }));
             Some(GeoIpSettings {
                 path: full,
-                database_type: db.map_or_else(String::new, |db| db.database_type().to_string()),
+                database_type: db.map_or_else(String::new, |db| db.metadata.database_type.clone()),
             })
         }
     };
