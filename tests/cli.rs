@@ -504,12 +504,25 @@ fn shell_words(line: &str) -> Vec<String> {
     words
 }
 
+/// A child process killed if the test ends before it was waited for (a failed assertion
+/// must not leave a gateway running).
+struct Running(Option<std::process::Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Start `garita ARGS` in another directory and read its output up to the line that
 /// starts with `until`: the decision log it names and its curl hints.
 fn start_with_hints(
     args: &[&str],
     until: &str,
-) -> (std::process::Child, Option<std::path::PathBuf>, Vec<String>) {
+) -> (Running, Option<std::path::PathBuf>, Vec<String>) {
     use std::io::BufRead;
     let elsewhere = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(garita_bin())
@@ -535,7 +548,7 @@ fn start_with_hints(
         }
     }
     std::thread::spawn(move || lines.for_each(drop));
-    (child, log, hints)
+    (Running(Some(child)), log, hints)
 }
 
 /// Run each hint as printed (`... http://ADDR/PATH    # STATUS: what it shows`) and
@@ -573,7 +586,9 @@ fn run_hints(hints: &[String]) {
 }
 
 /// Ctrl-C: the process stops cleanly and its temporary directory goes with it.
-fn interrupt_and_check_cleanup(mut child: std::process::Child, log: &std::path::Path) {
+fn interrupt_and_check_cleanup(mut running: Running, log: &std::path::Path) {
+    // Kept in `running` throughout: a failed assertion here still stops it.
+    let child = running.0.as_mut().expect("a running child");
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
