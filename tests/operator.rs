@@ -396,20 +396,13 @@ fn logs_export_takes_today_yesterday_and_a_number_of_days() {
     assert_eq!(order(&gw, "45678912", "987654321", "10.00").status, 200);
     gw.wait_for_decisions(1);
     let log = gw.path("decisions.jsonl");
+    let export = |range: &[&str]| {
+        let mut args = vec!["logs", "export", "--log", log.to_str().unwrap()];
+        args.extend_from_slice(range);
+        run(support::garita_bin(), &args, &[], None)
+    };
     for from in ["today", "7d", "1d"] {
-        let out = run(
-            support::garita_bin(),
-            &[
-                "logs",
-                "export",
-                "--log",
-                log.to_str().unwrap(),
-                "--from",
-                from,
-            ],
-            &[],
-            None,
-        );
+        let out = export(&["--from", from]);
         assert!(out.success, "{from}: {}", out.text());
         assert!(
             out.stdout.contains("\"route\":\"cips\""),
@@ -417,40 +410,14 @@ fn logs_export_takes_today_yesterday_and_a_number_of_days() {
             out.stdout
         );
     }
-    let yesterday = run(
-        support::garita_bin(),
-        &[
-            "logs",
-            "export",
-            "--log",
-            log.to_str().unwrap(),
-            "--from",
-            "yesterday",
-            "--to",
-            "yesterday",
-        ],
-        &[],
-        None,
-    );
+    let yesterday = export(&["--from", "yesterday", "--to", "yesterday"]);
     assert!(yesterday.success, "{}", yesterday.text());
     assert!(
         !yesterday.stdout.contains("\"route\""),
         "{}",
         yesterday.stdout
     );
-    let bad = run(
-        support::garita_bin(),
-        &[
-            "logs",
-            "export",
-            "--log",
-            log.to_str().unwrap(),
-            "--from",
-            "last week",
-        ],
-        &[],
-        None,
-    );
+    let bad = export(&["--from", "last week"]);
     assert!(!bad.success && bad.text().contains("7d"), "{}", bad.text());
 }
 

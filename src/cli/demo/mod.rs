@@ -39,17 +39,16 @@ pub struct DemoOptions {
     pub exit: bool,
 }
 
-/// The demo config and the test GeoIP database it names, built in, so that `garita demo`
+/// The demo config, built in (with the test GeoIP database `init` embeds), so that `garita demo`
 /// works from any directory and from an installed binary.
 const DEMO_CONFIG: &str = include_str!("../../../conf/demo.toml");
-const DEMO_GEOIP: &[u8] = include_bytes!("../../../geoip/test-country.mmdb");
 
 /// Write the built-in demo config into `dir` (as `conf/demo.toml`, with the database at
 /// `geoip/test-country.mmdb`, where the config expects it).
 fn write_builtin(dir: &Path) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir.join("conf"))?;
     std::fs::create_dir_all(dir.join("geoip"))?;
-    std::fs::write(dir.join("geoip/test-country.mmdb"), DEMO_GEOIP)?;
+    std::fs::write(dir.join("geoip/test-country.mmdb"), super::init::TEST_GEOIP)?;
     let config = dir.join("conf/demo.toml");
     std::fs::write(&config, DEMO_CONFIG)?;
     Ok(config)
