@@ -3,7 +3,9 @@
 //! facts and plans what the store should do; it never waits on I/O itself. And the layers
 //! above it import downwards only where the design says: `observe` never reaches up into
 //! `proxy` (the proxy hands it taps), and `config` is plain data that imports no runtime
-//! layer (`state`, `proxy`, `observe`, `cli`).
+//! layer (`state`, `proxy`, `observe`, `cli`). Within the core, the rule families import
+//! each other without cycles: a family may build on another (identity on quotas and
+//! bindings, the score on the risk checks, every check on the risk contract), never back.
 
 use std::path::{Path, PathBuf};
 
@@ -122,5 +124,157 @@ fn config_is_plain_data_and_imports_no_runtime_layer() {
         found.is_empty(),
         "config imports a runtime layer:\n{}",
         found.join("\n")
+    );
+}
+
+/// The module a file under `src/core/rules/` is, as its path from there: `identity.rs` is
+/// `["identity"]`, `risk/mod.rs` is `["risk"]`, `risk/score.rs` is `["risk", "score"]`.
+fn rule_module(rules: &Path, file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(rules).unwrap().with_extension("");
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod") {
+        parts.pop();
+    }
+    parts
+}
+
+/// The paths a line names after `prefix`, as segments: `super::risk::{score::X, Y}` gives
+/// `[risk, score, X]` and `[risk, Y]`.
+fn paths_after(code: &str, prefix: &str) -> Vec<Vec<String>> {
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == ':';
+    let segments = |p: &str| -> Vec<String> {
+        p.split("::")
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && *s != "*" && *s != "self")
+            .map(String::from)
+            .collect()
+    };
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find(prefix) {
+        rest = &rest[at + prefix.len()..];
+        let end = rest.find(|c: char| !ident(c)).unwrap_or(rest.len());
+        let head = segments(&rest[..end]);
+        match rest[end..].strip_prefix('{') {
+            Some(list) => {
+                let list = &list[..list.find('}').unwrap_or(list.len())];
+                for item in list.split(',') {
+                    let mut path = head.clone();
+                    path.extend(segments(item.trim()));
+                    out.push(path);
+                }
+            }
+            None => out.push(head),
+        }
+    }
+    out
+}
+
+/// Which rule module imports which, from the code above each file's tests.
+fn rule_imports() -> Vec<(String, String)> {
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/core/rules");
+    let mut files = Vec::new();
+    rust_files(&rules, &mut files);
+    let modules: Vec<Vec<String>> = files.iter().map(|f| rule_module(&rules, f)).collect();
+    // The deepest module a path reaches: `risk::score::RiskRules` is `risk::score`.
+    let deepest = |path: &[String]| -> Vec<String> {
+        (0..=path.len())
+            .rev()
+            .map(|n| path[..n].to_vec())
+            .find(|m| modules.contains(m))
+            .unwrap_or_default()
+    };
+    let mut edges = Vec::new();
+    for (file, module) in files.iter().zip(&modules) {
+        let text = std::fs::read_to_string(file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        let parent = &module[..module.len().saturating_sub(1)];
+        for line in code.lines() {
+            let line = line.split("//").next().unwrap_or("");
+            let relative = paths_after(line, "super::").into_iter().map(|p| {
+                let mut full = parent.to_vec();
+                full.extend(p);
+                full
+            });
+            let absolute = paths_after(line, "crate::core::rules::");
+            for path in relative.chain(absolute) {
+                let target = deepest(&path);
+                if &target != module && !target.is_empty() {
+                    edges.push((module.join("::"), target.join("::")));
+                }
+            }
+        }
+    }
+    edges.sort();
+    edges.dedup();
+    edges
+}
+
+/// A cycle among `edges`, as the modules along it, if there is one.
+fn a_cycle(edges: &[(String, String)]) -> Option<Vec<String>> {
+    fn walk(
+        at: &str,
+        edges: &[(String, String)],
+        path: &mut Vec<String>,
+        done: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == at) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(at.to_string());
+            return Some(cycle);
+        }
+        if done.iter().any(|d| d == at) {
+            return None;
+        }
+        path.push(at.to_string());
+        for (_, to) in edges.iter().filter(|(from, _)| from == at) {
+            if let Some(cycle) = walk(to, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.push(at.to_string());
+        None
+    }
+    let mut done = Vec::new();
+    edges
+        .iter()
+        .find_map(|(from, _)| walk(from, edges, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn the_rule_families_import_each_other_without_cycles() {
+    let edges = rule_imports();
+    let has = |from: &str, to: &str| edges.iter().any(|(f, t)| f == from && t == to);
+    // The reader sees the imports it must: identity builds on quotas and the score, the
+    // score on the checks, a check on the risk contract.
+    assert!(has("identity", "quotas"), "{edges:?}");
+    assert!(has("identity", "risk::score"), "{edges:?}");
+    assert!(has("risk::score", "risk::amounts"), "{edges:?}");
+    assert!(has("risk::amounts", "risk"), "{edges:?}");
+    if let Some(cycle) = a_cycle(&edges) {
+        panic!(
+            "the rule families import in a cycle: {}",
+            cycle.join(" -> ")
+        );
+    }
+}
+
+#[test]
+fn a_cycle_between_two_families_is_found() {
+    let edge = |a: &str, b: &str| (a.to_string(), b.to_string());
+    let acyclic = [edge("identity", "quotas"), edge("quotas", "rate")];
+    assert_eq!(a_cycle(&acyclic), None);
+    let cyclic = [
+        edge("identity", "quotas"),
+        edge("quotas", "rate"),
+        edge("rate", "identity"),
+    ];
+    assert_eq!(
+        a_cycle(&cyclic).map(|c| c.join(" -> ")),
+        Some("identity -> quotas -> rate -> identity".to_string())
     );
 }

@@ -22,12 +22,12 @@ use crate::core::decision::{Decision, Reason};
 use crate::core::identity::key_list::{KeyHasher, KeyHashes};
 use crate::core::money::Currency;
 use crate::core::net::geo::CountryCode;
-use crate::core::plan::{GcraOp, Rate};
+use crate::core::plan::{GcraOp, Rate, StoreAnswer, StoreFailure, StorePlan};
 use crate::core::request::client_ip::ClientIp;
 use crate::core::request::facts::{ip_key, FactProblem, IdentityFacts, KeyKind};
 use crate::core::request::path;
 use crate::core::rules::connection::{self, ConnectionFacts, Limiters};
-use crate::core::rules::identity::{self, Setting, Step};
+use crate::core::rules::identity::{self, Setting};
 use crate::core::rules::rate::{BurstLimiter, LimiterKey, RateOutcome, RateSpec};
 use crate::observe::audit_files::lines_of;
 use crate::state::store::{MemoryStore, Store};
@@ -245,13 +245,7 @@ impl Replay {
         let step = connection::decide_or_plan(policy, &facts, limiters, &self.hasher, || {
             ts.as_millisecond()
         });
-        let decision = match step {
-            connection::Step::Decided(d) => d,
-            connection::Step::Ask(plan) => {
-                let answer = self.rt.block_on(self.store.execute(plan.store_plan()));
-                plan.conclude(answer.map_err(Into::into))
-            }
-        };
+        let decision = step.run_with(|plan| self.carry_out(plan));
         let decision = decision.in_mode(policy.mode);
         let name = route.name.to_string();
         if decision.is_denied() {
@@ -282,14 +276,15 @@ impl Replay {
                 .and_then(Option::as_ref)
                 .map(|l| l as &dyn BurstLimiter)
         });
-        let decision = match step {
-            Step::Decided(d) => d,
-            Step::Ask(plan) => {
-                let answer = self.rt.block_on(self.store.execute(plan.store_plan()));
-                plan.conclude(rules, answer.map_err(Into::into))
-            }
-        };
+        let decision = step.run_with(|plan| self.carry_out(plan));
         Replayed::Decided(name, decision)
+    }
+
+    /// Carry out one request's plan in the replay's own store.
+    fn carry_out(&self, plan: &StorePlan) -> Result<StoreAnswer, StoreFailure> {
+        self.rt
+            .block_on(self.store.execute(plan))
+            .map_err(Into::into)
     }
 
     /// A logged line's identity facts, as the rules see them: no value in clear, the

@@ -215,7 +215,7 @@ fn describe_policy(policy: &crate::core::policy::Policy) -> String {
             human_duration(webhook.replay_window)
         ));
     }
-    if policy.on_store_error == crate::core::policy::OnStoreError::Open {
+    if policy.on_store_error == crate::core::plan::OnStoreError::Open {
         parts.push("open when the store is down".to_string());
     }
     if policy.mode == crate::core::decision::Mode::Shadow {

@@ -20,6 +20,13 @@ pub enum Mode {
     Shadow,
 }
 
+/// What a rule does when it fires: refuse the request, or forward it marked for review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Deny,
+    Review,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
     Allow,

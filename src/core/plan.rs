@@ -24,8 +24,106 @@
 //!    Quotas add 1; amount sums add the amount in minor units; a window that is only read
 //!    (an earlier day of a trailing mean) adds 0 and is not created.
 //! 5. The claim on a webhook event: new, in flight, or delivered before.
+//!
+//! Every rule family that needs the store has the same shape: it returns a [`Step`],
+//! decided at once or asking with a plan that implements [`Conclude`], and the glue runs
+//! any of them the same way (carry out [`Conclude::store_plan`], hand the answer to
+//! [`Conclude::conclude`]). When the store fails, [`OnStoreError::without_store`] is the one
+//! rule for what a policy does about it.
 
+use crate::core::decision::{Decision, Reason};
 use crate::core::request::facts::KeyKind;
+
+/// A rule family's first step: decided without the store, or a plan to carry out first.
+pub enum Step<P: Conclude> {
+    Decided(P::Outcome),
+    Ask(P),
+}
+
+impl<P: Conclude> std::fmt::Debug for Step<P>
+where
+    P: std::fmt::Debug,
+    P::Outcome: std::fmt::Debug,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Decided(outcome) => f.debug_tuple("Decided").field(outcome).finish(),
+            Step::Ask(plan) => f.debug_tuple("Ask").field(plan).finish(),
+        }
+    }
+}
+
+/// A decision waiting for the store: what to ask it, and what to make of its answer.
+pub trait Conclude {
+    /// What the family decides: a [`Decision`], or more (a webhook's verdict).
+    type Outcome;
+    /// What to ask the store, in one call.
+    fn store_plan(&self) -> &StorePlan;
+    /// The outcome given the store's answer, or its failure (then the policy's
+    /// [`OnStoreError`]).
+    fn conclude(self, answer: Result<StoreAnswer, StoreFailure>) -> Self::Outcome;
+}
+
+impl<P: Conclude> Conclude for Box<P> {
+    type Outcome = P::Outcome;
+    fn store_plan(&self) -> &StorePlan {
+        (**self).store_plan()
+    }
+    fn conclude(self, answer: Result<StoreAnswer, StoreFailure>) -> Self::Outcome {
+        (*self).conclude(answer)
+    }
+}
+
+impl<P: Conclude> Step<P> {
+    /// The outcome, asking `store` when the step needs it (the replay and the benchmarks,
+    /// which carry plans out without waiting; the proxy awaits its store instead).
+    pub fn run_with(
+        self,
+        store: impl FnOnce(&StorePlan) -> Result<StoreAnswer, StoreFailure>,
+    ) -> P::Outcome {
+        match self {
+            Step::Decided(outcome) => outcome,
+            Step::Ask(plan) => {
+                let answer = store(plan.store_plan());
+                plan.conclude(answer)
+            }
+        }
+    }
+}
+
+/// What a policy does with a request when the store does not answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStoreError {
+    /// Refuse it (503, `store_unavailable`): its quotas, bindings or replay check could not
+    /// be kept.
+    Closed,
+    /// Let it through without the store's rules, counted and logged loudly.
+    Open,
+}
+
+/// A request whose plan the store could not carry out, under [`OnStoreError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WithoutStore {
+    /// Failing closed: refused with `store_unavailable` (even in shadow mode: the
+    /// policy's limits could not be kept).
+    Refused(Decision),
+    /// Failing open: what was decided without the store, `store_unavailable` noted for
+    /// the log and the metrics.
+    Unprotected(Decision),
+}
+
+impl OnStoreError {
+    /// The one rule for a failed store, applied to what was decided without it.
+    pub fn without_store(self, mut decided: Decision) -> WithoutStore {
+        match self {
+            OnStoreError::Closed => WithoutStore::Refused(Decision::deny(Reason::StoreUnavailable)),
+            OnStoreError::Open => {
+                decided.note(Reason::StoreUnavailable);
+                WithoutStore::Unprotected(decided)
+            }
+        }
+    }
+}
 
 /// One counter a request counts against (a quota), adds to (an amount sum) or reads.
 #[derive(Debug, Clone, PartialEq, Eq)]

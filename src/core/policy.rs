@@ -5,6 +5,7 @@
 use crate::core::decision::Mode;
 use crate::core::net::geo::Geofence;
 use crate::core::net::ip_list::IpList;
+use crate::core::plan::OnStoreError;
 use crate::core::request::facts::KeyKind;
 use crate::core::rules::identity::IdentityRules;
 use crate::core::rules::rate::RateSpec;
@@ -58,16 +59,6 @@ pub const DEFAULT_FRAUD_BLOCKS: [KeyKind; 4] = [
     KeyKind::Account,
     KeyKind::Device,
 ];
-
-/// What a policy does with a request when the store does not answer in time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnStoreError {
-    /// Refuse it (503, `store_unavailable`): its quotas, bindings or replay check could not
-    /// be kept.
-    Closed,
-    /// Let it through without the store's rules, counted and logged loudly.
-    Open,
-}
 
 /// Every compiled policy, addressed by [`PolicyId`].
 #[derive(Debug, Default)]

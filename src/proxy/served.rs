@@ -12,12 +12,12 @@ use crate::config::Config;
 use crate::core::decision::Decision;
 use crate::core::identity::key_list::KeyHashes;
 use crate::core::net::geo::CountryCode;
-use crate::core::plan::{StoreAnswer, StoreFailure, StorePlan};
+use crate::core::plan::{Conclude, Step, StoreAnswer, StoreFailure, StorePlan};
 use crate::core::policy::PolicyId;
 use crate::core::request::client_ip::ClientIp;
 use crate::core::request::facts::IdentityFacts;
 use crate::core::rules::connection::{self, ConnectionFacts};
-use crate::core::rules::identity::{self, Setting, Step};
+use crate::core::rules::identity::{self, Setting};
 use crate::observe::metrics::{Metrics, RouteMetrics};
 use crate::state::clock::Clock;
 use crate::state::runtime::{Runtime, RuntimeError};
@@ -137,14 +137,7 @@ impl Served {
             &self.runtime.hasher,
             || self.runtime.now().as_millisecond(),
         );
-        let decision = match step {
-            connection::Step::Decided(decision) => decision,
-            connection::Step::Ask(plan) => {
-                let answer = self.execute(plan.store_plan()).await;
-                plan.conclude(answer)
-            }
-        };
-        (facts, decision)
+        (facts, self.run(step).await)
     }
 
     /// The keyed hashes of a request's identity facts.
@@ -178,11 +171,17 @@ impl Served {
         let step = identity::plan(rules, setting, facts, hashes, decision, |i| {
             self.runtime.identity_limiter(policy_id, i)
         });
+        self.run(step).await
+    }
+
+    /// Any rule family's step: decided already, or its plan carried out by the store (in
+    /// one call, within the timeout) and concluded by the core.
+    pub async fn run<P: Conclude>(&self, step: Step<P>) -> P::Outcome {
         match step {
-            Step::Decided(decision) => decision,
+            Step::Decided(outcome) => outcome,
             Step::Ask(plan) => {
                 let answer = self.execute(plan.store_plan()).await;
-                plan.conclude(rules, answer)
+                plan.conclude(answer)
             }
         }
     }

@@ -8,6 +8,7 @@ use super::body::read_body;
 use super::served::Served;
 use super::RequestCtx;
 use crate::core::decision::Decision;
+use crate::core::plan::Step;
 use crate::core::policy::Policy;
 use crate::core::rules::webhook as decide;
 use crate::core::webhook::{Notification, WebhookRule};
@@ -44,16 +45,16 @@ pub(super) async fn check_notification(
         body: &bytes,
     };
     let now = served.runtime.now().as_second();
-    let plan = match decide::verify(rule, &policy.name, &notification, now) {
-        Ok(plan) => plan,
-        Err(refusal) => {
-            outcome(ctx, rule, refusal.outcome);
-            return refusal.decision;
-        }
+    let arrival = decide::Arrival {
+        policy: &policy.name,
+        on_store_error: policy.on_store_error,
+        connection,
     };
-    ctx.event = Some(served.runtime.hasher.hash_event(plan.event()));
-    let answer = served.execute(plan.store_plan()).await;
-    let verdict = decide::conclude(rule, plan, answer, connection, policy.on_store_error);
+    let step = decide::verify(rule, arrival, &notification, now);
+    if let Step::Ask(plan) = &step {
+        ctx.event = Some(served.runtime.hasher.hash_event(plan.event()));
+    }
+    let verdict = served.run(step).await;
     outcome(ctx, rule, verdict.outcome);
     ctx.replay_claim = verdict.held;
     ctx.duplicate = verdict.duplicate;

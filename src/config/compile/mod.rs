@@ -22,7 +22,8 @@ use super::{
 use crate::core::decision::Mode;
 use crate::core::net::geo::{CountryCode, Geofence, UnknownCountry};
 use crate::core::net::ip_list::IpList;
-use crate::core::policy::{OnStoreError, Policies, Policy};
+use crate::core::plan::OnStoreError;
+use crate::core::policy::{Policies, Policy};
 use crate::core::request::client_ip::ClientIpResolver;
 use crate::core::request::facts::KeyKind;
 use crate::core::request::route::{PathPattern, Route, RouteName, RouteTable};

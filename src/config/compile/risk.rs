@@ -11,11 +11,11 @@ use crate::config::shared::{parse_duration, Ctx};
 use crate::core::decision::Mode;
 use crate::core::money::{Currency, PerCurrency};
 use crate::core::request::facts::{FactSelectors, KeyKind};
-use crate::core::rules::amounts::{Anomaly, LargeOrder, Scope, Structuring, Sum, SumWindow};
-use crate::core::rules::country::CountryMismatch;
-use crate::core::rules::newness::{FirstLargeOrder, FirstOrder, NewDevice};
-use crate::core::rules::score::{Check, RiskRule, RiskRules, Thresholds};
-use crate::core::rules::time::Hours;
+use crate::core::rules::risk::amounts::{Anomaly, LargeOrder, Scope, Structuring, Sum, SumWindow};
+use crate::core::rules::risk::country::CountryMismatch;
+use crate::core::rules::risk::newness::{FirstLargeOrder, FirstOrder, NewDevice};
+use crate::core::rules::risk::score::{Check, RiskRule, RiskRules, Thresholds};
+use crate::core::rules::risk::time::Hours;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! add a member to a full set is denied (or marked for review); members already bound keep
 //! working. Keys are keyed hashes of both values.
 
-use super::identity::Action;
+use crate::core::decision::Action;
 use crate::core::identity::key_list::KeyHashes;
 use crate::core::plan::BindOp;
 use crate::core::request::facts::KeyKind;

@@ -6,13 +6,15 @@
 //! geofence still apply to it). The network limit is what holds back a flood from many
 //! addresses of one network, which per-address limits cannot. A local limit is asked at
 //! once; a shared one (`scope = "shared"`, per-address only) becomes a one-operation plan
-//! for the store, concluded by [`RatePlan::conclude`].
+//! for the store, concluded by [`RatePlan`]'s [`Conclude`].
 
 use crate::core::decision::{Decision, RateLimitState, Reason, Verdict};
 use crate::core::identity::key_list::KeyHasher;
 use crate::core::net::geo::{CountryCode, GeoRefusal};
-use crate::core::plan::{Rate, StoreAnswer, StoreFailure, StorePlan};
-use crate::core::policy::{OnStoreError, Policy};
+use crate::core::plan::{
+    Conclude, OnStoreError, Rate, StoreAnswer, StoreFailure, StorePlan, WithoutStore,
+};
+use crate::core::policy::Policy;
 use crate::core::request::client_ip::ClientIp;
 use crate::core::request::facts::KeyKind;
 use crate::core::rules::rate::{BurstLimiter, LimiterKey, RateOutcome, RateScope, RateSpec};
@@ -44,11 +46,7 @@ impl<'a> Limiters<'a> {
 }
 
 /// Either the decision, or the shared rate to ask the store about first.
-#[derive(Debug)]
-pub enum Step {
-    Decided(Decision),
-    Ask(RatePlan),
-}
+pub type Step = crate::core::plan::Step<RatePlan>;
 
 /// A connection decision waiting for the store's count of a shared rate.
 #[derive(Debug)]
@@ -60,15 +58,17 @@ pub struct RatePlan {
     on_store_error: OnStoreError,
 }
 
-impl RatePlan {
-    pub fn store_plan(&self) -> &StorePlan {
+impl Conclude for RatePlan {
+    type Outcome = Decision;
+
+    fn store_plan(&self) -> &StorePlan {
         &self.store
     }
 
     /// The decision, given the store's answer (or its failure, then the policy's
     /// `on_store_error`).
-    pub fn conclude(self, answer: Result<StoreAnswer, StoreFailure>) -> Decision {
-        let mut decision = self.decision;
+    fn conclude(self, answer: Result<StoreAnswer, StoreFailure>) -> Decision {
+        let decision = self.decision;
         match answer.map(|a| a.rates.first().copied()) {
             Ok(Some(Rate::Limited { retry_after_ms })) => Decision::deny_limited(
                 Reason::RateLimited,
@@ -80,12 +80,8 @@ impl RatePlan {
                 },
             ),
             Ok(Some(Rate::Allowed { .. })) => decision,
-            Ok(None) | Err(StoreFailure) => match self.on_store_error {
-                OnStoreError::Closed => Decision::deny(Reason::StoreUnavailable),
-                OnStoreError::Open => {
-                    decision.note(Reason::StoreUnavailable);
-                    decision
-                }
+            Ok(None) | Err(StoreFailure) => match self.on_store_error.without_store(decision) {
+                WithoutStore::Refused(d) | WithoutStore::Unprotected(d) => d,
             },
         }
     }
@@ -260,7 +256,7 @@ mod tests {
             identity: None,
             webhook: None,
             mode: Mode::Enforce,
-            on_store_error: crate::core::policy::OnStoreError::Closed,
+            on_store_error: OnStoreError::Closed,
             fraud_blocks: crate::core::policy::DEFAULT_FRAUD_BLOCKS.to_vec(),
         }
     }

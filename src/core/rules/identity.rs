@@ -5,12 +5,12 @@
 //! per-key burst limits ([`super::quotas`], in process), bindings ([`super::bindings`])
 //! and calendar quotas ([`super::quotas`]). Each rule either denies or marks the request
 //! for review; review reasons accumulate and the request is forwarded marked. Last, the
-//! risk rules ([`super::score`]) add up to a score that may review or deny it.
+//! risk rules ([`super::risk`]) add up to a score that may review or deny it.
 //!
 //! The rules that need the store do not call it. [`plan`] either decides at once or
 //! returns an [`IdentityPlan`] holding one [`StorePlan`] (bindings, then counters); the glue
-//! has the store carry it out in one call and hands the answer to
-//! [`IdentityPlan::conclude`]. The policy's mode is applied to whatever comes out: a shadow
+//! has the store carry it out in one call and hands the answer to the plan's
+//! [`Conclude`]. The policy's mode is applied to whatever comes out: a shadow
 //! policy forwards and records what it would have done, keeping the sterner of this record
 //! and any the connection rules left.
 //!
@@ -22,23 +22,20 @@ use super::bindings::{self, BindingRule};
 use super::lists::{self, KeyBlock};
 use super::quotas::{self, BurstFinding, CounterMeta, KeyLimit, RateMeta};
 use super::rate::BurstLimiter;
-use super::score::{Buckets, RiskContext, RiskPlan, RiskRules};
+use super::risk::score::{RiskPlan, RiskRules};
+use super::risk::{Buckets, RiskContext};
 use crate::core::calendar::Calendar;
-use crate::core::decision::{Decision, Mode, Reason, Verdict};
+use crate::core::decision::{Action, Decision, Mode, Reason, Verdict};
 use crate::core::identity::key_list::KeyHashes;
 use crate::core::net::geo::CountryCode;
-use crate::core::plan::{Acquired, BlockedKey, StoreAnswer, StoreFailure, StorePlan};
-use crate::core::policy::OnStoreError;
+use crate::core::plan::{
+    Acquired, BlockedKey, Conclude, OnStoreError, StoreAnswer, StoreFailure, StorePlan,
+    WithoutStore,
+};
 use crate::core::request::body::BodyKind;
 use crate::core::request::facts::{FactProblem, FactSelectors, IdentityFacts, KeyKind};
 use jiff::Timestamp;
 use std::time::Duration;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Deny,
-    Review,
-}
 
 /// What a problem with a fact does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,15 +75,12 @@ pub struct Setting<'a> {
 }
 
 /// Either the decision, or what to ask the store before deciding.
-#[derive(Debug)]
-pub enum Step {
-    Decided(Decision),
-    Ask(Box<IdentityPlan>),
-}
+pub type Step<'r> = crate::core::plan::Step<Box<IdentityPlan<'r>>>;
 
 /// A decision waiting for the store's answer.
 #[derive(Debug)]
-pub struct IdentityPlan {
+pub struct IdentityPlan<'r> {
+    rules: &'r IdentityRules,
     decision: Decision,
     mode: Mode,
     on_store_error: OnStoreError,
@@ -140,14 +134,14 @@ fn flag(decision: &mut Decision, reason: Reason, action: Action) -> Option<Decis
 /// Apply the rules to `facts` on top of the connection-level `decision` (already under the
 /// policy's mode). `burst` gives the runtime's limiter of each of `rules.limits` that has
 /// a rate, by index.
-pub fn plan<'l>(
-    rules: &IdentityRules,
+pub fn plan<'r, 'l>(
+    rules: &'r IdentityRules,
     setting: Setting<'_>,
     facts: &IdentityFacts,
     hashes: &KeyHashes,
     mut decision: Decision,
     burst: impl Fn(usize) -> Option<&'l dyn BurstLimiter>,
-) -> Step {
+) -> Step<'r> {
     let (mode, earlier) = (setting.mode, decision.shadow());
     let done = |d: Decision| Step::Decided(finish(d, mode, earlier));
     if decision.is_denied() {
@@ -222,6 +216,7 @@ pub fn plan<'l>(
         return done(decision);
     }
     Step::Ask(Box::new(IdentityPlan {
+        rules,
         decision,
         mode,
         on_store_error: setting.on_store_error,
@@ -248,9 +243,11 @@ pub fn plan<'l>(
     }))
 }
 
-impl IdentityPlan {
+impl Conclude for IdentityPlan<'_> {
+    type Outcome = Decision;
+
     /// What to ask the store, in one call.
-    pub fn store_plan(&self) -> &StorePlan {
+    fn store_plan(&self) -> &StorePlan {
         &self.store
     }
 
@@ -259,12 +256,9 @@ impl IdentityPlan {
     /// one that fails open lets it through on what was decided without the store, with
     /// `store_unavailable` noted for the log and the metrics, its risk rules judged on
     /// what needs no store.
-    pub fn conclude(
-        self,
-        rules: &IdentityRules,
-        answer: Result<StoreAnswer, StoreFailure>,
-    ) -> Decision {
+    fn conclude(self, answer: Result<StoreAnswer, StoreFailure>) -> Decision {
         let Self {
+            rules,
             mut decision,
             mode,
             on_store_error,
@@ -282,12 +276,9 @@ impl IdentityPlan {
             _ => decision,
         };
         let Ok(answer) = answer else {
-            return done(match on_store_error {
-                OnStoreError::Closed => Decision::deny(Reason::StoreUnavailable),
-                OnStoreError::Open => {
-                    decision.note(Reason::StoreUnavailable);
-                    judge(decision, &[])
-                }
+            return done(match on_store_error.without_store(decision) {
+                WithoutStore::Refused(refused) => refused,
+                WithoutStore::Unprotected(decided) => judge(decided, &[]),
             });
         };
         // A resolution confirmed these as fraud: refused whatever the list action.
@@ -390,18 +381,18 @@ mod tests {
         }
     }
 
-    fn step(r: &IdentityRules, f: &IdentityFacts, at: &str, mode: Mode) -> Step {
+    fn step<'r>(r: &'r IdentityRules, f: &IdentityFacts, at: &str, mode: Mode) -> Step<'r> {
         step_after(r, f, at, (mode, OnStoreError::Closed), Decision::allow())
     }
 
     /// Plan on top of a `connection` decision, under a policy's mode and failure mode.
-    fn step_after(
-        r: &IdentityRules,
+    fn step_after<'r>(
+        r: &'r IdentityRules,
         f: &IdentityFacts,
         at: &str,
         (mode, on_store_error): (Mode, OnStoreError),
         connection: Decision,
-    ) -> Step {
+    ) -> Step<'r> {
         let calendar = Calendar::new("America/Lima").unwrap();
         let setting = Setting {
             policy: "p",
@@ -415,7 +406,7 @@ mod tests {
         plan(r, setting, f, &hashes, connection, |_| None)
     }
 
-    fn asked(step: Step) -> IdentityPlan {
+    fn asked(step: Step<'_>) -> IdentityPlan<'_> {
         match step {
             Step::Ask(plan) => *plan,
             Step::Decided(d) => panic!("decided without the store: {d:?}"),
@@ -463,13 +454,10 @@ mod tests {
             "2026-11-25T04:00:00Z",
             Mode::Enforce,
         ));
-        let denied = plan.conclude(
-            &r,
-            Ok(StoreAnswer {
-                counters: Some(Acquired::Refused { index: 0 }),
-                ..StoreAnswer::default()
-            }),
-        );
+        let denied = plan.conclude(Ok(StoreAnswer {
+            counters: Some(Acquired::Refused { index: 0 }),
+            ..StoreAnswer::default()
+        }));
         assert_eq!(
             denied.denied_for(),
             Some(Reason::QuotaExceeded(KeyKind::Dni, Period::Day))
@@ -484,13 +472,10 @@ mod tests {
         let r = rules(vec![daily(1, Action::Review)], vec![]);
         let f = facts("45678912", None);
         let granted = |count| {
-            asked(step(&r, &f, "2026-11-25T12:00:00Z", Mode::Enforce)).conclude(
-                &r,
-                Ok(StoreAnswer {
-                    counters: Some(Acquired::Granted(vec![count])),
-                    ..StoreAnswer::default()
-                }),
-            )
+            asked(step(&r, &f, "2026-11-25T12:00:00Z", Mode::Enforce)).conclude(Ok(StoreAnswer {
+                counters: Some(Acquired::Granted(vec![count])),
+                ..StoreAnswer::default()
+            }))
         };
         assert_eq!(granted(1).verdict(), Verdict::Allow);
         let second = granted(2);
@@ -517,13 +502,10 @@ mod tests {
         assert_eq!(ops.len(), 1);
         assert!(ops[0].enforced && ops[0].max == 1 && ops[0].expires_at.is_none());
         // The store stopped at the binding: no counters were touched.
-        let denied = plan.conclude(
-            &r,
-            Ok(StoreAnswer {
-                bindings: vec![Binding::Exceeded { members: 1 }],
-                ..StoreAnswer::default()
-            }),
-        );
+        let denied = plan.conclude(Ok(StoreAnswer {
+            bindings: vec![Binding::Exceeded { members: 1 }],
+            ..StoreAnswer::default()
+        }));
         assert_eq!(
             denied.denied_for(),
             Some(Reason::BindingExceeded(KeyKind::Dni, KeyKind::Account))
@@ -543,14 +525,11 @@ mod tests {
             Mode::Enforce,
         ));
         assert!(!plan.store_plan().bindings[0].enforced);
-        let d = plan.conclude(
-            &r,
-            Ok(StoreAnswer {
-                bindings: vec![Binding::Exceeded { members: 1 }],
-                counters: Some(Acquired::Granted(vec![1])),
-                ..StoreAnswer::default()
-            }),
-        );
+        let d = plan.conclude(Ok(StoreAnswer {
+            bindings: vec![Binding::Exceeded { members: 1 }],
+            counters: Some(Acquired::Granted(vec![1])),
+            ..StoreAnswer::default()
+        }));
         assert_eq!(d.verdict(), Verdict::Review);
     }
 
@@ -564,7 +543,7 @@ mod tests {
                 "2026-11-25T12:00:00Z",
                 mode,
             ));
-            let d = plan.conclude(&r, Err(StoreFailure));
+            let d = plan.conclude(Err(StoreFailure));
             assert_eq!(d.denied_for(), Some(Reason::StoreUnavailable), "{mode:?}");
         }
     }
@@ -581,7 +560,7 @@ mod tests {
             open,
             Decision::allow(),
         ));
-        let d = plan.conclude(&r, Err(StoreFailure));
+        let d = plan.conclude(Err(StoreFailure));
         assert_eq!(d.verdict(), Verdict::Allow);
         assert_eq!(d.primary_reason(), Some(Reason::StoreUnavailable));
     }

@@ -1,19 +1,15 @@
 //! The rules a policy applies, one family a file: [`connection`] rules (lists, geofence,
 //! per-address rate), and on payment routes the [`identity`] rules built from [`lists`],
-//! [`quotas`] and [`bindings`], then the risk rules that add up to a [`score`]:
-//! [`amounts`], [`newness`], [`time`] and [`country`]. On webhook routes the [`webhook`]
+//! [`quotas`] and [`bindings`], then the [`risk`] rules that add up to a score
+//! (amounts, newness, time of day, country). On webhook routes the [`webhook`]
 //! decisions (source, signature, replay claim, delivery). [`rate`] is how the rules ask an
 //! in-process burst limiter.
 
-pub mod amounts;
 pub mod bindings;
 pub mod connection;
-pub mod country;
 pub mod identity;
 pub mod lists;
-pub mod newness;
 pub mod quotas;
 pub mod rate;
-pub mod score;
-pub mod time;
+pub mod risk;
 pub mod webhook;

@@ -6,10 +6,9 @@
 //! `now` falls in: a day rolls over at local midnight. The store counts all or nothing, so
 //! with a quota of N exactly N requests pass.
 
-use super::identity::Action;
 use super::rate::{BurstLimiter, LimiterKey, RateOutcome, RateScope, RateSpec};
 use crate::core::calendar::{Calendar, Period};
-use crate::core::decision::{Decision, RateLimitState, Reason};
+use crate::core::decision::{Action, Decision, RateLimitState, Reason};
 use crate::core::identity::key_list::KeyHashes;
 use crate::core::plan::{Acquired, Counter, GcraOp, Rate};
 use crate::core::request::facts::KeyKind;

@@ -10,8 +10,10 @@
 //! 2xx: a failed delivery is released so that the provider's retry goes through.
 
 use crate::core::decision::{Decision, Reason};
-use crate::core::plan::{Claim, ClaimOp, StoreAnswer, StoreFailure, StorePlan};
-use crate::core::policy::OnStoreError;
+use crate::core::plan::{
+    Claim, ClaimOp, Conclude, OnStoreError, Step, StoreAnswer, StoreFailure, StorePlan,
+    WithoutStore,
+};
 use crate::core::webhook::{Notification, OnDuplicate, WebhookRule};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
@@ -53,6 +55,10 @@ pub struct EventPlan {
     store: StorePlan,
     window: Duration,
     event: String,
+    on_duplicate: OnDuplicate,
+    /// The decision the connection rules reached (under the policy's mode).
+    connection: Decision,
+    on_store_error: OnStoreError,
 }
 
 impl EventPlan {
@@ -60,33 +66,43 @@ impl EventPlan {
     pub fn event(&self) -> &str {
         &self.event
     }
-
-    /// The claim to carry out, in one store call.
-    pub fn store_plan(&self) -> &StorePlan {
-        &self.store
-    }
 }
 
-/// Verify the signature (and timestamp) over the raw body and name the event; `policy`
-/// scopes the replay key.
+/// Where a notification arrives: the policy that scopes its replay key and what it does
+/// without the store, and the decision the connection rules reached (under its mode).
+#[derive(Debug, Clone)]
+pub struct Arrival<'a> {
+    pub policy: &'a str,
+    pub on_store_error: OnStoreError,
+    pub connection: Decision,
+}
+
+/// Verify the signature (and timestamp) over the raw body and name the event: refused at
+/// once, or a claim to ask the store for.
 pub fn verify(
     rule: &WebhookRule,
-    policy: &str,
+    arrival: Arrival<'_>,
     notification: &Notification<'_>,
     now: i64,
-) -> Result<EventPlan, Refusal> {
-    let verified = rule
+) -> Step<EventPlan> {
+    let verified = match rule
         .profile
         .verify(&rule.keys, notification, now, rule.tolerance)
-        .map_err(|e| Refusal::new(Reason::WebhookUnverified(e), e.code()))?;
-    let event = rule
-        .replay_key(&verified, notification)
-        .ok_or_else(|| Refusal::new(Reason::MissingReplayKey, "missing_replay_key"))?;
+    {
+        Ok(verified) => verified,
+        Err(e) => {
+            return Step::Decided(Refusal::new(Reason::WebhookUnverified(e), e.code()).into())
+        }
+    };
+    let Some(event) = rule.replay_key(&verified, notification) else {
+        return Step::Decided(Refusal::new(Reason::MissingReplayKey, "missing_replay_key").into());
+    };
     let key = format!(
-        "w:{policy}:{}",
+        "w:{}:{}",
+        arrival.policy,
         hex::encode(Sha256::digest(event.as_bytes()))
     );
-    Ok(EventPlan {
+    Step::Ask(EventPlan {
         store: StorePlan {
             now,
             claim: Some(ClaimOp {
@@ -97,6 +113,9 @@ pub fn verify(
         },
         window: rule.replay_window,
         event,
+        on_duplicate: rule.on_duplicate,
+        connection: arrival.connection,
+        on_store_error: arrival.on_store_error,
     })
 }
 
@@ -128,62 +147,76 @@ pub struct WebhookVerdict {
     pub duplicate: bool,
 }
 
-/// Turn the store's answer to the claim into the route's decision; `connection` is the
-/// decision the connection rules reached (under the policy's mode). Without an answer, a
+impl From<Refusal> for WebhookVerdict {
+    fn from(refusal: Refusal) -> Self {
+        WebhookVerdict {
+            decision: refusal.decision,
+            outcome: refusal.outcome,
+            held: None,
+            duplicate: false,
+        }
+    }
+}
+
+/// Turn the store's answer to the claim into the route's decision. Without an answer, a
 /// policy that fails closed refuses the notification (503: the provider retries); one that
 /// fails open forwards it unprotected against replays, noted `store_unavailable`.
-pub fn conclude(
-    rule: &WebhookRule,
-    plan: EventPlan,
-    answer: Result<StoreAnswer, StoreFailure>,
-    connection: Decision,
-    on_store_error: OnStoreError,
-) -> WebhookVerdict {
-    let refused = |reason, outcome| WebhookVerdict {
-        decision: Decision::deny(reason),
-        outcome,
-        held: None,
-        duplicate: false,
-    };
-    let claim = match answer.map(|a| a.claim) {
-        Ok(Some(claim)) => claim,
-        Ok(None) | Err(StoreFailure) => {
-            return match on_store_error {
-                OnStoreError::Closed => refused(Reason::StoreUnavailable, "store_unavailable"),
-                OnStoreError::Open => {
-                    let mut decision = connection;
-                    decision.note(Reason::StoreUnavailable);
-                    WebhookVerdict {
+impl Conclude for EventPlan {
+    type Outcome = WebhookVerdict;
+
+    /// The claim to carry out, in one store call.
+    fn store_plan(&self) -> &StorePlan {
+        &self.store
+    }
+
+    fn conclude(self, answer: Result<StoreAnswer, StoreFailure>) -> WebhookVerdict {
+        let refused = |reason, outcome| WebhookVerdict::from(Refusal::new(reason, outcome));
+        let EventPlan {
+            store,
+            window,
+            connection,
+            on_duplicate,
+            on_store_error,
+            ..
+        } = self;
+        let claim = match answer.map(|a| a.claim) {
+            Ok(Some(claim)) => claim,
+            Ok(None) | Err(StoreFailure) => {
+                return match on_store_error.without_store(connection) {
+                    WithoutStore::Refused(decision) => WebhookVerdict {
+                        decision,
+                        outcome: "store_unavailable",
+                        held: None,
+                        duplicate: false,
+                    },
+                    WithoutStore::Unprotected(decision) => WebhookVerdict {
                         decision,
                         outcome: "unprotected",
                         held: None,
                         duplicate: false,
-                    }
+                    },
                 }
             }
-        }
-    };
-    let key = plan.store.claim.map(|c| c.key).unwrap_or_default();
-    match claim {
-        Claim::New => WebhookVerdict {
-            decision: connection,
-            outcome: "verified",
-            held: Some(HeldClaim {
-                key,
-                window: plan.window,
-            }),
-            duplicate: false,
-        },
-        Claim::InFlight => refused(Reason::NotificationInFlight, "in_flight"),
-        Claim::Done => match rule.on_duplicate {
-            OnDuplicate::Ack => refused(Reason::DuplicateNotification, "duplicate"),
-            OnDuplicate::Forward => WebhookVerdict {
+        };
+        let key = store.claim.map(|c| c.key).unwrap_or_default();
+        match claim {
+            Claim::New => WebhookVerdict {
                 decision: connection,
-                outcome: "duplicate",
-                held: None,
-                duplicate: true,
+                outcome: "verified",
+                held: Some(HeldClaim { key, window }),
+                duplicate: false,
             },
-        },
+            Claim::InFlight => refused(Reason::NotificationInFlight, "in_flight"),
+            Claim::Done => match on_duplicate {
+                OnDuplicate::Ack => refused(Reason::DuplicateNotification, "duplicate"),
+                OnDuplicate::Forward => WebhookVerdict {
+                    decision: connection,
+                    outcome: "duplicate",
+                    held: None,
+                    duplicate: true,
+                },
+            },
+        }
     }
 }
 
@@ -223,14 +256,52 @@ mod tests {
         map
     }
 
-    fn plan(body: &[u8], secret: &[u8]) -> Result<EventPlan, Refusal> {
+    /// The notification verified by a policy `pe` that fails closed: refused (`Err`), or
+    /// its claim plan.
+    fn plan(body: &[u8], secret: &[u8]) -> Result<EventPlan, Box<WebhookVerdict>> {
+        planned(
+            body,
+            secret,
+            &rule(OnDuplicate::Ack),
+            Decision::allow(),
+            OnStoreError::Closed,
+        )
+    }
+
+    fn planned(
+        body: &[u8],
+        secret: &[u8],
+        rule: &WebhookRule,
+        connection: Decision,
+        on_store_error: OnStoreError,
+    ) -> Result<EventPlan, Box<WebhookVerdict>> {
         let h = headers(body, secret);
         let n = Notification {
             headers: &h,
             query: None,
             body,
         };
-        verify(&rule(OnDuplicate::Ack), "pe", &n, 1_764_000_000)
+        let arrival = Arrival {
+            policy: "pe",
+            on_store_error,
+            connection,
+        };
+        match verify(rule, arrival, &n, 1_764_000_000) {
+            Step::Ask(plan) => Ok(plan),
+            Step::Decided(refused) => Err(Box::new(refused)),
+        }
+    }
+
+    /// `PAID` verified under `rule`, on top of `connection`, concluded on `answer`.
+    fn conclude(
+        rule: &WebhookRule,
+        answer: Result<StoreAnswer, StoreFailure>,
+        connection: Decision,
+        on_store_error: OnStoreError,
+    ) -> WebhookVerdict {
+        planned(PAID, SECRET, rule, connection, on_store_error)
+            .unwrap()
+            .conclude(answer)
     }
 
     fn answer(claim: Claim) -> Result<StoreAnswer, StoreFailure> {
@@ -270,7 +341,6 @@ mod tests {
         let shadowed = Decision::deny(Reason::CountryNotAllowed).in_mode(Mode::Shadow);
         let v = conclude(
             &rule(OnDuplicate::Ack),
-            plan(PAID, SECRET).unwrap(),
             answer(Claim::New),
             shadowed.clone(),
             OnStoreError::Closed,
@@ -282,10 +352,8 @@ mod tests {
 
     #[test]
     fn duplicates_are_acked_or_forwarded_marked_and_copies_in_flight_wait() {
-        let p = || plan(PAID, SECRET).unwrap();
         let acked = conclude(
             &rule(OnDuplicate::Ack),
-            p(),
             answer(Claim::Done),
             Decision::allow(),
             OnStoreError::Closed,
@@ -297,7 +365,6 @@ mod tests {
         assert_eq!(acked.outcome, "duplicate");
         let forwarded = conclude(
             &rule(OnDuplicate::Forward),
-            p(),
             answer(Claim::Done),
             Decision::allow(),
             OnStoreError::Closed,
@@ -306,7 +373,6 @@ mod tests {
         assert!(forwarded.duplicate && forwarded.held.is_none());
         let busy = conclude(
             &rule(OnDuplicate::Ack),
-            p(),
             answer(Claim::InFlight),
             Decision::allow(),
             OnStoreError::Closed,
@@ -317,7 +383,6 @@ mod tests {
         );
         let down = conclude(
             &rule(OnDuplicate::Ack),
-            p(),
             Err(StoreFailure),
             Decision::allow(),
             OnStoreError::Closed,
@@ -325,7 +390,6 @@ mod tests {
         assert_eq!(down.decision.denied_for(), Some(Reason::StoreUnavailable));
         let open = conclude(
             &rule(OnDuplicate::Ack),
-            p(),
             Err(StoreFailure),
             Decision::allow(),
             OnStoreError::Open,

@@ -4,7 +4,7 @@
 //! The hours are the shop's (`identity.time_zone`), read from the same clock as the quotas;
 //! a range may wrap past midnight (`22:00-04:00`). The start is included, the end is not.
 
-use super::score::{Pending, RiskContext};
+use super::{Buckets, Pending, RiskCheck, RiskContext};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hours {
@@ -36,9 +36,13 @@ impl Hours {
             minute >= self.from || minute < self.to
         }
     }
+}
 
-    pub(super) fn plan(&self, cx: &RiskContext<'_>) -> Pending {
-        Pending::Known(self.contains(cx.calendar.minute_of_day(cx.now)))
+impl RiskCheck for Hours {
+    fn plan(&self, cx: &RiskContext<'_>, _: &mut Buckets) -> Option<Pending> {
+        Some(Pending::Known(
+            self.contains(cx.calendar.minute_of_day(cx.now)),
+        ))
     }
 }
 

@@ -11,7 +11,7 @@
 //! score then denied it; after `remember` without being forgotten, an identity counts as
 //! new again a year on from its first order, not from its last.
 
-use super::score::{Buckets, Pending, RiskContext};
+use super::{Buckets, Pending, RiskCheck, RiskContext};
 use crate::core::money::PerCurrency;
 use crate::core::request::facts::KeyKind;
 use std::time::Duration;
@@ -37,8 +37,8 @@ pub struct FirstOrder {
     pub remember: Duration,
 }
 
-impl FirstOrder {
-    pub(super) fn plan(&self, cx: &RiskContext<'_>, buckets: &mut Buckets) -> Option<Pending> {
+impl RiskCheck for FirstOrder {
+    fn plan(&self, cx: &RiskContext<'_>, buckets: &mut Buckets) -> Option<Pending> {
         let at = seen(cx, self.fact, self.remember, buckets)?;
         Some(Pending::First { at })
     }
@@ -51,8 +51,8 @@ pub struct NewDevice {
     pub remember: Duration,
 }
 
-impl NewDevice {
-    pub(super) fn plan(&self, cx: &RiskContext<'_>, buckets: &mut Buckets) -> Option<Pending> {
+impl RiskCheck for NewDevice {
+    fn plan(&self, cx: &RiskContext<'_>, buckets: &mut Buckets) -> Option<Pending> {
         let (Some(owner), Some(device)) =
             (cx.hashes.get(self.fact), cx.hashes.get(KeyKind::Device))
         else {
@@ -79,8 +79,8 @@ pub struct FirstLargeOrder {
     pub remember: Duration,
 }
 
-impl FirstLargeOrder {
-    pub(super) fn plan(&self, cx: &RiskContext<'_>, buckets: &mut Buckets) -> Option<Pending> {
+impl RiskCheck for FirstLargeOrder {
+    fn plan(&self, cx: &RiskContext<'_>, buckets: &mut Buckets) -> Option<Pending> {
         // Every order counts towards "seen", or a string of small ones would leave the
         // next large one looking like a first.
         let at = seen(cx, self.fact, self.remember, buckets)?;

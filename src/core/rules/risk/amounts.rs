@@ -17,7 +17,7 @@
 //! orders between T - T/6 and T ago may or may not count; a trailing mean leaves out the
 //! days with no orders, so a shop's first days compare with the few before them.
 
-use super::score::{Buckets, Pending, RiskContext};
+use super::{Buckets, Pending, RiskCheck, RiskContext};
 use crate::core::calendar::Period;
 use crate::core::money::PerCurrency;
 use crate::core::request::facts::KeyKind;
@@ -32,8 +32,8 @@ pub struct LargeOrder {
     pub at_least: PerCurrency,
 }
 
-impl LargeOrder {
-    pub(super) fn plan(&self, cx: &RiskContext<'_>) -> Option<Pending> {
+impl RiskCheck for LargeOrder {
+    fn plan(&self, cx: &RiskContext<'_>, _: &mut Buckets) -> Option<Pending> {
         let amount = cx.facts.amount?;
         let threshold = self.at_least.get(amount.currency)?;
         Some(Pending::Known(amount.minor >= threshold))
@@ -94,8 +94,8 @@ fn day_totals(
     )
 }
 
-impl Sum {
-    pub(super) fn plan(&self, cx: &RiskContext<'_>, buckets: &mut Buckets) -> Option<Pending> {
+impl RiskCheck for Sum {
+    fn plan(&self, cx: &RiskContext<'_>, buckets: &mut Buckets) -> Option<Pending> {
         let amount = cx.facts.amount?;
         let threshold = self.above.get(amount.currency)?;
         let currency = amount.currency.as_str();
@@ -139,8 +139,8 @@ pub struct Structuring {
 /// How many steps "within T" is counted in.
 const STEPS: u64 = 6;
 
-impl Structuring {
-    pub(super) fn plan(&self, cx: &RiskContext<'_>, buckets: &mut Buckets) -> Option<Pending> {
+impl RiskCheck for Structuring {
+    fn plan(&self, cx: &RiskContext<'_>, buckets: &mut Buckets) -> Option<Pending> {
         let amount = cx.facts.amount?;
         let small = self.below.get(amount.currency)?;
         if amount.minor >= small {
@@ -186,8 +186,10 @@ impl Anomaly {
     pub fn is_shop_wide(&self) -> bool {
         self.scope == Scope::Shop
     }
+}
 
-    pub(super) fn plan(&self, cx: &RiskContext<'_>, buckets: &mut Buckets) -> Option<Pending> {
+impl RiskCheck for Anomaly {
+    fn plan(&self, cx: &RiskContext<'_>, buckets: &mut Buckets) -> Option<Pending> {
         let amount = cx.facts.amount?;
         let days = usize::from(self.days) + 1;
         let mut at = day_totals(
@@ -259,13 +261,13 @@ mod tests {
         let rule = LargeOrder {
             at_least: thresholds("5000"),
         };
-        let judge = |amount| planned(amount, "2026-11-25T12:00:00Z", |cx, _| rule.plan(cx)).0;
+        let judge = |amount| planned(amount, "2026-11-25T12:00:00Z", |cx, b| rule.plan(cx, b)).0;
         assert_eq!(judge("4999.99"), Some(Pending::Known(false)));
         assert_eq!(judge("5000"), Some(Pending::Known(true)));
         let usd_only = LargeOrder {
             at_least: PerCurrency::new(vec![Currency::parse("USD").unwrap().amount("1").unwrap()]),
         };
-        let (p, _) = planned("9999", "2026-11-25T12:00:00Z", |cx, _| usd_only.plan(cx));
+        let (p, _) = planned("9999", "2026-11-25T12:00:00Z", |cx, b| usd_only.plan(cx, b));
         assert_eq!(p, None, "no threshold in soles: the rule does not apply");
     }
 

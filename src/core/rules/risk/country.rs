@@ -5,13 +5,13 @@
 //! business. What it approximates: travellers, VPNs and mobile roaming all look like a
 //! mismatch, so it is a weight, not a refusal.
 
-use super::score::{Pending, RiskContext};
+use super::{Buckets, Pending, RiskCheck, RiskContext};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CountryMismatch;
 
-impl CountryMismatch {
-    pub(super) fn plan(&self, cx: &RiskContext<'_>) -> Option<Pending> {
+impl RiskCheck for CountryMismatch {
+    fn plan(&self, cx: &RiskContext<'_>, _: &mut Buckets) -> Option<Pending> {
         let (billing, connected) = (cx.facts.billing_country?, cx.country?);
         Some(Pending::Known(billing != connected))
     }
