@@ -44,12 +44,12 @@ fn decision_label(decision: Option<&Decision>) -> &'static str {
 /// Called as soon as the backend's status is known, before the provider gets the answer,
 /// and again when the request is done (a no-op then, unless no answer ever came).
 pub(super) async fn settle_claim(ctx: &mut RequestCtx) {
-    let Some(held) = ctx.replay_claim.take() else {
+    let Some(held) = ctx.webhook.claim.take() else {
         return;
     };
     let served = &ctx.served;
     let now = served.runtime.now().as_second();
-    let until = held.delivered_until(ctx.upstream_status, now);
+    let until = held.delivered_until(ctx.upstream.status, now);
     served.settle(&held.key, until, now).await;
 }
 
@@ -60,7 +60,7 @@ pub(super) async fn account(
     ctx: &mut RequestCtx,
 ) {
     settle_claim(ctx).await;
-    if let Some((profile, outcome)) = ctx.webhook {
+    if let Some((profile, outcome)) = ctx.webhook.outcome {
         proxy
             .metrics
             .webhooks
@@ -86,14 +86,14 @@ pub(super) async fn account(
             ])
             .inc(),
     }
-    let answered = ctx.upstream_status.is_some();
+    let answered = ctx.upstream.status.is_some();
     if answered || (error.is_some() && decision.is_some_and(|d| !d.is_denied())) {
         match route {
-            Some(route) => route.upstream(ctx.upstream_status).inc(),
+            Some(route) => route.upstream(ctx.upstream.status).inc(),
             None => proxy
                 .metrics
                 .upstream_responses
-                .with_label_values(&[ctx.route.as_str(), upstream_class(ctx.upstream_status)])
+                .with_label_values(&[ctx.route.as_str(), upstream_class(ctx.upstream.status)])
                 .inc(),
         }
     }
@@ -131,10 +131,14 @@ pub(super) async fn account(
                 .collect()
         }),
         status,
-        upstream_status: ctx.upstream_status,
-        event: ctx.event.as_ref().and_then(|h| std::str::from_utf8(h).ok()),
-        upstream: ctx.upstream.as_ref().map(|u| u.addr),
-        upstream_error: ctx.upstream_error.map(|f| f.code()),
+        upstream_status: ctx.upstream.status,
+        event: ctx
+            .webhook
+            .event
+            .as_ref()
+            .and_then(|h| std::str::from_utf8(h).ok()),
+        upstream: ctx.upstream.chosen.as_ref().map(|u| u.addr),
+        upstream_error: ctx.upstream.error.map(|f| f.code()),
         dropped_headers: ctx.dropped_headers.as_deref(),
         duration_ms: (ctx.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
     };
@@ -180,7 +184,7 @@ pub(super) fn account_refused(metrics: &Metrics, log: &DecisionLog, peer: Option
         .inc();
     log.write(&DecisionRecord {
         ts: log.time(),
-        request_id: &super::RequestId::new(),
+        request_id: &super::ctx::RequestId::new(),
         // No identity was read: no hash on the line to name a key for.
         key_id: "",
         method: None,

@@ -1,20 +1,23 @@
-//! The Pingora glue: sequences the phases of one request and maps a decision to a response.
+//! The Pingora glue: the `ProxyHttp` hooks of one request, each short, and the files that
+//! do their jobs.
 //!
-//! It holds no policy of its own. `request_filter` gathers the facts (client address,
-//! normalised path, route, country), asks the [`Gate`](crate::core::decision::Gate), and then
-//! reads the body where it must (buffered, so Pingora replays it to the backend byte for
-//! byte): webhook routes verify the notification and claim it against replays
-//! ([`webhook`]), routes with identity rules ask the gate again with the identity facts
-//! ([`body`]). It then either answers
-//! itself (denied: the backend sees nothing, not even headers) or lets Pingora forward the
-//! request as it came, plus `X-Forwarded-For`, `X-Request-Id` and, for review, the
-//! `X-Garita-Decision` / `X-Garita-Reasons` (and `X-Garita-Score`) marks. `logging` ([`account`]) writes the
-//! decision-log line and the metrics once per request, whatever happened.
+//! It holds no policy of its own. `request_filter` drops the headers nothing may read
+//! ([`marks`]), has [`decide`] gather the facts (client address, normalised path, route,
+//! country) and run the rules, reading the body where it must (buffered, so Pingora
+//! replays it to the backend byte for byte: [`webhook`] verifies a notification and claims
+//! it against replays, [`body`] reads a payment's facts), and then either answers itself
+//! ([`response`]: denied, the backend sees nothing, not even headers) or lets Pingora
+//! forward the request as it came, with the headers [`marks`] writes. What a request
+//! learned lives in its [`ctx`]; an upstream that fails is a typed [`failure`]. `logging`
+//! ([`account`]) writes the decision-log line and the metrics once per request, whatever
+//! happened.
 
 mod account;
 pub mod admin;
 mod body;
 pub mod connection;
+mod ctx;
+mod decide;
 mod failure;
 pub mod health_check;
 mod housekeeping;
@@ -29,42 +32,18 @@ pub mod server;
 pub mod tls;
 mod webhook;
 
-use crate::core::decision::{Decision, Reason, Verdict};
-use crate::core::identity::key_list::KeyHashes;
-use crate::core::net::geo::CountryCode;
-use crate::core::policy::PolicyId;
-use crate::core::request::client_ip::ClientIp;
-use crate::core::request::facts::IdentityFacts;
-use crate::core::request::route::RouteName;
-use crate::core::request::{framing, path};
-use crate::core::rules::webhook::HeldClaim;
+use crate::core::decision::Verdict;
 use crate::observe::decision_log::DecisionLog;
 use crate::observe::metrics::Metrics;
-use crate::state::store::Review;
-use crate::state::upstreams::Upstream;
 use async_trait::async_trait;
 use bytes::Bytes;
+pub use ctx::RequestCtx;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, ErrorType, Result};
-use response::LocalResponse;
-use served::Served;
 use std::sync::Arc;
 use std::time::Instant;
-
-const FORWARDED_FOR: &str = "x-forwarded-for";
-const REQUEST_ID: &str = "x-request-id";
-/// Set on requests forwarded for review, with the reasons; stripped from client requests.
-pub const DECISION_HEADER: &str = "x-garita-decision";
-pub const REASONS_HEADER: &str = "x-garita-reasons";
-/// On requests forwarded for review by a policy with risk rules: the score.
-pub const SCORE_HEADER: &str = "x-garita-score";
-/// Set on a webhook delivered before and forwarded again (`on_duplicate = "forward"`).
-pub const DUPLICATE_HEADER: &str = "x-garita-duplicate";
-/// What a CONNECT is told the gateway takes instead.
-const TUNNEL_REFUSED_ALLOW: std::borrow::Cow<'static, str> =
-    std::borrow::Cow::Borrowed("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
 
 /// What the proxy wants of garita's own log: to spot the request heads Pingora refuses
 /// ([`refused::spot`]), and to leave out Pingora's reports of connections garita closed
@@ -82,46 +61,6 @@ pub struct GaritaProxy {
     log: Arc<DecisionLog>,
 }
 
-/// What one request learned on its way through the phases.
-pub struct RequestCtx {
-    /// The config and runtime this request is served under from start to end, whatever a
-    /// reload swaps in meanwhile.
-    served: Arc<Served>,
-    request_id: RequestId,
-    started: Instant,
-    route: RouteName,
-    /// The route's policy, once the route is known.
-    policy: Option<PolicyId>,
-    client: Option<ClientIp>,
-    country: Option<CountryCode>,
-    decision: Option<Decision>,
-    /// Identity facts and their keyed hashes, read once for the rules and the log.
-    facts: Option<(IdentityFacts, KeyHashes)>,
-    /// Webhook routes: (profile, outcome) for the metrics.
-    webhook: Option<(&'static str, &'static str)>,
-    /// Webhook routes: the event claimed for delivery, to settle once the backend answered.
-    replay_claim: Option<HeldClaim>,
-    /// Webhook routes: a delivered-before event forwarded on purpose.
-    duplicate: bool,
-    /// Webhook routes: the keyed hash of the verified event's id (hex), for the log.
-    event: Option<[u8; 32]>,
-    /// A 405's `Allow` header.
-    allow: Option<std::borrow::Cow<'static, str>>,
-    /// Request headers dropped for a `_` in their names, for the log.
-    dropped_headers: Option<String>,
-    /// The request asks for an upgrade its route does not allow: forwarded without it.
-    strip_upgrade: bool,
-    /// Time spent waiting for the body, left out of the decision-latency histogram.
-    body_wait: std::time::Duration,
-    upstream_status: Option<u16>,
-    /// The upstream this request was sent to (the last one, after a retry).
-    upstream: Option<Arc<Upstream>>,
-    /// When the exchange with the upstream must be over (`upstream.total_timeout_ms`).
-    upstream_deadline: Option<Instant>,
-    /// Why the upstream did not answer, for the log.
-    upstream_error: Option<failure::Failure>,
-}
-
 impl GaritaProxy {
     pub fn new(
         serving: Arc<reload::Serving>,
@@ -134,257 +73,6 @@ impl GaritaProxy {
             log,
         }
     }
-
-    /// Gather the connection facts and ask the gate; also returns the policy, once known.
-    async fn decide(
-        &self,
-        session: &Session,
-        peer: std::net::IpAddr,
-        ctx: &mut RequestCtx,
-    ) -> (Decision, Option<PolicyId>) {
-        let req = session.req_header();
-        ctx.client = Some(ClientIp { addr: peer, peer });
-        let target_len = req.uri.path_and_query().map_or(0, |p| p.as_str().len());
-        if let Err(reason) =
-            framing::check(&req.headers, target_len, ctx.served.config.max_header_bytes)
-        {
-            return (Decision::deny(reason), None);
-        }
-        // Pingora has dropped the length from the parsed head; the raw head still has it.
-        if req.headers.contains_key(http::header::TRANSFER_ENCODING)
-            && session
-                .as_http1()
-                .is_some_and(|h1| framing::declares_content_length(&h1.get_headers_raw_bytes()))
-        {
-            return (Decision::deny(Reason::ConflictingFraming), None);
-        }
-        if req.method == http::Method::CONNECT {
-            // Accepted from Pingora only to be refused here, logged and counted: garita
-            // tunnels nothing.
-            ctx.allow = Some(TUNNEL_REFUSED_ALLOW);
-            return (Decision::deny(Reason::MethodNotAllowed), None);
-        }
-        let resolver = &ctx.served.config.client_ip;
-        let values = req
-            .headers
-            .get_all(resolver.header())
-            .iter()
-            .map(|v| v.as_bytes());
-        let client = match resolver.resolve(peer, values) {
-            Ok(client) => client,
-            Err(_) => return (Decision::deny(Reason::MalformedForwardedFor), None),
-        };
-        ctx.client = Some(client);
-        let normalized = match path::normalize(req.uri.path()) {
-            Ok(p) => p,
-            Err(_) => return (Decision::deny(Reason::MalformedPath), None),
-        };
-        let route = match ctx
-            .served
-            .config
-            .routes
-            .select(req.method.as_str(), &normalized)
-        {
-            Ok(route) => route,
-            Err(refused) => {
-                // Never a fall-through to a laxer policy: the path is this route's.
-                ctx.route = refused.route;
-                ctx.allow = Some(refused.allow.into());
-                return (Decision::deny(Reason::MethodNotAllowed), None);
-            }
-        };
-        ctx.route = route.name.clone();
-        if !route.upgrade && framing::asks_upgrade(&req.headers) {
-            // After a 101 the bytes pass uninspected. Where facts or signatures are judged
-            // that is refused; elsewhere the request goes on as a plain one.
-            let policy = &ctx.served.config.policies[route.policy];
-            if policy.identity.is_some() || policy.webhook.is_some() {
-                return (Decision::deny(Reason::UpgradeRefused), None);
-            }
-            ctx.strip_upgrade = true;
-        }
-        let (facts, decision) = ctx.served.connection(route.policy, client).await;
-        ctx.country = facts.country;
-        (decision, Some(route.policy))
-    }
-
-    /// After the connection rules (already under the policy's mode): a webhook route
-    /// verifies the notification, a route with identity rules reads the facts. Neither is
-    /// skipped because a shadow policy let the connection through: an unverified webhook
-    /// is never forwarded.
-    async fn decide_further(
-        &self,
-        session: &mut Session,
-        policy_id: PolicyId,
-        decision: Decision,
-        ctx: &mut RequestCtx,
-    ) -> Decision {
-        let served = ctx.served.clone();
-        let served = &*served;
-        let policy = &served.config.policies[policy_id];
-        let decision = decision.in_mode(policy.mode);
-        if decision.is_denied() {
-            return decision;
-        }
-        let waited = Instant::now();
-        let decided = if let Some(rule) = &policy.webhook {
-            webhook::check_notification(session, rule, policy, decision, served, ctx).await
-        } else if let Some(rules) = &policy.identity {
-            match body::read_facts(session, rules).await {
-                Ok(mut facts) => {
-                    if let Some(client) = ctx.client {
-                        facts.set_client(client.addr);
-                    }
-                    let hashes = served.hashes(&facts);
-                    let decided = served
-                        .identity(policy_id, &facts, &hashes, ctx.country, decision)
-                        .await;
-                    ctx.facts = Some((facts, hashes));
-                    decided
-                }
-                Err(reason) => Decision::deny(reason),
-            }
-        } else {
-            decision
-        };
-        ctx.body_wait = waited.elapsed();
-        decided
-    }
-}
-
-/// Why a request goes to review: its reasons, then each enforced risk rule that fired
-/// with what it added (`large_order=40`).
-fn review_reasons(decision: &Decision) -> Vec<String> {
-    let mut reasons: Vec<String> = decision.reasons().iter().map(|r| r.detail()).collect();
-    if let Some(risk) = decision.risk() {
-        reasons.extend(
-            risk.fired
-                .iter()
-                .filter(|f| !f.shadow)
-                .map(|f| format!("{}={}", f.rule, f.weight)),
-        );
-    }
-    reasons
-}
-
-impl GaritaProxy {
-    /// Put a request forwarded for review in the store's queue before it goes on. A store
-    /// that does not take it is counted and logged by the store call; the request still
-    /// goes to the backend marked, as its policy decided.
-    async fn enqueue_review(&self, decision: &Decision, ctx: &RequestCtx) {
-        let served = &*ctx.served;
-        let policy = ctx
-            .policy
-            .map_or("", |id| &*served.config.policies[id].name);
-        let facts = ctx.facts.as_ref();
-        let amount = facts.and_then(|(f, _)| f.amount);
-        let reasons = review_reasons(decision);
-        let review = Review {
-            id: ctx.request_id.to_string(),
-            at: served.runtime.now().as_second(),
-            route: ctx.route.to_string(),
-            policy: policy.to_string(),
-            keys: facts.map_or_else(Vec::new, |(_, hashes)| {
-                hashes
-                    .iter()
-                    .map(|(kind, hash)| (kind.as_str().to_string(), hash.to_string()))
-                    .collect()
-            }),
-            amount: amount.map(|a| a.to_string()),
-            currency: amount.map(|a| a.currency.as_str().to_string()),
-            reasons,
-            score: decision.risk().map(|r| r.score),
-            resolution: None,
-        };
-        let _ = served.record_review(&review).await;
-    }
-}
-
-/// An error once the exchange with the upstream has outlasted `upstream.total_timeout_ms`:
-/// a backend that keeps sending its body a little at a time is cut off (the client's
-/// connection is closed; a head that completes too late gets 504). Checked when the head
-/// is complete and at each piece of body; a silent backend is the read timeout's, and a
-/// head sent a byte at a time is bounded only by the read timeout per byte (Pingora reads
-/// the head whole).
-fn past_deadline(ctx: &RequestCtx) -> Result<()> {
-    match ctx.upstream_deadline {
-        Some(deadline) if Instant::now() > deadline => Err(Error::explain(
-            ErrorType::ReadTimedout,
-            "upstream.total_timeout_ms passed",
-        )
-        .into_up()),
-        _ => Ok(()),
-    }
-}
-
-/// Answer locally. The connection is closed after the answer unless `reusable` says the
-/// next request on it can be found: the body was read to its end (or there was none) and
-/// the head's framing was not in doubt.
-async fn send_local(session: &mut Session, reply: LocalResponse, reusable: bool) -> Result<()> {
-    let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + 2))?;
-    for (name, value) in reply.headers {
-        header.insert_header(name, value)?;
-    }
-    header.insert_header("content-length", reply.body.len().to_string())?;
-    if !(reusable && session.is_body_done()) {
-        header.insert_header("connection", "close")?;
-        session.set_keepalive(None);
-    }
-    session
-        .write_response_header(Box::new(header), false)
-        .await?;
-    session
-        .write_response_body(Some(Bytes::from(reply.body)), true)
-        .await
-}
-
-/// Whether a refusal was about the request's framing (or an upgrade), after which the connection cannot be
-/// trusted to carry another request.
-fn decision_doubts_framing(decision: Option<&Decision>) -> bool {
-    decision.is_some_and(|d| {
-        d.reasons().iter().any(|r| {
-            matches!(
-                r,
-                Reason::ConflictingFraming
-                    | Reason::UnsupportedTransferCoding
-                    | Reason::HeadersTooLarge
-                    // What follows a refused upgrade may be another protocol's bytes.
-                    | Reason::UpgradeRefused
-            )
-        })
-    })
-}
-
-/// A request's id: 128 random bits as 32 hex digits, made without formatting machinery
-/// or a heap allocation.
-#[derive(Clone, Copy)]
-pub struct RequestId([u8; 32]);
-
-impl RequestId {
-    pub fn new() -> Self {
-        let mut text = [0u8; 32];
-        hex::encode_to_slice(rand::random::<u128>().to_be_bytes(), &mut text)
-            .expect("32 hex digits for 16 bytes");
-        Self(text)
-    }
-
-    pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).expect("hex digits")
-    }
-}
-
-impl Default for RequestId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl std::ops::Deref for RequestId {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
 }
 
 #[async_trait]
@@ -392,29 +80,7 @@ impl ProxyHttp for GaritaProxy {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> Self::CTX {
-        RequestCtx {
-            served: self.serving.current(),
-            request_id: RequestId::new(),
-            started: Instant::now(),
-            route: RouteName::default_route(),
-            policy: None,
-            client: None,
-            country: None,
-            decision: None,
-            facts: None,
-            webhook: None,
-            replay_claim: None,
-            duplicate: false,
-            event: None,
-            allow: None,
-            dropped_headers: None,
-            strip_upgrade: false,
-            body_wait: std::time::Duration::ZERO,
-            upstream_status: None,
-            upstream: None,
-            upstream_deadline: None,
-            upstream_error: None,
-        }
+        RequestCtx::new(self.serving.current())
     }
 
     async fn early_request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<()> {
@@ -479,9 +145,9 @@ impl ProxyHttp for GaritaProxy {
             // Pipelined requests behind a refused one are still answered, unless the
             // refusal was about where this request ends, or what follows a CONNECT is
             // tunnel bytes.
-            let reusable = !decision_doubts_framing(ctx.decision.as_ref())
+            let reusable = !decide::decision_doubts_framing(ctx.decision.as_ref())
                 && session.req_header().method != http::Method::CONNECT;
-            send_local(session, reply, reusable).await?;
+            response::send_local(session, reply, reusable).await?;
             return Ok(true);
         }
         Ok(false)
@@ -503,14 +169,15 @@ impl ProxyHttp for GaritaProxy {
             );
         }
         // A retry goes to another upstream when one is up.
-        let tried = ctx.upstream.as_ref().map(|u| u.addr);
+        let tried = ctx.upstream.chosen.as_ref().map(|u| u.addr);
         let upstream = self.serving.upstreams().select(tried).ok_or_else(|| {
             Error::new_up(ErrorType::ConnectNoRoute).more_context("no healthy upstream")
         })?;
         let peer = ctx.served.upstream_peer(&upstream);
-        ctx.upstream_deadline
+        ctx.upstream
+            .deadline
             .get_or_insert_with(|| Instant::now() + ctx.served.config.upstream.total_timeout);
-        ctx.upstream = Some(upstream);
+        ctx.upstream.chosen = Some(upstream);
         Ok(Box::new(peer))
     }
 
@@ -533,7 +200,7 @@ impl ProxyHttp for GaritaProxy {
         ctx: &mut Self::CTX,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        if let Some(upstream) = &ctx.upstream {
+        if let Some(upstream) = &ctx.upstream.chosen {
             upstream.request_failed(ctx.served.config.upstream.max_fails, "cannot connect");
         }
         // Nothing reached that upstream: try the next one (the buffered body, if any, is
@@ -560,50 +227,7 @@ impl ProxyHttp for GaritaProxy {
         if session.response_written().is_some_and(|r| r.status == 100) {
             upstream_request.remove_header(&http::header::EXPECT);
         }
-        if let Some(client) = ctx.client {
-            use std::fmt::Write;
-            // Keep the chain only when a trusted proxy vouched for it; otherwise the backend
-            // would see whatever the client wrote.
-            let mut chain = String::with_capacity(64);
-            if ctx.served.config.client_ip.is_trusted(client.peer) {
-                for hop in upstream_request.headers.get_all(FORWARDED_FOR) {
-                    if let Ok(hop) = hop.to_str() {
-                        chain.push_str(hop);
-                        chain.push_str(", ");
-                    }
-                }
-            }
-            let _ = write!(chain, "{}", client.peer);
-            upstream_request.insert_header(FORWARDED_FOR, chain)?;
-        }
-        upstream_request.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
-        // Only garita may speak for garita (one pass over the names, rather than three
-        // lookups for headers clients almost never send).
-        if upstream_request
-            .headers
-            .keys()
-            .any(|name| name.as_str().starts_with("x-garita-"))
-        {
-            upstream_request.remove_header(DECISION_HEADER);
-            upstream_request.remove_header(REASONS_HEADER);
-            upstream_request.remove_header(SCORE_HEADER);
-            upstream_request.remove_header(DUPLICATE_HEADER);
-        }
-        if ctx.duplicate {
-            upstream_request.insert_header(DUPLICATE_HEADER, "true")?;
-        }
-        if let Some(decision) = ctx
-            .decision
-            .as_ref()
-            .filter(|d| d.verdict() == Verdict::Review)
-        {
-            upstream_request.insert_header(DECISION_HEADER, "review")?;
-            if let Some(risk) = decision.risk() {
-                upstream_request.insert_header(SCORE_HEADER, risk.score.to_string())?;
-            }
-            upstream_request.insert_header(REASONS_HEADER, review_reasons(decision).join(", "))?;
-        }
-        Ok(())
+        marks::mark_forwarded(upstream_request, ctx)
     }
 
     async fn upstream_response_filter(
@@ -612,12 +236,12 @@ impl ProxyHttp for GaritaProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        ctx.upstream_status = Some(upstream_response.status.as_u16());
-        if let Some(upstream) = &ctx.upstream {
+        ctx.upstream.status = Some(upstream_response.status.as_u16());
+        if let Some(upstream) = &ctx.upstream.chosen {
             upstream.request_answered();
         }
         account::settle_claim(ctx).await;
-        past_deadline(ctx)
+        ctx.upstream.past_deadline()
     }
 
     fn upstream_response_body_filter(
@@ -627,7 +251,7 @@ impl ProxyHttp for GaritaProxy {
         _end_of_stream: bool,
         ctx: &mut Self::CTX,
     ) -> Result<Option<std::time::Duration>> {
-        past_deadline(ctx).map(|()| None)
+        ctx.upstream.past_deadline().map(|()| None)
     }
 
     async fn fail_to_proxy(
@@ -642,8 +266,8 @@ impl ProxyHttp for GaritaProxy {
         let failure = failure::Failure::of(e);
         let (code, reason) = (failure.status(), failure.code());
         if failure.is_upstream() {
-            ctx.upstream_error = Some(failure);
-            if let Some(upstream) = &ctx.upstream {
+            ctx.upstream.error = Some(failure);
+            if let Some(upstream) = &ctx.upstream.chosen {
                 if failure == failure::Failure::UpstreamTimeout {
                     upstream.request_failed(ctx.served.config.upstream.max_fails, "timed out");
                 }
@@ -651,7 +275,7 @@ impl ProxyHttp for GaritaProxy {
         }
         if code > 0 && session.response_written().is_none() {
             let reply = response::json_error(code, reason, &ctx.request_id);
-            if let Err(write_error) = send_local(session, reply, false).await {
+            if let Err(write_error) = response::send_local(session, reply, false).await {
                 log::debug!("could not send the error response: {write_error}");
             }
         }

@@ -8,6 +8,10 @@
 //! seconds, and zero remaining until `t` seconds from now.
 
 use crate::core::decision::{Decision, Reason};
+use bytes::Bytes;
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+use pingora::Result;
 use serde::Serialize;
 
 /// A response garita sends itself.
@@ -134,6 +138,31 @@ pub fn denial(decision: &Decision, request_id: &str) -> Option<LocalResponse> {
             .push(("ratelimit", format!("\"{}\";r=0;t={}", limit.policy, retry)));
     }
     Some(response)
+}
+
+/// Answer locally. The connection is closed after the answer unless `reusable` says the
+/// next request on it can be found: the body was read to its end (or there was none) and
+/// the head's framing was not in doubt.
+pub(super) async fn send_local(
+    session: &mut Session,
+    reply: LocalResponse,
+    reusable: bool,
+) -> Result<()> {
+    let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + 2))?;
+    for (name, value) in reply.headers {
+        header.insert_header(name, value)?;
+    }
+    header.insert_header("content-length", reply.body.len().to_string())?;
+    if !(reusable && session.is_body_done()) {
+        header.insert_header("connection", "close")?;
+        session.set_keepalive(None);
+    }
+    session
+        .write_response_header(Box::new(header), false)
+        .await?;
+    session
+        .write_response_body(Some(Bytes::from(reply.body)), true)
+        .await
 }
 
 #[cfg(test)]

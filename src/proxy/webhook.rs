@@ -16,7 +16,7 @@ use pingora::proxy::Session;
 
 /// Metrics outcome of one notification.
 fn outcome(ctx: &mut RequestCtx, rule: &WebhookRule, outcome: &'static str) {
-    ctx.webhook = Some((rule.profile.name(), outcome));
+    ctx.webhook.outcome = Some((rule.profile.name(), outcome));
 }
 
 pub(super) async fn check_notification(
@@ -52,11 +52,11 @@ pub(super) async fn check_notification(
     };
     let step = decide::verify(rule, arrival, &notification, now);
     if let Step::Ask(plan) = &step {
-        ctx.event = Some(served.runtime.hasher.hash_event(plan.event()));
+        ctx.webhook.event = Some(served.runtime.hasher.hash_event(plan.event()));
     }
     let verdict = served.run(step).await;
     outcome(ctx, rule, verdict.outcome);
-    ctx.replay_claim = verdict.held;
-    ctx.duplicate = verdict.duplicate;
+    ctx.webhook.claim = verdict.held;
+    ctx.webhook.duplicate = verdict.duplicate;
     verdict.decision
 }
