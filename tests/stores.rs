@@ -1,58 +1,125 @@
-//! The three stores answer the same plans the same way: the in-process one, the embedded
-//! file and a real redis-server. Each case runs against all three.
+//! The three stores keep the same rules: the in-process one, the embedded file and a real
+//! redis-server each run one table of cases ([`CASES`]), a fresh store for every case.
+//!
+//! Memory and embedded judge every expiry by the plan's time; Redis expires keys on its
+//! own clock, with TTLs set relative to the plan's time. A case that needs a window to
+//! pass moves its plans' time on and calls [`Tried::let_pass`], which waits the real
+//! seconds only for Redis.
 
 mod support;
 
 use garita::core::request::facts::KeyKind;
+use garita::state::store::review::{Outcome, Resolution, Resolved, Review};
 use garita::state::store::{
-    Acquired, BlockedKey, Counter, EmbeddedStore, GcraOp, MemoryStore, Rate, RedisStore, Store,
-    StoreAnswer, StorePlan,
+    Acquired, BindOp, Binding, Block, BlockNote, BlockedKey, Claim, ClaimOp, Counter,
+    EmbeddedStore, GcraOp, Held, MemoryStore, Rate, RedisStore, Store, StoreAnswer, StorePlan,
 };
+use std::future::Future;
 use std::time::Duration;
 use support::Redis;
 
-/// One store, and a runtime to await it on.
+/// One store under one case, and a runtime to await it on.
 struct Tried<'a> {
     store: &'a dyn Store,
     rt: &'a tokio::runtime::Runtime,
+    case: &'static str,
 }
 
 impl Tried<'_> {
-    fn backend(&self) -> &'static str {
-        self.store.backend()
+    /// The store and the case, for assertion messages.
+    fn who(&self) -> String {
+        format!("{} store, case {:?}", self.store.backend(), self.case)
+    }
+
+    fn call<T, E: std::fmt::Display>(&self, call: impl Future<Output = Result<T, E>>) -> T {
+        self.rt
+            .block_on(call)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.who()))
     }
 
     fn run(&self, plan: &StorePlan) -> StoreAnswer {
-        let backend = self.backend();
-        self.rt
-            .block_on(self.store.execute(plan))
-            .unwrap_or_else(|e| panic!("{backend}: {e}"))
+        self.call(self.store.execute(plan))
+    }
+
+    /// Let `seconds` pass for the store's own clock (the caller moves its plans' time on):
+    /// only Redis has one.
+    fn let_pass(&self, seconds: u64) {
+        if self.store.backend() == "redis" {
+            std::thread::sleep(Duration::from_millis(seconds * 1000 + 500));
+        }
     }
 }
 
-/// Run `case` against each kind of store.
-fn each_store(case: impl Fn(Tried<'_>)) {
-    let rt = tokio::runtime::Builder::new_current_thread()
+type Case = fn(&Tried<'_>);
+
+/// Every rule a store keeps, by name.
+const CASES: &[(&str, Case)] = &[
+    ("a quota lets exactly its limit through", quota_exact_limit),
+    ("a counter restarts after its window", counter_window),
+    ("sums add amounts and reads create nothing", sums_and_reads),
+    ("a shared rate and a quota in one plan", rate_and_quota),
+    ("an enforced shared rate stops the plan", rate_stops_plan),
+    ("a binding holds at most max members", binding_max),
+    ("a bound member lapses with its window", binding_window),
+    ("a binding kept forever never lapses", binding_forever),
+    (
+        "an enforced binding stops the plan before the counters",
+        binding_stops_plan,
+    ),
+    (
+        "a review binding is reported and the plan goes on",
+        binding_reported,
+    ),
+    ("claims: new, in flight, released, delivered", claim_states),
+    ("claims and deliveries expire", claim_expiry),
+    ("reviews: recorded, listed, resolved once", reviews),
+    ("blocks: added once, listed oldest first, removed", blocks),
+    (
+        "inspect shows what is held; a reset forgets counters",
+        inspect_and_reset,
+    ),
+];
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    let memory = MemoryStore::new();
-    case(Tried {
-        store: &memory,
-        rt: &rt,
-    });
+        .unwrap()
+}
+
+/// Run every case, each on the store `fresh` makes for it.
+fn conform(fresh: impl Fn(usize) -> Box<dyn Store>) {
+    let rt = runtime();
+    for (i, (case, run)) in CASES.iter().enumerate() {
+        let store = fresh(i);
+        run(&Tried {
+            store: &*store,
+            rt: &rt,
+            case,
+        });
+    }
+}
+
+#[test]
+fn the_memory_store_keeps_every_rule() {
+    conform(|_| Box::new(MemoryStore::new()));
+}
+
+#[test]
+fn the_embedded_store_keeps_every_rule() {
     let dir = tempfile::tempdir().unwrap();
-    let embedded =
-        EmbeddedStore::open(&dir.path().join("state.redb"), 0, Duration::from_secs(1)).unwrap();
-    case(Tried {
-        store: &embedded,
-        rt: &rt,
+    conform(|i| {
+        let path = dir.path().join(format!("case-{i}.redb"));
+        Box::new(EmbeddedStore::open(&path, 0, Duration::from_secs(1)).unwrap())
     });
+}
+
+#[test]
+fn redis_keeps_every_rule() {
     let redis = Redis::start();
-    let shared = RedisStore::new(&redis.url(), "t", None, Duration::from_secs(2)).unwrap();
-    case(Tried {
-        store: &shared,
-        rt: &rt,
+    conform(|i| {
+        let prefix = format!("case{i}");
+        Box::new(RedisStore::new(&redis.url(), &prefix, None, Duration::from_secs(2)).unwrap())
     });
 }
 
@@ -66,147 +133,592 @@ fn quota(key: &str, limit: u64) -> Counter {
     }
 }
 
-#[test]
-fn a_shared_rate_and_a_quota_in_one_plan() {
-    each_store(|store| {
-        let plan = StorePlan {
-            now: 1000,
-            rates: vec![GcraOp {
-                key: "r".into(),
-                interval_ms: 1,
-                burst: 100,
-                now_ms: 1_000_000,
-                enforced: true,
-            }],
-            counters: vec![quota("q", 2)],
-            ..StorePlan::default()
-        };
-        for expected in [1, 2] {
-            let answer = store.run(&plan);
-            assert!(matches!(answer.rates[..], [Rate::Allowed { .. }]));
-            assert_eq!(
-                answer.counters,
-                Some(Acquired::Granted(vec![expected])),
-                "{}",
-                store.backend()
-            );
-        }
+fn counting(now: i64, counters: Vec<Counter>) -> StorePlan {
+    StorePlan {
+        now,
+        counters,
+        ..StorePlan::default()
+    }
+}
+
+fn quota_exact_limit(t: &Tried<'_>) {
+    let plan = counting(1000, vec![quota("q:p:dni:a", 3)]);
+    for expected in 1..=3 {
         assert_eq!(
-            store.run(&plan).counters,
-            Some(Acquired::Refused { index: 0 }),
+            t.run(&plan).counters,
+            Some(Acquired::Granted(vec![expected])),
             "{}",
-            store.backend()
+            t.who()
         );
-    });
+    }
+    assert_eq!(
+        t.run(&plan).counters,
+        Some(Acquired::Refused { index: 0 }),
+        "{}",
+        t.who()
+    );
+    // All or nothing: the full quota refuses the plan and the other counts nothing.
+    let both = counting(1000, vec![quota("q:p:email:b", 5), quota("q:p:dni:a", 3)]);
+    assert_eq!(
+        t.run(&both).counters,
+        Some(Acquired::Refused { index: 1 }),
+        "{}",
+        t.who()
+    );
+    let alone = counting(1000, vec![quota("q:p:email:b", 5)]);
+    assert_eq!(
+        t.run(&alone).counters,
+        Some(Acquired::Granted(vec![1])),
+        "{}: the refused plan counted nothing",
+        t.who()
+    );
 }
 
-#[test]
-fn sums_add_amounts_reads_create_nothing_and_a_refusal_adds_nothing() {
-    each_store(|store| {
-        let backend = store.backend();
-        let today = Counter::tally("s:today".into(), 12_050, 100_000);
-        let yesterday = Counter::tally("s:yesterday".into(), 0, 100_000);
-        let plan = |counters: Vec<Counter>| StorePlan {
-            now: 1000,
-            counters,
-            ..StorePlan::default()
-        };
-        let both = plan(vec![today.clone(), yesterday.clone()]);
+fn counter_window(t: &Tried<'_>) {
+    let daily = |now: i64| quota_until("q:p:dni:w", 2, now + 1);
+    for expected in [1, 2] {
+        let answer = t.run(&counting(1000, vec![daily(1000)]));
         assert_eq!(
-            store.run(&both).counters,
-            Some(Acquired::Granted(vec![12_050, 0])),
-            "{backend}"
+            answer.counters,
+            Some(Acquired::Granted(vec![expected])),
+            "{}",
+            t.who()
         );
-        assert_eq!(
-            store.run(&both).counters,
-            Some(Acquired::Granted(vec![24_100, 0])),
-            "{backend}"
-        );
-        // A quota with no room refuses the plan, and the amount before it is taken back.
-        let refused = plan(vec![today.clone(), quota("q:full", 0)]);
-        assert_eq!(
-            store.run(&refused).counters,
-            Some(Acquired::Refused { index: 1 }),
-            "{backend}"
-        );
-        let read = plan(vec![Counter { add: 0, ..today }, yesterday]);
-        assert_eq!(
-            store.run(&read).counters,
-            Some(Acquired::Granted(vec![24_100, 0])),
-            "{backend}"
-        );
-    });
+    }
+    assert_eq!(
+        t.run(&counting(1000, vec![daily(1000)])).counters,
+        Some(Acquired::Refused { index: 0 }),
+        "{}",
+        t.who()
+    );
+    t.let_pass(1);
+    assert_eq!(
+        t.run(&counting(1002, vec![daily(1002)])).counters,
+        Some(Acquired::Granted(vec![1])),
+        "{}: a new window starts from nothing",
+        t.who()
+    );
 }
 
-#[test]
-fn reviews_are_queued_resolved_once_and_fraud_blocks_the_identity_keys() {
-    use garita::state::store::review::{Outcome, Resolution, Resolved, Review};
-    each_store(|store| {
-        let backend = store.backend();
-        let review = |id: &str, at| Review {
-            id: id.into(),
-            at,
-            route: "cips".into(),
-            policy: "cips".into(),
-            keys: vec![
-                ("dni".into(), format!("{:0>32}", "d1")),
-                ("ip".into(), format!("{:0>32}", "i1")),
-            ],
-            amount: Some("1500.00".into()),
-            currency: Some("PEN".into()),
-            reasons: vec!["risk_score".into()],
-            score: Some(60),
-            resolution: None,
-        };
-        let rt = store.rt;
-        rt.block_on(store.store.add_review(&review("b", 200)))
-            .unwrap();
-        rt.block_on(store.store.add_review(&review("a", 100)))
-            .unwrap();
-        let pending = rt.block_on(store.store.reviews(true)).unwrap();
-        let ids: Vec<&str> = pending.iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(ids, ["a", "b"], "{backend}: oldest first");
+fn quota_until(key: &str, limit: u64, expires_at: i64) -> Counter {
+    Counter {
+        expires_at,
+        ..quota(key, limit)
+    }
+}
 
-        let fraud = Resolution {
-            outcome: Outcome::Fraud,
-            by: "ops".into(),
-            at: 300,
-            blocks: vec!["dni".into(), "email".into()],
-        };
-        let done = rt
-            .block_on(store.store.resolve_review("a", &fraud))
-            .unwrap();
+fn sums_and_reads(t: &Tried<'_>) {
+    let who = t.who();
+    let today = Counter::tally("s:today".into(), 12_050, 100_000);
+    let yesterday = Counter::tally("s:yesterday".into(), 0, 100_000);
+    let both = counting(1000, vec![today.clone(), yesterday.clone()]);
+    assert_eq!(
+        t.run(&both).counters,
+        Some(Acquired::Granted(vec![12_050, 0])),
+        "{who}"
+    );
+    assert_eq!(
+        t.run(&both).counters,
+        Some(Acquired::Granted(vec![24_100, 0])),
+        "{who}"
+    );
+    // A quota with no room refuses the plan, and the amount before it is taken back.
+    let refused = counting(1000, vec![today.clone(), quota("q:full", 0)]);
+    assert_eq!(
+        t.run(&refused).counters,
+        Some(Acquired::Refused { index: 1 }),
+        "{who}"
+    );
+    let read = counting(1000, vec![Counter { add: 0, ..today }, yesterday]);
+    assert_eq!(
+        t.run(&read).counters,
+        Some(Acquired::Granted(vec![24_100, 0])),
+        "{who}"
+    );
+    let held = t.call(t.store.inspect(&["s:yesterday".to_string()]));
+    assert!(held.is_empty(), "{who}: a read creates nothing: {held:?}");
+}
+
+fn gcra(key: &str, burst: u32, interval_ms: u64, enforced: bool) -> GcraOp {
+    GcraOp {
+        key: key.into(),
+        interval_ms,
+        burst,
+        now_ms: 1_000_000,
+        enforced,
+    }
+}
+
+fn rate_and_quota(t: &Tried<'_>) {
+    let plan = StorePlan {
+        now: 1000,
+        rates: vec![gcra("r", 100, 1, true)],
+        counters: vec![quota("q", 2)],
+        ..StorePlan::default()
+    };
+    for expected in [1, 2] {
+        let answer = t.run(&plan);
         assert!(
-            matches!(&done, Resolved::Now(r) if r.resolution.is_some()),
-            "{backend}"
+            matches!(answer.rates[..], [Rate::Allowed { .. }]),
+            "{}",
+            t.who()
         );
-        let again = rt
-            .block_on(store.store.resolve_review("a", &fraud))
-            .unwrap();
-        assert!(matches!(again, Resolved::Already(_)), "{backend}");
-        let unknown = rt
-            .block_on(store.store.resolve_review("zz", &fraud))
-            .unwrap();
-        assert_eq!(unknown, Resolved::Unknown, "{backend}");
-        assert_eq!(rt.block_on(store.store.reviews(true)).unwrap().len(), 1);
-        assert_eq!(rt.block_on(store.store.reviews(false)).unwrap().len(), 2);
+        assert_eq!(
+            answer.counters,
+            Some(Acquired::Granted(vec![expected])),
+            "{}",
+            t.who()
+        );
+    }
+    assert_eq!(
+        t.run(&plan).counters,
+        Some(Acquired::Refused { index: 0 }),
+        "{}",
+        t.who()
+    );
+}
 
-        // The DNI is blocked, the address is not; a blocked key stops the plan.
-        let plan = StorePlan {
-            now: 400,
-            blocks: [
-                (KeyKind::Email, "e1"),
-                (KeyKind::Ip, "i1"),
-                (KeyKind::Dni, "d1"),
-            ]
-            .iter()
-            .map(|(fact, hash)| BlockedKey::new(*fact, &format!("{hash:0>32}")).unwrap())
-            .collect(),
-            counters: vec![quota("q:after-block", 5)],
-            ..StorePlan::default()
-        };
-        let answer = store.run(&plan);
-        assert_eq!(answer.blocked, Some(2), "{backend}");
-        assert_eq!(answer.counters, None, "{backend}: nothing counted");
+fn rate_stops_plan(t: &Tried<'_>) {
+    let who = t.who();
+    // One an hour: the second request within the hour is over the rate.
+    let plan = |enforced| StorePlan {
+        now: 1000,
+        rates: vec![gcra("r:p:dni:x", 1, 3_600_000, enforced)],
+        counters: vec![quota("q:p:dni:x", 10)],
+        claim: Some(ClaimOp {
+            key: "w:p:x".into(),
+            hold_until: 1120,
+        }),
+        ..StorePlan::default()
+    };
+    let first = t.run(&plan(true));
+    assert!(matches!(first.rates[..], [Rate::Allowed { .. }]), "{who}");
+    assert_eq!(first.counters, Some(Acquired::Granted(vec![1])), "{who}");
+    let limited = t.run(&plan(true));
+    assert!(
+        matches!(limited.rates[..], [Rate::Limited { retry_after_ms }] if retry_after_ms > 0),
+        "{who}: {limited:?}"
+    );
+    assert_eq!(
+        (limited.counters, limited.claim),
+        (None, None),
+        "{who}: nothing after the rate"
+    );
+    // Only reported when not enforced: the plan goes on.
+    let reported = t.run(&plan(false));
+    assert!(
+        matches!(reported.rates[..], [Rate::Limited { .. }]),
+        "{who}"
+    );
+    assert_eq!(
+        reported.counters,
+        Some(Acquired::Granted(vec![2])),
+        "{who}: the limited request counted nothing, this one counts"
+    );
+}
+
+fn bind(key: &str, member: &str, max: u64, expires_at: Option<i64>, enforced: bool) -> BindOp {
+    BindOp {
+        key: key.into(),
+        member: member.into(),
+        max,
+        expires_at,
+        enforced,
+    }
+}
+
+fn binding(t: &Tried<'_>, now: i64, op: BindOp) -> Binding {
+    let answer = t.run(&StorePlan {
+        now,
+        bindings: vec![op],
+        ..StorePlan::default()
     });
+    assert_eq!(answer.bindings.len(), 1, "{}", t.who());
+    answer.bindings[0]
+}
+
+fn binding_max(t: &Tried<'_>) {
+    let set = "b:p:dni:d1:account";
+    let op = |member| bind(set, member, 2, Some(100_000), true);
+    assert_eq!(
+        binding(t, 1000, op("a1")),
+        Binding::Within { members: 1 },
+        "{}",
+        t.who()
+    );
+    assert_eq!(
+        binding(t, 1000, op("a1")),
+        Binding::Within { members: 1 },
+        "{}: a known member is no new one",
+        t.who()
+    );
+    assert_eq!(
+        binding(t, 1000, op("a2")),
+        Binding::Within { members: 2 },
+        "{}",
+        t.who()
+    );
+    assert_eq!(
+        binding(t, 1000, op("a3")),
+        Binding::Exceeded { members: 2 },
+        "{}",
+        t.who()
+    );
+    assert_eq!(
+        binding(t, 1000, op("a2")),
+        Binding::Within { members: 2 },
+        "{}: the refused member was not added",
+        t.who()
+    );
+}
+
+fn binding_window(t: &Tried<'_>) {
+    let set = "b:p:dni:d2:account";
+    let op = |member, now: i64| bind(set, member, 1, Some(now + 10), true);
+    assert_eq!(
+        binding(t, 1000, op("a1", 1000)),
+        Binding::Within { members: 1 },
+        "{}",
+        t.who()
+    );
+    assert_eq!(
+        binding(t, 1005, op("a2", 1005)),
+        Binding::Exceeded { members: 1 },
+        "{}: within a1's window",
+        t.who()
+    );
+    assert_eq!(
+        binding(t, 1011, op("a2", 1011)),
+        Binding::Within { members: 1 },
+        "{}: a1 lapsed",
+        t.who()
+    );
+}
+
+fn binding_forever(t: &Tried<'_>) {
+    let set = "b:p:dni:d3:account";
+    assert_eq!(
+        binding(t, 1000, bind(set, "a1", 1, None, true)),
+        Binding::Within { members: 1 },
+        "{}",
+        t.who()
+    );
+    let years_later = 1000 + 10 * 365 * 86_400;
+    assert_eq!(
+        binding(t, years_later, bind(set, "a2", 1, None, true)),
+        Binding::Exceeded { members: 1 },
+        "{}",
+        t.who()
+    );
+}
+
+/// A set that already holds `a0` with room for one, then a plan binding `a9` to it
+/// (exceeded), a member to a second set, and a quota.
+fn exceeded_plan(t: &Tried<'_>, enforced: bool) -> StoreAnswer {
+    binding(t, 1000, bind("b:p:dni:full:account", "a0", 1, None, true));
+    t.run(&StorePlan {
+        now: 1000,
+        bindings: vec![
+            bind("b:p:dni:full:account", "a9", 1, None, enforced),
+            bind("b:p:email:e:dni", "d9", 1, None, true),
+        ],
+        counters: vec![quota("q:p:dni:after", 5)],
+        ..StorePlan::default()
+    })
+}
+
+fn binding_stops_plan(t: &Tried<'_>) {
+    let who = t.who();
+    let answer = exceeded_plan(t, true);
+    assert_eq!(
+        answer.bindings,
+        [Binding::Exceeded { members: 1 }],
+        "{who}: the later binding is not carried out"
+    );
+    assert_eq!(answer.counters, None, "{who}: no counter is touched");
+    assert_eq!(
+        t.run(&counting(1000, vec![quota("q:p:dni:after", 5)]))
+            .counters,
+        Some(Acquired::Granted(vec![1])),
+        "{who}: the stopped plan counted nothing"
+    );
+    assert_eq!(
+        binding(t, 1000, bind("b:p:email:e:dni", "d8", 1, None, true)),
+        Binding::Within { members: 1 },
+        "{who}: the stopped plan bound nothing"
+    );
+}
+
+fn binding_reported(t: &Tried<'_>) {
+    let who = t.who();
+    let answer = exceeded_plan(t, false);
+    assert_eq!(
+        answer.bindings,
+        [
+            Binding::Exceeded { members: 1 },
+            Binding::Within { members: 1 }
+        ],
+        "{who}"
+    );
+    assert_eq!(answer.counters, Some(Acquired::Granted(vec![1])), "{who}");
+}
+
+fn claim(t: &Tried<'_>, key: &str, now: i64, hold_until: i64) -> Option<Claim> {
+    t.run(&StorePlan {
+        now,
+        claim: Some(ClaimOp {
+            key: key.into(),
+            hold_until,
+        }),
+        ..StorePlan::default()
+    })
+    .claim
+}
+
+fn claim_states(t: &Tried<'_>) {
+    let who = t.who();
+    let key = "w:p:event-1";
+    assert_eq!(claim(t, key, 1000, 1120), Some(Claim::New), "{who}");
+    assert_eq!(claim(t, key, 1001, 1121), Some(Claim::InFlight), "{who}");
+    // A failed delivery releases the claim: the provider's retry goes through.
+    t.call(t.store.settle(key, None, 1002));
+    assert_eq!(claim(t, key, 1003, 1123), Some(Claim::New), "{who}");
+    t.call(t.store.settle(key, Some(1003 + 86_400), 1003));
+    assert_eq!(claim(t, key, 1004, 1124), Some(Claim::Done), "{who}");
+    assert_eq!(
+        claim(t, "w:p:event-2", 1004, 1124),
+        Some(Claim::New),
+        "{who}: another event is its own"
+    );
+}
+
+fn claim_expiry(t: &Tried<'_>) {
+    let who = t.who();
+    let (held, delivered) = ("w:p:unsettled", "w:p:delivered");
+    assert_eq!(claim(t, held, 1000, 1001), Some(Claim::New), "{who}");
+    assert_eq!(claim(t, delivered, 1000, 1120), Some(Claim::New), "{who}");
+    t.call(t.store.settle(delivered, Some(1001), 1000));
+    assert_eq!(claim(t, delivered, 1000, 1120), Some(Claim::Done), "{who}");
+    t.let_pass(1);
+    assert_eq!(
+        claim(t, held, 1002, 1122),
+        Some(Claim::New),
+        "{who}: a claim never settled lapses"
+    );
+    assert_eq!(
+        claim(t, delivered, 1002, 1122),
+        Some(Claim::New),
+        "{who}: a delivery is remembered for its window only"
+    );
+}
+
+fn hash(text: &str) -> String {
+    format!("{text:0>32}")
+}
+
+fn reviews(t: &Tried<'_>) {
+    let who = t.who();
+    let review = |id: &str, at| Review {
+        id: id.into(),
+        at,
+        route: "cips".into(),
+        policy: "cips".into(),
+        keys: vec![("dni".into(), hash("d1")), ("ip".into(), hash("i1"))],
+        amount: Some("1500.00".into()),
+        currency: Some("PEN".into()),
+        reasons: vec!["risk_score".into()],
+        score: Some(60),
+        resolution: None,
+    };
+    t.call(t.store.add_review(&review("b", 200)));
+    t.call(t.store.add_review(&review("a", 100)));
+    let pending = t.call(t.store.reviews(true));
+    let ids: Vec<&str> = pending.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b"], "{who}: oldest first");
+    assert_eq!(pending[0], review("a", 100), "{who}: kept as recorded");
+
+    let fraud = Resolution {
+        outcome: Outcome::Fraud,
+        by: "ops".into(),
+        at: 300,
+        blocks: vec!["dni".into(), "email".into()],
+    };
+    let done = t.call(t.store.resolve_review("a", &fraud));
+    assert!(
+        matches!(&done, Resolved::Now(r) if r.resolution.is_some()),
+        "{who}"
+    );
+    let legit = Resolution {
+        outcome: Outcome::Approved,
+        ..fraud.clone()
+    };
+    let again = t.call(t.store.resolve_review("a", &legit));
+    assert!(
+        matches!(&again, Resolved::Already(r)
+            if r.resolution.as_ref().map(|r| r.outcome) == Some(Outcome::Fraud)),
+        "{who}: the first resolution stands: {again:?}"
+    );
+    let unknown = t.call(t.store.resolve_review("zz", &fraud));
+    assert_eq!(unknown, Resolved::Unknown, "{who}");
+    assert_eq!(t.call(t.store.reviews(true)).len(), 1, "{who}");
+    assert_eq!(t.call(t.store.reviews(false)).len(), 2, "{who}");
+
+    // The DNI is blocked, the address is not; a blocked key stops the plan.
+    let plan = StorePlan {
+        now: 400,
+        blocks: [
+            (KeyKind::Email, "e1"),
+            (KeyKind::Ip, "i1"),
+            (KeyKind::Dni, "d1"),
+        ]
+        .iter()
+        .map(|(fact, h)| BlockedKey::new(*fact, &hash(h)).unwrap())
+        .collect(),
+        counters: vec![quota("q:after-block", 5)],
+        ..StorePlan::default()
+    };
+    let answer = t.run(&plan);
+    assert_eq!(answer.blocked, Some(2), "{who}");
+    assert_eq!(answer.counters, None, "{who}: nothing counted");
+}
+
+fn blocks(t: &Tried<'_>) {
+    let who = t.who();
+    let block = |fact: &str, h: &str, since| Block {
+        fact: fact.into(),
+        hash: hash(h),
+        note: BlockNote {
+            since,
+            by: "ops".into(),
+            reason: Some("chargeback".into()),
+        },
+    };
+    assert!(t.call(t.store.block(&block("email", "e2", 20))), "{who}");
+    assert!(t.call(t.store.block(&block("dni", "d2", 10))), "{who}");
+    assert!(
+        !t.call(t.store.block(&block("dni", "d2", 30))),
+        "{who}: already blocked"
+    );
+    assert_eq!(
+        t.call(t.store.blocks()),
+        [block("dni", "d2", 10), block("email", "e2", 20)],
+        "{who}: oldest first, the first note kept"
+    );
+    let plan = StorePlan {
+        now: 40,
+        blocks: vec![BlockedKey::new(KeyKind::Dni, &hash("d2")).unwrap()],
+        counters: vec![quota("q:p:dni:d2", 5)],
+        ..StorePlan::default()
+    };
+    assert_eq!(t.run(&plan).blocked, Some(0), "{who}");
+    assert!(t.call(t.store.unblock("dni", &hash("d2"))), "{who}");
+    assert!(
+        !t.call(t.store.unblock("dni", &hash("d2"))),
+        "{who}: no longer there"
+    );
+    let answer = t.run(&plan);
+    assert_eq!(answer.blocked, None, "{who}");
+    assert_eq!(answer.counters, Some(Acquired::Granted(vec![1])), "{who}");
+    assert_eq!(
+        t.call(t.store.blocks()),
+        [block("email", "e2", 20)],
+        "{who}"
+    );
+}
+
+/// What inspect showed, in words that every store can agree on (expiries differ: Redis
+/// reads them off its own clock).
+fn described(held: &[Held]) -> Vec<String> {
+    let mut out: Vec<String> = held
+        .iter()
+        .map(|h| match h {
+            Held::Counter { key, count, .. } => format!("counter {key} = {count}"),
+            Held::Binding { key, members } => {
+                let names: Vec<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
+                format!("binding {key} = {names:?}")
+            }
+            Held::Replay { key, delivered, .. } => format!("replay {key} delivered={delivered}"),
+            Held::Rate { key, .. } => format!("rate {key}"),
+            Held::Blocked { key, note } => format!("blocked {key} by {}", note.by),
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn inspect_and_reset(t: &Tried<'_>) {
+    let who = t.who();
+    let d = hash("d4");
+    let plan = StorePlan {
+        now: 1000,
+        rates: vec![gcra(&format!("r:p:dni:{d}"), 5, 60_000, true)],
+        bindings: vec![bind(&format!("b:p:dni:{d}:account"), "a1", 2, None, true)],
+        counters: vec![quota(&format!("q:p:dni:{d}:day"), 5)],
+        claim: Some(ClaimOp {
+            key: "w:p:e4".into(),
+            hold_until: 1120,
+        }),
+        ..StorePlan::default()
+    };
+    t.run(&plan);
+    t.run(&StorePlan {
+        claim: None,
+        ..plan.clone()
+    });
+    t.call(t.store.settle("w:p:e4", Some(1000 + 86_400), 1000));
+    t.call(t.store.block(&Block {
+        fact: "dni".into(),
+        hash: d.clone(),
+        note: BlockNote {
+            since: 1000,
+            by: "ops".into(),
+            reason: None,
+        },
+    }));
+    let prefixes: Vec<String> = [
+        format!("q:p:dni:{d}"),
+        format!("b:p:dni:{d}"),
+        format!("r:p:dni:{d}"),
+        "w:p:".to_string(),
+        format!("blk:dni:{d}"),
+    ]
+    .into();
+    let held = described(&t.call(t.store.inspect(&prefixes)));
+    let mut expected = vec![
+        format!("counter q:p:dni:{d}:day = 2"),
+        format!("binding b:p:dni:{d}:account = [\"a1\"]"),
+        format!("rate r:p:dni:{d}"),
+        "replay w:p:e4 delivered=true".to_string(),
+        format!("blocked blk:dni:{d} by ops"),
+    ];
+    expected.sort();
+    assert_eq!(held, expected, "{who}");
+    assert!(
+        t.call(t.store.inspect(&["q:p:dni:other".to_string()]))
+            .is_empty(),
+        "{who}: nothing under another prefix"
+    );
+
+    // A support reset forgets the identity's counters and rates, nothing else.
+    let gone = t.call(
+        t.store
+            .reset_counters(&[format!("q:p:dni:{d}"), format!("r:p:dni:{d}")]),
+    );
+    assert_eq!(
+        gone,
+        [format!("q:p:dni:{d}:day"), format!("r:p:dni:{d}")],
+        "{who}"
+    );
+    let after = described(&t.call(t.store.inspect(&prefixes)));
+    let kept: Vec<String> = expected
+        .into_iter()
+        .filter(|e| !e.starts_with("counter") && !e.starts_with("rate"))
+        .collect();
+    assert_eq!(after, kept, "{who}");
+    assert_eq!(
+        t.run(&counting(1000, vec![quota(&format!("q:p:dni:{d}:day"), 5)]))
+            .counters,
+        Some(Acquired::Granted(vec![1])),
+        "{who}: the quota starts again"
+    );
 }

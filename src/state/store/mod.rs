@@ -14,6 +14,7 @@
 
 pub mod blocks;
 mod embedded;
+mod engine;
 mod memory;
 mod redis;
 pub mod review;

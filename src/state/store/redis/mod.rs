@@ -12,145 +12,29 @@
 //! every plan atomic at the price of sharding: one shard holds garita's state. Keys expire
 //! with their window, set relative to the plan's time, so the gateway's and Redis' clocks
 //! need not agree; shared rates run on Redis' clock alone (`TIME`), so that instances whose
-//! clocks differ by a moment do not refuse each other's requests early. The connection is made lazily and remade with backoff when lost; a
-//! request that finds Redis down gets its policy's `on_store_error`.
+//! clocks differ by a moment do not refuse each other's requests early. The connection is
+//! made lazily and remade with backoff when lost; a request that finds Redis down gets its
+//! policy's `on_store_error`.
+//!
+//! The scripts are `plan.lua` and `resolve.lua` beside this file; how a plan is encoded
+//! for the script and its answer read back is [`codec`]; what `inspect` reads, [`inspect`].
 
 use super::review::{self, Resolution, Resolved, Review};
-use super::{
-    Acquired, Binding, Block, BlockNote, Claim, Held, Rate, Store, StoreAnswer, StoreError,
-    StorePlan,
-};
+use super::{Block, BlockNote, Held, Store, StoreAnswer, StoreError, StorePlan};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+mod codec;
+mod inspect;
 use std::time::Duration;
 
 /// One plan: see the module documentation. KEYS are the blocked keys to look up, the
 /// shared rates, the bindings' sets, the counters and the claim, in that order; ARGV starts
 /// with now and the five counts.
-const PLAN_SCRIPT: &str = r#"
-local now = tonumber(ARGV[1])
-local nk, nr, nb = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local nc, hc = tonumber(ARGV[5]), tonumber(ARGV[6])
-local rates = {}
-local stopped = false
-local blocked = -1
-for i = 1, nk do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
-    blocked = i - 1
-    stopped = true
-    break
-  end
-end
-local k = nk
-local a = 7
--- Shared rates run on Redis' clock, the one every instance shares: instances' clocks (or
--- requests reordered on their way here) would otherwise skew each other's arrival times.
-local clock = (nr > 0 and not stopped) and redis.call('TIME') or {0, 0}
-local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-for i = 1, nr do
-  if stopped then break end
-  local key = KEYS[k + i]
-  local interval, burst, enforced = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2] == '1'
-  a = a + 3
-  local tat = tonumber(redis.call('GET', key) or now_ms)
-  if tat < now_ms then tat = now_ms end
-  local nxt = tat + interval
-  local allowance = interval * burst
-  if nxt - now_ms > allowance then
-    rates[#rates + 1] = {2, nxt - now_ms - allowance}
-    if enforced then stopped = true break end
-  else
-    redis.call('SET', key, nxt, 'PX', math.max(1, nxt - now_ms))
-    rates[#rates + 1] = {1, nxt}
-  end
-end
-k = nk + nr
-a = 7 + 3 * nr
-local bindings = {}
-for i = 1, nb do
-  if stopped then break end
-  local key, member = KEYS[k + i], ARGV[a]
-  local max, expires, enforced = tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3] == '1'
-  a = a + 4
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  local known = redis.call('ZSCORE', key, member)
-  local others = redis.call('ZCARD', key)
-  if known then others = others - 1 end
-  if (not known) and others >= max then
-    bindings[#bindings + 1] = {2, others}
-    if enforced then stopped = true break end
-  else
-    redis.call('ZADD', key, expires, member)
-    -- The set lives as long as its longest-lived member: forever, or at least this one.
-    if expires == '+inf' then
-      redis.call('PERSIST', key)
-    else
-      -- Members of one set share their rule's window: finite for all, or for none.
-      local ttl = math.max(1, math.ceil(tonumber(expires) - now))
-      if redis.call('TTL', key) == -1 then
-        redis.call('EXPIRE', key, ttl)
-      else
-        redis.call('EXPIRE', key, ttl, 'GT')
-      end
-    end
-    bindings[#bindings + 1] = {1, others + 1}
-  end
-end
-k = nk + nr + nb
-a = 7 + 3 * nr + 4 * nb
-local counters = {0}
-if (not stopped) and nc > 0 then
-  -- Count first, undo on a refusal: refusals are the rare case. A counter adds `add`
-  -- (1 for a quota, an amount for a sum); one that adds 0 is only read, never created.
-  counters = {1}
-  for j = 1, nc do
-    local key = KEYS[k + j]
-    local at = a + (j - 1) * 4
-    local limit, ttl = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
-    local enforced, add = ARGV[at + 2] == '1', tonumber(ARGV[at + 3])
-    local count
-    if add == 0 then
-      count = tonumber(redis.call('GET', key) or '0')
-    else
-      count = redis.call('INCRBY', key, add)
-      if count == add then redis.call('EXPIRE', key, ttl) end
-    end
-    if enforced and count > limit then
-      for u = 1, j do
-        local undo = tonumber(ARGV[a + (u - 1) * 4 + 3])
-        if undo > 0 then redis.call('DECRBY', KEYS[k + u], undo) end
-      end
-      counters = {2, j - 1}
-      break
-    end
-    counters[#counters + 1] = count
-  end
-end
-k = nk + nr + nb + nc
-a = 7 + 3 * nr + 4 * nb + 4 * nc
-local claim = 0
-if (not stopped) and hc == 1 then
-  local key = KEYS[k + 1]
-  local seen = redis.call('GET', key)
-  if seen == '1' then
-    claim = 3
-  elseif seen == '0' then
-    claim = 2
-  else
-    redis.call('SET', key, '0', 'EX', tonumber(ARGV[a]))
-    claim = 1
-  end
-end
-return {blocked, rates, bindings, counters, claim}
-"#;
+const PLAN_SCRIPT: &str = include_str!("plan.lua");
 
 /// Resolve a review: KEYS[1] is its record, KEYS[2..] the keys to block. Written only if
 /// the record is still the one read (ARGV[1]), so two resolutions cannot both win.
-const RESOLVE_SCRIPT: &str = r#"
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[3]) end
-return 1
-"#;
+const RESOLVE_SCRIPT: &str = include_str!("resolve.lua");
 
 /// The sorted set that orders review records by time.
 const REVIEW_INDEX: &str = "rv:index";
@@ -308,121 +192,6 @@ impl KindName for redis::RedisError {
     }
 }
 
-impl RedisStore {
-    /// What Redis holds under any of `prefixes` (without the deployment's prefix).
-    /// Every key under `prefix` (without the deployment's prefix), sorted. SCAN, not KEYS:
-    /// a production Redis is not to be stopped for a diagnostic.
-    async fn scan(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let pattern = format!("{}{}*", escape_glob(&self.prefix), escape_glob(prefix));
-        let mut keys = Vec::new();
-        let mut cursor = 0u64;
-        loop {
-            let (next, batch): (u64, Vec<String>) = self
-                .query(
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&pattern)
-                        .arg("COUNT")
-                        .arg(1000)
-                        .clone(),
-                )
-                .await?;
-            keys.extend(batch);
-            cursor = next;
-            if cursor == 0 {
-                break;
-            }
-        }
-        keys.sort();
-        keys.dedup();
-        Ok(keys)
-    }
-
-    /// What is held under any of `prefixes`.
-    pub async fn inspect_keys(&self, prefixes: &[String]) -> Result<Vec<Held>, StoreError> {
-        let mut held = Vec::new();
-        for prefix in prefixes {
-            let keys = self.scan(prefix).await?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
-            for full in keys {
-                let key = full[self.prefix.len()..].to_string();
-                let ttl: i64 = self.query(redis::cmd("TTL").arg(&full).clone()).await?;
-                let kind: String = self.query(redis::cmd("TYPE").arg(&full).clone()).await?;
-                let expires = if ttl >= 0 { now + ttl } else { i64::MAX };
-                if kind == "zset" {
-                    let members: Vec<(String, String)> = self
-                        .query(
-                            redis::cmd("ZRANGE")
-                                .arg(&full)
-                                .arg(0)
-                                .arg(-1)
-                                .arg("WITHSCORES")
-                                .clone(),
-                        )
-                        .await?;
-                    let members = members
-                        .into_iter()
-                        .map(|(m, score)| {
-                            (
-                                m,
-                                score
-                                    .parse::<f64>()
-                                    .ok()
-                                    .filter(|s| s.is_finite())
-                                    .map(|s| s as i64),
-                            )
-                        })
-                        .collect();
-                    held.push(Held::Binding { key, members });
-                    continue;
-                }
-                let value: Option<String> =
-                    self.query(redis::cmd("GET").arg(&full).clone()).await?;
-                let value = value.unwrap_or_default();
-                if key.starts_with("blk:") {
-                    held.push(Held::Blocked {
-                        key,
-                        note: BlockNote::parse(&value),
-                    });
-                } else if key.starts_with("w:") {
-                    held.push(Held::Replay {
-                        key,
-                        delivered: value == "1",
-                        expires,
-                    });
-                } else if key.starts_with("r:") {
-                    held.push(Held::Rate {
-                        key,
-                        tat_ms: value.parse().unwrap_or(0),
-                    });
-                } else {
-                    held.push(Held::Counter {
-                        key,
-                        count: value.parse().unwrap_or(0),
-                        expires,
-                    });
-                }
-            }
-        }
-        Ok(held)
-    }
-}
-
-/// A key text for a Redis glob pattern: its special characters escaped.
-fn escape_glob(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[async_trait::async_trait]
 impl Store for RedisStore {
     fn backend(&self) -> &'static str {
@@ -430,98 +199,9 @@ impl Store for RedisStore {
     }
 
     async fn execute(&self, plan: &StorePlan) -> Result<StoreAnswer, StoreError> {
-        let now = plan.now;
-        let mut keys = Vec::new();
-        let mut args = vec![
-            now.to_string(),
-            plan.blocks.len().to_string(),
-            plan.rates.len().to_string(),
-            plan.bindings.len().to_string(),
-            plan.counters.len().to_string(),
-            u8::from(plan.claim.is_some()).to_string(),
-        ];
-        keys.extend(plan.blocks.iter().map(|k| self.key(&k.key())));
-        for op in &plan.rates {
-            keys.push(self.key(&op.key));
-            args.extend([
-                op.interval_ms.to_string(),
-                op.burst.to_string(),
-                u8::from(op.enforced).to_string(),
-            ]);
-        }
-        for op in &plan.bindings {
-            keys.push(self.key(&op.key));
-            args.extend([
-                op.member.clone(),
-                op.max.to_string(),
-                op.expires_at.map_or("+inf".to_string(), |e| e.to_string()),
-                u8::from(op.enforced).to_string(),
-            ]);
-        }
-        for counter in &plan.counters {
-            keys.push(self.key(&counter.key));
-            args.extend([
-                counter.limit.to_string(),
-                (counter.expires_at - now).max(1).to_string(),
-                u8::from(counter.enforced).to_string(),
-                counter.add.to_string(),
-            ]);
-        }
-        if let Some(claim) = &plan.claim {
-            keys.push(self.key(&claim.key));
-            args.push((claim.hold_until - now).max(1).to_string());
-        }
-        type Answer = (i64, Vec<Vec<i64>>, Vec<Vec<i64>>, Vec<i64>, i64);
-        let (blocked, rates, bindings, counters, claim): Answer =
-            self.invoke(&self.script, keys, args).await?;
-        let bad =
-            || StoreError::Corrupt("an answer of the wrong shape from the plan script".into());
-        let rates = rates
-            .iter()
-            .map(|r| match r.as_slice() {
-                [1, tat_ms] => Ok(Rate::Allowed { tat_ms: *tat_ms }),
-                [2, wait] => Ok(Rate::Limited {
-                    retry_after_ms: *wait as u64,
-                }),
-                _ => Err(bad()),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let bindings = bindings
-            .iter()
-            .map(|b| match b.as_slice() {
-                [1, members] => Ok(Binding::Within {
-                    members: *members as u64,
-                }),
-                [2, members] => Ok(Binding::Exceeded {
-                    members: *members as u64,
-                }),
-                _ => Err(bad()),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let counters = match counters.as_slice() {
-            [0] => None,
-            [2, index] => Some(Acquired::Refused {
-                index: *index as usize,
-            }),
-            [1, counts @ ..] => Some(Acquired::Granted(
-                counts.iter().map(|c| *c as u64).collect(),
-            )),
-            _ => return Err(bad()),
-        };
-        let claim = match claim {
-            0 => None,
-            1 => Some(Claim::New),
-            2 => Some(Claim::InFlight),
-            3 => Some(Claim::Done),
-            _ => return Err(bad()),
-        };
-        Ok(StoreAnswer {
-            blocked: usize::try_from(blocked).ok(),
-            rates,
-            bindings,
-            counters,
-            claim,
-        })
+        let (keys, args) = codec::encode(plan, |key| self.key(key));
+        let answer: codec::Answer = self.invoke(&self.script, keys, args).await?;
+        codec::decode(answer)
     }
 
     async fn settle(

@@ -1,0 +1,462 @@
+//! The embedded store, the default: the in-memory maps, kept on local disk in a redb
+//! database so that a restart forgets nothing.
+//!
+//! Requests are decided on the maps in memory, under one lock, exactly as the memory store
+//! decides them; a writer thread of its own (disk writes and fsync never run on a Pingora
+//! worker) keeps the file in step:
+//! - replay claims and settlements, review records and block-list additions are committed
+//!   durably (fsync) before the call that made them returns, so a notification answered as
+//!   delivered is remembered through a crash; concurrent ones share a commit;
+//! - quota counters and bindings are written behind, at least every `flush_interval`
+//!   (one second by default) and at a graceful stop, so `kill -9` loses at most that
+//!   interval of increments;
+//! - what expires is deleted from the file too, and redb reuses the freed pages; the file
+//!   is compacted when it is opened, so it gives space back across restarts;
+//! - shared burst rates (`scope = "shared"`) are kept in memory only: they refill within
+//!   seconds, and one node has nobody to share them with.
+//!
+//! The file also keeps the secret of the keyed identifier hashes when the config names
+//! none, generated on first use: without it, every key in the store would become
+//! unreachable at the next start.
+//!
+//! The file's tables, its loading and its inspection are in [`file`]; the writer thread
+//! that keeps it in step is the [`journal`].
+
+mod file;
+mod journal;
+
+pub use file::inspect_file;
+
+use super::engine::Engine;
+use super::review::{Resolution, Resolved, Review};
+use super::{Block, Held, Store, StoreAnswer, StoreError, StorePlan};
+use file::{corrupt, load};
+use journal::{write_loop, Dirty, Durable, Job};
+use redb::Database;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// The engine and what of it is not on disk yet, under one lock.
+struct Inner {
+    maps: Engine,
+    dirty: Dirty,
+}
+
+pub struct EmbeddedStore {
+    path: PathBuf,
+    inner: Arc<Mutex<Inner>>,
+    /// `None` once dropping: the writer then writes what is dirty and lets go of the file.
+    jobs: Mutex<Option<Sender<Job>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    hash_key: Vec<u8>,
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        self.stop_writer();
+    }
+}
+
+impl EmbeddedStore {
+    /// Open (or create) the database at `path`, load what has not expired by `now`, and
+    /// start the writer.
+    ///
+    /// A file not closed cleanly (a crash, `kill -9`) is repaired by redb as it opens, which
+    /// takes time on a large file: that is logged with how long it took. Everything
+    /// committed before the crash is there; counters written behind may lack their last
+    /// interval.
+    pub fn open(path: &Path, now: i64, flush_interval: Duration) -> Result<Self, StoreError> {
+        let repaired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let started = Instant::now();
+        let noted = repaired.clone();
+        let mut db = Database::builder()
+            .set_repair_callback(move |_| noted.store(true, std::sync::atomic::Ordering::Relaxed))
+            .create(path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        if repaired.load(std::sync::atomic::Ordering::Relaxed) {
+            log::warn!(
+                "state file {} was not closed cleanly (a crash or kill -9): repaired in {} ms",
+                path.display(),
+                started.elapsed().as_millis()
+            );
+        }
+        // Give back the space of what expired while we were away.
+        let _ = db.compact();
+        let (maps, hash_key) = load(&db, now)?;
+        let inner = Arc::new(Mutex::new(Inner {
+            maps,
+            dirty: Dirty::default(),
+        }));
+        let (jobs, queue) = mpsc::channel();
+        let writer_inner = inner.clone();
+        let writer = std::thread::Builder::new()
+            .name("garita-store".into())
+            .spawn(move || write_loop(db, writer_inner, queue, flush_interval))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            inner,
+            jobs: Mutex::new(Some(jobs)),
+            writer: Mutex::new(Some(writer)),
+            hash_key,
+        })
+    }
+
+    /// Wait until no other process holds the file at `path` (an old garita finishing its
+    /// requests during a graceful upgrade), for at most `patience`.
+    pub fn wait_until_free(path: &Path, patience: Duration) -> Result<(), StoreError> {
+        let deadline = Instant::now() + patience;
+        loop {
+            match Database::create(path) {
+                Ok(db) => {
+                    drop(db);
+                    return Ok(());
+                }
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "cannot open {}: {e}",
+                        path.display()
+                    )))
+                }
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stop the writer after it has written back what is dirty, and close the file
+    /// cleanly, so that the next start needs no repair. Calls after this fail.
+    fn stop_writer(&self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        if let Some(writer) = self.writer.lock().ok().and_then(|mut w| w.take()) {
+            let _ = writer.join();
+        }
+    }
+
+    /// The secret of the keyed identifier hashes kept in the file.
+    pub fn hash_key(&self) -> &[u8] {
+        &self.hash_key
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
+        super::lock(&self.inner)
+    }
+
+    fn send(&self, job: Job) -> Result<(), StoreError> {
+        let stopped = || StoreError::Unavailable("the writer has stopped".into());
+        super::lock(&self.jobs)?
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(job)
+            .map_err(|_| stopped())
+    }
+
+    /// Have the writer commit `replays` durably and wait for it.
+    async fn write_replays(
+        &self,
+        replays: Vec<(String, Option<(bool, i64)>)>,
+    ) -> Result<(), StoreError> {
+        self.write(Durable {
+            replays,
+            ..Durable::default()
+        })
+        .await
+    }
+
+    /// Have the writer commit `writes` durably and wait for it.
+    async fn write(&self, writes: Durable) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.send(Job::Durable { writes, ack })?;
+        done.await
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
+            .map_err(StoreError::Unavailable)
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for EmbeddedStore {
+    fn backend(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn execute(&self, plan: &StorePlan) -> Result<StoreAnswer, StoreError> {
+        let (answer, claimed) = {
+            let mut inner = self.lock()?;
+            let answer = inner.maps.execute(plan);
+            let Inner { maps, dirty } = &mut *inner;
+            for (op, _) in plan.bindings.iter().zip(&answer.bindings) {
+                dirty.bindings.insert(op.key.clone());
+            }
+            if matches!(answer.counters, Some(super::Acquired::Granted(_))) {
+                for counter in plan.counters.iter().filter(|c| c.add > 0) {
+                    dirty.counters.insert(counter.key.clone());
+                }
+            }
+            let claimed = match (&plan.claim, answer.claim) {
+                (Some(op), Some(super::Claim::New)) => maps
+                    .replay(&op.key)
+                    .map(|record| (op.key.clone(), Some(record))),
+                _ => None,
+            };
+            (answer, claimed)
+        };
+        if let Some(record) = claimed {
+            self.write_replays(vec![record]).await?;
+        }
+        Ok(answer)
+    }
+
+    async fn settle(
+        &self,
+        key: &str,
+        delivered_until: Option<i64>,
+        _now: i64,
+    ) -> Result<(), StoreError> {
+        self.lock()?.maps.settle(key, delivered_until);
+        let record = delivered_until.map(|until| (true, until));
+        self.write_replays(vec![(key.to_string(), record)]).await
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<(), StoreError> {
+        let forgotten = self.lock()?.maps.purge_expired_keys(now);
+        if forgotten.is_empty() {
+            return Ok(());
+        }
+        self.send(Job::Forget {
+            counters: forgotten.counters,
+            bindings: forgotten.bindings,
+            replays: forgotten.replays,
+            reviews: forgotten.reviews,
+        })
+    }
+
+    async fn size(&self) -> Result<u64, StoreError> {
+        Ok(self.lock()?.maps.len())
+    }
+
+    fn close(&self) {
+        self.stop_writer();
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.send(Job::Flush { ack })?;
+        done.await
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
+            .map_err(StoreError::Unavailable)
+    }
+
+    async fn add_review(&self, review: &Review) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(review).map_err(corrupt)?;
+        self.lock()?.maps.add_review(review);
+        self.write(Durable {
+            reviews: vec![(review.id.clone(), json)],
+            ..Durable::default()
+        })
+        .await
+    }
+
+    async fn reviews(&self, pending: bool) -> Result<Vec<Review>, StoreError> {
+        Ok(self.lock()?.maps.reviews(pending))
+    }
+
+    async fn resolve_review(
+        &self,
+        id: &str,
+        resolution: &Resolution,
+    ) -> Result<Resolved, StoreError> {
+        let (resolved, blocked) = self.lock()?.maps.resolve_review(id, resolution);
+        let Resolved::Now(review) = &resolved else {
+            return Ok(resolved);
+        };
+        let json = serde_json::to_vec(review).map_err(corrupt)?;
+        self.write(Durable {
+            reviews: vec![(review.id.clone(), json)],
+            blocks: blocked.into_iter().map(|b| (b.key(), b.note)).collect(),
+            ..Durable::default()
+        })
+        .await?;
+        Ok(resolved)
+    }
+
+    async fn block(&self, block: &Block) -> Result<bool, StoreError> {
+        if !self.lock()?.maps.block(block) {
+            return Ok(false);
+        }
+        self.write(Durable {
+            blocks: vec![(block.key(), block.note.clone())],
+            ..Durable::default()
+        })
+        .await?;
+        Ok(true)
+    }
+
+    async fn unblock(&self, fact: &str, hash: &str) -> Result<bool, StoreError> {
+        let key = crate::core::plan::block_key(fact, hash);
+        if !self.lock()?.maps.unblock(&key) {
+            return Ok(false);
+        }
+        self.write(Durable {
+            unblocks: vec![key],
+            ..Durable::default()
+        })
+        .await?;
+        Ok(true)
+    }
+
+    async fn blocks(&self) -> Result<Vec<Block>, StoreError> {
+        Ok(self.lock()?.maps.blocks())
+    }
+
+    async fn inspect(&self, prefixes: &[String]) -> Result<Vec<Held>, StoreError> {
+        Ok(self.lock()?.maps.inspect(prefixes))
+    }
+
+    async fn reset_counters(&self, prefixes: &[String]) -> Result<Vec<String>, StoreError> {
+        let gone = {
+            let mut inner = self.lock()?;
+            let gone = inner.maps.reset_counters(prefixes);
+            for key in &gone {
+                inner.dirty.counters.remove(key);
+            }
+            gone
+        };
+        // Shared rates are never written to the file; forgetting the rest is enough.
+        self.send(Job::Forget {
+            counters: gone.clone(),
+            bindings: Vec::new(),
+            replays: Vec::new(),
+            reviews: Vec::new(),
+        })?;
+        self.flush().await?;
+        Ok(gone)
+    }
+
+    /// Answers while the writer runs: a store whose writer stopped cannot keep anything.
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::store::{Acquired, ClaimOp, Counter};
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn counting(keys: std::ops::Range<u32>, expires_at: i64) -> StorePlan {
+        StorePlan {
+            now: 0,
+            counters: keys
+                .map(|i| Counter {
+                    key: format!("q:p:dni:{i:032x}:day:2026-11-25"),
+                    limit: 5,
+                    expires_at,
+                    enforced: true,
+                    add: 1,
+                })
+                .collect(),
+            ..StorePlan::default()
+        }
+    }
+
+    #[test]
+    fn what_was_counted_and_claimed_is_there_after_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let rt = rt();
+        let key;
+        {
+            let store = EmbeddedStore::open(&path, 0, Duration::from_secs(60)).unwrap();
+            key = store.hash_key().to_vec();
+            rt.block_on(async {
+                for _ in 0..3 {
+                    store.execute(&counting(0..1, 1000)).await.unwrap();
+                }
+                let claim = StorePlan {
+                    now: 0,
+                    claim: Some(ClaimOp {
+                        key: "w:pe:abc".into(),
+                        hold_until: 120,
+                    }),
+                    ..StorePlan::default()
+                };
+                store.execute(&claim).await.unwrap();
+                store.settle("w:pe:abc", Some(5000), 1).await.unwrap();
+                store.flush().await.unwrap();
+            });
+        }
+        let store = EmbeddedStore::open(&path, 10, Duration::from_secs(60)).unwrap();
+        assert_eq!(store.hash_key(), key, "the hash key is kept with the state");
+        rt.block_on(async {
+            let answer = store.execute(&counting(0..1, 1000)).await.unwrap();
+            assert_eq!(answer.counters, Some(Acquired::Granted(vec![4])));
+            let again = StorePlan {
+                now: 10,
+                claim: Some(ClaimOp {
+                    key: "w:pe:abc".into(),
+                    hold_until: 130,
+                }),
+                ..StorePlan::default()
+            };
+            let claimed = store.execute(&again).await.unwrap().claim;
+            assert_eq!(claimed, Some(crate::state::store::Claim::Done));
+        });
+    }
+
+    #[test]
+    fn expired_entries_leave_the_file_and_their_space_is_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let rt = rt();
+        let size = || std::fs::metadata(&path).unwrap().len();
+        let store = EmbeddedStore::open(&path, 0, Duration::from_secs(60)).unwrap();
+        // Six days of 20 000 distinct keys each, every day's expiring before the next.
+        let mut sizes = Vec::new();
+        for day in 0..6i64 {
+            rt.block_on(async {
+                let mut plan = counting(0..20_000, (day + 1) * 100);
+                plan.now = day * 100;
+                for c in &mut plan.counters {
+                    c.key = format!("{}:{day}", c.key);
+                }
+                store.execute(&plan).await.unwrap();
+                store.flush().await.unwrap();
+                store.purge_expired((day + 1) * 100).await.unwrap();
+                store.flush().await.unwrap();
+                assert_eq!(store.size().await.unwrap(), 0);
+            });
+            sizes.push(size());
+        }
+        // The file stops growing: later days reuse the pages earlier days freed.
+        let (second, last) = (sizes[1], sizes[5]);
+        assert!(
+            last <= second + second / 10,
+            "the file kept growing day after day: {sizes:?}"
+        );
+        drop(store);
+        // Reopened, the file is compacted: it gives the space back.
+        let _reopened = EmbeddedStore::open(&path, 1000, Duration::from_secs(60)).unwrap();
+        let compacted = size();
+        assert!(
+            compacted < last / 2,
+            "compaction at open gave back space: {sizes:?} -> {compacted} bytes"
+        );
+    }
+}
