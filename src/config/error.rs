@@ -31,12 +31,26 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    /// One error as itself, more than one as [`ConfigError::Several`].
-    pub fn all(mut errors: Vec<ConfigError>) -> ConfigError {
+    /// One error as itself, more than one as [`ConfigError::Several`] (flattened: a
+    /// section's own several are listed with the rest).
+    pub fn all(errors: Vec<ConfigError>) -> ConfigError {
+        let mut errors: Vec<ConfigError> = errors
+            .into_iter()
+            .flat_map(|e| match e {
+                ConfigError::Several(inner) => inner,
+                e => vec![e],
+            })
+            .collect();
         match errors.len() {
             1 => errors.remove(0),
             _ => ConfigError::Several(errors),
         }
+    }
+
+    /// What a section answers when it has no settings to give and has reported every
+    /// reason to the compile context already (it adds no line of its own).
+    pub(crate) fn already_reported() -> ConfigError {
+        ConfigError::Several(Vec::new())
     }
 
     /// The key path the error is about, e.g. `routes[1].paths[0]`.

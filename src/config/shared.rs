@@ -16,6 +16,8 @@ pub(crate) struct Ctx {
     pub(crate) read: std::cell::RefCell<Vec<PathBuf>>,
     /// Errors of sections that failed while the others were compiled on.
     pub(crate) errors: std::cell::RefCell<Vec<ConfigError>>,
+    /// What `check` and `run` print about settings that work but should not stay.
+    pub(crate) warnings: std::cell::RefCell<Vec<String>>,
     /// Offline commands: secrets are not read, a placeholder stands in (never served).
     pub(crate) skip_secrets: bool,
 }
@@ -30,6 +32,7 @@ impl Ctx {
                 .unwrap_or_else(|| PathBuf::from(".")),
             read: Default::default(),
             errors: Default::default(),
+            warnings: Default::default(),
             skip_secrets: false,
         }
     }
@@ -37,6 +40,13 @@ impl Ctx {
     /// Note an error and go on compiling the other sections.
     pub(crate) fn report(&self, error: ConfigError) {
         self.errors.borrow_mut().push(error);
+    }
+
+    /// Note a warning about this file (prefixed with its name).
+    pub(crate) fn warn(&self, text: impl std::fmt::Display) {
+        self.warnings
+            .borrow_mut()
+            .push(format!("{}: {text}", self.file_display()));
     }
 
     /// The value of a section that compiled; `None` (the error noted) for one that did not.
@@ -243,7 +253,6 @@ pub(crate) fn load_secret(
     ctx: &Ctx,
     at: &str,
     source: &file::SecretSource,
-    warnings: &mut Vec<String>,
 ) -> Result<String, ConfigError> {
     if ctx.skip_secrets {
         // Long enough for every minimum; random, so that nothing verifies against it.
@@ -275,9 +284,8 @@ pub(crate) fn load_secret(
             Ok(text.trim_end_matches(['\n', '\r']).to_string())
         }
         (None, None, Some(value)) => {
-            warnings.push(format!(
-                "{}: {at}: a secret is written in the config file itself; use env or file outside demos",
-                ctx.file_display()
+            ctx.warn(format_args!(
+                "{at}: a secret is written in the config file itself; use env or file outside demos"
             ));
             Ok(value.clone())
         }

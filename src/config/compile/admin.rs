@@ -15,7 +15,6 @@ pub(super) fn admin_settings(
     ctx: &Ctx,
     section: &file::AdminSection,
     listen: SocketAddr,
-    warnings: &mut Vec<String>,
 ) -> Result<AdminSettings, ConfigError> {
     if section.tokens.is_empty() {
         return Err(ctx.invalid("admin.tokens", "at least one token", "[]"));
@@ -40,7 +39,7 @@ pub(super) fn admin_settings(
             file: t.file.clone(),
             value: t.value.clone(),
         };
-        let secret = load_secret(ctx, &at, &source, warnings)?;
+        let secret = load_secret(ctx, &at, &source)?;
         if secret.len() < MIN_TOKEN_BYTES {
             return Err(ctx.invalid(
                 &at,
@@ -57,16 +56,16 @@ pub(super) fn admin_settings(
         listen,
         tokens,
         tls: None,
-        connections: super::connection_limits(
+        connections: super::server::connection_limits(
             ctx,
             "admin",
-            super::LimitFields {
+            super::server::LimitFields {
                 header_timeout_seconds: section.header_timeout_seconds,
                 keepalive_timeout_seconds: section.keepalive_timeout_seconds,
                 max_connections: section.max_connections,
                 max_connections_per_address: section.max_connections_per_address,
             },
-            super::SMALL_LISTENER_LIMITS,
+            super::server::SMALL_LISTENER_LIMITS,
         )?,
     })
 }

@@ -2,7 +2,8 @@
 //! address checked against every other (two listeners on one address would leave one
 //! unbound, or `/metrics` proxied to the backend), with their TLS settings.
 
-use super::{admin, connection_limits, socket_addr, tls, LimitFields, SMALL_LISTENER_LIMITS};
+use super::server::{connection_limits, LimitFields, SMALL_LISTENER_LIMITS};
+use super::{admin, socket_addr, tls};
 use crate::config::error::ConfigError;
 use crate::config::file::FileConfig;
 use crate::config::shared::Ctx;
@@ -20,11 +21,7 @@ pub(super) struct Listeners {
     pub admin: Option<AdminSettings>,
 }
 
-pub(super) fn listeners(
-    ctx: &Ctx,
-    raw: &FileConfig,
-    warnings: &mut Vec<String>,
-) -> Result<Listeners, ConfigError> {
+pub(super) fn listeners(ctx: &Ctx, raw: &FileConfig) -> Result<Listeners, ConfigError> {
     if raw.server.listen.is_empty() {
         return Err(ctx.invalid("server.listen", "at least one address", "[]"));
     }
@@ -123,7 +120,7 @@ pub(super) fn listeners(
                     at,
                 ));
             }
-            let mut settings = admin::admin_settings(ctx, section, at, warnings)?;
+            let mut settings = admin::admin_settings(ctx, section, at)?;
             settings.tls = tls::listener_tls(ctx, "admin.tls", section.tls.as_ref())?;
             Some(settings)
         }

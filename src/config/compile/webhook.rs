@@ -98,7 +98,6 @@ pub(super) fn webhook_rule(
     ctx: &Ctx,
     key: &str,
     w: &file::WebhookSection,
-    warnings: &mut Vec<String>,
 ) -> Result<WebhookRule, ConfigError> {
     let profile = profile(ctx, key, w)?;
     if w.secrets.is_empty() {
@@ -107,7 +106,7 @@ pub(super) fn webhook_rule(
     let mut keys = Vec::new();
     for (i, source) in w.secrets.iter().enumerate() {
         let at = format!("{key}.secrets[{i}]");
-        let secret = load_secret(ctx, &at, source, warnings)?;
+        let secret = load_secret(ctx, &at, source)?;
         keys.push(profile.key_from_secret(&secret).map_err(|why| match why {
             SecretError::TooShort(n) => ctx.invalid(
                 &at,
