@@ -2,10 +2,11 @@
 //! they are fed. Seeded random bytes and mutations of valid inputs, so a failure replays.
 
 use garita::core::net::ip_list::IpList;
-use garita::core::request::body::{self, BodyKind, Selector};
+use garita::core::request::body::{self, BodyKind};
 use garita::core::request::client_ip::ClientIpResolver;
 use garita::core::request::facts::{self, FactSelectors};
 use garita::core::request::path;
+use garita::core::request::selector::Selector;
 use garita::core::webhook::{Notification, Profile};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -6,6 +6,8 @@
 //! layer (`state`, `proxy`, `observe`, `cli`). Within the core, the rule families import
 //! each other without cycles: a family may build on another (identity on quotas and
 //! bindings, the score on the risk checks, every check on the risk contract), never back.
+//! And no file under `src/` grows past a few hundred lines: one that does holds more than
+//! one concern.
 
 use std::path::{Path, PathBuf};
 
@@ -276,5 +278,24 @@ fn a_cycle_between_two_families_is_found() {
     assert_eq!(
         a_cycle(&cyclic).map(|c| c.join(" -> ")),
         Some("identity -> quotas -> rate -> identity".to_string())
+    );
+}
+
+#[test]
+fn no_source_file_grows_past_a_few_hundred_lines() {
+    const MOST: usize = 520;
+    let mut files = Vec::new();
+    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let lines = std::fs::read_to_string(f).unwrap().lines().count();
+            (lines > MOST).then(|| format!("{}: {lines} lines", f.display()))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "split these by concern:\n{}",
+        long.join("\n")
     );
 }

@@ -4,11 +4,12 @@
 //! records longer runs). `garbage_in.rs` keeps the seeded mutation tests beside these.
 
 use garita::core::net::ip_list::IpList;
-use garita::core::request::body::{self, BodyKind, Selector};
+use garita::core::request::body::{self, BodyKind};
 use garita::core::request::client_ip::ClientIpResolver;
 use garita::core::request::facts::{self, FactSelectors};
 use garita::core::request::json::{self, to_serde, JsonError};
 use garita::core::request::path;
+use garita::core::request::selector::Selector;
 use garita::core::webhook::{Notification, Profile};
 use proptest::prelude::*;
 

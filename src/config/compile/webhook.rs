@@ -8,7 +8,7 @@ use crate::config::error::ConfigError;
 use crate::config::file;
 use crate::config::shared::{load_secret, parse_duration, read_list, Ctx};
 use crate::core::net::ip_list::IpList;
-use crate::core::request::body::Selector;
+use crate::core::request::selector::Selector;
 use crate::core::webhook::{
     Algorithm, Encoding, GenericHmac, OnDuplicate, Profile, SecretError, WebhookRule,
     MIN_SECRET_BYTES,

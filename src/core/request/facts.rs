@@ -10,7 +10,8 @@
 use crate::core::identity::document::{self, Document, DocumentError, DocumentKind};
 use crate::core::money::{Amount, Currency};
 use crate::core::net::geo::CountryCode;
-use crate::core::request::body::{BodyError, BodyKind, ParsedBody, ScalarKind, Selector};
+use crate::core::request::body::{BodyError, BodyKind, ParsedBody};
+use crate::core::request::selector::{ScalarKind, Selector};
 
 /// The facts limits and lists can be keyed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

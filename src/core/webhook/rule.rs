@@ -2,7 +2,8 @@
 
 use super::{Notification, Profile, Verified};
 use crate::core::net::ip_list::IpList;
-use crate::core::request::body::{self, BodyKind, ParsedBody, Selector};
+use crate::core::request::body::{self, BodyKind, ParsedBody};
+use crate::core::request::selector::Selector;
 use std::time::Duration;
 
 /// What to do with a notification that was delivered before.
