@@ -285,7 +285,10 @@ fn a_cycle_between_two_families_is_found() {
 fn no_source_file_grows_past_a_few_hundred_lines() {
     const MOST: usize = 520;
     let mut files = Vec::new();
-    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
     let long: Vec<String> = files
         .iter()
         .filter_map(|f| {

@@ -8,8 +8,12 @@
 
 mod support;
 
+use garita::core::money::Currency;
 use garita::core::request::facts::KeyKind;
-use garita::state::store::review::{Outcome, Resolution, Resolved, Review};
+use garita::state::store::queue::{Cursor, ReviewQuery, ReviewStatus};
+use garita::state::store::review::{
+    Changed, Escalation, Note, Outcome, Resolution, Resolved, Review, ReviewChange,
+};
 use garita::state::store::{
     Acquired, BindOp, Binding, Block, BlockNote, BlockedKey, Claim, ClaimOp, Counter,
     EmbeddedStore, GcraOp, Held, MemoryStore, Rate, RedisStore, Store, StoreAnswer, StorePlan,
@@ -77,6 +81,15 @@ const CASES: &[(&str, Case)] = &[
     (
         "inspect shows what is held; a reset forgets counters",
         inspect_and_reset,
+    ),
+    (
+        "the queue pages by cursor, oldest or newest first",
+        queue_pages,
+    ),
+    ("the queue's filters and counts", queue_filters),
+    (
+        "claims, escalations and notes; a decision stands",
+        review_changes,
     ),
 ];
 
@@ -528,7 +541,7 @@ fn reviews(t: &Tried<'_>) {
         currency: Some("PEN".into()),
         reasons: vec!["risk_score".into()],
         score: Some(60),
-        resolution: None,
+        ..Review::default()
     };
     t.call(t.store.add_review(&review("b", 200)));
     t.call(t.store.add_review(&review("a", 100)));
@@ -720,5 +733,325 @@ fn inspect_and_reset(t: &Tried<'_>) {
             .counters,
         Some(Acquired::Granted(vec![1])),
         "{who}: the quota starts again"
+    );
+}
+
+/// A review record as the proxy writes one: decided at `at`, on `route` and `policy`.
+fn queued(id: &str, at: i64, route: &str, reasons: &[&str], score: u32, amount: &str) -> Review {
+    Review {
+        id: id.into(),
+        at,
+        route: route.into(),
+        policy: route.into(),
+        keys: vec![("dni".into(), hash(id))],
+        amount: Some(amount.into()),
+        currency: Some("PEN".into()),
+        reasons: reasons.iter().map(|r| r.to_string()).collect(),
+        score: Some(score),
+        ..Review::default()
+    }
+}
+
+fn ids(reviews: &[Review]) -> Vec<&str> {
+    reviews.iter().map(|r| r.id.as_str()).collect()
+}
+
+fn approve(by: &str, at: i64) -> Resolution {
+    Resolution {
+        outcome: Outcome::Approved,
+        by: by.into(),
+        at,
+        blocks: Vec::new(),
+    }
+}
+
+fn queue_pages(t: &Tried<'_>) {
+    let who = t.who();
+    for (i, at) in [100, 200, 300, 400, 500, 600, 700].into_iter().enumerate() {
+        let review = queued(
+            &format!("r{}", i + 1),
+            at,
+            "cips",
+            &["risk_score"],
+            60,
+            "10.00",
+        );
+        t.call(t.store.add_review(&review));
+    }
+    t.call(t.store.resolve_review("r3", &approve("ops", 800)));
+    let now = 1000;
+    let query = |after: Option<Cursor>, newest_first| ReviewQuery {
+        limit: 2,
+        after,
+        newest_first,
+        ..ReviewQuery::default()
+    };
+    let first = t.call(t.store.review_page(&query(None, false), now));
+    assert_eq!(ids(&first.reviews), ["r1", "r2"], "{who}");
+    assert_eq!(
+        first.total, 6,
+        "{who}: the resolved one is not in the open queue"
+    );
+    assert!(!first.capped, "{who}");
+    let second = t.call(t.store.review_page(&query(first.next.clone(), false), now));
+    assert_eq!(ids(&second.reviews), ["r4", "r5"], "{who}");
+    let third = t.call(t.store.review_page(&query(second.next.clone(), false), now));
+    assert_eq!(ids(&third.reviews), ["r6", "r7"], "{who}");
+    assert_eq!(third.next, None, "{who}: the last page");
+    let newest = t.call(t.store.review_page(&query(None, true), now));
+    assert_eq!(ids(&newest.reviews), ["r7", "r6"], "{who}");
+    let older = t.call(t.store.review_page(&query(newest.next.clone(), true), now));
+    assert_eq!(ids(&older.reviews), ["r5", "r4"], "{who}");
+    let cursor = first.next.clone().unwrap();
+    assert_eq!(Cursor::parse(&cursor.to_text()), Some(cursor), "{who}");
+    // A review arriving meanwhile does not shift the pages already walked.
+    t.call(
+        t.store
+            .add_review(&queued("r0", 50, "cips", &[], 0, "1.00")),
+    );
+    let again = t.call(t.store.review_page(&query(first.next.clone(), false), now));
+    assert_eq!(ids(&again.reviews), ["r4", "r5"], "{who}");
+    let resolved = ReviewQuery {
+        status: Some(ReviewStatus::Resolved),
+        ..query(None, false)
+    };
+    let done = t.call(t.store.review_page(&resolved, now));
+    assert_eq!(ids(&done.reviews), ["r3"], "{who}");
+    assert_eq!(
+        t.call(t.store.review("r3"))
+            .and_then(|r| r.resolution)
+            .map(|r| r.by),
+        Some("ops".to_string()),
+        "{who}"
+    );
+    assert_eq!(t.call(t.store.review("nope")), None, "{who}");
+}
+
+fn queue_filters(t: &Tried<'_>) {
+    let who = t.who();
+    let now = 10_000;
+    for review in [
+        queued(
+            "a",
+            now - 7200,
+            "cips",
+            &["risk_score", "large_order=40"],
+            40,
+            "1500.00",
+        ),
+        queued(
+            "b",
+            now - 600,
+            "cips",
+            &["binding_exceeded:dni:account"],
+            0,
+            "20.00",
+        ),
+        queued(
+            "c",
+            now - 60,
+            "checkout",
+            &["risk_score", "new_device=30"],
+            70,
+            "99.90",
+        ),
+        Review {
+            currency: Some("USD".into()),
+            ..queued("d", now - 30, "checkout", &["risk_score"], 90, "1500.00")
+        },
+    ] {
+        t.call(t.store.add_review(&review));
+    }
+    let select = |query: ReviewQuery| {
+        let page = t.call(
+            t.store
+                .review_page(&ReviewQuery { limit: 50, ..query }, now),
+        );
+        ids(&page.reviews)
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let route = ReviewQuery {
+        route: Some("checkout".into()),
+        ..ReviewQuery::default()
+    };
+    assert_eq!(select(route), ["c", "d"], "{who}: by route");
+    let rule = ReviewQuery {
+        rule: Some("large_order".into()),
+        ..ReviewQuery::default()
+    };
+    assert_eq!(select(rule), ["a"], "{who}: by a risk rule's name");
+    let binding = ReviewQuery {
+        rule: Some("binding_exceeded".into()),
+        ..ReviewQuery::default()
+    };
+    assert_eq!(select(binding), ["b"], "{who}: by a reason's code");
+    let scores = ReviewQuery {
+        min_score: Some(50),
+        max_score: Some(80),
+        ..ReviewQuery::default()
+    };
+    assert_eq!(select(scores), ["c"], "{who}: by score");
+    let amounts = ReviewQuery {
+        currency: Some(Currency::parse("PEN").unwrap()),
+        min_amount: Some(2_000),
+        max_amount: Some(150_000),
+        ..ReviewQuery::default()
+    };
+    assert_eq!(
+        select(amounts),
+        ["a", "b", "c"],
+        "{who}: amounts in soles, bounds included, dollars left out"
+    );
+    let recent = ReviewQuery {
+        newer_than: Some(600),
+        ..ReviewQuery::default()
+    };
+    assert_eq!(select(recent), ["b", "c", "d"], "{who}: by age");
+    let old = ReviewQuery {
+        older_than: Some(3600),
+        ..ReviewQuery::default()
+    };
+    assert_eq!(select(old), ["a"], "{who}");
+
+    let claim = ReviewChange::Claim {
+        by: "ana".into(),
+        until: now + 300,
+    };
+    assert!(matches!(
+        t.call(t.store.change_review("c", &claim, now)),
+        Changed::Now(_)
+    ));
+    let mine = ReviewQuery {
+        assignee: Some("ana".into()),
+        ..ReviewQuery::default()
+    };
+    assert_eq!(select(mine), ["c"], "{who}: by who holds it");
+    let page = t.call(t.store.review_page(&ReviewQuery::default(), now));
+    assert_eq!(
+        page.by_status,
+        [
+            (ReviewStatus::Waiting, 3),
+            (ReviewStatus::Claimed, 1),
+            (ReviewStatus::Escalated, 0),
+            (ReviewStatus::Resolved, 0)
+        ],
+        "{who}: the counts beside the status filter"
+    );
+    let waiting = ReviewQuery {
+        status: Some(ReviewStatus::Waiting),
+        ..ReviewQuery::default()
+    };
+    assert_eq!(select(waiting), ["a", "b", "d"], "{who}: by status");
+    let later = t.call(t.store.review_page(
+        &ReviewQuery {
+            status: Some(ReviewStatus::Waiting),
+            ..ReviewQuery::default()
+        },
+        now + 301,
+    ));
+    assert_eq!(
+        later.total, 4,
+        "{who}: a claim past its time no longer holds"
+    );
+}
+
+fn review_changes(t: &Tried<'_>) {
+    let who = t.who();
+    let now = 5_000;
+    t.call(
+        t.store
+            .add_review(&queued("x", now - 10, "cips", &["risk_score"], 60, "10.00")),
+    );
+    let claim = |by: &str, until| ReviewChange::Claim {
+        by: by.into(),
+        until,
+    };
+    let changed = t.call(t.store.change_review("x", &claim("ana", now + 300), now));
+    assert!(
+        matches!(&changed, Changed::Now(r) if r.claim.as_ref().is_some_and(|c| c.by == "ana")),
+        "{who}: {changed:?}"
+    );
+    let other = t.call(
+        t.store
+            .change_review("x", &claim("bo", now + 300), now + 10),
+    );
+    assert!(
+        matches!(&other, Changed::HeldBy(r) if r.claim.as_ref().is_some_and(|c| c.by == "ana")),
+        "{who}: another sees who holds it: {other:?}"
+    );
+    let release = ReviewChange::Release { by: "bo".into() };
+    assert!(
+        matches!(
+            t.call(t.store.change_review("x", &release, now + 20)),
+            Changed::HeldBy(_)
+        ),
+        "{who}: only the holder lets go"
+    );
+    let note = ReviewChange::Note(Note {
+        by: "ana".into(),
+        at: now + 30,
+        text: "called the buyer".into(),
+    });
+    assert!(matches!(
+        t.call(t.store.change_review("x", &note, now + 30)),
+        Changed::Now(_)
+    ));
+    let empty = ReviewChange::Note(Note {
+        by: "ana".into(),
+        at: now + 31,
+        text: "  ".into(),
+    });
+    assert!(
+        matches!(
+            t.call(t.store.change_review("x", &empty, now + 31)),
+            Changed::Refused(_)
+        ),
+        "{who}: an empty note is kept nowhere"
+    );
+    let taken = t.call(
+        t.store
+            .change_review("x", &claim("bo", now + 700), now + 301),
+    );
+    assert!(
+        matches!(&taken, Changed::Now(r) if r.claim.as_ref().is_some_and(|c| c.by == "bo")),
+        "{who}: a claim past its time can be taken: {taken:?}"
+    );
+    let escalate = ReviewChange::Escalate(Escalation {
+        by: "bo".into(),
+        at: now + 320,
+    });
+    let escalated = t.call(t.store.change_review("x", &escalate, now + 320));
+    assert!(
+        matches!(&escalated, Changed::Now(r) if r.escalation.is_some() && r.claim.is_none()),
+        "{who}: {escalated:?}"
+    );
+    let held = t.call(t.store.review("x")).unwrap();
+    assert_eq!(
+        ReviewStatus::of(&held, now + 330),
+        ReviewStatus::Escalated,
+        "{who}"
+    );
+    assert_eq!(held.notes.len(), 1, "{who}: the note was kept");
+    assert_eq!(held.notes[0].text, "called the buyer", "{who}");
+
+    let resolved = t.call(t.store.resolve_review("x", &approve("lead", now + 400)));
+    assert!(
+        matches!(&resolved, Resolved::Now(r) if r.claim.is_none()),
+        "{who}: {resolved:?}"
+    );
+    let after = t.call(
+        t.store
+            .change_review("x", &claim("ana", now + 900), now + 410),
+    );
+    assert!(
+        matches!(&after, Changed::Resolved(r) if r.resolution.as_ref().is_some_and(|r| r.by == "lead")),
+        "{who}: a decision stands: {after:?}"
+    );
+    assert_eq!(
+        t.call(t.store.change_review("nope", &release, now)),
+        Changed::Unknown,
+        "{who}"
     );
 }

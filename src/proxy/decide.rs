@@ -161,7 +161,7 @@ impl GaritaProxy {
             currency: amount.map(|a| a.currency.as_str().to_string()),
             reasons,
             score: decision.risk().map(|r| r.score),
-            resolution: None,
+            ..Review::default()
         };
         let _ = served.record_review(&review).await;
     }

@@ -9,7 +9,9 @@
 //! housekeeping calls; bindings kept "forever" grow with the number of distinct
 //! identities seen.
 
-use super::review::{self, Resolution, Resolved, Review};
+use super::queue::{ReviewPage, ReviewQuery};
+use super::review::{Changed, Resolution, Resolved, Review, ReviewChange};
+use super::review_book::ReviewBook;
 use super::{
     Acquired, BindOp, Binding, Block, BlockNote, Claim, ClaimOp, Counter, Held, Rate, StoreAnswer,
     StorePlan,
@@ -45,8 +47,8 @@ pub(super) struct Engine {
     replays: HashMap<String, (bool, i64)>,
     /// shared rate key -> theoretical arrival time, milliseconds
     rates: HashMap<String, i64>,
-    /// review id -> record
-    reviews: HashMap<String, Review>,
+    /// the review records, in time order
+    reviews: ReviewBook,
     /// blocked identity keys (`blk:{fact}:{hash}`) -> when, by whom, why
     blocks: HashMap<String, BlockNote>,
 }
@@ -134,30 +136,30 @@ impl Engine {
             }
             !set.is_empty()
         });
-        self.reviews.retain(|id, review| {
-            let keep = review.expires_at() > now;
-            if !keep {
-                gone.reviews.push(id.clone());
-            }
-            keep
-        });
+        gone.reviews = self.reviews.purge(now);
         gone
     }
 
     pub(super) fn add_review(&mut self, review: &Review) {
-        self.reviews.insert(review.id.clone(), review.clone());
+        self.reviews.insert(review);
     }
 
     /// The records held, oldest first (only the unresolved ones when `pending`).
     pub(super) fn reviews(&self, pending: bool) -> Vec<Review> {
-        let mut out: Vec<Review> = self
-            .reviews
-            .values()
-            .filter(|r| !pending || r.resolution.is_none())
-            .cloned()
-            .collect();
-        out.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
-        out
+        self.reviews.list(pending)
+    }
+
+    pub(super) fn review(&self, id: &str) -> Option<Review> {
+        self.reviews.get(id).cloned()
+    }
+
+    pub(super) fn review_page(&self, query: &ReviewQuery, now: i64) -> ReviewPage {
+        self.reviews.page(query, now)
+    }
+
+    /// Claim, release, escalate or note a review.
+    pub(super) fn change_review(&mut self, id: &str, change: &ReviewChange, now: i64) -> Changed {
+        self.reviews.change(id, change, now)
     }
 
     /// Resolve a review; a fraud resolution blocks its identity keys. Returns what was
@@ -167,17 +169,11 @@ impl Engine {
         id: &str,
         resolution: &Resolution,
     ) -> (Resolved, Vec<Block>) {
-        let Some(review) = self.reviews.get(id) else {
-            return (Resolved::Unknown, Vec::new());
-        };
-        let Some((resolved, blocked)) = review::resolve(review, resolution) else {
-            return (Resolved::Already(review.clone()), Vec::new());
-        };
+        let (resolved, blocked) = self.reviews.resolve(id, resolution);
         for block in &blocked {
             self.block(block);
         }
-        self.reviews.insert(id.to_string(), resolved.clone());
-        (Resolved::Now(resolved), blocked)
+        (resolved, blocked)
     }
 
     pub(super) fn restore_block(&mut self, key: &str, note: BlockNote) {

@@ -5,7 +5,8 @@
 //! node, kept on disk) and Redis (several instances) replace it behind the same trait.
 
 use super::engine::Engine;
-use super::review::{Resolution, Resolved, Review};
+use super::queue::{ReviewPage, ReviewQuery};
+use super::review::{Changed, Resolution, Resolved, Review, ReviewChange};
 use super::{Block, Held, Store, StoreAnswer, StoreError, StorePlan};
 use std::sync::{Mutex, MutexGuard};
 
@@ -60,6 +61,23 @@ impl Store for MemoryStore {
 
     async fn reviews(&self, pending: bool) -> Result<Vec<Review>, StoreError> {
         Ok(self.lock()?.reviews(pending))
+    }
+
+    async fn review(&self, id: &str) -> Result<Option<Review>, StoreError> {
+        Ok(self.lock()?.review(id))
+    }
+
+    async fn review_page(&self, query: &ReviewQuery, now: i64) -> Result<ReviewPage, StoreError> {
+        Ok(self.lock()?.review_page(query, now))
+    }
+
+    async fn change_review(
+        &self,
+        id: &str,
+        change: &ReviewChange,
+        now: i64,
+    ) -> Result<Changed, StoreError> {
+        Ok(self.lock()?.change_review(id, change, now))
     }
 
     async fn resolve_review(

@@ -16,8 +16,10 @@ pub mod blocks;
 mod embedded;
 mod engine;
 mod memory;
+pub mod queue;
 mod redis;
 pub mod review;
+mod review_book;
 
 pub use crate::core::plan::{
     Acquired, BindOp, Binding, BlockedKey, Claim, ClaimOp, Counter, GcraOp, Rate, StoreAnswer,
@@ -144,6 +146,25 @@ pub trait Store: Send + Sync {
 
     /// The review records held, oldest first; only the unresolved ones when `pending`.
     async fn reviews(&self, pending: bool) -> Result<Vec<Review>, StoreError>;
+
+    /// One review record.
+    async fn review(&self, id: &str) -> Result<Option<Review>, StoreError>;
+
+    /// A page of the review queue as it stands at `now` (see [`queue`]).
+    async fn review_page(
+        &self,
+        query: &queue::ReviewQuery,
+        now: i64,
+    ) -> Result<queue::ReviewPage, StoreError>;
+
+    /// Claim, release, escalate or note an unresolved review, atomically (see
+    /// [`review::apply`]); durable before it returns, where the store is durable at all.
+    async fn change_review(
+        &self,
+        id: &str,
+        change: &review::ReviewChange,
+        now: i64,
+    ) -> Result<review::Changed, StoreError>;
 
     /// Resolve a review. `fraud` puts its identity keys on the block list in the same
     /// step, effective for the next plan; both durable before it returns.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 /// How long a review record is kept: a year and a month, the audit trail's default.
 pub const KEEP_SECONDS: i64 = 400 * 86_400;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Review {
     /// The request id.
     pub id: String,
@@ -32,6 +32,121 @@ pub struct Review {
     pub score: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
+    /// Who holds it while they look at it, and until when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<ReviewClaim>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
+    /// What reviewers wrote about it, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+}
+
+/// A review held by someone looking at it, so that two people do not work one case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewClaim {
+    pub by: String,
+    /// Unix seconds; past it the claim no longer holds.
+    pub until: i64,
+}
+
+/// A review handed on to those who may decide it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    pub by: String,
+    pub at: i64,
+}
+
+/// A reviewer's note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub by: String,
+    pub at: i64,
+    pub text: String,
+}
+
+/// Longest note kept, in bytes.
+pub const MAX_NOTE_BYTES: usize = 2_000;
+/// Most notes one review keeps.
+pub const MAX_NOTES: usize = 50;
+
+/// A change to an unresolved review, short of resolving it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReviewChange {
+    /// Hold it until `until` (or, held by the same person, hold it longer).
+    Claim {
+        by: String,
+        until: i64,
+    },
+    /// Let go of it (only its holder does).
+    Release {
+        by: String,
+    },
+    Escalate(Escalation),
+    Note(Note),
+}
+
+/// What a change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// Done; the record as it stands now.
+    Now(Review),
+    /// Held by someone else until then; nothing changed.
+    HeldBy(Review),
+    /// Resolved already; nothing changed.
+    Resolved(Review),
+    /// Nothing changed: the note was too long or there were too many.
+    Refused(Review),
+    Unknown,
+}
+
+/// `review` with `change` applied at `now`, or why not. Every store applies changes
+/// through this one function (Redis with a compare-and-set on the record it read).
+pub fn apply(review: &Review, change: &ReviewChange, now: i64) -> Changed {
+    if review.resolution.is_some() {
+        return Changed::Resolved(review.clone());
+    }
+    let held_by_other = |by: &str| {
+        review
+            .claim
+            .as_ref()
+            .is_some_and(|c| c.until > now && c.by != by)
+    };
+    let mut next = review.clone();
+    match change {
+        ReviewChange::Claim { by, until } => {
+            if held_by_other(by) {
+                return Changed::HeldBy(review.clone());
+            }
+            next.claim = Some(ReviewClaim {
+                by: by.clone(),
+                until: *until,
+            });
+        }
+        ReviewChange::Release { by } => {
+            if held_by_other(by) {
+                return Changed::HeldBy(review.clone());
+            }
+            next.claim = None;
+        }
+        ReviewChange::Escalate(escalation) => {
+            if held_by_other(&escalation.by) {
+                return Changed::HeldBy(review.clone());
+            }
+            next.claim = None;
+            next.escalation = Some(escalation.clone());
+        }
+        ReviewChange::Note(note) => {
+            if note.text.trim().is_empty()
+                || note.text.len() > MAX_NOTE_BYTES
+                || review.notes.len() >= MAX_NOTES
+            {
+                return Changed::Refused(review.clone());
+            }
+            next.notes.push(note.clone());
+        }
+    }
+    Changed::Now(next)
 }
 
 impl Review {
@@ -121,6 +236,7 @@ pub(super) fn resolve(
     };
     let resolved = Review {
         resolution: Some(resolution.clone()),
+        claim: None,
         ..review.clone()
     };
     Some((resolved, blocked))

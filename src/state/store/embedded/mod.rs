@@ -28,7 +28,8 @@ mod journal;
 pub use file::inspect_file;
 
 use super::engine::Engine;
-use super::review::{Resolution, Resolved, Review};
+use super::queue::{ReviewPage, ReviewQuery};
+use super::review::{Changed, Resolution, Resolved, Review, ReviewChange};
 use super::{Block, Held, Store, StoreAnswer, StoreError, StorePlan};
 use file::{corrupt, load};
 use journal::{write_loop, Dirty, Durable, Job};
@@ -270,6 +271,32 @@ impl Store for EmbeddedStore {
         Ok(self.lock()?.maps.reviews(pending))
     }
 
+    async fn review(&self, id: &str) -> Result<Option<Review>, StoreError> {
+        Ok(self.lock()?.maps.review(id))
+    }
+
+    async fn review_page(&self, query: &ReviewQuery, now: i64) -> Result<ReviewPage, StoreError> {
+        Ok(self.lock()?.maps.review_page(query, now))
+    }
+
+    async fn change_review(
+        &self,
+        id: &str,
+        change: &ReviewChange,
+        now: i64,
+    ) -> Result<Changed, StoreError> {
+        let changed = self.lock()?.maps.change_review(id, change, now);
+        if let Changed::Now(review) = &changed {
+            let json = serde_json::to_vec(review).map_err(corrupt)?;
+            self.write(Durable {
+                reviews: vec![(review.id.clone(), json)],
+                ..Durable::default()
+            })
+            .await?;
+        }
+        Ok(changed)
+    }
+
     async fn resolve_review(
         &self,
         id: &str,
@@ -349,114 +376,4 @@ impl Store for EmbeddedStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::state::store::{Acquired, ClaimOp, Counter};
-
-    fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-    }
-
-    fn counting(keys: std::ops::Range<u32>, expires_at: i64) -> StorePlan {
-        StorePlan {
-            now: 0,
-            counters: keys
-                .map(|i| Counter {
-                    key: format!("q:p:dni:{i:032x}:day:2026-11-25"),
-                    limit: 5,
-                    expires_at,
-                    enforced: true,
-                    add: 1,
-                })
-                .collect(),
-            ..StorePlan::default()
-        }
-    }
-
-    #[test]
-    fn what_was_counted_and_claimed_is_there_after_a_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.redb");
-        let rt = rt();
-        let key;
-        {
-            let store = EmbeddedStore::open(&path, 0, Duration::from_secs(60)).unwrap();
-            key = store.hash_key().to_vec();
-            rt.block_on(async {
-                for _ in 0..3 {
-                    store.execute(&counting(0..1, 1000)).await.unwrap();
-                }
-                let claim = StorePlan {
-                    now: 0,
-                    claim: Some(ClaimOp {
-                        key: "w:pe:abc".into(),
-                        hold_until: 120,
-                    }),
-                    ..StorePlan::default()
-                };
-                store.execute(&claim).await.unwrap();
-                store.settle("w:pe:abc", Some(5000), 1).await.unwrap();
-                store.flush().await.unwrap();
-            });
-        }
-        let store = EmbeddedStore::open(&path, 10, Duration::from_secs(60)).unwrap();
-        assert_eq!(store.hash_key(), key, "the hash key is kept with the state");
-        rt.block_on(async {
-            let answer = store.execute(&counting(0..1, 1000)).await.unwrap();
-            assert_eq!(answer.counters, Some(Acquired::Granted(vec![4])));
-            let again = StorePlan {
-                now: 10,
-                claim: Some(ClaimOp {
-                    key: "w:pe:abc".into(),
-                    hold_until: 130,
-                }),
-                ..StorePlan::default()
-            };
-            let claimed = store.execute(&again).await.unwrap().claim;
-            assert_eq!(claimed, Some(crate::state::store::Claim::Done));
-        });
-    }
-
-    #[test]
-    fn expired_entries_leave_the_file_and_their_space_is_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.redb");
-        let rt = rt();
-        let size = || std::fs::metadata(&path).unwrap().len();
-        let store = EmbeddedStore::open(&path, 0, Duration::from_secs(60)).unwrap();
-        // Six days of 20 000 distinct keys each, every day's expiring before the next.
-        let mut sizes = Vec::new();
-        for day in 0..6i64 {
-            rt.block_on(async {
-                let mut plan = counting(0..20_000, (day + 1) * 100);
-                plan.now = day * 100;
-                for c in &mut plan.counters {
-                    c.key = format!("{}:{day}", c.key);
-                }
-                store.execute(&plan).await.unwrap();
-                store.flush().await.unwrap();
-                store.purge_expired((day + 1) * 100).await.unwrap();
-                store.flush().await.unwrap();
-                assert_eq!(store.size().await.unwrap(), 0);
-            });
-            sizes.push(size());
-        }
-        // The file stops growing: later days reuse the pages earlier days freed.
-        let (second, last) = (sizes[1], sizes[5]);
-        assert!(
-            last <= second + second / 10,
-            "the file kept growing day after day: {sizes:?}"
-        );
-        drop(store);
-        // Reopened, the file is compacted: it gives the space back.
-        let _reopened = EmbeddedStore::open(&path, 1000, Duration::from_secs(60)).unwrap();
-        let compacted = size();
-        assert!(
-            compacted < last / 2,
-            "compaction at open gave back space: {sizes:?} -> {compacted} bytes"
-        );
-    }
-}
+mod tests;

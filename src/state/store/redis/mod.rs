@@ -19,12 +19,14 @@
 //! The scripts are `plan.lua` and `resolve.lua` beside this file; how a plan is encoded
 //! for the script and its answer read back is [`codec`]; what `inspect` reads, [`inspect`].
 
-use super::review::{self, Resolution, Resolved, Review};
+use super::queue::{ReviewPage, ReviewQuery};
+use super::review::{Changed, Resolution, Resolved, Review, ReviewChange};
 use super::{Block, BlockNote, Held, Store, StoreAnswer, StoreError, StorePlan};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 mod codec;
 mod inspect;
+mod reviews;
 use std::time::Duration;
 
 /// One plan: see the module documentation. KEYS are the blocked keys to look up, the
@@ -36,8 +38,8 @@ const PLAN_SCRIPT: &str = include_str!("plan.lua");
 /// the record is still the one read (ARGV[1]), so two resolutions cannot both win.
 const RESOLVE_SCRIPT: &str = include_str!("resolve.lua");
 
-/// The sorted set that orders review records by time.
-const REVIEW_INDEX: &str = "rv:index";
+/// Change a review record unless it changed since it was read.
+const CHANGE_SCRIPT: &str = include_str!("change.lua");
 
 pub struct RedisStore {
     /// Reconnects by itself; a cheap handle to clone per call. Its driver runs on
@@ -46,6 +48,7 @@ pub struct RedisStore {
     driver: OwnRuntime,
     script: redis::Script,
     resolve_script: redis::Script,
+    change_script: redis::Script,
     /// `{prefix}:`, prepended to every key.
     prefix: String,
 }
@@ -105,6 +108,7 @@ impl RedisStore {
             driver: OwnRuntime(Some(driver)),
             script: redis::Script::new(PLAN_SCRIPT),
             resolve_script: redis::Script::new(RESOLVE_SCRIPT),
+            change_script: redis::Script::new(CHANGE_SCRIPT),
             prefix: format!("{{{prefix}}}:"),
         })
     }
@@ -233,64 +237,28 @@ impl Store for RedisStore {
     }
 
     async fn add_review(&self, review: &Review) -> Result<(), StoreError> {
-        let json = serde_json::to_string(review).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let ttl = (review.expires_at() - review.at).max(1);
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("SET")
-            .arg(self.key(&format!("rv:{}", review.id)))
-            .arg(json)
-            .arg("EX")
-            .arg(ttl)
-            .ignore()
-            .cmd("ZADD")
-            .arg(self.key(REVIEW_INDEX))
-            .arg(review.at)
-            .arg(&review.id)
-            .ignore()
-            // The index forgets what the records have.
-            .cmd("ZREMRANGEBYSCORE")
-            .arg(self.key(REVIEW_INDEX))
-            .arg("-inf")
-            .arg(review.at - review::KEEP_SECONDS)
-            .ignore();
-        let mut connection = self.connection.clone();
-        self.on_driver(async move {
-            pipe.query_async::<()>(&mut connection)
-                .await
-                .map_err(unavailable)
-        })
-        .await
+        self.record_review(review).await
     }
 
     async fn reviews(&self, pending: bool) -> Result<Vec<Review>, StoreError> {
-        let ids: Vec<String> = self
-            .query(
-                redis::cmd("ZRANGE")
-                    .arg(self.key(REVIEW_INDEX))
-                    .arg(0)
-                    .arg(-1)
-                    .clone(),
-            )
-            .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        // In pages, so that a long queue is not one huge answer.
-        for page in ids.chunks(200) {
-            let keys: Vec<String> = page
-                .iter()
-                .map(|id| self.key(&format!("rv:{id}")))
-                .collect();
-            let records: Vec<Option<String>> =
-                self.query(redis::cmd("MGET").arg(keys).clone()).await?;
-            for json in records.into_iter().flatten() {
-                let review: Review = serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("a review record: {e}")))?;
-                if !pending || review.resolution.is_none() {
-                    out.push(review);
-                }
-            }
-        }
-        Ok(out)
+        self.all_reviews(pending).await
+    }
+
+    async fn review(&self, id: &str) -> Result<Option<Review>, StoreError> {
+        Ok(self.read_review(id).await?.map(|(review, _)| review))
+    }
+
+    async fn review_page(&self, query: &ReviewQuery, now: i64) -> Result<ReviewPage, StoreError> {
+        self.walk_reviews(query, now).await
+    }
+
+    async fn change_review(
+        &self,
+        id: &str,
+        change: &ReviewChange,
+        now: i64,
+    ) -> Result<Changed, StoreError> {
+        self.change_record(id, change, now).await
     }
 
     async fn resolve_review(
@@ -298,34 +266,7 @@ impl Store for RedisStore {
         id: &str,
         resolution: &Resolution,
     ) -> Result<Resolved, StoreError> {
-        let record = self.key(&format!("rv:{id}"));
-        let bad = |e: serde_json::Error| StoreError::Corrupt(format!("a review record: {e}"));
-        let current: Option<String> = self.query(redis::cmd("GET").arg(&record).clone()).await?;
-        let Some(current) = current else {
-            return Ok(Resolved::Unknown);
-        };
-        let review: Review = serde_json::from_str(&current).map_err(bad)?;
-        let Some((resolved, blocked)) = review::resolve(&review, resolution) else {
-            return Ok(Resolved::Already(review));
-        };
-        let json = serde_json::to_string(&resolved).map_err(bad)?;
-        let mut keys = vec![record.clone()];
-        keys.extend(blocked.iter().map(|b| self.key(&b.key())));
-        let note = blocked
-            .first()
-            .map(|b| b.note.to_json())
-            .unwrap_or_default();
-        let args = vec![current, json, note];
-        let written: i64 = self.invoke(&self.resolve_script, keys, args).await?;
-        if written == 1 {
-            return Ok(Resolved::Now(resolved));
-        }
-        // Someone else resolved it between the read and the write.
-        let now: Option<String> = self.query(redis::cmd("GET").arg(&record).clone()).await?;
-        match now {
-            Some(json) => Ok(Resolved::Already(serde_json::from_str(&json).map_err(bad)?)),
-            None => Ok(Resolved::Unknown),
-        }
+        self.resolve_record(id, resolution).await
     }
 
     async fn block(&self, block: &Block) -> Result<bool, StoreError> {
