@@ -10,6 +10,7 @@ mod support;
 
 use garita::core::money::Currency;
 use garita::core::request::facts::KeyKind;
+use garita::state::store::outbox::OutboxEvent;
 use garita::state::store::queue::{Cursor, ReviewQuery, ReviewStatus};
 use garita::state::store::review::{
     Changed, Escalation, Note, Outcome, Resolution, Resolved, Review, ReviewChange,
@@ -90,6 +91,10 @@ const CASES: &[(&str, Case)] = &[
     (
         "claims, escalations and notes; a decision stands",
         review_changes,
+    ),
+    (
+        "a resolution owes the shop one event, kept until delivered",
+        outbox,
     ),
 ];
 
@@ -556,7 +561,7 @@ fn reviews(t: &Tried<'_>) {
         at: 300,
         blocks: vec!["dni".into(), "email".into()],
     };
-    let done = t.call(t.store.resolve_review("a", &fraud));
+    let done = t.call(t.store.resolve_review("a", &fraud, false));
     assert!(
         matches!(&done, Resolved::Now(r) if r.resolution.is_some()),
         "{who}"
@@ -565,13 +570,13 @@ fn reviews(t: &Tried<'_>) {
         outcome: Outcome::Approved,
         ..fraud.clone()
     };
-    let again = t.call(t.store.resolve_review("a", &legit));
+    let again = t.call(t.store.resolve_review("a", &legit, false));
     assert!(
         matches!(&again, Resolved::Already(r)
             if r.resolution.as_ref().map(|r| r.outcome) == Some(Outcome::Fraud)),
         "{who}: the first resolution stands: {again:?}"
     );
-    let unknown = t.call(t.store.resolve_review("zz", &fraud));
+    let unknown = t.call(t.store.resolve_review("zz", &fraud, false));
     assert_eq!(unknown, Resolved::Unknown, "{who}");
     assert_eq!(t.call(t.store.reviews(true)).len(), 1, "{who}");
     assert_eq!(t.call(t.store.reviews(false)).len(), 2, "{who}");
@@ -778,7 +783,7 @@ fn queue_pages(t: &Tried<'_>) {
         );
         t.call(t.store.add_review(&review));
     }
-    t.call(t.store.resolve_review("r3", &approve("ops", 800)));
+    t.call(t.store.resolve_review("r3", &approve("ops", 800), false));
     let now = 1000;
     let query = |after: Option<Cursor>, newest_first| ReviewQuery {
         limit: 2,
@@ -1036,7 +1041,10 @@ fn review_changes(t: &Tried<'_>) {
     assert_eq!(held.notes.len(), 1, "{who}: the note was kept");
     assert_eq!(held.notes[0].text, "called the buyer", "{who}");
 
-    let resolved = t.call(t.store.resolve_review("x", &approve("lead", now + 400)));
+    let resolved = t.call(
+        t.store
+            .resolve_review("x", &approve("lead", now + 400), false),
+    );
     assert!(
         matches!(&resolved, Resolved::Now(r) if r.claim.is_none()),
         "{who}: {resolved:?}"
@@ -1054,4 +1062,72 @@ fn review_changes(t: &Tried<'_>) {
         Changed::Unknown,
         "{who}"
     );
+}
+
+fn outbox(t: &Tried<'_>) {
+    let who = t.who();
+    let now = 2_000;
+    t.call(t.store.add_review(&Review {
+        order: Some("ORD-1".into()),
+        ..queued("o1", now - 100, "cips", &["risk_score"], 60, "10.00")
+    }));
+    t.call(
+        t.store
+            .add_review(&queued("o2", now - 90, "cips", &[], 60, "10.00")),
+    );
+    t.call(t.store.resolve_review("o2", &approve("ops", now), false));
+    assert_eq!(
+        t.call(t.store.outbox_len()),
+        0,
+        "{who}: not asked to notify"
+    );
+    t.call(t.store.resolve_review("o1", &approve("ops", now), true));
+    t.call(t.store.resolve_review("o1", &approve("bo", now), true));
+    assert_eq!(
+        t.call(t.store.outbox_len()),
+        1,
+        "{who}: one event per resolution"
+    );
+
+    let taken = t.call(t.store.outbox_take(now, now + 60, 10));
+    assert_eq!(taken.len(), 1, "{who}");
+    let event = taken[0].clone();
+    assert_eq!(event.id, "review-resolved-o1", "{who}");
+    let body: serde_json::Value = serde_json::from_str(&event.body).unwrap();
+    assert_eq!(
+        (body["order"].as_str(), body["by"].as_str()),
+        (Some("ORD-1"), Some("ops")),
+        "{who}"
+    );
+    assert!(
+        t.call(t.store.outbox_take(now + 1, now + 61, 10))
+            .is_empty(),
+        "{who}: leased to the sender that took it"
+    );
+    let failed: OutboxEvent = event.failed(now + 1, "answered 500");
+    t.call(t.store.outbox_settle(&failed, false));
+    assert!(
+        t.call(t.store.outbox_take(now + 5, now + 65, 10))
+            .is_empty(),
+        "{who}: not before its backoff"
+    );
+    let again = t.call(t.store.outbox_take(now + 6, now + 66, 10));
+    assert_eq!(again.len(), 1, "{who}");
+    assert_eq!(
+        (again[0].attempts, again[0].last_error.as_deref()),
+        (1, Some("answered 500")),
+        "{who}"
+    );
+    t.call(t.store.outbox_settle(&again[0], true));
+    assert_eq!(
+        t.call(t.store.outbox_len()),
+        0,
+        "{who}: delivered, forgotten"
+    );
+    assert!(t
+        .call(t.store.outbox_take(now + 999, now + 1059, 10))
+        .is_empty());
+    // A late failure report for an event delivered meanwhile brings nothing back.
+    t.call(t.store.outbox_settle(&failed, false));
+    assert_eq!(t.call(t.store.outbox_len()), 0, "{who}");
 }

@@ -31,6 +31,18 @@ pub struct FileConfig {
     #[serde(default)]
     pub state: StateSection,
     pub admin: Option<AdminSection>,
+    pub review_events: Option<ReviewEventsSection>,
+}
+
+/// Where the shop's backend hears how its reviews were resolved (Standard Webhooks).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewEventsSection {
+    /// `http://host:port/path` or `https://...`.
+    pub url: String,
+    /// The signing secret, `whsec_` and base64, as Standard Webhooks gives it.
+    pub secret: SecretSource,
+    pub timeout_ms: Option<u64>,
 }
 
 /// The admin API: its own listener (keep it on loopback or a management network), and the

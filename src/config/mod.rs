@@ -48,6 +48,30 @@ pub struct GeoIpSettings {
     pub database_type: String,
 }
 
+/// The shop's receiver of review events, resolved at load.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReviewEvents {
+    /// As configured, for logs and `check` (it holds no secret).
+    pub url: String,
+    pub addr: SocketAddr,
+    pub tls: bool,
+    /// The `Host` header and the TLS server name.
+    pub host: String,
+    pub path: String,
+    /// The Standard Webhooks signing key (decoded from `whsec_...`).
+    pub key: Vec<u8>,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for ReviewEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReviewEvents")
+            .field("url", &self.url)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
 /// How identities are counted: the shop's calendar and the secret of the identifier hashes.
 #[derive(Clone)]
 pub struct IdentitySettings {
@@ -202,6 +226,8 @@ pub struct Config {
     pub geoip: Option<GeoIpSettings>,
     pub identity: IdentitySettings,
     pub state: StateSettings,
+    /// Where resolutions are sent to the shop; `None`: nowhere (no outbox events).
+    pub review_events: Option<ReviewEvents>,
     /// Things that work but should not be so in production (shown by `garita check`,
     /// logged by `garita run`).
     pub warnings: Vec<String>,

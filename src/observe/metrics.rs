@@ -44,6 +44,10 @@ pub struct LedgerMetrics {
     pub reviews_waiting: IntGaugeVec,
     pub review_oldest_waiting_seconds: IntGauge,
     pub blocks: IntGauge,
+    /// Events owed to the shop, waiting in the outbox.
+    pub outbox_events: IntGauge,
+    /// Deliveries of outbox events, by result (`delivered`, `failed`).
+    pub outbox_deliveries: IntCounterVec,
 }
 
 /// Config reloads: how many took, how many failed, and whether the last one took.
@@ -160,6 +164,19 @@ impl Metrics {
         let blocks = IntGauge::new(
             "garita_blocks",
             "Identity keys on the store's runtime block list (admin blocks and fraud resolutions).",
+        )
+        .expect("valid metric");
+        let outbox_events = IntGauge::new(
+            "garita_outbox_events",
+            "Events owed to the shop's backend (review resolutions) not yet delivered.",
+        )
+        .expect("valid metric");
+        let outbox_deliveries = IntCounterVec::new(
+            Opts::new(
+                "garita_outbox_deliveries_total",
+                "Deliveries of outbox events to the shop, by result (delivered, failed).",
+            ),
+            &["result"],
         )
         .expect("valid metric");
         let store_entries = IntGauge::new(
@@ -293,6 +310,8 @@ impl Metrics {
             Box::new(reviews_waiting.clone()),
             Box::new(review_oldest_waiting_seconds.clone()),
             Box::new(blocks.clone()),
+            Box::new(outbox_events.clone()),
+            Box::new(outbox_deliveries.clone()),
             Box::new(webhooks.clone()),
             Box::new(store_seconds.clone()),
             Box::new(store_errors.clone()),
@@ -327,6 +346,8 @@ impl Metrics {
                 reviews_waiting,
                 review_oldest_waiting_seconds,
                 blocks,
+                outbox_events,
+                outbox_deliveries,
             },
             recent: Default::default(),
             webhooks,

@@ -24,6 +24,7 @@ mod housekeeping;
 mod limited_http;
 pub mod listeners;
 mod marks;
+mod outbox;
 pub mod refused;
 pub mod reload;
 pub mod response;

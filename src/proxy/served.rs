@@ -219,15 +219,20 @@ impl Served {
         self.ask(seconds, self.runtime.store.reviews(pending)).await
     }
 
-    /// Resolve a review; `fraud` blocks its identity keys.
+    /// Resolve a review; `fraud` blocks its identity keys. With `[review_events]`, the
+    /// event the shop is owed goes into the outbox in the same step.
     pub async fn resolve_review(
         &self,
         id: &str,
         resolution: &Resolution,
     ) -> Result<Resolved, StoreError> {
         let seconds = &self.metrics.store.review_seconds;
-        self.ask(seconds, self.runtime.store.resolve_review(id, resolution))
-            .await
+        let notify = self.config.review_events.is_some();
+        self.ask(
+            seconds,
+            self.runtime.store.resolve_review(id, resolution, notify),
+        )
+        .await
     }
 
     /// An admin API call to the store (block list, key lookup, readiness): timed and

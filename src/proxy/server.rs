@@ -21,6 +21,7 @@ use crate::proxy::health_check::HealthChecks;
 use crate::proxy::housekeeping::Housekeeping;
 use crate::proxy::limited_http::LimitedHttp;
 use crate::proxy::listeners::{self, Bound, ListenError, PreBound};
+use crate::proxy::outbox::OutboxSender;
 use crate::proxy::refused::AccountedApp;
 use crate::proxy::reload::{self, Serving};
 use crate::proxy::served::Served;
@@ -384,6 +385,10 @@ fn assemble(
         server.add_service(PreBound::new(admin_service, admin_socket));
     }
 
+    server.add_service(background_service(
+        "review events outbox",
+        OutboxSender::new(serving.clone(), metrics.clone()),
+    ));
     server.add_service(background_service(
         "garita housekeeping",
         Housekeeping {

@@ -15,6 +15,7 @@ mod geoip;
 mod identity;
 mod listeners;
 mod policies;
+mod review_events;
 mod risk;
 mod routes;
 mod server;
@@ -59,6 +60,10 @@ fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
         .and_then(|compiled| ctx.keep(routes::routes(&ctx, &raw, compiled)));
     let identity = ctx.keep(identity::identity_settings(&ctx, &raw.identity));
     let state = ctx.keep(state::state_settings(&ctx, &raw.state));
+    let review_events = ctx.keep(review_events::review_events(
+        &ctx,
+        raw.review_events.as_ref(),
+    ));
     hash_key_checks(
         &ctx,
         &raw,
@@ -80,6 +85,7 @@ fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
         Some(compiled),
         Some(state),
         Some(routes),
+        Some(review_events),
     ) = (
         !errors.is_empty(),
         listeners,
@@ -92,6 +98,7 @@ fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
         compiled,
         state,
         routes,
+        review_events,
     )
     else {
         return Err(ConfigError::all(errors));
@@ -127,6 +134,7 @@ fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
         geoip,
         identity,
         state,
+        review_events,
         warnings: ctx.warnings.take(),
     })
 }

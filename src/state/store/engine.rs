@@ -9,6 +9,7 @@
 //! housekeeping calls; bindings kept "forever" grow with the number of distinct
 //! identities seen.
 
+use super::outbox::{OutboxBook, OutboxEvent};
 use super::queue::{ReviewPage, ReviewQuery};
 use super::review::{Changed, Resolution, Resolved, Review, ReviewChange};
 use super::review_book::ReviewBook;
@@ -36,8 +37,16 @@ impl Forgotten {
     }
 }
 
-#[derive(Default)]
+/// What resolving a review did: the answer, the keys it blocked and the event it owes the
+/// shop (for the embedded store to write down with it).
+pub(super) struct ResolvedNow {
+    pub resolved: Resolved,
+    pub blocked: Vec<Block>,
+    pub event: Option<OutboxEvent>,
+}
+
 /// Everything a store holds, in memory.
+#[derive(Default)]
 pub(super) struct Engine {
     /// key -> (count, expiry)
     counters: HashMap<String, (u64, i64)>,
@@ -49,6 +58,8 @@ pub(super) struct Engine {
     rates: HashMap<String, i64>,
     /// the review records, in time order
     reviews: ReviewBook,
+    /// events owed to the shop
+    outbox: OutboxBook,
     /// blocked identity keys (`blk:{fact}:{hash}`) -> when, by whom, why
     blocks: HashMap<String, BlockNote>,
 }
@@ -168,12 +179,48 @@ impl Engine {
         &mut self,
         id: &str,
         resolution: &Resolution,
-    ) -> (Resolved, Vec<Block>) {
+        notify: bool,
+    ) -> ResolvedNow {
         let (resolved, blocked) = self.reviews.resolve(id, resolution);
         for block in &blocked {
             self.block(block);
         }
-        (resolved, blocked)
+        let event = match (&resolved, notify) {
+            (Resolved::Now(review), true) => OutboxEvent::resolved(review),
+            _ => None,
+        };
+        if let Some(event) = &event {
+            self.outbox.put(event.clone());
+        }
+        ResolvedNow {
+            resolved,
+            blocked,
+            event,
+        }
+    }
+
+    /// The outbox's events due by `now`, leased until `lease_until`.
+    pub(super) fn outbox_take(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Vec<OutboxEvent> {
+        self.outbox.take(now, lease_until, limit)
+    }
+
+    /// `false` if the event was not held.
+    pub(super) fn outbox_settle(&mut self, event: &OutboxEvent, delivered: bool) -> bool {
+        self.outbox.settle(event, delivered)
+    }
+
+    pub(super) fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// An event read back from the file at start.
+    pub(super) fn restore_event(&mut self, event: OutboxEvent) {
+        self.outbox.put(event);
     }
 
     pub(super) fn restore_block(&mut self, key: &str, note: BlockNote) {

@@ -5,6 +5,7 @@
 //! node, kept on disk) and Redis (several instances) replace it behind the same trait.
 
 use super::engine::Engine;
+use super::outbox::OutboxEvent;
 use super::queue::{ReviewPage, ReviewQuery};
 use super::review::{Changed, Resolution, Resolved, Review, ReviewChange};
 use super::{Block, Held, Store, StoreAnswer, StoreError, StorePlan};
@@ -84,8 +85,27 @@ impl Store for MemoryStore {
         &self,
         id: &str,
         resolution: &Resolution,
+        notify: bool,
     ) -> Result<Resolved, StoreError> {
-        Ok(self.lock()?.resolve_review(id, resolution).0)
+        Ok(self.lock()?.resolve_review(id, resolution, notify).resolved)
+    }
+
+    async fn outbox_take(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        Ok(self.lock()?.outbox_take(now, lease_until, limit))
+    }
+
+    async fn outbox_settle(&self, event: &OutboxEvent, delivered: bool) -> Result<(), StoreError> {
+        self.lock()?.outbox_settle(event, delivered);
+        Ok(())
+    }
+
+    async fn outbox_len(&self) -> Result<u64, StoreError> {
+        Ok(self.lock()?.outbox_len() as u64)
     }
 
     async fn block(&self, block: &Block) -> Result<bool, StoreError> {

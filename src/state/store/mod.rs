@@ -16,6 +16,7 @@ pub mod blocks;
 mod embedded;
 mod engine;
 mod memory;
+pub mod outbox;
 pub mod queue;
 mod redis;
 pub mod review;
@@ -167,12 +168,34 @@ pub trait Store: Send + Sync {
     ) -> Result<review::Changed, StoreError>;
 
     /// Resolve a review. `fraud` puts its identity keys on the block list in the same
-    /// step, effective for the next plan; both durable before it returns.
+    /// step, effective for the next plan; with `notify`, the `review.resolved` event the
+    /// shop is owed goes into the outbox in that step too; all durable before it returns.
     async fn resolve_review(
         &self,
         id: &str,
         resolution: &Resolution,
+        notify: bool,
     ) -> Result<Resolved, StoreError>;
+
+    /// Up to `limit` outbox events due by `now`, leased until `lease_until` so that no
+    /// other sender takes them meanwhile (see [`outbox`]).
+    async fn outbox_take(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<outbox::OutboxEvent>, StoreError>;
+
+    /// After a delivery: forget the event if `delivered`, else keep it as `event` says
+    /// (its attempts and when it is due again); durable before it returns.
+    async fn outbox_settle(
+        &self,
+        event: &outbox::OutboxEvent,
+        delivered: bool,
+    ) -> Result<(), StoreError>;
+
+    /// How many events the outbox holds (for the metrics).
+    async fn outbox_len(&self) -> Result<u64, StoreError>;
 
     /// Put a key on the block list, effective for the next plan, durable before it
     /// returns; `false` if it was there already (its note is left as it was).

@@ -27,6 +27,10 @@ pub struct Review {
     pub amount: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    /// The shop's reference of the order (a non-identifying fact, `facts.order`), for the
+    /// reviewer and the event the shop gets back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
     pub reasons: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<u32>,

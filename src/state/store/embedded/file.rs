@@ -21,6 +21,8 @@ pub(super) const REPLAYS: TableDefinition<&str, (u64, i64)> = TableDefinition::n
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// review id -> the record, as JSON
 pub(super) const REVIEWS: TableDefinition<&str, &[u8]> = TableDefinition::new("reviews");
+/// outbox event id -> the event, as JSON
+pub(super) const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox");
 /// blocked identity key -> when it was blocked
 pub(super) const BLOCKS: TableDefinition<&str, i64> = TableDefinition::new("blocks");
 /// blocked identity key -> its note (JSON: since, by, reason)
@@ -153,6 +155,7 @@ pub(super) fn load(db: &Database, now: i64) -> Result<(Engine, Vec<u8>), StoreEr
         write.open_table(BINDINGS).map_err(corrupt)?;
         write.open_table(REPLAYS).map_err(corrupt)?;
         write.open_table(REVIEWS).map_err(corrupt)?;
+        write.open_table(OUTBOX).map_err(corrupt)?;
         write.open_table(BLOCKS).map_err(corrupt)?;
         write.open_table(BLOCK_NOTES).map_err(corrupt)?;
         let mut meta = write.open_table(META).map_err(corrupt)?;
@@ -214,6 +217,15 @@ pub(super) fn load(db: &Database, now: i64) -> Result<(Engine, Vec<u8>), StoreEr
         if review.expires_at() > now {
             maps.add_review(&review);
         }
+    }
+    for entry in read
+        .open_table(OUTBOX)
+        .map_err(corrupt)?
+        .iter()
+        .map_err(corrupt)?
+    {
+        let (_, json) = entry.map_err(corrupt)?;
+        maps.restore_event(serde_json::from_slice(json.value()).map_err(corrupt)?);
     }
     let notes = read.open_table(BLOCK_NOTES).map_err(corrupt)?;
     for entry in read

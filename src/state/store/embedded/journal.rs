@@ -9,7 +9,7 @@
 use super::super::BlockNote;
 use super::file::{
     member_range, BindingSet, BINDINGS, BLOCKS, BLOCK_NOTES, COUNTERS, FOREVER, MEMBER_SEPARATOR,
-    REPLAYS, REVIEWS,
+    OUTBOX, REPLAYS, REVIEWS,
 };
 use super::Inner;
 use redb::{Database, Durability};
@@ -46,6 +46,8 @@ pub(super) struct Durable {
     pub(super) replays: Vec<(String, Option<(bool, i64)>)>,
     /// Review records, by id, as JSON.
     pub(super) reviews: Vec<(String, Vec<u8>)>,
+    /// Outbox events to write (`Some`, as JSON) or drop (`None`).
+    pub(super) outbox: Vec<(String, Option<Vec<u8>>)>,
     /// Keys newly blocked, with their notes.
     pub(super) blocks: Vec<(String, BlockNote)>,
     /// Keys taken off the block list.
@@ -189,6 +191,7 @@ pub(super) fn commit(
         }
         let mut replay_table = write.open_table(REPLAYS).map_err(|e| text(&e))?;
         let mut review_table = write.open_table(REVIEWS).map_err(|e| text(&e))?;
+        let mut outbox_table = write.open_table(OUTBOX).map_err(|e| text(&e))?;
         let mut block_table = write.open_table(BLOCKS).map_err(|e| text(&e))?;
         let mut note_table = write.open_table(BLOCK_NOTES).map_err(|e| text(&e))?;
         for job in jobs {
@@ -207,6 +210,15 @@ pub(super) fn commit(
                         review_table
                             .insert(id.as_str(), json.as_slice())
                             .map_err(|e| text(&e))?;
+                    }
+                    for (id, json) in &writes.outbox {
+                        match json {
+                            Some(json) => {
+                                outbox_table.insert(id.as_str(), json.as_slice()).map(drop)
+                            }
+                            None => outbox_table.remove(id.as_str()).map(drop),
+                        }
+                        .map_err(|e| text(&e))?;
                     }
                     for (key, note) in &writes.blocks {
                         block_table

@@ -28,6 +28,7 @@ mod journal;
 pub use file::inspect_file;
 
 use super::engine::Engine;
+use super::outbox::OutboxEvent;
 use super::queue::{ReviewPage, ReviewQuery};
 use super::review::{Changed, Resolution, Resolved, Review, ReviewChange};
 use super::{Block, Held, Store, StoreAnswer, StoreError, StorePlan};
@@ -301,19 +302,61 @@ impl Store for EmbeddedStore {
         &self,
         id: &str,
         resolution: &Resolution,
+        notify: bool,
     ) -> Result<Resolved, StoreError> {
-        let (resolved, blocked) = self.lock()?.maps.resolve_review(id, resolution);
-        let Resolved::Now(review) = &resolved else {
-            return Ok(resolved);
+        let done = self.lock()?.maps.resolve_review(id, resolution, notify);
+        let Resolved::Now(review) = &done.resolved else {
+            return Ok(done.resolved);
         };
         let json = serde_json::to_vec(review).map_err(corrupt)?;
+        let event = match &done.event {
+            Some(event) => vec![(
+                event.id.clone(),
+                Some(serde_json::to_vec(event).map_err(corrupt)?),
+            )],
+            None => Vec::new(),
+        };
         self.write(Durable {
             reviews: vec![(review.id.clone(), json)],
-            blocks: blocked.into_iter().map(|b| (b.key(), b.note)).collect(),
+            outbox: event,
+            blocks: done
+                .blocked
+                .into_iter()
+                .map(|b| (b.key(), b.note))
+                .collect(),
             ..Durable::default()
         })
         .await?;
-        Ok(resolved)
+        Ok(done.resolved)
+    }
+
+    /// The lease is kept in memory only: after a restart every event is due again (at
+    /// least once, as the outbox promises).
+    async fn outbox_take(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        Ok(self.lock()?.maps.outbox_take(now, lease_until, limit))
+    }
+
+    async fn outbox_settle(&self, event: &OutboxEvent, delivered: bool) -> Result<(), StoreError> {
+        let held = self.lock()?.maps.outbox_settle(event, delivered);
+        let json = match (delivered, held) {
+            (true, _) => None,
+            (false, true) => Some(serde_json::to_vec(event).map_err(corrupt)?),
+            (false, false) => return Ok(()),
+        };
+        self.write(Durable {
+            outbox: vec![(event.id.clone(), json)],
+            ..Durable::default()
+        })
+        .await
+    }
+
+    async fn outbox_len(&self) -> Result<u64, StoreError> {
+        Ok(self.lock()?.maps.outbox_len() as u64)
     }
 
     async fn block(&self, block: &Block) -> Result<bool, StoreError> {

@@ -19,6 +19,7 @@
 //! The scripts are `plan.lua` and `resolve.lua` beside this file; how a plan is encoded
 //! for the script and its answer read back is [`codec`]; what `inspect` reads, [`inspect`].
 
+use super::outbox::OutboxEvent;
 use super::queue::{ReviewPage, ReviewQuery};
 use super::review::{Changed, Resolution, Resolved, Review, ReviewChange};
 use super::{Block, BlockNote, Held, Store, StoreAnswer, StoreError, StorePlan};
@@ -26,6 +27,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 mod codec;
 mod inspect;
+mod outbox;
 mod reviews;
 use std::time::Duration;
 
@@ -49,6 +51,8 @@ pub struct RedisStore {
     script: redis::Script,
     resolve_script: redis::Script,
     change_script: redis::Script,
+    take_script: redis::Script,
+    settle_script: redis::Script,
     /// `{prefix}:`, prepended to every key.
     prefix: String,
 }
@@ -109,6 +113,8 @@ impl RedisStore {
             script: redis::Script::new(PLAN_SCRIPT),
             resolve_script: redis::Script::new(RESOLVE_SCRIPT),
             change_script: redis::Script::new(CHANGE_SCRIPT),
+            take_script: redis::Script::new(outbox::TAKE_SCRIPT),
+            settle_script: redis::Script::new(outbox::SETTLE_SCRIPT),
             prefix: format!("{{{prefix}}}:"),
         })
     }
@@ -265,8 +271,26 @@ impl Store for RedisStore {
         &self,
         id: &str,
         resolution: &Resolution,
+        notify: bool,
     ) -> Result<Resolved, StoreError> {
-        self.resolve_record(id, resolution).await
+        self.resolve_record(id, resolution, notify).await
+    }
+
+    async fn outbox_take(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        self.take_events(now, lease_until, limit).await
+    }
+
+    async fn outbox_settle(&self, event: &OutboxEvent, delivered: bool) -> Result<(), StoreError> {
+        self.settle_event(event, delivered).await
+    }
+
+    async fn outbox_len(&self) -> Result<u64, StoreError> {
+        self.count_events().await
     }
 
     async fn block(&self, block: &Block) -> Result<bool, StoreError> {

@@ -8,6 +8,7 @@
 //! walks the index in the query's order, a chunk of records at a time, into the same
 //! [`PageBuilder`] the engine fills.
 
+use super::super::outbox::OutboxEvent;
 use super::super::queue::{PageBuilder, ReviewPage, ReviewQuery, ReviewStatus};
 use super::super::review::{self, Changed, Resolution, Resolved, Review, ReviewChange};
 use super::super::StoreError;
@@ -200,6 +201,7 @@ impl RedisStore {
         &self,
         id: &str,
         resolution: &Resolution,
+        notify: bool,
     ) -> Result<Resolved, StoreError> {
         for _ in 0..ATTEMPTS {
             let Some((current, json)) = self.read_review(id).await? else {
@@ -208,7 +210,21 @@ impl RedisStore {
             let Some((resolved, blocked)) = review::resolve(&current, resolution) else {
                 return Ok(Resolved::Already(current));
             };
-            let mut keys = vec![self.record_key(id), self.key(OPEN_INDEX)];
+            let event = notify.then(|| OutboxEvent::resolved(&resolved)).flatten();
+            let (event_id, event_json, due) = match &event {
+                Some(e) => (
+                    e.id.clone(),
+                    serde_json::to_string(e).map_err(bad)?,
+                    e.next_at.to_string(),
+                ),
+                None => Default::default(),
+            };
+            let mut keys = vec![
+                self.record_key(id),
+                self.key(OPEN_INDEX),
+                self.key(super::outbox::DUE),
+                self.event_key(&event_id),
+            ];
             keys.extend(blocked.iter().map(|b| self.key(&b.key())));
             let note = blocked
                 .first()
@@ -219,6 +235,9 @@ impl RedisStore {
                 serde_json::to_string(&resolved).map_err(bad)?,
                 note,
                 id.to_string(),
+                event_json,
+                event_id,
+                due,
             ];
             let written: i64 = self.invoke(&self.resolve_script, keys, args).await?;
             if written == 1 {
