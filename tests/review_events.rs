@@ -29,6 +29,7 @@ fn rules(events_at: std::net::SocketAddr) -> String {
 dni = "json:/userDocumentNumber"
 amount = "json:/amount"
 currency = "json:/currency"
+order = "json:/transactionCode"
 
 [policies.cips.score]
 review = 50
@@ -71,7 +72,7 @@ fn gateway(events_at: std::net::SocketAddr) -> TestGateway {
 
 /// A large order, forwarded for review; its request id.
 fn reviewed_order(gw: &TestGateway) -> String {
-    let body = r#"{"userDocumentNumber":"44556677","amount":"1500.00","currency":"PEN"}"#;
+    let body = r#"{"userDocumentNumber":"44556677","amount":"1500.00","currency":"PEN","transactionCode":"T-1001"}"#;
     let answer = RawRequest::new("POST", "/v1/cips")
         .header("Content-Type", "application/json")
         .body(body)
@@ -155,6 +156,10 @@ fn a_resolution_reaches_the_shop_signed_and_again_after_a_500() {
     assert_eq!(body["type"], "review.resolved");
     assert_eq!(body["request_id"], id.as_str());
     assert_eq!(body["outcome"], "fraud");
+    assert_eq!(
+        body["order"], "T-1001",
+        "the order's reference, from the order fact"
+    );
     assert_eq!(body["by"], "ops");
     assert!(body["at"].as_i64().is_some());
     assert!(

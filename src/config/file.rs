@@ -401,6 +401,8 @@ pub struct FactsSection {
     pub default_currency: Option<String>,
     /// Where the buyer says they bill from: an ISO 3166 alpha-2 code.
     pub billing_country: Option<String>,
+    /// The shop's order reference, kept with a review (e.g. "json:/transactionCode").
+    pub order: Option<String>,
     #[serde(default)]
     pub fold_gmail: bool,
     /// Accept a query parameter named like a body field a selector reads (refused with

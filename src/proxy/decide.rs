@@ -159,6 +159,7 @@ impl GaritaProxy {
             }),
             amount: amount.map(|a| a.to_string()),
             currency: amount.map(|a| a.currency.as_str().to_string()),
+            order: facts.and_then(|(f, _)| f.order.clone()),
             reasons,
             score: decision.risk().map(|r| r.score),
             ..Review::default()

@@ -124,6 +124,7 @@ fn selectors(ctx: &Ctx, key: &str, f: &file::FactsSection) -> Result<FactSelecto
             })
             .transpose()?,
         billing_country: sel("billing_country", &f.billing_country)?,
+        order: sel("order", &f.order)?,
         fold_gmail: f.fold_gmail,
         query_may_name_body_fields: f.allow_body_fields_in_query,
     })

@@ -71,6 +71,8 @@ pub struct FactSelectors {
     pub default_currency: Option<Currency>,
     /// The country the buyer says they bill from (ISO 3166 alpha-2).
     pub billing_country: Option<Selector>,
+    /// The shop's reference of the order: not an identity, kept with a review.
+    pub order: Option<Selector>,
     /// Fold Gmail dots and `+tags` before counting and matching emails.
     pub fold_gmail: bool,
     /// Let a query parameter be named like a body field a selector reads (refused by
@@ -90,6 +92,7 @@ impl FactSelectors {
             &self.amount,
             &self.currency,
             &self.billing_country,
+            &self.order,
         ]
         .into_iter()
         .flatten()
@@ -174,6 +177,9 @@ pub struct IdentityFacts {
     pub ip: Option<String>,
     pub amount: Option<Amount>,
     pub billing_country: Option<CountryCode>,
+    /// The order's reference, as sent (printable, at most [`MAX_ID_LEN`] bytes; else left
+    /// out: it informs a reviewer, it decides nothing).
+    pub order: Option<String>,
     pub problems: Vec<FactProblem>,
 }
 
@@ -339,6 +345,9 @@ pub fn extract(
             None => facts.problems.push(FactProblem::InvalidCountry),
         }
     }
+    facts.order = read(&selectors.order)?
+        .map(|t| t.trim().to_string())
+        .filter(|t| t.len() <= MAX_ID_LEN && !t.chars().any(char::is_control));
     Ok(facts)
 }
 
@@ -360,6 +369,7 @@ mod tests {
             currency: s("json:/currency"),
             default_currency: None,
             billing_country: s("json:/billingCountry"),
+            order: s("json:/transactionCode"),
             fold_gmail: true,
             query_may_name_body_fields: false,
         }
@@ -370,6 +380,22 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         headers.insert("x-device-id", " dev-9 ".parse().unwrap());
         extract(&pagoefectivo(), &body, &headers, None).unwrap()
+    }
+
+    #[test]
+    fn the_order_reference_is_kept_as_sent_and_never_a_problem() {
+        let read = |json: &str| {
+            let body = parse(Some("application/json"), json.as_bytes(), BodyKind::Json).unwrap();
+            extract(&pagoefectivo(), &body, &http::HeaderMap::new(), None).unwrap()
+        };
+        let f = read(r#"{"userDocumentNumber":"45678912","transactionCode":" T-1001 "}"#);
+        assert_eq!(f.order.as_deref(), Some("T-1001"));
+        let long = format!(
+            r#"{{"userDocumentNumber":"45678912","transactionCode":"{}"}}"#,
+            "x".repeat(200)
+        );
+        let f = read(&long);
+        assert_eq!((f.order, f.problems.len()), (None, 0));
     }
 
     #[test]
