@@ -92,6 +92,8 @@ pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9181";
 #[serde(deny_unknown_fields)]
 pub struct AdminTokenSection {
     pub name: String,
+    /// "admin" (default), "reviewer" or "viewer".
+    pub role: Option<String>,
     pub env: Option<String>,
     pub file: Option<PathBuf>,
     pub value: Option<String>,

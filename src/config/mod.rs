@@ -335,18 +335,42 @@ pub struct AdminSettings {
     pub connections: ConnectionSettings,
 }
 
-/// An admin token as kept: its name and the SHA-256 of its secret (compared in constant
-/// time; the secret itself is not kept).
+/// An admin token as kept: its name, its role and the SHA-256 of its secret (compared in
+/// constant time; the secret itself is not kept).
 #[derive(Clone)]
 pub struct AdminToken {
     pub name: Arc<str>,
+    pub role: Role,
     pub digest: [u8; 32],
+}
+
+/// What a person with a token may do, each role all that the one before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Reads the queue, the status and the block list; changes nothing.
+    Viewer,
+    /// Also works the queue: claims, notes, escalations, resolutions (blocks only through
+    /// fraud resolutions), and looks up an identity's history.
+    Reviewer,
+    /// Everything: blocks, quota resets, reloads.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Reviewer => "reviewer",
+            Role::Admin => "admin",
+        }
+    }
 }
 
 impl std::fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AdminToken")
             .field("name", &self.name)
+            .field("role", &self.role)
             .finish()
     }
 }

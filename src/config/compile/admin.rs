@@ -3,7 +3,7 @@
 use crate::config::error::ConfigError;
 use crate::config::file;
 use crate::config::shared::{load_secret, Ctx};
-use crate::config::{AdminSettings, AdminToken};
+use crate::config::{AdminSettings, AdminToken, Role};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,8 +47,19 @@ pub(super) fn admin_settings(
                 format!("{} bytes", secret.len()),
             ));
         }
+        let role = ctx.choice(
+            format!("{at}.role"),
+            t.role.as_deref(),
+            Role::Admin,
+            &[
+                ("admin", Role::Admin),
+                ("reviewer", Role::Reviewer),
+                ("viewer", Role::Viewer),
+            ],
+        )?;
         tokens.push(AdminToken {
             name: Arc::from(t.name.as_str()),
+            role,
             digest: Sha256::digest(secret.as_bytes()).into(),
         });
     }

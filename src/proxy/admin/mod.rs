@@ -2,7 +2,9 @@
 //!
 //! Every call carries `Authorization: Bearer <token>`; the token is hashed and compared in
 //! constant time with every configured one, and a call without a valid token gets 401 and
-//! changes nothing. Answers are JSON. What a call changes is written to the audit trail
+//! changes nothing. Each token has a role: a `viewer` reads, a `reviewer` also works the
+//! review queue and looks up identities, an `admin` does everything; a call beyond the
+//! token's role gets 403 with the role it needs. Answers are JSON. What a call changes is written to the audit trail
 //! (the decision log) with the token's name. The calls:
 //!
 //! - `GET /admin/healthz`: the process serves. `GET /admin/readyz`: the store answers and
@@ -23,7 +25,7 @@ mod state;
 mod status;
 
 use super::reload::Serving;
-use crate::config::AdminToken;
+use crate::config::{AdminToken, Role};
 use crate::observe::decision_log::{DecisionLog, LogTime};
 use async_trait::async_trait;
 use pingora::apps::http_app::ServeHttp;
@@ -73,7 +75,7 @@ fn error(status: u16, reason: &str) -> Reply {
 }
 
 /// The name of the token the request carries, if it is one of `tokens`.
-fn caller<'t>(session: &ServerSession, tokens: &'t [AdminToken]) -> Option<&'t str> {
+fn caller<'t>(session: &ServerSession, tokens: &'t [AdminToken]) -> Option<&'t AdminToken> {
     let header = session
         .req_header()
         .headers
@@ -84,10 +86,21 @@ fn caller<'t>(session: &ServerSession, tokens: &'t [AdminToken]) -> Option<&'t s
     let mut found = None;
     for token in tokens {
         if bool::from(token.digest.ct_eq(&digest)) {
-            found = Some(&*token.name);
+            found = Some(token);
         }
     }
     found
+}
+
+/// The role a call needs: reading is for every role, working the queue (and looking up an
+/// identity's history) for reviewers, every other change for admins.
+fn role_needed(method: &str, parts: &[&str]) -> Role {
+    match (method, parts) {
+        ("GET", ["keys", ..]) => Role::Reviewer,
+        ("GET", _) => Role::Viewer,
+        ("POST", ["reviews", ..]) => Role::Reviewer,
+        _ => Role::Admin,
+    }
 }
 
 async fn read_body(session: &mut ServerSession) -> Option<Vec<u8>> {
@@ -151,10 +164,10 @@ impl ServeHttp for AdminApp {
         let Some(admin) = &served.config.admin else {
             return error(404, "no_admin_api");
         };
-        let Some(by) = caller(session, &admin.tokens) else {
+        let Some(token) = caller(session, &admin.tokens) else {
             return error(401, "unauthorized");
         };
-        let by = by.to_string();
+        let (by, role) = (token.name.to_string(), token.role);
         let req = session.req_header();
         let method = req.method.clone();
         let path = req.uri.path().to_string();
@@ -163,6 +176,13 @@ impl ServeHttp for AdminApp {
             return error(404, "not_found");
         };
         let parts: Vec<&str> = rest.split('/').collect();
+        let needs = role_needed(method.as_str(), &parts);
+        if role < needs {
+            return json(
+                403,
+                &serde_json::json!({ "error": "forbidden", "needs": needs.as_str() }),
+            );
+        }
         match (method.as_str(), parts.as_slice()) {
             ("GET", ["healthz"]) => json(200, &serde_json::json!({ "status": "ok" })),
             ("GET", ["readyz"]) => self.ready(&served).await,
