@@ -21,6 +21,8 @@ use crate::core::rules::identity::{self, Setting};
 use crate::observe::metrics::{Metrics, RouteMetrics};
 use crate::state::clock::Clock;
 use crate::state::runtime::{Runtime, RuntimeError};
+use crate::state::store::queue::{ReviewPage, ReviewQuery};
+use crate::state::store::review::{Changed, ReviewChange};
 use crate::state::store::{Resolution, Resolved, Review, StoreError};
 use crate::state::upstreams::Upstream;
 use pingora::prelude::HttpPeer;
@@ -217,6 +219,32 @@ impl Served {
     pub async fn reviews(&self, pending: bool) -> Result<Vec<Review>, StoreError> {
         let seconds = &self.metrics.store.review_seconds;
         self.ask(seconds, self.runtime.store.reviews(pending)).await
+    }
+
+    /// One review record.
+    pub async fn review(&self, id: &str) -> Result<Option<Review>, StoreError> {
+        let seconds = &self.metrics.store.review_seconds;
+        self.ask(seconds, self.runtime.store.review(id)).await
+    }
+
+    /// A page of the review queue, as it stands now.
+    pub async fn review_page(&self, query: &ReviewQuery) -> Result<ReviewPage, StoreError> {
+        let seconds = &self.metrics.store.review_seconds;
+        let now = self.runtime.now().as_second();
+        self.ask(seconds, self.runtime.store.review_page(query, now))
+            .await
+    }
+
+    /// Claim, release, escalate or note a review, now.
+    pub async fn change_review(
+        &self,
+        id: &str,
+        change: &ReviewChange,
+    ) -> Result<Changed, StoreError> {
+        let seconds = &self.metrics.store.review_seconds;
+        let now = self.runtime.now().as_second();
+        self.ask(seconds, self.runtime.store.change_review(id, change, now))
+            .await
     }
 
     /// Resolve a review; `fraud` blocks its identity keys. With `[review_events]`, the

@@ -107,19 +107,68 @@ fn serve_first(
 /// Log, when SIGTERM or SIGINT arrives, what happens next: otherwise a stopping gateway
 /// looks hung for its grace period, during which it keeps serving so that a load
 /// balancer can take it out of rotation.
-fn say_when_stopping(grace_seconds: u64) {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) else {
+///
+/// The signals are listened for from the moment the listeners are bound (before the
+/// addresses are printed: a supervisor may stop garita as soon as it sees them), which
+/// takes them over from their default action; Pingora listens for them only once its
+/// services run. A signal that arrived before then would be noted here and lost to
+/// Pingora, which would then serve for ever: so after the notice, the signal is raised
+/// again for as long as Pingora is running and has not begun to stop.
+fn say_when_stopping(
+    grace_seconds: u64,
+    mut phases: tokio::sync::broadcast::Receiver<pingora::server::ExecutionPhase>,
+    signals: Option<signal_hook::iterator::Signals>,
+) {
+    use pingora::server::ExecutionPhase;
+    use signal_hook::consts::SIGINT;
+    use std::sync::atomic::{AtomicU8, Ordering};
+    const SETUP: u8 = 0;
+    const RUNNING: u8 = 1;
+    const STOPPING: u8 = 2;
+    let Some(mut signals) = signals else {
         return;
     };
+    let phase = Arc::new(AtomicU8::new(SETUP));
+    let followed = phase.clone();
+    let _ = std::thread::Builder::new()
+        .name("garita-phases".into())
+        .spawn(move || loop {
+            let now = match phases.blocking_recv() {
+                Ok(now) => now,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => return,
+            };
+            match now {
+                ExecutionPhase::Running => followed.store(RUNNING, Ordering::SeqCst),
+                ExecutionPhase::GracefulTerminate
+                | ExecutionPhase::ShutdownStarted
+                | ExecutionPhase::ShutdownGracePeriod
+                | ExecutionPhase::ShutdownRuntimes
+                | ExecutionPhase::Terminated => followed.store(STOPPING, Ordering::SeqCst),
+                _ => {}
+            }
+        });
     let spawned = std::thread::Builder::new()
         .name("garita-stop-notice".into())
         .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
-                log::info!(
-                    "{name}: stopping; still serving for the grace period ({grace_seconds} s, server.grace_period_seconds), then finishing requests in flight"
-                );
+            let Some(signal) = signals.forever().next() else {
+                return;
+            };
+            let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
+            log::info!(
+                "{name}: stopping; still serving for the grace period ({grace_seconds} s, server.grace_period_seconds), then finishing requests in flight"
+            );
+            // Give Pingora the moment it takes to act on the signal, then tell it again
+            // while it runs without stopping.
+            for _ in 0..600 {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                match phase.load(Ordering::SeqCst) {
+                    STOPPING => return,
+                    RUNNING => {
+                        let _ = signal_hook::low_level::raise(signal);
+                    }
+                    _ => {}
+                }
             }
         });
     if let Err(e) = spawned {
@@ -143,13 +192,19 @@ pub struct Gateway {
     pub admin: Option<SocketAddr>,
     serving: Arc<Serving>,
     log: Arc<DecisionLog>,
+    /// SIGTERM and SIGINT, listened for since the listeners were bound.
+    stop_signals: Option<signal_hook::iterator::Signals>,
 }
 
 impl Gateway {
     /// Serve until SIGTERM or SIGINT, then write back what the store held back.
     pub fn run(self) {
         let grace = self.serving.current().config.grace_period_seconds;
-        say_when_stopping(grace);
+        say_when_stopping(
+            grace,
+            self.server.watch_execution_phase(),
+            self.stop_signals,
+        );
         let started = std::time::Instant::now();
         self.server.run(pingora::server::RunArgs::default());
         // Requests served during the grace period counted after housekeeping's flush at
@@ -236,6 +291,11 @@ fn assemble(
     clock: Option<Arc<dyn crate::state::clock::Clock>>,
     upgrade: bool,
 ) -> Result<Gateway, GatewayError> {
+    let stop_signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .ok();
     let bind = |a: SocketAddr| bind_or_inherit(a, upgrade);
     let proxy_sockets = collect_bound(config.listen.iter().copied(), bind)?;
     let tls_sockets = collect_bound(
@@ -411,6 +471,7 @@ fn assemble(
         admin: admin_addr,
         serving,
         log,
+        stop_signals,
     })
 }
 

@@ -10,7 +10,8 @@
 //! - `GET /admin/healthz`: the process serves. `GET /admin/readyz`: the store answers and
 //!   at least one upstream is up (503 and which part is not, otherwise).
 //! - `GET /admin/reviews[?all=true]`, `POST /admin/reviews/{id}`: the review queue
-//!   ([`reviews`]).
+//!   ([`reviews`]); `GET /admin/queue`, `GET /admin/reviews/{id}` and
+//!   `POST /admin/reviews/{id}/{claim,release,escalate,notes}`: working it ([`queue`]).
 //! - `GET /admin/blocks`, `POST /admin/blocks`, `DELETE /admin/blocks/{fact}/{hash}`,
 //!   `DELETE /admin/blocks` (by value): the runtime block list ([`blocks`]).
 //! - `GET /admin/keys/{fact}/{value}`: what the state holds for one identity, address or
@@ -20,6 +21,7 @@
 //! - `GET /admin/status`: what `garita status` shows ([`status`]).
 
 mod blocks;
+mod queue;
 mod reviews;
 mod state;
 mod status;
@@ -200,6 +202,12 @@ impl ServeHttp for AdminApp {
             ("POST", ["reviews", id]) if !id.is_empty() => {
                 self.resolve_review(session, &served, id, &by).await
             }
+            ("GET", ["queue"]) => self.queue(&served, &query).await,
+            ("GET", ["reviews", id]) if !id.is_empty() => self.one_review(&served, id).await,
+            ("POST", ["reviews", id, action]) if !id.is_empty() => {
+                self.change_review(session, &served, (id, action), &by)
+                    .await
+            }
             ("GET", ["blocks"]) => self.list_blocks(&served).await,
             ("POST", ["blocks"]) => self.add_block(session, &served, &by).await,
             ("DELETE", ["blocks", fact, hash]) => self.remove_block(&served, fact, hash, &by).await,
@@ -213,6 +221,7 @@ impl ServeHttp for AdminApp {
                 | ["quotas", ..]
                 | ["keys", ..]
                 | ["reviews", ..]
+                | ["queue"]
                 | ["blocks", ..],
             ) => error(405, "method_not_allowed"),
             _ => error(404, "not_found"),

@@ -34,13 +34,12 @@ impl AdminApp {
         id: &str,
         asked: Option<Vec<String>>,
     ) -> Result<Vec<String>, Reply> {
-        let reviews = served
-            .reviews(true)
+        let review = served
+            .review(id)
             .await
             .map_err(|_| error(503, "store_unavailable"))?;
-        let policy = reviews
-            .iter()
-            .find(|r| r.id == id)
+        let policy = review
+            .as_ref()
             .and_then(|r| served.config.policies.find(&r.policy))
             .map(|p| &served.config.policies[p]);
         let allowed: Vec<&str> = match policy {
