@@ -144,3 +144,42 @@ fn every_repository_path_the_manual_names_exists() {
         missing.join("\n")
     );
 }
+
+/// The backticked codes of a guide's tables (the reasons), in order.
+fn table_codes(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("| `"))
+        .flat_map(|l| {
+            let first = l.split('|').nth(1).unwrap_or("");
+            first
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn the_reviewers_guide_says_the_same_in_three_languages() {
+    let read = |name: &str| std::fs::read_to_string(repo_path(&format!("docs/{name}"))).unwrap();
+    let english = read("reviewers-guide.md");
+    let sections = |t: &str| t.lines().filter(|l| l.starts_with("## ")).count();
+    let codes = table_codes(&english);
+    assert!(codes.len() >= 12, "every reason is explained: {codes:?}");
+    for reason in ["large_order", "first_large_order", "binding_exceeded", "country_mismatch"] {
+        assert!(codes.iter().any(|c| c == reason), "{reason}");
+    }
+    for other in ["reviewers-guide.es.md", "reviewers-guide.zh.md"] {
+        let text = read(other);
+        assert_eq!(sections(&text), sections(&english), "{other}: the same sections");
+        assert_eq!(table_codes(&text), codes, "{other}: the same reasons, in the same order");
+        for must in ["`review.resolved`", "`reviewer`", "`X-Garita-Decision: review`"] {
+            assert!(text.contains(must), "{other} names {must}");
+        }
+        for link in ["reviewers-guide.md", "reviewers-guide.es.md", "reviewers-guide.zh.md"] {
+            assert!(text.contains(&format!("]({link})")), "{other} links {link}");
+        }
+    }
+}
