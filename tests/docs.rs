@@ -168,17 +168,38 @@ fn the_reviewers_guide_says_the_same_in_three_languages() {
     let sections = |t: &str| t.lines().filter(|l| l.starts_with("## ")).count();
     let codes = table_codes(&english);
     assert!(codes.len() >= 12, "every reason is explained: {codes:?}");
-    for reason in ["large_order", "first_large_order", "binding_exceeded", "country_mismatch"] {
+    for reason in [
+        "large_order",
+        "first_large_order",
+        "binding_exceeded",
+        "country_mismatch",
+    ] {
         assert!(codes.iter().any(|c| c == reason), "{reason}");
     }
     for other in ["reviewers-guide.es.md", "reviewers-guide.zh.md"] {
         let text = read(other);
-        assert_eq!(sections(&text), sections(&english), "{other}: the same sections");
-        assert_eq!(table_codes(&text), codes, "{other}: the same reasons, in the same order");
-        for must in ["`review.resolved`", "`reviewer`", "`X-Garita-Decision: review`"] {
+        assert_eq!(
+            sections(&text),
+            sections(&english),
+            "{other}: the same sections"
+        );
+        assert_eq!(
+            table_codes(&text),
+            codes,
+            "{other}: the same reasons, in the same order"
+        );
+        for must in [
+            "`review.resolved`",
+            "`reviewer`",
+            "`X-Garita-Decision: review`",
+        ] {
             assert!(text.contains(must), "{other} names {must}");
         }
-        for link in ["reviewers-guide.md", "reviewers-guide.es.md", "reviewers-guide.zh.md"] {
+        for link in [
+            "reviewers-guide.md",
+            "reviewers-guide.es.md",
+            "reviewers-guide.zh.md",
+        ] {
             assert!(text.contains(&format!("]({link})")), "{other} links {link}");
         }
     }

@@ -172,6 +172,10 @@ fn a_resolution_reaches_the_shop_signed_and_again_after_a_500() {
     assert_eq!(shop.received().len(), 2);
     assert_eq!(metric(&gw, "garita_outbox_events "), Some(0.0));
     assert_eq!(
+        metric(&gw, "garita_reviews_resolved_total{outcome=\"fraud\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
         metric(&gw, "garita_outbox_deliveries_total{result=\"failed\"}"),
         Some(1.0)
     );

@@ -48,6 +48,8 @@ pub struct LedgerMetrics {
     pub outbox_events: IntGauge,
     /// Deliveries of outbox events, by result (`delivered`, `failed`).
     pub outbox_deliveries: IntCounterVec,
+    /// Reviews resolved, by outcome (`approved`, `fraud`).
+    pub reviews_resolved: IntCounterVec,
 }
 
 /// Config reloads: how many took, how many failed, and whether the last one took.
@@ -177,6 +179,14 @@ impl Metrics {
                 "Deliveries of outbox events to the shop, by result (delivered, failed).",
             ),
             &["result"],
+        )
+        .expect("valid metric");
+        let reviews_resolved = IntCounterVec::new(
+            Opts::new(
+                "garita_reviews_resolved_total",
+                "Reviews resolved by a person, by outcome (approved, fraud).",
+            ),
+            &["outcome"],
         )
         .expect("valid metric");
         let store_entries = IntGauge::new(
@@ -312,6 +322,7 @@ impl Metrics {
             Box::new(blocks.clone()),
             Box::new(outbox_events.clone()),
             Box::new(outbox_deliveries.clone()),
+            Box::new(reviews_resolved.clone()),
             Box::new(webhooks.clone()),
             Box::new(store_seconds.clone()),
             Box::new(store_errors.clone()),
@@ -348,6 +359,7 @@ impl Metrics {
                 blocks,
                 outbox_events,
                 outbox_deliveries,
+                reviews_resolved,
             },
             recent: Default::default(),
             webhooks,

@@ -256,11 +256,20 @@ impl Served {
     ) -> Result<Resolved, StoreError> {
         let seconds = &self.metrics.store.review_seconds;
         let notify = self.config.review_events.is_some();
-        self.ask(
-            seconds,
-            self.runtime.store.resolve_review(id, resolution, notify),
-        )
-        .await
+        let resolved = self
+            .ask(
+                seconds,
+                self.runtime.store.resolve_review(id, resolution, notify),
+            )
+            .await;
+        if let Ok(Resolved::Now(_)) = &resolved {
+            self.metrics
+                .ledger
+                .reviews_resolved
+                .with_label_values(&[resolution.outcome.as_str()])
+                .inc();
+        }
+        resolved
     }
 
     /// An admin API call to the store (block list, key lookup, readiness): timed and
