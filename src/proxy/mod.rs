@@ -16,6 +16,7 @@ mod account;
 pub mod admin;
 mod body;
 pub mod connection;
+pub mod console;
 mod ctx;
 mod decide;
 mod failure;
