@@ -51,6 +51,16 @@ impl Calendar {
         &self.name
     }
 
+    /// `at` (Unix seconds) as the shop's local time, `2026-11-25 07:00`.
+    pub fn local_text(&self, at: i64) -> Option<String> {
+        let t = Timestamp::from_second(at).ok()?;
+        Some(
+            t.to_zoned_datetime(self.tz.clone())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string(),
+        )
+    }
+
     /// The window of `period` that `now` falls in.
     pub fn window(&self, period: Period, now: Timestamp) -> Window {
         let local = now.to_zoned_datetime(self.tz.clone());

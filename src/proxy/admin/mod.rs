@@ -19,6 +19,9 @@
 //! - `POST /admin/reload`: read the config again ([`state`]).
 //! - `POST /admin/quotas/reset`: one identity's quota counters start again ([`state`]).
 //! - `GET /admin/status`: what `garita status` shows ([`status`]).
+//!
+//! `/console/` is the review console ([`crate::proxy::console`]), signed into with the
+//! same tokens.
 
 mod blocks;
 mod queue;
@@ -43,6 +46,8 @@ pub const MAX_BODY: usize = 4096;
 pub struct AdminApp {
     serving: Arc<Serving>,
     log: Arc<DecisionLog>,
+    /// The console's sessions and sign-in throttle, kept across reloads.
+    console: crate::proxy::console::Console,
 }
 
 type Reply = http::Response<Vec<u8>>;
@@ -82,7 +87,15 @@ fn caller<'t>(session: &ServerSession, tokens: &'t [AdminToken]) -> Option<&'t A
         .req_header()
         .headers
         .get(http::header::AUTHORIZATION)?;
-    let presented = header.as_bytes().strip_prefix(b"Bearer ")?;
+    token_named(tokens, header.as_bytes().strip_prefix(b"Bearer ")?)
+}
+
+/// The configured token `presented` is, compared in constant time with every one (the time
+/// taken tells nothing of which matched, or whether one did).
+pub(crate) fn token_named<'t>(
+    tokens: &'t [AdminToken],
+    presented: &[u8],
+) -> Option<&'t AdminToken> {
     let digest: [u8; 32] = Sha256::digest(presented).into();
     // Every token is compared, whichever matches: the time taken tells nothing.
     let mut found = None;
@@ -105,7 +118,7 @@ fn role_needed(method: &str, parts: &[&str]) -> Role {
     }
 }
 
-async fn read_body(session: &mut ServerSession) -> Option<Vec<u8>> {
+pub(crate) async fn read_body(session: &mut ServerSession) -> Option<Vec<u8>> {
     let mut body = Vec::new();
     while let Ok(Some(chunk)) = session.read_request_body().await {
         body.extend_from_slice(&chunk);
@@ -146,7 +159,11 @@ fn segment(text: &str) -> Option<String> {
 
 impl AdminApp {
     pub fn new(serving: Arc<Serving>, log: Arc<DecisionLog>) -> Self {
-        Self { serving, log }
+        Self {
+            serving,
+            log,
+            console: Default::default(),
+        }
     }
 
     fn audit(&self, event: &'static str, by: &str, detail: impl Serialize) {
@@ -166,6 +183,10 @@ impl ServeHttp for AdminApp {
         let Some(admin) = &served.config.admin else {
             return error(404, "no_admin_api");
         };
+        let path = session.req_header().uri.path().to_string();
+        if path == "/console" || path.starts_with("/console/") {
+            return self.console.serve(session, &served, &path).await;
+        }
         let Some(token) = caller(session, &admin.tokens) else {
             return error(401, "unauthorized");
         };
