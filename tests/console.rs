@@ -10,12 +10,18 @@ mod support;
 use support::{RawRequest, RawResponse, TestGateway};
 
 const REVIEWER: &str = "the-reviewer-token-of-tests";
+const SECOND: &str = "the-second-reviewer-token-x";
+const VIEWER: &str = "the-viewer-token-of-tests-x";
 
 const RULES: &str = r#"
 [policies.cips.facts]
 dni = "json:/userDocumentNumber"
+phone = "json:/userPhone"
 amount = "json:/amount"
 currency = "json:/currency"
+
+[policies.cips]
+fraud_blocks = ["dni", "phone"]
 
 [policies.cips.score]
 review = 50
@@ -33,25 +39,37 @@ policy = "cips"
 
 [admin]
 listen = "127.0.0.1:0"
-tokens = [{ name = "rita", role = "reviewer", env = "REVIEWER_TOKEN" }]
+tokens = [
+  { name = "rita", role = "reviewer", env = "REVIEWER_TOKEN" },
+  { name = "rui", role = "reviewer", env = "SECOND_TOKEN" },
+  { name = "vera", role = "viewer", env = "VIEWER_TOKEN" },
+]
 "#;
 
 fn gateway() -> TestGateway {
     TestGateway::builder()
         .env("REVIEWER_TOKEN", REVIEWER)
+        .env("SECOND_TOKEN", SECOND)
+        .env("VIEWER_TOKEN", VIEWER)
         .clock("2026-11-25T15:30:00Z")
         .rules(RULES)
         .start()
 }
 
 fn order(gw: &TestGateway, dni: &str, amount: &str) {
-    let body = format!(r#"{{"userDocumentNumber":"{dni}","amount":"{amount}","currency":"PEN"}}"#);
-    let answer = RawRequest::new("POST", "/v1/cips")
+    assert_eq!(order_with_phone(gw, dni, "987654321", amount), 200);
+}
+
+fn order_with_phone(gw: &TestGateway, dni: &str, phone: &str, amount: &str) -> u16 {
+    let body = format!(
+        r#"{{"userDocumentNumber":"{dni}","userPhone":"{phone}","amount":"{amount}","currency":"PEN"}}"#
+    );
+    RawRequest::new("POST", "/v1/cips")
         .header("Content-Type", "application/json")
         .body(body)
         .send(gw.proxy)
-        .expect("gateway answers");
-    assert_eq!(answer.status, 200);
+        .expect("gateway answers")
+        .status
 }
 
 fn get(gw: &TestGateway, path: &str, cookie: Option<&str>, lang: &str) -> RawResponse {
@@ -216,4 +234,124 @@ fn a_reviewer_sees_the_queue_signs_out_with_the_csrf_token_and_idles_out() {
         (303, Some("/console/login")),
         "31 minutes idle: the session is over"
     );
+}
+
+/// The value of the first hidden `csrf` field of a page.
+fn csrf_of(html: &str) -> String {
+    html.split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form with the CSRF token")
+        .to_string()
+}
+
+#[test]
+fn opening_a_review_claims_it_and_a_fraud_decision_blocks_only_the_ticked_facts() {
+    let gw = gateway();
+    order(&gw, "45678912", "1500.00");
+    let rita = sign_in(&gw, REVIEWER);
+    let queue = text(&get(&gw, "/console/", Some(&rita), "en"));
+    let id = queue
+        .split(r#"href="/console/reviews/"#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the queue links each review")
+        .to_string();
+    let page = format!("/console/reviews/{id}");
+    let opened = text(&get(&gw, &page, Some(&rita), "en"));
+    assert!(
+        opened.contains("You hold this review until 2026-11-25 10:40."),
+        "{opened}"
+    );
+    assert!(
+        opened.contains(r#"value="dni" checked"#) && opened.contains(r#"value="phone" checked"#)
+    );
+
+    // Another reviewer sees who holds it and gets no forms; a viewer neither.
+    let rui = sign_in(&gw, SECOND);
+    let held = text(&get(&gw, &page, Some(&rui), "es"));
+    assert!(
+        held.contains("rita tiene esta revisión hasta las 2026-11-25 10:40."),
+        "{held}"
+    );
+    assert!(
+        !held.contains("/decide"),
+        "no decision forms while another holds it"
+    );
+    let vera = sign_in(&gw, VIEWER);
+    let read_only = text(&get(&gw, &page, Some(&vera), "zh"));
+    assert!(!read_only.contains("/decide") && read_only.contains("rita 已认领此审核"));
+    let viewer_try = post(
+        &gw,
+        &format!("{page}/decide"),
+        Some(&vera),
+        &format!("csrf={}&outcome=approved", csrf_of(&read_only)),
+    );
+    assert_eq!(viewer_try.status, 403, "a viewer decides nothing");
+
+    // A decision without the session's CSRF token is refused and changes nothing.
+    let forged = post(
+        &gw,
+        &format!("{page}/decide"),
+        Some(&rita),
+        "outcome=fraud&block=dni",
+    );
+    assert_eq!(forged.status, 403);
+    assert_eq!(
+        order_with_phone(&gw, "45678912", "911111111", "10.00"),
+        200,
+        "not blocked yet"
+    );
+
+    let csrf = csrf_of(&opened);
+    let noted = post(
+        &gw,
+        &format!("{page}/notes"),
+        Some(&rita),
+        &format!("csrf={csrf}&text=called+the+buyer"),
+    );
+    assert_eq!(noted.status, 303);
+    // Fraud, with the phone unticked: the DNI is blocked, the phone is not.
+    let decided = post(
+        &gw,
+        &format!("{page}/decide"),
+        Some(&rita),
+        &format!("csrf={csrf}&outcome=fraud&block=dni"),
+    );
+    assert_eq!(
+        (decided.status, decided.header("location")),
+        (303, Some(page.as_str()))
+    );
+    assert_eq!(
+        order_with_phone(&gw, "45678912", "911111111", "10.00"),
+        403,
+        "the DNI is blocked"
+    );
+    assert_eq!(
+        order_with_phone(&gw, "11223344", "987654321", "10.00"),
+        200,
+        "the phone is not"
+    );
+    let after = text(&get(&gw, &page, Some(&rui), "en"));
+    assert!(
+        after.contains("Decided by rita: Fraud.") && after.contains("called the buyer"),
+        "{after}"
+    );
+    let late = post(
+        &gw,
+        &format!("{page}/decide"),
+        Some(&rui),
+        &format!("csrf={}&outcome=approved", csrf_of(&held)),
+    );
+    assert_eq!(late.status, 303);
+    assert!(
+        text(&get(&gw, &page, Some(&rui), "en")).contains("Decided by rita: Fraud."),
+        "the first decision stands"
+    );
+    support::eventually("the console's changes are audit lines by name", || {
+        let log = gw.decisions();
+        ["review_claimed", "review_noted", "review_resolved"]
+            .iter()
+            .all(|e| log.iter().any(|l| l["event"] == *e && l["by"] == "rita"))
+    });
 }

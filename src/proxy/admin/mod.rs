@@ -185,7 +185,10 @@ impl ServeHttp for AdminApp {
         };
         let path = session.req_header().uri.path().to_string();
         if path == "/console" || path.starts_with("/console/") {
-            return self.console.serve(session, &served, &path).await;
+            let audit = |event: &'static str, by: &str, detail: serde_json::Value| {
+                self.audit(event, by, detail)
+            };
+            return self.console.serve(session, &served, &path, &audit).await;
         }
         let Some(token) = caller(session, &admin.tokens) else {
             return error(401, "unauthorized");

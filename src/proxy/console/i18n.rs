@@ -129,6 +129,22 @@ messages! {
     FORBIDDEN: "Your role may not do that.", "Su rol no puede hacer eso.", "您的角色无权执行此操作。";
     BAD_FORM: "The form expired; reload the page and try again.", "El formulario caducó; recargue la página e inténtelo de nuevo.", "表单已过期，请刷新页面后重试。";
     LANGUAGE: "Language", "Idioma", "语言";
+    REVIEW: "Review {id}", "Revisión {id}", "审核 {id}";
+    BACK: "Back to the queue", "Volver a la cola", "返回队列";
+    POLICY: "Policy", "Política", "策略";
+    ORDER: "Order", "Pedido", "订单";
+    NOTES: "Notes", "Notas", "备注";
+    ADD_NOTE: "Add a note", "Agregar una nota", "添加备注";
+    NOTE_HINT: "Write no document number, email or phone here.", "No escriba aquí números de documento, correos ni teléfonos.", "请勿在此填写证件号码、邮箱或电话。";
+    YOU_HOLD: "You hold this review until {time}.", "Usted tiene esta revisión hasta las {time}.", "您认领了此审核，有效期至 {time}。";
+    HELD_BY: "{name} holds this review until {time}.", "{name} tiene esta revisión hasta las {time}.", "{name} 已认领此审核，有效期至 {time}。";
+    DECIDED: "Decided by {name}: {outcome}.", "Decidida por {name}: {outcome}.", "由 {name} 决定：{outcome}。";
+    APPROVE: "Approve", "Aprobar", "批准";
+    FRAUD: "Fraud", "Fraude", "欺诈";
+    ESCALATE: "Escalate", "Escalar", "升级";
+    BLOCK_THESE: "Fraud blocks these facts:", "El fraude bloquea estos datos:", "标记欺诈将封禁以下信息：";
+    ESCALATED_BY: "Escalated by {name}.", "Escalada por {name}.", "已由 {name} 升级。";
+    UNKNOWN_REVIEW: "No such review.", "No existe esa revisión.", "没有这条审核。";
 }
 
 /// The text of `msg` in `lang` with each `{name}` replaced by its value (escaped by the

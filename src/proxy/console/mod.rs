@@ -10,6 +10,7 @@
 
 pub mod i18n;
 pub mod pages;
+mod reviews;
 pub mod session;
 
 use super::admin::{read_body, token_named};
@@ -38,6 +39,9 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
 
 type Reply = http::Response<Vec<u8>>;
 
+/// Writes an audit line: the event, who, and its details.
+pub type Audit<'a> = dyn Fn(&'static str, &str, serde_json::Value) + Sync + 'a;
+
 #[derive(Default)]
 pub struct Console {
     sessions: Sessions,
@@ -59,11 +63,11 @@ fn answer(status: u16, content_type: &str, body: Vec<u8>, extra: &[(&str, String
     response.body(body).expect("valid response")
 }
 
-fn html(status: u16, text: String, extra: &[(&str, String)]) -> Reply {
+pub(super) fn html(status: u16, text: String, extra: &[(&str, String)]) -> Reply {
     answer(status, "text/html; charset=utf-8", text.into_bytes(), extra)
 }
 
-fn see_other(to: &str, extra: &[(&str, String)]) -> Reply {
+pub(super) fn see_other(to: &str, extra: &[(&str, String)]) -> Reply {
     let mut headers = vec![("location", to.to_string())];
     headers.extend(extra.iter().cloned());
     answer(303, "text/plain; charset=utf-8", Vec::new(), &headers)
@@ -84,7 +88,7 @@ fn cookie(session: &ServerSession, name: &str) -> Option<String> {
 }
 
 /// A form field of an `application/x-www-form-urlencoded` body.
-fn field(body: &[u8], name: &str) -> Option<String> {
+pub(super) fn field(body: &[u8], name: &str) -> Option<String> {
     form_urlencoded::parse(body)
         .find(|(n, _)| n == name)
         .map(|(_, v)| v.into_owned())
@@ -114,7 +118,13 @@ impl Console {
         (kept.unwrap_or_else(|| Lang::negotiate(header)), None)
     }
 
-    pub async fn serve(&self, session: &mut ServerSession, served: &Served, path: &str) -> Reply {
+    pub async fn serve(
+        &self,
+        session: &mut ServerSession,
+        served: &Served,
+        path: &str,
+        audit: &Audit<'_>,
+    ) -> Reply {
         let Some(admin) = &served.config.admin else {
             return html(404, String::new(), &[]);
         };
@@ -235,6 +245,25 @@ impl Console {
                     format!("{SESSION_COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
                 ));
                 see_other("/console/login", &extra)
+            }
+            (method, review_path) if review_path.starts_with("/console/reviews/") => {
+                let rest = &review_path["/console/reviews/".len()..];
+                let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
+                let view = reviews::View {
+                    lang,
+                    signed_in: &signed_in,
+                    served,
+                    now,
+                    audit,
+                };
+                match (method, action) {
+                    ("GET", "") => reviews::show(&view, id, &extra).await,
+                    ("POST", "decide" | "notes" | "escalate") => {
+                        let body = read_body(session).await.unwrap_or_default();
+                        reviews::change(&view, id, action, &body, &extra).await
+                    }
+                    _ => html(404, String::new(), &extra),
+                }
             }
             _ => html(404, String::new(), &extra),
         }

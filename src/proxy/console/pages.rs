@@ -123,6 +123,23 @@ pub struct Viewer<'a> {
     pub csrf: &'a str,
 }
 
+/// Who is signed in, and the sign-out form (which carries the session's CSRF token).
+fn signed_in_bar(body: &mut String, lang: Lang, viewer: &Viewer<'_>) {
+    let _ = write!(
+        body,
+        r#"<p>{who}</p>
+<form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{csrf}"><button class="plain" type="submit">{sign_out}</button></form>
+"#,
+        who = escape(&fill(
+            &i18n::SIGNED_IN_AS,
+            lang,
+            &[("name", viewer.name), ("role", viewer.role)]
+        )),
+        csrf = escape(viewer.csrf),
+        sign_out = t(&i18n::SIGN_OUT, lang),
+    );
+}
+
 /// The queue: the counts per status, one page of reviews, the link to the next.
 pub fn queue(
     lang: Lang,
@@ -132,19 +149,11 @@ pub fn queue(
     now: i64,
 ) -> String {
     let mut body = String::new();
+    signed_in_bar(&mut body, lang, viewer);
     let _ = write!(
         body,
-        r#"<p>{who}</p>
-<form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{csrf}"><button class="plain" type="submit">{sign_out}</button></form>
-<h2>{queue}</h2>
+        r#"<h2>{queue}</h2>
 <div class="counts">"#,
-        who = escape(&fill(
-            &i18n::SIGNED_IN_AS,
-            lang,
-            &[("name", viewer.name), ("role", viewer.role)]
-        )),
-        csrf = escape(viewer.csrf),
-        sign_out = t(&i18n::SIGN_OUT, lang),
         queue = t(&i18n::QUEUE, lang),
     );
     for (status, count) in &page_of.by_status {
@@ -214,7 +223,7 @@ fn row(
     let label = |i: usize| t(headings[i], lang);
     let _ = writeln!(
         body,
-        r#"<tr id="review-{id}"><td data-label="{l0}"><time datetime="{at}" title="{utc}">{local}</time></td><td data-label="{l1}">{route}</td><td class="num" data-label="{l2}">{amount}</td><td class="num" data-label="{l3}">{score}</td><td data-label="{l4}">{reasons}</td><td data-label="{l5}">{status}</td></tr>"#,
+        r#"<tr id="review-{id}"><td data-label="{l0}"><a href="/console/reviews/{id}"><time datetime="{at}" title="{utc}">{local}</time></a></td><td data-label="{l1}">{route}</td><td class="num" data-label="{l2}">{amount}</td><td class="num" data-label="{l3}">{score}</td><td data-label="{l4}">{reasons}</td><td data-label="{l5}">{status}</td></tr>"#,
         id = escape(&review.id),
         at = escape(&utc),
         utc = escape(&utc),
@@ -231,6 +240,140 @@ fn row(
         l4 = label(4),
         l5 = label(5),
     );
+}
+
+/// What the person looking at a review may do with it.
+pub struct Powers<'a> {
+    /// They may work it (a reviewer or an admin) and nobody else holds it.
+    pub decide: bool,
+    /// The facts a fraud decision blocks, each a checkbox, ticked.
+    pub fraud_blocks: &'a [&'a str],
+}
+
+/// One review: what it is, who holds it, its notes, and the forms to decide it.
+pub fn review(
+    lang: Lang,
+    viewer: &Viewer<'_>,
+    item: &Review,
+    powers: &Powers<'_>,
+    calendar: &Calendar,
+    now: i64,
+) -> String {
+    let local = |at: i64| calendar.local_text(at).unwrap_or_default();
+    let mut body = String::new();
+    let title = fill(&i18n::REVIEW, lang, &[("id", &item.id)]);
+    signed_in_bar(&mut body, lang, viewer);
+    let _ = write!(
+        body,
+        r#"<p><a href="/console/">{back}</a></p>
+<h2>{title}</h2>
+<dl>"#,
+        back = t(&i18n::BACK, lang),
+        title = escape(&title),
+    );
+    let amount = match (&item.amount, &item.currency) {
+        (Some(a), Some(c)) => money(a, c),
+        _ => "-".to_string(),
+    };
+    let score = item.score.map_or("-".to_string(), |s| s.to_string());
+    for (label, value) in [
+        (&i18n::RECEIVED, local(item.at)),
+        (&i18n::ROUTE, item.route.clone()),
+        (&i18n::POLICY, item.policy.clone()),
+        (&i18n::AMOUNT, amount),
+        (
+            &i18n::ORDER,
+            item.order.clone().unwrap_or_else(|| "-".into()),
+        ),
+        (&i18n::SCORE, score),
+        (&i18n::REASONS, item.reasons.join(", ")),
+        (
+            &i18n::STATUS,
+            status_name(ReviewStatus::of(item, now))
+                .get(lang)
+                .to_string(),
+        ),
+    ] {
+        let _ = write!(
+            body,
+            "<dt>{}</dt><dd>{}</dd>",
+            t(label, lang),
+            escape(&value)
+        );
+    }
+    body.push_str("</dl>\n");
+    if let Some(resolution) = &item.resolution {
+        let outcome = match resolution.outcome {
+            crate::state::store::review::Outcome::Approved => i18n::APPROVE.get(lang),
+            crate::state::store::review::Outcome::Fraud => i18n::FRAUD.get(lang),
+        };
+        let text = fill(
+            &i18n::DECIDED,
+            lang,
+            &[("name", &resolution.by), ("outcome", outcome)],
+        );
+        let _ = write!(body, r#"<p role="status">{}</p>"#, escape(&text));
+    } else if let Some(claim) = item.claim.as_ref().filter(|c| c.until > now) {
+        let time = local(claim.until);
+        let text = if claim.by == viewer.name {
+            fill(&i18n::YOU_HOLD, lang, &[("time", &time)])
+        } else {
+            fill(
+                &i18n::HELD_BY,
+                lang,
+                &[("name", &claim.by), ("time", &time)],
+            )
+        };
+        let _ = write!(body, r#"<p role="status">{}</p>"#, escape(&text));
+    }
+    if let Some(escalation) = &item.escalation {
+        let text = fill(&i18n::ESCALATED_BY, lang, &[("name", &escalation.by)]);
+        let _ = write!(body, "<p>{}</p>", escape(&text));
+    }
+    let _ = write!(body, "<h3>{}</h3>", t(&i18n::NOTES, lang));
+    if !item.notes.is_empty() {
+        body.push_str("<ul>");
+        for note in &item.notes {
+            let _ = write!(
+                body,
+                "<li><strong>{}</strong> {}: {}</li>",
+                escape(&note.by),
+                escape(&local(note.at)),
+                escape(&note.text)
+            );
+        }
+        body.push_str("</ul>\n");
+    }
+    if powers.decide && item.resolution.is_none() {
+        let action = format!("/console/reviews/{}", escape(&item.id));
+        let csrf = escape(viewer.csrf);
+        let _ = write!(
+            body,
+            r#"<form method="post" action="{action}/notes"><input type="hidden" name="csrf" value="{csrf}"><label for="note">{add}</label><p>{hint}</p><textarea id="note" name="text" rows="3" cols="60" maxlength="2000" required></textarea><p><button class="plain" type="submit">{add}</button></p></form>
+<form method="post" action="{action}/decide"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="outcome" value="approved"><button type="submit" accesskey="a">{approve}</button></form>
+<form method="post" action="{action}/decide"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="outcome" value="fraud"><fieldset><legend>{blocks}</legend>"#,
+            add = t(&i18n::ADD_NOTE, lang),
+            hint = t(&i18n::NOTE_HINT, lang),
+            approve = t(&i18n::APPROVE, lang),
+            blocks = t(&i18n::BLOCK_THESE, lang),
+        );
+        for fact in powers.fraud_blocks {
+            let fact = escape(fact);
+            let _ = write!(
+                body,
+                r#"<label><input type="checkbox" name="block" value="{fact}" checked> {fact}</label>"#
+            );
+        }
+        let _ = write!(
+            body,
+            r#"</fieldset><button type="submit" accesskey="f">{fraud}</button></form>
+<form method="post" action="{action}/escalate"><input type="hidden" name="csrf" value="{csrf}"><button class="plain" type="submit" accesskey="e">{escalate}</button></form>
+"#,
+            fraud = t(&i18n::FRAUD, lang),
+            escalate = t(&i18n::ESCALATE, lang),
+        );
+    }
+    page(lang, &title, &body)
 }
 
 #[cfg(test)]
