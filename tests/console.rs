@@ -169,6 +169,31 @@ fn wrong_tokens_are_refused_and_then_the_address_is() {
 }
 
 #[test]
+fn a_form_posted_from_another_site_is_refused() {
+    let gw = gateway();
+    // The raw client sends `Host: shop.test`.
+    let from = |origin: &str| {
+        RawRequest::new("POST", "/console/login")
+            .header("Origin", origin)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("token={REVIEWER}"))
+            .send(gw.admin.unwrap())
+            .unwrap()
+    };
+    let elsewhere = from("https://evil.example");
+    assert_eq!(elsewhere.status, 403);
+    assert!(
+        elsewhere.header("set-cookie").is_none(),
+        "no session from another site"
+    );
+    assert_eq!(
+        from("http://shop.test").status,
+        303,
+        "the console's own page signs in"
+    );
+}
+
+#[test]
 fn a_reviewer_sees_the_queue_signs_out_with_the_csrf_token_and_idles_out() {
     let gw = gateway();
     order(&gw, "45678912", "1500.00");

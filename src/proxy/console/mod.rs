@@ -87,6 +87,26 @@ fn cookie(session: &ServerSession, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// Whether a request's `Origin` (browsers send it with every POST) names the host it
+/// was sent to; a request without one (a script's) is taken as it is.
+fn same_origin(session: &ServerSession) -> bool {
+    let headers = &session.req_header().headers;
+    let Some(origin) = headers
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return true;
+    };
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin
+        .split_once("://")
+        .map_or("", |(_, rest)| rest.trim_end_matches('/'));
+    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}
+
 /// A form field of an `application/x-www-form-urlencoded` body.
 pub(super) fn field(body: &[u8], name: &str) -> Option<String> {
     form_urlencoded::parse(body)
@@ -137,6 +157,11 @@ impl Console {
                 return answer(200, "text/javascript; charset=utf-8", JS.into(), &[])
             }
             _ => {}
+        }
+        // A form posted from another site is refused whatever it carries (a sign-in
+        // included: nobody is signed in to someone else's session behind their back).
+        if method == http::Method::POST && !same_origin(session) {
+            return html(403, String::new(), &[]);
         }
         let (lang, keep_lang) = Self::language(session);
         let mut extra: Vec<(&str, String)> = keep_lang.into_iter().collect();
