@@ -380,3 +380,53 @@ fn opening_a_review_claims_it_and_a_fraud_decision_blocks_only_the_ticked_facts(
             .all(|e| log.iter().any(|l| l["event"] == *e && l["by"] == "rita"))
     });
 }
+
+#[test]
+fn the_queue_page_filters_by_status_and_route_and_pages_with_its_filters() {
+    let gw = gateway();
+    for (i, dni) in ["40000001", "40000002", "40000003"].iter().enumerate() {
+        order(&gw, dni, &format!("{}.00", 1500 + i));
+    }
+    let cookie = sign_in(&gw, REVIEWER);
+    let first = text(&get(&gw, "/console/", Some(&cookie), "en"));
+    let id = first
+        .split(r#"href="/console/reviews/"#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    // Opening one claims it: one claimed, two waiting.
+    assert_eq!(
+        get(&gw, &format!("/console/reviews/{id}"), Some(&cookie), "en").status,
+        200
+    );
+    let all = text(&get(&gw, "/console/", Some(&cookie), "en"));
+    assert!(
+        all.contains("Waiting: <strong>2</strong>") && all.contains("Claimed: <strong>1</strong>"),
+        "{all}"
+    );
+    let claimed = text(&get(&gw, "/console/?status=claimed", Some(&cookie), "en"));
+    assert_eq!(claimed.matches(r#"<tr id="review-"#).count(), 1);
+    assert!(claimed.contains(&format!(r#"id="review-{id}""#)));
+    assert!(claimed.contains(r#"href="/console/?status=claimed" aria-current="page""#));
+    let none = text(&get(&gw, "/console/?route=checkout", Some(&cookie), "en"));
+    assert!(
+        none.contains("No reviews waiting."),
+        "no review on that route"
+    );
+    let paged = text(&get(
+        &gw,
+        "/console/?route=cips&limit=1",
+        Some(&cookie),
+        "en",
+    ));
+    assert_eq!(paged.matches(r#"<tr id="review-"#).count(), 1);
+    assert!(
+        paged.contains(r#"<a rel="next" href="/console/?route=cips&amp;limit=1&amp;after="#),
+        "{paged}"
+    );
+    assert_eq!(
+        get(&gw, "/console/?status=lost", Some(&cookie), "en").status,
+        400
+    );
+}

@@ -24,7 +24,7 @@
 //! same tokens.
 
 mod blocks;
-mod queue;
+pub(crate) mod queue;
 mod reviews;
 mod state;
 mod status;

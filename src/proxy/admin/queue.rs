@@ -24,7 +24,7 @@ use serde::Serialize;
 const CLAIM_MINUTES: (i64, i64) = (10, 60);
 
 /// A queue query from the URL's parameters, or what is wrong with them.
-pub(super) fn parse_query(query: &str) -> Result<ReviewQuery, String> {
+pub(crate) fn parse_query(query: &str) -> Result<ReviewQuery, String> {
     let mut q = ReviewQuery {
         limit: 50,
         ..ReviewQuery::default()

@@ -145,6 +145,10 @@ messages! {
     BLOCK_THESE: "Fraud blocks these facts:", "El fraude bloquea estos datos:", "标记欺诈将封禁以下信息：";
     ESCALATED_BY: "Escalated by {name}.", "Escalada por {name}.", "已由 {name} 升级。";
     UNKNOWN_REVIEW: "No such review.", "No existe esa revisión.", "没有这条审核。";
+    SORT: "Order", "Orden", "排序";
+    OLDEST_FIRST: "Oldest first", "Más antiguas primero", "最早的在前";
+    NEWEST_FIRST: "Newest first", "Más recientes primero", "最新的在前";
+    FILTER: "Filter", "Filtrar", "筛选";
 }
 
 /// The text of `msg` in `lang` with each `{name}` replaced by its value (escaped by the

@@ -15,7 +15,6 @@ pub mod session;
 
 use super::admin::{read_body, token_named};
 use super::served::Served;
-use crate::state::store::queue::{Cursor, ReviewQuery};
 use i18n::Lang;
 use pingora::protocols::http::ServerSession;
 use session::{Attempt, LoginThrottle, Sessions};
@@ -227,17 +226,26 @@ impl Console {
         };
         match (method.as_str(), path) {
             ("GET", "/console/" | "/console") => {
-                let after = session
-                    .req_header()
-                    .uri
-                    .query()
-                    .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(n, _)| n == "after"))
-                    .and_then(|(_, v)| Cursor::parse(&v));
-                let query = ReviewQuery {
-                    limit: 50,
-                    after,
-                    ..ReviewQuery::default()
+                // The queue's filters, as the admin API reads them (less `lang`).
+                let raw = session.req_header().uri.query().unwrap_or("").to_string();
+                let kept: String = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(
+                        form_urlencoded::parse(raw.as_bytes())
+                            .filter(|(n, v)| n != "lang" && n != "after" && !v.is_empty()),
+                    )
+                    .finish();
+                let with_after: String = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(
+                        form_urlencoded::parse(raw.as_bytes()).filter(|(n, _)| n != "lang"),
+                    )
+                    .finish();
+                let mut query = match crate::proxy::admin::queue::parse_query(&with_after) {
+                    Ok(query) => query,
+                    Err(why) => return html(400, pages::escape(&why), &extra),
                 };
+                if !raw.contains("limit=") {
+                    query.limit = 50;
+                }
                 let Ok(page) = served.review_page(&query).await else {
                     return html(503, String::new(), &extra);
                 };
@@ -247,9 +255,13 @@ impl Console {
                     csrf: &signed_in.csrf,
                 };
                 let calendar = &served.config.identity.calendar;
+                let shown = pages::Shown {
+                    query: &query,
+                    kept: &kept,
+                };
                 html(
                     200,
-                    pages::queue(lang, &viewer, &page, calendar, now),
+                    pages::queue(lang, &viewer, &page, &shown, calendar, now),
                     &extra,
                 )
             }

@@ -5,7 +5,7 @@
 
 use super::i18n::{self, fill, Lang, Msg};
 use crate::core::calendar::Calendar;
-use crate::state::store::queue::{ReviewPage, ReviewStatus};
+use crate::state::store::queue::{ReviewPage, ReviewQuery, ReviewStatus};
 use crate::state::store::review::Review;
 use std::fmt::Write;
 
@@ -140,32 +140,70 @@ fn signed_in_bar(body: &mut String, lang: Lang, viewer: &Viewer<'_>) {
     );
 }
 
-/// The queue: the counts per status, one page of reviews, the link to the next.
+/// The filters a queue page was asked for: the query, and its parameters as a link keeps
+/// them (without the cursor).
+pub struct Shown<'a> {
+    pub query: &'a ReviewQuery,
+    pub kept: &'a str,
+}
+
+/// The status tabs (with their counts) and the filter form.
+fn filters(body: &mut String, lang: Lang, page_of: &ReviewPage, shown: &Shown<'_>) {
+    body.push_str(r#"<nav class="counts" aria-label="status">"#);
+    for (status, count) in &page_of.by_status {
+        if *status == ReviewStatus::Resolved {
+            continue;
+        }
+        let current = if shown.query.status == Some(*status) {
+            r#" aria-current="page""#
+        } else {
+            ""
+        };
+        let _ = write!(
+            body,
+            r#"<a href="/console/?status={code}"{current}>{name}: <strong>{count}</strong></a>"#,
+            code = status.as_str(),
+            name = t(status_name(*status), lang),
+        );
+    }
+    let _ = write!(
+        body,
+        r#"<a href="/console/?status=resolved">{}</a></nav>"#,
+        t(&i18n::RESOLVED, lang)
+    );
+    let value = |v: &Option<String>| escape(v.as_deref().unwrap_or(""));
+    let _ = write!(
+        body,
+        r#"<form method="get" action="/console/" class="counts"><label for="route">{route}</label><input id="route" name="route" type="text" value="{route_v}"><label for="rule">{reasons}</label><input id="rule" name="rule" type="text" value="{rule_v}"><label for="order">{order}</label><select id="order" name="order"><option value="oldest">{oldest}</option><option value="newest"{newest_sel}>{newest}</option></select><button class="plain" type="submit">{filter}</button></form>"#,
+        route = t(&i18n::ROUTE, lang),
+        route_v = value(&shown.query.route),
+        reasons = t(&i18n::REASONS, lang),
+        rule_v = value(&shown.query.rule),
+        order = t(&i18n::SORT, lang),
+        oldest = t(&i18n::OLDEST_FIRST, lang),
+        newest = t(&i18n::NEWEST_FIRST, lang),
+        newest_sel = if shown.query.newest_first {
+            " selected"
+        } else {
+            ""
+        },
+        filter = t(&i18n::FILTER, lang),
+    );
+}
+
+/// The queue: the counts per status, the filters, one page of reviews, the next link.
 pub fn queue(
     lang: Lang,
     viewer: &Viewer<'_>,
     page_of: &ReviewPage,
+    shown: &Shown<'_>,
     calendar: &Calendar,
     now: i64,
 ) -> String {
     let mut body = String::new();
     signed_in_bar(&mut body, lang, viewer);
-    let _ = write!(
-        body,
-        r#"<h2>{queue}</h2>
-<div class="counts">"#,
-        queue = t(&i18n::QUEUE, lang),
-    );
-    for (status, count) in &page_of.by_status {
-        if *status != ReviewStatus::Resolved {
-            let _ = write!(
-                body,
-                r#"<span>{}: <strong>{count}</strong></span>"#,
-                t(status_name(*status), lang)
-            );
-        }
-    }
-    body.push_str("</div>\n");
+    let _ = write!(body, "<h2>{}</h2>", t(&i18n::QUEUE, lang));
+    filters(&mut body, lang, page_of, shown);
     if page_of.reviews.is_empty() {
         let _ = write!(body, "<p>{}</p>", t(&i18n::NONE_WAITING, lang));
         return page(lang, i18n::QUEUE.get(lang), &body);
@@ -195,7 +233,12 @@ pub fn queue(
     if let Some(next) = &page_of.next {
         let _ = write!(
             body,
-            r#"<p><a rel="next" href="/console/?after={}">{}</a></p>"#,
+            r#"<p><a rel="next" href="/console/?{}after={}">{}</a></p>"#,
+            escape(&if shown.kept.is_empty() {
+                String::new()
+            } else {
+                format!("{}&", shown.kept)
+            }),
             escape(&next.to_text()),
             t(&i18n::NEXT_PAGE, lang)
         );
