@@ -153,7 +153,7 @@ impl Metrics {
         let reviews_waiting = IntGaugeVec::new(
             Opts::new(
                 "garita_reviews_waiting",
-                "Reviews not yet resolved, by policy (refreshed every 10 s).",
+                "Reviews not yet resolved, by policy (refreshed every 10 s; counted up to 10,000).",
             ),
             &["policy"],
         )

@@ -5,6 +5,7 @@
 
 use crate::observe::metrics::Metrics;
 use crate::proxy::reload::Serving;
+use crate::state::store::queue::ReviewQuery;
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
@@ -68,24 +69,24 @@ impl Housekeeping {
     /// replaced by kept counts when queues grow to the hundreds of thousands.
     async fn refresh_ledger(&self, served: &crate::proxy::served::Served) {
         let ledger = &self.metrics.ledger;
-        if let Ok(waiting) = served.reviews(true).await {
-            let mut per_policy: HashMap<&str, i64> = served
-                .config
-                .policies
-                .iter()
-                .map(|(_, p)| (&*p.name, 0))
-                .collect();
-            for review in &waiting {
-                *per_policy.entry(&review.policy).or_default() += 1;
-            }
-            for (policy, count) in per_policy {
+        // Counted by the queue's own walk (at most COUNT_CAP per policy), never by
+        // listing every open review.
+        let open = |policy: Option<&str>| ReviewQuery {
+            policy: policy.map(String::from),
+            limit: 1,
+            ..ReviewQuery::default()
+        };
+        for (_, policy) in served.config.policies.iter() {
+            if let Ok(page) = served.review_page(&open(Some(&policy.name))).await {
                 ledger
                     .reviews_waiting
-                    .with_label_values(&[policy])
-                    .set(count);
+                    .with_label_values(&[&policy.name])
+                    .set(i64::try_from(page.total).unwrap_or(i64::MAX));
             }
+        }
+        if let Ok(page) = served.review_page(&open(None)).await {
             let now = served.runtime.now().as_second();
-            let oldest = waiting.iter().map(|r| r.at).min().map_or(0, |at| now - at);
+            let oldest = page.reviews.first().map_or(0, |r| now - r.at);
             ledger.review_oldest_waiting_seconds.set(oldest.max(0));
         }
         if let Ok(blocks) = served.runtime.store.blocks().await {
