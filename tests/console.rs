@@ -291,6 +291,12 @@ fn opening_a_review_claims_it_and_a_fraud_decision_blocks_only_the_ticked_facts(
     assert!(
         opened.contains(r#"value="dni" checked"#) && opened.contains(r#"value="phone" checked"#)
     );
+    // The shortcuts are listed on the page and wired by data-key; fraud asks first.
+    assert!(opened.contains("a approve, f fraud, e escalate, t note, q back to the queue"));
+    for key in ["a", "f", "e", "t", "q"] {
+        assert!(opened.contains(&format!(r#"data-key="{key}""#)), "{key}");
+    }
+    assert!(opened.contains(r#"data-confirm="Mark this review as fraud"#));
 
     // Another reviewer sees who holds it and gets no forms; a viewer neither.
     let rui = sign_in(&gw, SECOND);
@@ -405,6 +411,9 @@ fn the_queue_page_filters_by_status_and_route_and_pages_with_its_filters() {
         all.contains("Waiting: <strong>2</strong>") && all.contains("Claimed: <strong>1</strong>"),
         "{all}"
     );
+    assert!(all.contains("n next page, / filter, o open the first review"));
+    let spanish = text(&get(&gw, "/console/", Some(&cookie), "es"));
+    assert!(spanish.contains("n página siguiente, / filtrar"));
     let claimed = text(&get(&gw, "/console/?status=claimed", Some(&cookie), "en"));
     assert_eq!(claimed.matches(r#"<tr id="review-"#).count(), 1);
     assert!(claimed.contains(&format!(r#"id="review-{id}""#)));

@@ -149,6 +149,10 @@ messages! {
     OLDEST_FIRST: "Oldest first", "Más antiguas primero", "最早的在前";
     NEWEST_FIRST: "Newest first", "Más recientes primero", "最新的在前";
     FILTER: "Filter", "Filtrar", "筛选";
+    KEYS: "Keyboard", "Teclado", "键盘快捷键";
+    KEYS_QUEUE: "n next page, / filter, o open the first review", "n página siguiente, / filtrar, o abrir la primera revisión", "n 下一页，/ 筛选，o 打开第一条审核";
+    KEYS_REVIEW: "a approve, f fraud, e escalate, t note, q back to the queue", "a aprobar, f fraude, e escalar, t nota, q volver a la cola", "a 批准，f 欺诈，e 升级，t 备注，q 返回队列";
+    CONFIRM_FRAUD: "Mark this review as fraud and block the ticked facts?", "¿Marcar esta revisión como fraude y bloquear los datos marcados?", "确定将此审核标记为欺诈并封禁所勾选的信息吗？";
 }
 
 /// The text of `msg` in `lang` with each `{name}` replaced by its value (escaped by the

@@ -123,6 +123,16 @@ pub struct Viewer<'a> {
     pub csrf: &'a str,
 }
 
+/// The page's keyboard shortcuts, listed where people see them.
+fn keys(body: &mut String, lang: Lang, which: &Msg) {
+    let _ = write!(
+        body,
+        r#"<p class="keys"><strong>{}:</strong> {}</p>"#,
+        t(&i18n::KEYS, lang),
+        t(which, lang)
+    );
+}
+
 /// Who is signed in, and the sign-out form (which carries the session's CSRF token).
 fn signed_in_bar(body: &mut String, lang: Lang, viewer: &Viewer<'_>) {
     let _ = write!(
@@ -174,7 +184,7 @@ fn filters(body: &mut String, lang: Lang, page_of: &ReviewPage, shown: &Shown<'_
     let value = |v: &Option<String>| escape(v.as_deref().unwrap_or(""));
     let _ = write!(
         body,
-        r#"<form method="get" action="/console/" class="counts"><label for="route">{route}</label><input id="route" name="route" type="text" value="{route_v}"><label for="rule">{reasons}</label><input id="rule" name="rule" type="text" value="{rule_v}"><label for="order">{order}</label><select id="order" name="order"><option value="oldest">{oldest}</option><option value="newest"{newest_sel}>{newest}</option></select><button class="plain" type="submit">{filter}</button></form>"#,
+        r#"<form method="get" action="/console/" class="counts"><label for="route">{route}</label><input id="route" name="route" type="text" value="{route_v}" data-key="/"><label for="rule">{reasons}</label><input id="rule" name="rule" type="text" value="{rule_v}"><label for="order">{order}</label><select id="order" name="order"><option value="oldest">{oldest}</option><option value="newest"{newest_sel}>{newest}</option></select><button class="plain" type="submit">{filter}</button></form>"#,
         route = t(&i18n::ROUTE, lang),
         route_v = value(&shown.query.route),
         reasons = t(&i18n::REASONS, lang),
@@ -204,6 +214,7 @@ pub fn queue(
     signed_in_bar(&mut body, lang, viewer);
     let _ = write!(body, "<h2>{}</h2>", t(&i18n::QUEUE, lang));
     filters(&mut body, lang, page_of, shown);
+    keys(&mut body, lang, &i18n::KEYS_QUEUE);
     if page_of.reviews.is_empty() {
         let _ = write!(body, "<p>{}</p>", t(&i18n::NONE_WAITING, lang));
         return page(lang, i18n::QUEUE.get(lang), &body);
@@ -266,7 +277,7 @@ fn row(
     let label = |i: usize| t(headings[i], lang);
     let _ = writeln!(
         body,
-        r#"<tr id="review-{id}"><td data-label="{l0}"><a href="/console/reviews/{id}"><time datetime="{at}" title="{utc}">{local}</time></a></td><td data-label="{l1}">{route}</td><td class="num" data-label="{l2}">{amount}</td><td class="num" data-label="{l3}">{score}</td><td data-label="{l4}">{reasons}</td><td data-label="{l5}">{status}</td></tr>"#,
+        r#"<tr id="review-{id}"><td data-label="{l0}"><a href="/console/reviews/{id}" data-open><time datetime="{at}" title="{utc}">{local}</time></a></td><td data-label="{l1}">{route}</td><td class="num" data-label="{l2}">{amount}</td><td class="num" data-label="{l3}">{score}</td><td data-label="{l4}">{reasons}</td><td data-label="{l5}">{status}</td></tr>"#,
         id = escape(&review.id),
         at = escape(&utc),
         utc = escape(&utc),
@@ -308,7 +319,7 @@ pub fn review(
     signed_in_bar(&mut body, lang, viewer);
     let _ = write!(
         body,
-        r#"<p><a href="/console/">{back}</a></p>
+        r#"<p><a href="/console/" data-key="q">{back}</a></p>
 <h2>{title}</h2>
 <dl>"#,
         back = t(&i18n::BACK, lang),
@@ -388,17 +399,19 @@ pub fn review(
         body.push_str("</ul>\n");
     }
     if powers.decide && item.resolution.is_none() {
+        keys(&mut body, lang, &i18n::KEYS_REVIEW);
         let action = format!("/console/reviews/{}", escape(&item.id));
         let csrf = escape(viewer.csrf);
         let _ = write!(
             body,
-            r#"<form method="post" action="{action}/notes"><input type="hidden" name="csrf" value="{csrf}"><label for="note">{add}</label><p>{hint}</p><textarea id="note" name="text" rows="3" cols="60" maxlength="2000" required></textarea><p><button class="plain" type="submit">{add}</button></p></form>
-<form method="post" action="{action}/decide"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="outcome" value="approved"><button type="submit" accesskey="a">{approve}</button></form>
-<form method="post" action="{action}/decide"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="outcome" value="fraud"><fieldset><legend>{blocks}</legend>"#,
+            r#"<form method="post" action="{action}/notes"><input type="hidden" name="csrf" value="{csrf}"><label for="note">{add}</label><p>{hint}</p><textarea id="note" name="text" rows="3" cols="60" maxlength="2000" required data-key="t"></textarea><p><button class="plain" type="submit">{add}</button></p></form>
+<form method="post" action="{action}/decide"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="outcome" value="approved"><button type="submit" data-key="a">{approve}</button></form>
+<form method="post" action="{action}/decide" data-confirm="{confirm}"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="outcome" value="fraud"><fieldset><legend>{blocks}</legend>"#,
             add = t(&i18n::ADD_NOTE, lang),
             hint = t(&i18n::NOTE_HINT, lang),
             approve = t(&i18n::APPROVE, lang),
             blocks = t(&i18n::BLOCK_THESE, lang),
+            confirm = t(&i18n::CONFIRM_FRAUD, lang),
         );
         for fact in powers.fraud_blocks {
             let fact = escape(fact);
@@ -409,8 +422,8 @@ pub fn review(
         }
         let _ = write!(
             body,
-            r#"</fieldset><button type="submit" accesskey="f">{fraud}</button></form>
-<form method="post" action="{action}/escalate"><input type="hidden" name="csrf" value="{csrf}"><button class="plain" type="submit" accesskey="e">{escalate}</button></form>
+            r#"</fieldset><button type="submit" data-key="f">{fraud}</button></form>
+<form method="post" action="{action}/escalate"><input type="hidden" name="csrf" value="{csrf}"><button class="plain" type="submit" data-key="e">{escalate}</button></form>
 "#,
             fraud = t(&i18n::FRAUD, lang),
             escalate = t(&i18n::ESCALATE, lang),

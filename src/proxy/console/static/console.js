@@ -1,11 +1,33 @@
-// garita review console: keyboard shortcuts for the common path (no inline script: the
-// page's Content-Security-Policy allows only this file). "n" follows the next-page link.
+// garita review console: keyboard shortcuts for the common path, as each page lists them
+// (no inline script: the page's Content-Security-Policy allows only this file).
+// An element with data-key="x" is clicked (a link or a button) or focused (a field) when
+// x is pressed; "n" follows the next-page link, "o" opens the first review. A form with
+// data-confirm asks before it is sent, by key or by click.
 document.addEventListener("keydown", function (event) {
   if (event.target.closest("input, textarea, select") || event.ctrlKey || event.metaKey || event.altKey) {
     return;
   }
+  var target = null;
   if (event.key === "n") {
-    var next = document.querySelector("a[rel=next]");
-    if (next) { next.click(); }
+    target = document.querySelector("a[rel=next]");
+  } else if (event.key === "o") {
+    target = document.querySelector("a[data-open]");
+  } else {
+    target = document.querySelector('[data-key="' + CSS.escape(event.key) + '"]');
+  }
+  if (!target) {
+    return;
+  }
+  event.preventDefault();
+  if (target.matches("input, textarea, select")) {
+    target.focus();
+  } else {
+    target.click();
+  }
+});
+document.addEventListener("submit", function (event) {
+  var question = event.target.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
   }
 });
