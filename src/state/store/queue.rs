@@ -124,11 +124,19 @@ pub struct ReviewQuery {
 impl ReviewQuery {
     /// Whether `review` is one the query selects, at `now` (cursor aside).
     pub fn matches(&self, review: &Review, now: i64) -> bool {
-        let status = ReviewStatus::of(review, now);
-        let status_ok = match self.status {
+        self.admits(ReviewStatus::of(review, now)) && self.matches_besides_status(review, now)
+    }
+
+    /// Whether the status filter lets `status` through.
+    fn admits(&self, status: ReviewStatus) -> bool {
+        match self.status {
             None => status != ReviewStatus::Resolved,
             Some(wanted) => status == wanted,
-        };
+        }
+    }
+
+    /// Every filter but the status one (the counts per status take the rest as they are).
+    fn matches_besides_status(&self, review: &Review, now: i64) -> bool {
         let text = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
         let rule_ok = self.rule.as_deref().is_none_or(|rule| {
             review.reasons.iter().any(|r| {
@@ -156,8 +164,7 @@ impl ReviewQuery {
                 || review.escalation.as_ref().is_some_and(|e| e.by == who)
                 || review.resolution.as_ref().is_some_and(|r| r.by == who)
         });
-        status_ok
-            && text(&self.route, &review.route)
+        text(&self.route, &review.route)
             && text(&self.policy, &review.policy)
             && rule_ok
             && score_ok
@@ -244,18 +251,15 @@ impl<'q> PageBuilder<'q> {
         self.walked += 1;
         let query = self.query;
         let status = ReviewStatus::of(review, self.now);
-        let as_status = ReviewQuery {
-            status: Some(status),
-            ..query.clone()
-        };
-        if as_status.matches(review, self.now) {
+        let rest = query.matches_besides_status(review, self.now);
+        if rest {
             let slot = ReviewStatus::ALL
                 .iter()
                 .position(|s| *s == status)
                 .unwrap_or(0);
             self.counts[slot] += 1;
         }
-        if !query.matches(review, self.now) {
+        if !(rest && query.admits(status)) {
             return;
         }
         self.page.total += 1;
