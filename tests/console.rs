@@ -172,19 +172,31 @@ fn wrong_tokens_are_refused_and_then_the_address_is() {
 fn a_form_posted_from_another_site_is_refused() {
     let gw = gateway();
     // The raw client sends `Host: shop.test`.
-    let from = |origin: &str| {
+    let from_site = |origin: &str, site: &str| {
         RawRequest::new("POST", "/console/login")
             .header("Origin", origin)
+            .header("Sec-Fetch-Site", site)
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(format!("token={REVIEWER}"))
             .send(gw.admin.unwrap())
             .unwrap()
     };
+    let from = |origin: &str| from_site(origin, "same-origin");
     let elsewhere = from("https://evil.example");
     assert_eq!(elsewhere.status, 403);
     assert!(
         elsewhere.header("set-cookie").is_none(),
         "no session from another site"
+    );
+    assert_eq!(
+        from_site("http://shop.test", "cross-site").status,
+        403,
+        "a browser that says the form came from elsewhere is believed"
+    );
+    assert_eq!(
+        from("null").status,
+        403,
+        "an opaque origin is not the console's"
     );
     assert_eq!(
         from("http://shop.test").status,

@@ -6,8 +6,6 @@
 mod support;
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use std::time::Duration;
 use support::{EventReceiver, RawRequest, ReceivedEvent, TestGateway};
 
@@ -100,24 +98,8 @@ fn resolve(gw: &TestGateway, id: &str, outcome: &str) {
     );
 }
 
-/// Whether `event` carries a valid Standard Webhooks signature by `KEY`: HMAC-SHA256 of
-/// `id.timestamp.body`, base64, as one of the `v1,` entries of `webhook-signature`.
 fn signed_by_the_shops_key(event: &ReceivedEvent) -> bool {
-    let (Some(id), Some(ts), Some(signatures)) = (
-        event.header("webhook-id"),
-        event.header("webhook-timestamp"),
-        event.header("webhook-signature"),
-    ) else {
-        return false;
-    };
-    let mut mac = Hmac::<Sha256>::new_from_slice(KEY).unwrap();
-    mac.update(format!("{id}.{ts}.").as_bytes());
-    mac.update(&event.body);
-    let expected = format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-    );
-    signatures.split(' ').any(|s| s == expected)
+    support::standard_webhooks_signed(event, KEY)
 }
 
 fn metric(gw: &TestGateway, line_start: &str) -> Option<f64> {

@@ -156,3 +156,25 @@ impl EventReceiver {
         }
     }
 }
+
+/// Whether `event` carries a valid Standard Webhooks signature by `key`: HMAC-SHA256 of
+/// `id.timestamp.body`, base64, as one of the `v1,` entries of `webhook-signature`.
+pub fn standard_webhooks_signed(event: &ReceivedEvent, key: &[u8]) -> bool {
+    use base64::Engine as _;
+    use hmac::{Hmac, Mac};
+    let (Some(id), Some(ts), Some(signatures)) = (
+        event.header("webhook-id"),
+        event.header("webhook-timestamp"),
+        event.header("webhook-signature"),
+    ) else {
+        return false;
+    };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(format!("{id}.{ts}.").as_bytes());
+    mac.update(&event.body);
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    signatures.split(' ').any(|s| s == expected)
+}

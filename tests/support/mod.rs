@@ -9,6 +9,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod backends;
+mod browser;
 mod ca;
 mod checks;
 mod command;
@@ -16,6 +17,7 @@ mod gateway;
 mod redis;
 
 pub use backends::*;
+pub use browser::*;
 pub use ca::*;
 pub use checks::*;
 pub use command::*;

@@ -31,7 +31,9 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
     ),
     ("x-frame-options", "DENY"),
     ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
+    // Not `no-referrer`: under it a browser posts a form with `Origin: null`, and the
+    // console could no longer tell its own forms from another site's.
+    ("referrer-policy", "same-origin"),
     ("cache-control", "no-store"),
     ("cross-origin-opener-policy", "same-origin"),
 ];
@@ -87,9 +89,14 @@ fn cookie(session: &ServerSession, name: &str) -> Option<String> {
 }
 
 /// Whether a request's `Origin` (browsers send it with every POST) names the host it
-/// was sent to; a request without one (a script's) is taken as it is.
+/// was sent to, and its `Sec-Fetch-Site`, when sent, says the same; a request with
+/// neither (a script's) is taken as it is.
 fn same_origin(session: &ServerSession) -> bool {
     let headers = &session.req_header().headers;
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if site.is_some_and(|s| s != "same-origin" && s != "none") {
+        return false;
+    }
     let Some(origin) = headers
         .get(http::header::ORIGIN)
         .and_then(|v| v.to_str().ok())

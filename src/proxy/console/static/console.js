@@ -4,7 +4,9 @@
 // x is pressed; "n" follows the next-page link, "o" opens the first review. A form with
 // data-confirm asks before it is sent, by key or by click.
 document.addEventListener("keydown", function (event) {
-  if (event.target.closest("input, textarea, select") || event.ctrlKey || event.metaKey || event.altKey) {
+  // Keys typed into a field are the field's (a ticked checkbox leaves the keys to the page).
+  var typing = event.target.closest("textarea, select, input:not([type=checkbox]):not([type=radio])");
+  if (typing || event.ctrlKey || event.metaKey || event.altKey) {
     return;
   }
   var target = null;
