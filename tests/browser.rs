@@ -107,6 +107,8 @@ fn a_reviewer_works_a_case_in_chromium_and_the_shop_hears_the_outcome() {
     let shop = EventReceiver::start(&[500]);
     let gw = gateway(shop.addr);
     assert_eq!(order(&gw, "45678912", "987654321", "1500.00", "T-1"), 200);
+    // A second later, so that the first is the oldest (one second orders by id).
+    gw.set_clock("2026-11-25T15:30:01Z");
     assert_eq!(order(&gw, "45678913", "987650000", "2500.00", "T-2"), 200);
 
     let browser = Browser::start();
@@ -140,7 +142,11 @@ fn a_reviewer_works_a_case_in_chromium_and_the_shop_hears_the_outcome() {
     assert_eq!(rita.count("tbody tr"), 2);
     // "o" opens the first (the oldest) review, which claims it.
     rita.press('o');
-    let review = rita.wait_for_location(|at| at.starts_with("/console/reviews/"));
+    let opened = rita.wait_for_location(|at| at.starts_with("/console/reviews/"));
+    // The review's address keeps the queue's filters, for its previous and next.
+    let (review, kept) = opened.split_once('?').expect("the filters kept");
+    assert!(kept.starts_with("route=cips"), "{kept}");
+    let review = review.to_string();
     rita.wait_for_text("You hold this review until 2026-11-25 10:40.");
     assert!(rita.text().contains("S/ 1,500.00"));
     rita.screenshot("review-1280-en");

@@ -304,7 +304,9 @@ fn opening_a_review_claims_it_and_a_fraud_decision_blocks_only_the_ticked_facts(
         opened.contains(r#"value="dni" checked"#) && opened.contains(r#"value="phone" checked"#)
     );
     // The shortcuts are listed on the page and wired by data-key; fraud asks first.
-    assert!(opened.contains("a approve, f fraud, e escalate, t note, q back to the queue"));
+    assert!(opened.contains(
+        "a approve, f fraud, e escalate, t note, n next waiting review, p previous, q back to the queue"
+    ));
     for key in ["a", "f", "e", "t", "q"] {
         assert!(opened.contains(&format!(r#"data-key="{key}""#)), "{key}");
     }
@@ -423,7 +425,9 @@ fn the_queue_page_filters_by_status_and_route_and_pages_with_its_filters() {
         all.contains("Waiting: <strong>2</strong>") && all.contains("Claimed: <strong>1</strong>"),
         "{all}"
     );
-    assert!(all.contains("n next page, / filter, o open the first review"));
+    assert!(
+        all.contains("w take the next waiting review, o open the first row, n next page, / filter")
+    );
     let spanish = text(&get(&gw, "/console/", Some(&cookie), "es"));
     assert!(spanish.contains("n página siguiente, / filtrar"));
     let claimed = text(&get(&gw, "/console/?status=claimed", Some(&cookie), "en"));

@@ -88,6 +88,7 @@ const CASES: &[(&str, Case)] = &[
         queue_pages,
     ),
     ("the queue's filters and counts", queue_filters),
+    ("a key's reviews, every status, newest first", queue_by_key),
     (
         "claims, escalations and notes; a decision stands",
         review_changes,
@@ -960,6 +961,75 @@ fn queue_filters(t: &Tried<'_>) {
         later.total, 4,
         "{who}: a claim past its time no longer holds"
     );
+}
+
+fn queue_by_key(t: &Tried<'_>) {
+    let who = t.who();
+    let now = 10_000;
+    let shared = ("dni".to_string(), hash("shared"));
+    let sharing = |id: &str, at: i64| Review {
+        keys: vec![shared.clone(), ("phone".into(), hash(id))],
+        ..queued(id, at, "cips", &["risk_score"], 60, "10.00")
+    };
+    for review in [
+        sharing("k1", 100),
+        queued("other", 150, "cips", &["risk_score"], 60, "10.00"),
+        sharing("k2", 200),
+        sharing("k3", 300),
+    ] {
+        t.call(t.store.add_review(&review));
+    }
+    assert!(matches!(
+        t.call(t.store.resolve_review("k1", &approve("ana", now), false)),
+        Resolved::Now(_)
+    ));
+    let history = ReviewQuery {
+        key: Some(shared.clone()),
+        all_statuses: true,
+        newest_first: true,
+        limit: 2,
+        ..ReviewQuery::default()
+    };
+    let page = t.call(t.store.review_page(&history, now));
+    assert_eq!(ids(&page.reviews), ["k3", "k2"], "{who}: newest first");
+    assert_eq!(page.total, 3, "{who}: the resolved one counts too");
+    let rest = t.call(t.store.review_page(
+        &ReviewQuery {
+            after: page.next.clone(),
+            ..history.clone()
+        },
+        now,
+    ));
+    assert_eq!(ids(&rest.reviews), ["k1"], "{who}: and pages by cursor");
+    let open = t.call(t.store.review_page(
+        &ReviewQuery {
+            key: Some(shared.clone()),
+            limit: 10,
+            ..ReviewQuery::default()
+        },
+        now,
+    ));
+    assert_eq!(ids(&open.reviews), ["k2", "k3"], "{who}: open only");
+    let phone = t.call(t.store.review_page(
+        &ReviewQuery {
+            key: Some(("phone".into(), hash("k2"))),
+            all_statuses: true,
+            limit: 10,
+            ..ReviewQuery::default()
+        },
+        now,
+    ));
+    assert_eq!(ids(&phone.reviews), ["k2"], "{who}: each key its own");
+    let nobody = t.call(t.store.review_page(
+        &ReviewQuery {
+            key: Some(("email".into(), hash("nobody"))),
+            all_statuses: true,
+            limit: 10,
+            ..ReviewQuery::default()
+        },
+        now,
+    ));
+    assert!(nobody.reviews.is_empty() && nobody.total == 0, "{who}");
 }
 
 fn review_changes(t: &Tried<'_>) {

@@ -296,6 +296,10 @@ pub struct PolicySection {
     /// The facts a review resolved as fraud blocks: any of dni, email, phone, account,
     /// device (default all but phone: families share phones).
     pub fraud_blocks: Option<Vec<String>>,
+    /// The facts whose masked hint (`•••••912`) a review record keeps for the reviewer:
+    /// any of dni, email, phone, account, device (default none).
+    #[serde(default)]
+    pub review_hints: Vec<String>,
     /// The scores at which the risk rules send a request to review, or deny it.
     pub score: Option<ScoreSection>,
     #[serde(default)]

@@ -203,6 +203,8 @@ pub struct Fired {
     pub weight: u32,
     /// A shadow rule: logged with its weight, but not added to the score.
     pub shadow: bool,
+    /// What it saw (a total or a count), where the rule is judged on counters.
+    pub seen: Option<u64>,
 }
 
 /// What the risk rules made of a request.

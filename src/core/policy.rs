@@ -50,6 +50,8 @@ pub struct Policy {
     /// narrow them): by default dni, email, account and device, not the phone, which
     /// families share.
     pub fraud_blocks: Vec<KeyKind>,
+    /// The facts whose masked hint a review record keeps (none unless configured).
+    pub review_hints: Vec<KeyKind>,
 }
 
 /// What a fraud resolution blocks when the policy does not say.

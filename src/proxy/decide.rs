@@ -10,6 +10,7 @@ use crate::core::decision::{Decision, Reason};
 use crate::core::policy::PolicyId;
 use crate::core::request::client_ip::ClientIp;
 use crate::core::request::{framing, path};
+use crate::state::store::review::FiredRule;
 use crate::state::store::Review;
 use pingora::proxy::Session;
 use std::time::Instant;
@@ -162,6 +163,32 @@ impl GaritaProxy {
             order: facts.and_then(|(f, _)| f.order.clone()),
             reasons,
             score: decision.risk().map(|r| r.score),
+            fired: decision.risk().map_or_else(Vec::new, |risk| {
+                risk.fired
+                    .iter()
+                    .filter(|f| !f.shadow)
+                    .map(|f| FiredRule {
+                        rule: f.rule.to_string(),
+                        weight: f.weight,
+                        seen: f.seen,
+                    })
+                    .collect()
+            }),
+            client_country: ctx.country.map(|c| c.as_str().to_string()),
+            billing_country: facts
+                .and_then(|(f, _)| f.billing_country)
+                .map(|c| c.as_str().to_string()),
+            hints: match (ctx.policy, facts) {
+                (Some(id), Some((f, _))) => served.config.policies[id]
+                    .review_hints
+                    .iter()
+                    .filter_map(|kind| {
+                        let hint = crate::core::identity::hint::hint(*kind, &f.key(*kind)?)?;
+                        Some((kind.as_str().to_string(), hint))
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
             ..Review::default()
         };
         let _ = served.record_review(&review).await;

@@ -13,6 +13,7 @@ mod browser;
 mod ca;
 mod checks;
 mod command;
+mod console;
 mod gateway;
 mod redis;
 
@@ -21,6 +22,7 @@ pub use browser::*;
 pub use ca::*;
 pub use checks::*;
 pub use command::*;
+pub use console::*;
 pub use gateway::*;
 pub use redis::*;
 

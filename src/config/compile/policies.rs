@@ -183,22 +183,19 @@ fn compile_policy(
 
     let fraud_blocks = match &section.fraud_blocks {
         None => crate::core::policy::DEFAULT_FRAUD_BLOCKS.to_vec(),
-        Some(list) => list
-            .iter()
-            .enumerate()
-            .map(|(i, fact)| {
-                KeyKind::parse(fact)
-                    .filter(|k| *k != KeyKind::Ip)
-                    .ok_or_else(|| {
-                        ctx.invalid(
-                            format!("{key}.fraud_blocks[{i}]"),
-                            "dni, email, phone, account or device (addresses go in ip_rules)",
-                            format!("{fact:?}"),
-                        )
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?,
+        Some(list) => person_facts(
+            ctx,
+            &format!("{key}.fraud_blocks"),
+            list,
+            "addresses go in ip_rules",
+        )?,
     };
+    let review_hints = person_facts(
+        ctx,
+        &format!("{key}.review_hints"),
+        &section.review_hints,
+        "addresses are not hinted",
+    )?;
 
     Ok(Policy {
         name: Arc::from(name),
@@ -212,7 +209,31 @@ fn compile_policy(
         mode,
         on_store_error,
         fraud_blocks,
+        review_hints,
     })
+}
+
+/// A list of the facts that name a person (every key kind but the address).
+fn person_facts(
+    ctx: &Ctx,
+    key: &str,
+    list: &[String],
+    why_not_ip: &str,
+) -> Result<Vec<KeyKind>, ConfigError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, fact)| {
+            KeyKind::parse(fact)
+                .filter(|k| *k != KeyKind::Ip)
+                .ok_or_else(|| {
+                    ctx.invalid(
+                        format!("{key}[{i}]"),
+                        &format!("dni, email, phone, account or device ({why_not_ip})"),
+                        format!("{fact:?}"),
+                    )
+                })
+        })
+        .collect()
 }
 
 fn compile_geofence(

@@ -258,6 +258,7 @@ mod tests {
             mode: Mode::Enforce,
             on_store_error: OnStoreError::Closed,
             fraud_blocks: crate::core::policy::DEFAULT_FRAUD_BLOCKS.to_vec(),
+            review_hints: Vec::new(),
         }
     }
 

@@ -1,7 +1,8 @@
 //! Working the review queue over the admin API (what the console calls too).
 //!
 //! - `GET /admin/queue?...`: one page of the queue with its counts. Filters: `status`
-//!   (`waiting`, `claimed`, `escalated`, `resolved`; none: every open review), `route`,
+//!   (`waiting`, `claimed`, `escalated`, `resolved`, `all`; none: every open review),
+//!   `key` (`dni:{keyed hash}`: the reviews carrying that identity key), `route`,
 //!   `policy`, `rule` (a reason code or a risk rule's name), `min_score`, `max_score`,
 //!   `currency` with `min_amount` / `max_amount` (decimal, in that currency),
 //!   `older_than` / `newer_than` (seconds), `assignee`, `order=newest`, `after` (the
@@ -43,6 +44,14 @@ pub(crate) fn parse_query(query: &str) -> Result<ReviewQuery, String> {
                 .ok_or_else(|| format!("{name}: expected {what}, got {value:?}"))
         };
         match &*name {
+            "status" if value == "all" => q.all_statuses = true,
+            "key" => {
+                let (fact, hash) = value
+                    .split_once(':')
+                    .filter(|(f, h)| !f.is_empty() && !h.is_empty())
+                    .ok_or_else(|| format!("key: expected fact:hash, got {value:?}"))?;
+                q.key = Some((fact.to_string(), hash.to_string()));
+            }
             "status" => {
                 q.status = Some(
                     ReviewStatus::parse(&value)

@@ -8,10 +8,13 @@
 //! the browser there and shows nothing else; every change (signing out, and the
 //! decisions to come) carries the session's CSRF token, and one without it is refused.
 
+mod customer;
+mod explain;
 pub mod i18n;
 pub mod pages;
 mod reviews;
 pub mod session;
+mod work;
 
 use super::admin::{read_body, token_named};
 use super::served::Served;
@@ -233,38 +236,24 @@ impl Console {
         };
         match (method.as_str(), path) {
             ("GET", "/console/" | "/console") => {
-                // The queue's filters, as the admin API reads them (less `lang`).
                 let raw = session.req_header().uri.query().unwrap_or("").to_string();
-                let kept: String = form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(
-                        form_urlencoded::parse(raw.as_bytes())
-                            .filter(|(n, v)| n != "lang" && n != "after" && !v.is_empty()),
-                    )
-                    .finish();
-                let with_after: String = form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(
-                        form_urlencoded::parse(raw.as_bytes()).filter(|(n, _)| n != "lang"),
-                    )
-                    .finish();
-                let mut query = match crate::proxy::admin::queue::parse_query(&with_after) {
-                    Ok(query) => query,
+                let filters = match work::Filters::from_query(&raw) {
+                    Ok(filters) => filters,
                     Err(why) => return html(400, pages::escape(&why), &extra),
                 };
-                if !raw.contains("limit=") {
-                    query.limit = 50;
-                }
-                let Ok(page) = served.review_page(&query).await else {
+                let Ok(page) = served.review_page(&filters.query).await else {
                     return html(503, String::new(), &extra);
                 };
                 let viewer = pages::Viewer {
                     name: &signed_in.name,
                     role: signed_in.role.as_str(),
                     csrf: &signed_in.csrf,
+                    works: signed_in.role >= crate::config::Role::Reviewer,
                 };
                 let calendar = &served.config.identity.calendar;
                 let shown = pages::Shown {
-                    query: &query,
-                    kept: &kept,
+                    query: &filters.query,
+                    kept: &filters.kept,
                 };
                 html(
                     200,
@@ -290,9 +279,7 @@ impl Console {
                 ));
                 see_other("/console/login", &extra)
             }
-            (method, review_path) if review_path.starts_with("/console/reviews/") => {
-                let rest = &review_path["/console/reviews/".len()..];
-                let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
+            (method, work_path) => {
                 let view = reviews::View {
                     lang,
                     signed_in: &signed_in,
@@ -300,8 +287,24 @@ impl Console {
                     now,
                     audit,
                 };
+                let raw = session.req_header().uri.query().unwrap_or("").to_string();
+                let Ok(filters) = work::Filters::from_query(&raw) else {
+                    return html(400, String::new(), &extra);
+                };
+                match (method, work_path) {
+                    ("GET", "/console/next") => return work::next(&view, &filters, &extra).await,
+                    ("POST", "/console/bulk") => {
+                        let body = read_body(session).await.unwrap_or_default();
+                        return work::bulk(&view, &body, &extra).await;
+                    }
+                    _ => {}
+                }
+                let Some(rest) = work_path.strip_prefix("/console/reviews/") else {
+                    return html(404, String::new(), &extra);
+                };
+                let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
                 match (method, action) {
-                    ("GET", "") => reviews::show(&view, id, &extra).await,
+                    ("GET", "") => reviews::show(&view, id, &filters, &extra).await,
                     ("POST", "decide" | "notes" | "escalate") => {
                         let body = read_body(session).await.unwrap_or_default();
                         reviews::change(&view, id, action, &body, &extra).await
@@ -309,7 +312,6 @@ impl Console {
                     _ => html(404, String::new(), &extra),
                 }
             }
-            _ => html(404, String::new(), &extra),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use super::i18n::{self, Lang};
 use super::session::Session;
+use super::work::Filters;
 use super::{field, html, pages, see_other, Audit, Reply};
 use crate::config::Role;
 use crate::proxy::served::Served;
@@ -54,7 +55,12 @@ fn not_found(view: &View<'_>, extra: &[(&str, String)]) -> Reply {
     html(404, pages::escape(text), extra)
 }
 
-pub(super) async fn show(view: &View<'_>, id: &str, extra: &[(&str, String)]) -> Reply {
+pub(super) async fn show(
+    view: &View<'_>,
+    id: &str,
+    filters: &Filters,
+    extra: &[(&str, String)],
+) -> Reply {
     let Ok(found) = view.served.review(id).await else {
         return html(503, String::new(), extra);
     };
@@ -67,7 +73,9 @@ pub(super) async fn show(view: &View<'_>, id: &str, extra: &[(&str, String)]) ->
         .claim
         .as_ref()
         .is_some_and(|c| c.until > view.now && c.by != *who.name);
-    if works && review.resolution.is_none() && !held_by_other {
+    // An escalated review waits for an admin: a reviewer reads it and may add a note.
+    let for_admins = review.escalation.is_some() && who.role < Role::Admin;
+    if works && review.resolution.is_none() && !held_by_other && !for_admins {
         let claim = ReviewChange::Claim {
             by: who.name.to_string(),
             until: view.now + CLAIM_SECONDS,
@@ -82,20 +90,107 @@ pub(super) async fn show(view: &View<'_>, id: &str, extra: &[(&str, String)]) ->
         }
     }
     let powers = pages::Powers {
-        decide: works && !held_by_other,
+        decide: works && !held_by_other && !for_admins,
+        note: works && !held_by_other,
         fraud_blocks: &fraud_blocks(view.served, &review),
     };
     let viewer = pages::Viewer {
         name: &who.name,
         role: who.role.as_str(),
         csrf: &who.csrf,
+        works,
+    };
+    let previous = super::work::previous(view, filters, &review).await;
+    let nav = pages::Nav {
+        previous: previous.map(|p| format!("/console/reviews/{p}{}", filters.suffix())),
+        next: format!("/console/next{}", filters.suffix()),
+        queue: format!("/console/{}", filters.suffix()),
     };
     let calendar = &view.served.config.identity.calendar;
+    let policies = &view.served.config.policies;
+    let history = super::customer::history(view.served, &review).await;
+    let around = pages::Around {
+        policy: policies.find(&review.policy).map(|id| &policies[id]),
+        history: &history,
+        nav: &nav,
+    };
     html(
         200,
-        pages::review(view.lang, &viewer, &review, &powers, calendar, view.now),
+        pages::review(
+            view.lang, &viewer, &review, &powers, &around, calendar, view.now,
+        ),
         extra,
     )
+}
+
+/// What came of one decision.
+pub(super) enum Decided {
+    Now,
+    /// Someone decided it first: their name.
+    Already(String),
+    /// Not this person's to decide: why.
+    Refused(&'static i18n::Msg),
+    Unknown,
+    StoreDown,
+}
+
+/// Decide `review` as the signed-in person: `ticked` narrows a fraud decision's blocks
+/// (`None`: every fact the policy blocks for fraud). An escalated review is an admin's to
+/// decide, and one held by someone else is theirs. Audited by name, as the admin API does.
+pub(super) async fn decide(
+    view: &View<'_>,
+    review: &Review,
+    outcome: Outcome,
+    ticked: Option<&[String]>,
+) -> Decided {
+    let who = &view.signed_in;
+    if review.escalation.is_some() && review.resolution.is_none() && who.role < Role::Admin {
+        return Decided::Refused(&i18n::ESCALATED_TO_ADMINS);
+    }
+    if review
+        .claim
+        .as_ref()
+        .is_some_and(|c| c.until > view.now && c.by != *who.name)
+        && review.resolution.is_none()
+    {
+        return Decided::Refused(&i18n::HELD_BY_SOMEONE);
+    }
+    let blocks: Vec<String> = match outcome {
+        Outcome::Approved => Vec::new(),
+        Outcome::Fraud => fraud_blocks(view.served, review)
+            .into_iter()
+            .filter(|f| ticked.is_none_or(|t| t.iter().any(|t| t == f)))
+            .map(String::from)
+            .collect(),
+    };
+    let by = who.name.to_string();
+    let resolution = Resolution {
+        outcome,
+        by: by.clone(),
+        at: view.now,
+        blocks: blocks.clone(),
+    };
+    match view.served.resolve_review(&review.id, &resolution).await {
+        Ok(Resolved::Now(done)) => {
+            (view.audit)(
+                "review_resolved",
+                &by,
+                serde_json::json!({
+                    "review": done.id,
+                    "outcome": outcome.as_str(),
+                    "route": done.route,
+                    "policy": done.policy,
+                    "blocked": blocks,
+                }),
+            );
+            Decided::Now
+        }
+        Ok(Resolved::Already(first)) => {
+            Decided::Already(first.resolution.map(|r| r.by).unwrap_or_default())
+        }
+        Ok(Resolved::Unknown) => Decided::Unknown,
+        Err(_) => Decided::StoreDown,
+    }
 }
 
 pub(super) async fn change(
@@ -118,10 +213,9 @@ pub(super) async fn change(
     let by = who.name.to_string();
     match action {
         "decide" => {
-            let outcome = match field(body, "outcome").as_deref() {
-                Some("approved") => Outcome::Approved,
-                Some("fraud") => Outcome::Fraud,
-                _ => return html(400, String::new(), extra),
+            let outcome = match field(body, "outcome").as_deref().and_then(Outcome::parse) {
+                Some(outcome) => outcome,
+                None => return html(400, String::new(), extra),
             };
             let Ok(Some(review)) = view.served.review(id).await else {
                 return not_found(view, extra);
@@ -130,39 +224,11 @@ pub(super) async fn change(
                 .filter(|(n, _)| n == "block")
                 .map(|(_, v)| v.into_owned())
                 .collect();
-            let blocks: Vec<String> = match outcome {
-                Outcome::Approved => Vec::new(),
-                Outcome::Fraud => fraud_blocks(view.served, &review)
-                    .into_iter()
-                    .filter(|f| ticked.iter().any(|t| t == f))
-                    .map(String::from)
-                    .collect(),
-            };
-            let resolution = Resolution {
-                outcome,
-                by: by.clone(),
-                at: view.now,
-                blocks: blocks.clone(),
-            };
-            match view.served.resolve_review(id, &resolution).await {
-                Ok(Resolved::Now(done)) => {
-                    (view.audit)(
-                        "review_resolved",
-                        &by,
-                        serde_json::json!({
-                            "review": done.id,
-                            "outcome": outcome.as_str(),
-                            "route": done.route,
-                            "policy": done.policy,
-                            "blocked": blocks,
-                        }),
-                    );
-                    see_other(&back, extra)
-                }
-                // Decided by someone else meanwhile: the page shows their decision.
-                Ok(Resolved::Already(_)) => see_other(&back, extra),
-                Ok(Resolved::Unknown) => not_found(view, extra),
-                Err(_) => html(503, String::new(), extra),
+            match decide(view, &review, outcome, Some(&ticked)).await {
+                Decided::Now | Decided::Already(_) => see_other(&back, extra),
+                Decided::Refused(why) => html(403, pages::escape(why.get(view.lang)), extra),
+                Decided::Unknown => not_found(view, extra),
+                Decided::StoreDown => html(503, String::new(), extra),
             }
         }
         "notes" | "escalate" => {

@@ -97,8 +97,13 @@ impl Cursor {
 /// Which reviews, in which order, how many.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReviewQuery {
-    /// `None`: any status but resolved (the open queue).
+    /// `None`: any status but resolved (the open queue), unless `all_statuses`.
     pub status: Option<ReviewStatus>,
+    /// Every status, resolved included (`status=all`).
+    pub all_statuses: bool,
+    /// Only the reviews carrying this identity key (fact, keyed hash): a store walks the
+    /// key's own index for it, so a customer's history costs what their reviews do.
+    pub key: Option<(String, String)>,
     pub route: Option<String>,
     pub policy: Option<String>,
     /// A reason code (`risk_score`, `binding_exceeded:dni:account`) or a risk rule's name.
@@ -129,6 +134,9 @@ impl ReviewQuery {
 
     /// Whether the status filter lets `status` through.
     fn admits(&self, status: ReviewStatus) -> bool {
+        if self.all_statuses {
+            return true;
+        }
         match self.status {
             None => status != ReviewStatus::Resolved,
             Some(wanted) => status == wanted,
@@ -164,7 +172,12 @@ impl ReviewQuery {
                 || review.escalation.as_ref().is_some_and(|e| e.by == who)
                 || review.resolution.as_ref().is_some_and(|r| r.by == who)
         });
-        text(&self.route, &review.route)
+        let key_ok = self
+            .key
+            .as_ref()
+            .is_none_or(|(fact, hash)| review.keys.iter().any(|(f, h)| f == fact && h == hash));
+        key_ok
+            && text(&self.route, &review.route)
             && text(&self.policy, &review.policy)
             && rule_ok
             && score_ok
@@ -185,6 +198,12 @@ impl ReviewQuery {
         } else {
             here > there
         }
+    }
+
+    /// Whether the walk must cover the resolved reviews too (the open index is enough
+    /// otherwise).
+    pub fn walks_resolved(&self) -> bool {
+        self.all_statuses || self.status == Some(ReviewStatus::Resolved)
     }
 
     pub fn page_size(&self) -> usize {

@@ -34,6 +34,18 @@ pub struct Review {
     pub reasons: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<u32>,
+    /// Each enforced risk rule that fired, with what it saw: the console's sentences.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fired: Vec<FiredRule>,
+    /// The client address's country, as the GeoIP database read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_country: Option<String>,
+    /// Masked hints of the facts the policy's `review_hints` names: fact and hint
+    /// (`["dni", "•••••912"]`), never a whole value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<(String, String)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Who holds it while they look at it, and until when.
@@ -44,6 +56,16 @@ pub struct Review {
     /// What reviewers wrote about it, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+}
+
+/// A risk rule that sent the request here: its name in its policy, what it added to the
+/// score, and what it saw (a total in minor units or a count, for rules on counters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FiredRule {
+    pub rule: String,
+    pub weight: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<u64>,
 }
 
 /// A review held by someone looking at it, so that two people do not work one case.

@@ -1,10 +1,11 @@
-//! The engine's review records, kept in time order twice: all of them, and the open ones
-//! (not resolved), which the queue walks by default.
+//! The engine's review records, kept in time order three ways: all of them, the open
+//! ones (not resolved), which the queue walks by default, and those of each identity key,
+//! which a customer's history walks.
 //!
 //! What a review may become is [`review::apply`] and [`review::resolve`]'s business; this
 //! file keeps the records and their order in step with each change.
 
-use super::queue::{self, ReviewPage, ReviewQuery, ReviewStatus};
+use super::queue::{self, ReviewPage, ReviewQuery};
 use super::review::{self, Changed, Resolution, Resolved, Review, ReviewChange};
 use super::Block;
 use std::collections::{BTreeSet, HashMap};
@@ -16,6 +17,8 @@ pub(super) struct ReviewBook {
     all: BTreeSet<(i64, String)>,
     /// (time, id) of the records not resolved.
     open: BTreeSet<(i64, String)>,
+    /// (time, id) of the records carrying each identity key (fact, keyed hash).
+    by_key: HashMap<(String, String), BTreeSet<(i64, String)>>,
 }
 
 impl ReviewBook {
@@ -25,17 +28,36 @@ impl ReviewBook {
 
     /// Keep `review` (replacing a record with its id).
     pub(super) fn insert(&mut self, review: &Review) {
-        if let Some(old) = self.records.remove(&review.id) {
-            let place = (old.at, old.id);
-            self.all.remove(&place);
-            self.open.remove(&place);
-        }
+        self.remove(&review.id);
         let place = (review.at, review.id.clone());
         if review.resolution.is_none() {
             self.open.insert(place.clone());
         }
+        for key in review.identity_keys() {
+            let key = (key.0.to_string(), key.1.to_string());
+            self.by_key.entry(key).or_default().insert(place.clone());
+        }
         self.all.insert(place);
         self.records.insert(review.id.clone(), review.clone());
+    }
+
+    /// Forget record `id` and its places in the indexes.
+    fn remove(&mut self, id: &str) {
+        let Some(old) = self.records.remove(id) else {
+            return;
+        };
+        let place = (old.at, old.id.clone());
+        self.all.remove(&place);
+        self.open.remove(&place);
+        for (fact, hash) in old.identity_keys() {
+            let key = (fact.to_string(), hash.to_string());
+            if let Some(places) = self.by_key.get_mut(&key) {
+                places.remove(&place);
+                if places.is_empty() {
+                    self.by_key.remove(&key);
+                }
+            }
+        }
     }
 
     pub(super) fn get(&self, id: &str) -> Option<&Review> {
@@ -51,11 +73,7 @@ impl ReviewBook {
             .map(|r| r.id.clone())
             .collect();
         for id in &gone {
-            if let Some(old) = self.records.remove(id) {
-                let place = (old.at, old.id);
-                self.all.remove(&place);
-                self.open.remove(&place);
-            }
+            self.remove(id);
         }
         gone
     }
@@ -70,12 +88,14 @@ impl ReviewBook {
             .collect()
     }
 
-    /// A page of the queue: the open records are walked unless the query asks for the
-    /// resolved ones.
+    /// A page of the queue: the records of the query's key when it names one, else the
+    /// open records unless the query asks for the resolved ones.
     pub(super) fn page(&self, query: &ReviewQuery, now: i64) -> ReviewPage {
-        let order = match query.status {
-            Some(ReviewStatus::Resolved) => &self.all,
-            _ => &self.open,
+        let none = BTreeSet::new();
+        let order = match &query.key {
+            Some(key) => self.by_key.get(key).unwrap_or(&none),
+            None if query.walks_resolved() => &self.all,
+            None => &self.open,
         };
         let record = |(_, id): &(i64, String)| self.records.get(id);
         if query.newest_first {

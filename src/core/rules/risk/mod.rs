@@ -89,6 +89,20 @@ pub enum Pending {
 }
 
 impl Pending {
+    /// What the rule saw, for the sentence a reviewer reads: the counters' total (a sum
+    /// in minor units, or a count of orders), today's total for an anomaly; nothing for a
+    /// rule judged on the request alone or on newness.
+    pub fn seen(&self, counts: &[u64]) -> Option<u64> {
+        let count = |i: &usize| counts.get(*i).copied().unwrap_or(0);
+        match self {
+            Pending::Above { at, .. } | Pending::AtLeast { at, .. } => {
+                Some(at.iter().map(count).fold(0u64, u64::saturating_add))
+            }
+            Pending::AboveMean { today, .. } => Some(count(today)),
+            Pending::Known(_) | Pending::First { .. } | Pending::FirstWithKnown { .. } => None,
+        }
+    }
+
     pub fn fired(&self, counts: &[u64]) -> bool {
         let count = |i: &usize| counts.get(*i).copied().unwrap_or(0);
         let total = |at: &[usize]| at.iter().map(count).fold(0u64, u64::saturating_add);
@@ -138,6 +152,15 @@ mod tests {
             count: 5
         }
         .fired(&counts));
+        assert_eq!(
+            Pending::Above {
+                at: vec![0, 1],
+                threshold: 11
+            }
+            .seen(&counts),
+            Some(12)
+        );
+        assert_eq!(Pending::First { at: 3 }.seen(&counts), None);
         assert!(Pending::First { at: 3 }.fired(&counts));
         assert!(!Pending::First { at: 4 }.fired(&counts));
         assert!(Pending::FirstWithKnown { at: 3, known: 4 }.fired(&counts));

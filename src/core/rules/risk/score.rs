@@ -135,6 +135,7 @@ impl RiskPlan {
                 rule: rule.name.clone(),
                 weight: rule.weight,
                 shadow,
+                seen: pending.seen(counts),
             });
             shadow_score = shadow_score.saturating_add(rule.weight);
             if !shadow {
@@ -186,6 +187,7 @@ mod tests {
             rule: Arc::from("r"),
             weight,
             shadow,
+            seen: None,
         };
         let risk = |score, fired| Risk {
             score,

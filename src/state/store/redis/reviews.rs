@@ -1,6 +1,7 @@
 //! The review ledger in Redis: each record a JSON string (`rv:{id}`, expiring with the
-//! audit trail), ordered by time in two sorted sets, all records (`rv:index`) and the open
-//! ones (`rv:open`), which the queue walks by default.
+//! audit trail), ordered by time in sorted sets: all records (`rv:index`), the open ones
+//! (`rv:open`), which the queue walks by default, and those of each identity key
+//! (`rv:key:{fact}:{hash}`), which a customer's history walks.
 //!
 //! A change reads the record, applies [`review::apply`] or [`review::resolve`] (the rules
 //! every store shares) and writes it back with a compare-and-set script, so that two
@@ -9,7 +10,7 @@
 //! [`PageBuilder`] the engine fills.
 
 use super::super::outbox::OutboxEvent;
-use super::super::queue::{PageBuilder, ReviewPage, ReviewQuery, ReviewStatus};
+use super::super::queue::{PageBuilder, ReviewPage, ReviewQuery};
 use super::super::review::{self, Changed, Resolution, Resolved, Review, ReviewChange};
 use super::super::StoreError;
 use super::{unavailable, RedisStore};
@@ -22,6 +23,11 @@ const OPEN_INDEX: &str = "rv:open";
 const CHUNK: isize = 200;
 /// How often a change that lost a race is tried again.
 const ATTEMPTS: usize = 3;
+
+/// The sorted set of the reviews carrying one identity key.
+fn key_index(fact: &str, hash: &str) -> String {
+    format!("rv:key:{fact}:{hash}")
+}
 
 fn bad(e: serde_json::Error) -> StoreError {
     StoreError::Corrupt(format!("a review record: {e}"))
@@ -55,8 +61,26 @@ impl RedisStore {
                 .arg(&review.id)
                 .ignore();
         }
+        let key_indexes: Vec<String> = review
+            .identity_keys()
+            .map(|(fact, hash)| key_index(fact, hash))
+            .collect();
+        for index in &key_indexes {
+            pipe.cmd("ZADD")
+                .arg(self.key(index))
+                .arg(review.at)
+                .arg(&review.id)
+                .ignore()
+                .cmd("EXPIRE")
+                .arg(self.key(index))
+                .arg(ttl)
+                .ignore();
+        }
         // The indexes forget what the records have.
-        for index in [REVIEW_INDEX, OPEN_INDEX] {
+        for index in [REVIEW_INDEX, OPEN_INDEX]
+            .into_iter()
+            .chain(key_indexes.iter().map(String::as_str))
+        {
             pipe.cmd("ZREMRANGEBYSCORE")
                 .arg(self.key(index))
                 .arg("-inf")
@@ -141,15 +165,16 @@ impl RedisStore {
         query: &ReviewQuery,
         now: i64,
     ) -> Result<ReviewPage, StoreError> {
-        let index = match query.status {
-            Some(ReviewStatus::Resolved) => REVIEW_INDEX,
-            _ => OPEN_INDEX,
+        let index = match &query.key {
+            Some((fact, hash)) => key_index(fact, hash),
+            None if query.walks_resolved() => REVIEW_INDEX.to_string(),
+            None => OPEN_INDEX.to_string(),
         };
         let mut builder = PageBuilder::new(query, now);
         let mut start = 0;
         loop {
             let ids = self
-                .index_range(index, (start, start + CHUNK - 1), query.newest_first)
+                .index_range(&index, (start, start + CHUNK - 1), query.newest_first)
                 .await?;
             let last = (ids.len() as isize) < CHUNK;
             let records = self.read_reviews(&ids).await?;
