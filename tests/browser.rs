@@ -186,6 +186,18 @@ fn a_reviewer_works_a_case_in_chromium_and_the_shop_hears_the_outcome() {
         "the phone is not"
     );
 
+    // The overview draws the hour's decisions, on a desktop and on the phone.
+    rita.goto(&console(&gw, "/console/overview"));
+    assert!(rita.text().contains("Decisions per hour, last day"));
+    assert!(rita.count("svg.chart rect") >= 2, "bars for the hour");
+    rita.screenshot("overview-1280-en");
+    rita.script("document.getElementById('per-hour').scrollIntoView(); return true");
+    rita.screenshot("overview-chart-1280-en");
+    rui.goto(&console(&gw, "/console/overview"));
+    assert!(rui.text().contains("Decisiones por hora"));
+    rui.screenshot("overview-390-es");
+    assert!(fits_the_width(&rui), "the overview fits 390 px");
+
     // The shop heard it, signed; it answered 500 first and got it again.
     let first = shop.wait_for(1, Duration::from_secs(10));
     assert_eq!(first.first().map(|e| e.answered), Some(500));

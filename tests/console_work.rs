@@ -359,3 +359,68 @@ fn the_queues_filters_come_back_filled_in() {
         "no currency"
     );
 }
+
+#[test]
+fn the_overview_draws_the_last_day_from_garitas_own_counters() {
+    let gw = gateway();
+    let rita = ConsoleUser::sign_in(&gw, RITA);
+    // The hour's first sample is taken at the start; wait for it before counting.
+    support::eventually("the first hourly sample", || {
+        !rita
+            .page("/console/overview")
+            .contains("Nothing counted yet.")
+    });
+    let small = Order {
+        dni: "40000001",
+        phone: "987650001",
+        account: "u-1",
+        amount: "10.00",
+        code: "A-1",
+    };
+    assert_eq!(send(&gw, &small), 200);
+    large(&gw, "45678912", "u-2", "1500.00", "R-1");
+    let id = review_ids(&rita.page("/console/")).remove(0);
+    rita.page(&format!("/console/reviews/{id}"));
+    let csrf = rita.csrf();
+    location(&rita.post(
+        &format!("/console/reviews/{id}/decide"),
+        &format!("csrf={csrf}&outcome=fraud&block=dni"),
+    ));
+    for (amount, code) in [("1500.00", "D-1"), ("20.00", "D-2")] {
+        let blocked = Order {
+            dni: "45678912",
+            phone: "987650002",
+            account: "u-4",
+            amount,
+            code,
+        };
+        assert_eq!(send(&gw, &blocked), 403, "the DNI is blocked");
+    }
+
+    let page = rita.page("/console/overview");
+    assert!(page.contains("<h2>Overview</h2>"));
+    assert!(
+        page.contains(r#"<svg class="chart" viewBox="0 0 720 200" width="100%" role="img""#),
+        "{page}"
+    );
+    // The hour's row: 1 allowed, 1 to review, 2 denied (the second large one too).
+    assert!(
+        page.contains(
+            r#"<tr><td>2026-11-25 10:00</td><td class="num">1</td><td class="num">1</td><td class="num">2</td></tr>"#
+        ),
+        "{page}"
+    );
+    assert!(page.contains("<title>10:00 Denied: 2</title>"), "{page}");
+    assert!(page.contains("cips · large_order · enforce"), "{page}");
+    assert!(
+        page.contains("<dt>Decided today</dt><dd>1 (0 approved, 1 fraud: 100% fraud)</dd>"),
+        "{page}"
+    );
+    assert!(page.contains("<dt>Waiting</dt><dd>0</dd>"), "{page}");
+    assert!(page.contains("<dt>Amount anomaly</dt><dd>none</dd>"));
+    assert!(
+        page.contains(": answering</dd>"),
+        "upstream and store health"
+    );
+    assert!(!page.contains("style="), "no inline style");
+}

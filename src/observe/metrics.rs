@@ -28,6 +28,8 @@ pub struct Metrics {
     pub ledger: LedgerMetrics,
     /// Samples of `requests` for the last minutes' counts.
     pub recent: super::recent::RecentDecisions,
+    /// The last day hour by hour, for the console's overview.
+    pub hourly: super::hourly::HourlyTotals,
     pub webhooks: IntCounterVec,
     pub store: StoreMetrics,
     pub decision_log_dropped: IntCounter,
@@ -362,6 +364,7 @@ impl Metrics {
                 reviews_resolved,
             },
             recent: Default::default(),
+            hourly: Default::default(),
             webhooks,
             store: StoreMetrics {
                 execute_seconds: store_seconds.with_label_values(&["execute"]),

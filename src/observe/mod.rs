@@ -1,11 +1,13 @@
 //! Accounting for what happened: Prometheus [`metrics`], the [`decision_log`] (one JSON
 //! line a request, the audit trail), its files on disk ([`audit_files`]: daily rotation,
 //! compression, retention), the path as logged ([`log_path`]),
-//! garita's own [`process_log`], and the decisions of the last
-//! minutes for `garita status` ([`recent`]).
+//! garita's own [`process_log`], the decisions of the last minutes for `garita status`
+//! ([`recent`]) and of the last day, hour by hour, for the console's overview
+//! ([`hourly`]).
 
 pub mod audit_files;
 pub mod decision_log;
+pub mod hourly;
 pub mod log_path;
 pub mod metrics;
 pub mod process_log;

@@ -59,9 +59,11 @@ impl Housekeeping {
                 .set(i64::try_from(size).unwrap_or(i64::MAX));
         }
         self.refresh_ledger(&served).await;
+        let now = runtime.now().as_second();
+        self.metrics.recent.sample(now, &self.metrics.requests);
         self.metrics
-            .recent
-            .sample(runtime.now().as_second(), &self.metrics.requests);
+            .hourly
+            .sample(now, &self.metrics.requests, &self.metrics.risk.fired);
     }
 
     /// The review queue's and the block list's gauges. On Redis this lists the review

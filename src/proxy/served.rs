@@ -39,7 +39,7 @@ const ADMIN_STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub struct Served {
     pub config: Config,
     pub runtime: Runtime,
-    metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
     /// Each route's metric series, resolved at load.
     route_metrics: HashMap<Box<str>, RouteMetrics>,
     /// When a store failure was last logged (Unix seconds).

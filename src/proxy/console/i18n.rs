@@ -225,6 +225,26 @@ messages! {
     ONE_HOUR: "1 hour", "1 hora", "1 小时";
     FOUR_HOURS: "4 hours", "4 horas", "4 小时";
     ONE_DAY: "1 day", "1 día", "1 天";
+    OVERVIEW: "Overview", "Resumen", "概览";
+    COUNTED_SINCE: "Counted since {time} (the gateway's start, or a day ago).", "Contado desde {time} (el inicio del gateway, o hace un día).", "自 {time} 起统计（网关启动时或一天前）。";
+    ALLOWED: "Allowed", "Permitidas", "放行";
+    REVIEWED: "To review", "A revisión", "待审核";
+    DENIED: "Denied", "Rechazadas", "拒绝";
+    PER_HOUR: "Decisions per hour, last day", "Decisiones por hora, último día", "最近一天每小时的决定";
+    NO_HOURS_YET: "Nothing counted yet.", "Aún no se contó nada.", "尚无统计。";
+    AS_TABLE: "As a table", "Como tabla", "以表格查看";
+    HOUR: "Hour", "Hora", "小时";
+    TOP_RULES: "Rules that fired most, last day", "Reglas que más se activaron, último día", "最近一天触发最多的规则";
+    NO_RULES_FIRED: "No rule fired.", "Ninguna regla se activó.", "没有规则被触发。";
+    RESOLVED_TODAY: "Decided today", "Decididas hoy", "今日已处理";
+    RESOLVED_TODAY_VALUE: "{count} ({approved} approved, {fraud} fraud: {share}% fraud)", "{count} ({approved} aprobadas, {fraud} fraude: {share}% fraude)", "{count}（批准 {approved}，欺诈 {fraud}：欺诈占 {share}%）";
+    AMOUNT_ANOMALY: "Amount anomaly", "Anomalía de montos", "金额异常";
+    NO_ANOMALY: "none", "ninguna", "无";
+    UPSTREAM: "Upstream", "Servidor de la tienda", "上游服务器";
+    STORE: "Store", "Almacén", "存储";
+    UP: "answering", "respondiendo", "正常";
+    DOWN: "not answering", "sin respuesta", "无响应";
+    EVENTS_WAITING: "Review events waiting for the shop", "Eventos de revisión pendientes para la tienda", "待发送给商店的审核事件";
     CONFIRM_FRAUD: "Mark this review as fraud and block the ticked facts?", "¿Marcar esta revisión como fraude y bloquear los datos marcados?", "确定将此审核标记为欺诈并封禁所勾选的信息吗？";
 }
 

@@ -11,6 +11,7 @@
 mod customer;
 mod explain;
 pub mod i18n;
+mod overview;
 pub mod pages;
 mod reviews;
 pub mod session;
@@ -292,6 +293,17 @@ impl Console {
                     return html(400, String::new(), &extra);
                 };
                 match (method, work_path) {
+                    ("GET", "/console/overview") => {
+                        let seen = overview::gather(served).await;
+                        let viewer = pages::Viewer {
+                            name: &signed_in.name,
+                            role: signed_in.role.as_str(),
+                            csrf: &signed_in.csrf,
+                            works: signed_in.role >= crate::config::Role::Reviewer,
+                        };
+                        let calendar = &served.config.identity.calendar;
+                        return html(200, pages::overview(lang, &viewer, &seen, calendar), &extra);
+                    }
                     ("GET", "/console/next") => return work::next(&view, &filters, &extra).await,
                     ("POST", "/console/bulk") => {
                         let body = read_body(session).await.unwrap_or_default();

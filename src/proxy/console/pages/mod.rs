@@ -151,9 +151,11 @@ fn signed_in_bar(body: &mut String, lang: Lang, viewer: &Viewer<'_>) {
 }
 
 mod history;
+mod overview;
 mod queue;
 mod review;
 pub use history::{KeyHistory, Orders};
+pub use overview::{overview, Overview, Resolved};
 pub use queue::{bulk_result, queue, Shown};
 pub use review::{review, Around, Nav, Powers};
 

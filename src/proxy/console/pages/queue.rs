@@ -195,7 +195,13 @@ pub fn queue(
 ) -> String {
     let mut body = String::new();
     signed_in_bar(&mut body, lang, viewer);
-    let _ = write!(body, "<h2>{}</h2>", t(&i18n::QUEUE, lang));
+    let _ = write!(
+        body,
+        r#"<nav class="counts" aria-label="{moves}"><a href="/console/overview">{overview}</a></nav><h2>{queue}</h2>"#,
+        moves = t(&i18n::MOVES, lang),
+        overview = t(&i18n::OVERVIEW, lang),
+        queue = t(&i18n::QUEUE, lang),
+    );
     filters(&mut body, lang, page_of, shown);
     let suffix = if shown.kept.is_empty() {
         String::new()
