@@ -159,6 +159,12 @@ fn a_review_page_says_why_in_words_and_shows_the_customers_history() {
     assert!(page.contains("1 other reviews carry it:"), "{page}");
     assert!(page.contains(&format!(r#"<a href="/console/reviews/{first}">"#)));
     assert!(page.contains("2 accounts bound to it"), "{page}");
+    // Its orders by local day, this one included.
+    assert!(page.contains("Today: 2 orders, S/ 4,000.00."), "{page}");
+    assert!(
+        page.contains("Last 30 days: 2 orders, S/ 4,000.00."),
+        "{page}"
+    );
     let key_link = page
         .split(r#"<a href="/console/?key=dni%3A"#)
         .nth(1)

@@ -46,8 +46,8 @@ pub fn hashes_of(
 }
 
 /// The prefixes of every key the store may hold for `value`, per policy: quota counters,
-/// shared rates, bindings and the block list for an identity or address; replay records
-/// for `event` (a webhook's event id).
+/// shared rates, bindings, order history and the block list for an identity or address;
+/// replay records for `event` (a webhook's event id).
 pub fn key_prefixes(
     config: &Config,
     fact: &str,
@@ -74,6 +74,8 @@ pub fn key_prefixes(
         out.push(format!("q:{name}:{fact}:{hash}:"));
         out.push(format!("r:{name}:{fact}:{hash}"));
         out.push(format!("b:{name}:{fact}:{hash}:"));
+        // The customer's order history (global, not per policy).
+        out.push(format!("h:{fact}:{hash}:"));
         out.push(crate::core::plan::block_key(fact, &hash.to_string()));
     }
     out.sort();

@@ -283,7 +283,12 @@ pub(super) fn identity_rules(
     }
 
     let risk = super::risk::risk_rules(ctx, key, p, &selectors)?;
+    // Counted by default where reviews come from scores, and an amount is read.
+    let order_history = p
+        .order_history
+        .unwrap_or(risk.is_some() && selectors.amount.is_some());
     Ok(Some(IdentityRules {
+        order_history,
         risk,
         body_kind,
         max_body,

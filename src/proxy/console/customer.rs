@@ -1,14 +1,18 @@
 //! The same customer's history, read from the store for one review's page: for each of
 //! the review's identity keys, its block-list entry, the bindings made from it in the
-//! review's policy (the accounts of a DNI, the devices seen with it), and the other
-//! reviews that carry it, walked by the key's own index.
+//! review's policy (the accounts of a DNI, the devices seen with it), its orders and
+//! amounts over the last 1, 7 and 30 local days (the day counters of
+//! [`crate::core::rules::history`], read in the review's currency with a plan of reads),
+//! and the other reviews that carry it, walked by the key's own index.
 //!
 //! Only the admin listener asks: nothing here is on a request's path. What it
 //! approximates: bindings are read in the review's policy only, and a block list kept in
 //! a config file (not in the store) is not shown.
 
-use super::pages::KeyHistory;
-use crate::core::plan::block_key;
+use super::pages::{KeyHistory, Orders};
+use crate::core::money::{Amount, Currency};
+use crate::core::plan::{block_key, Acquired, Counter, StorePlan};
+use crate::core::rules::history;
 use crate::proxy::served::Served;
 use crate::state::store::queue::ReviewQuery;
 use crate::state::store::review::Review;
@@ -57,6 +61,7 @@ pub(super) async fn history(served: &Served, review: &Review) -> Vec<KeyHistory>
                 _ => {}
             }
         }
+        history.orders = orders(served, fact, hash, review).await;
         let query = ReviewQuery {
             key: Some((fact.to_string(), hash.to_string())),
             all_statuses: true,
@@ -72,4 +77,48 @@ pub(super) async fn history(served: &Served, review: &Review) -> Vec<KeyHistory>
         out.push(history);
     }
     out
+}
+
+/// The key's orders over each window, in the review's currency; none when the review has
+/// no amount or the store keeps no history for the key.
+async fn orders(served: &Served, fact: &str, hash: &str, review: &Review) -> Vec<Orders> {
+    let Some(currency) = review.currency.as_deref().and_then(Currency::parse) else {
+        return Vec::new();
+    };
+    let now = served.runtime.now();
+    let days = history::days(&served.config.identity.calendar, now);
+    let reads: Vec<Counter> = days
+        .iter()
+        .flat_map(|day| history::day_keys(fact, &hash, currency, day))
+        .map(|key| Counter::tally(key, 0, 0))
+        .collect();
+    let plan = StorePlan {
+        now: now.as_second(),
+        counters: reads,
+        ..StorePlan::default()
+    };
+    let Ok(answer) = served.admin(served.runtime.store.execute(&plan)).await else {
+        return Vec::new();
+    };
+    let Some(Acquired::Granted(counts)) = answer.counters else {
+        return Vec::new();
+    };
+    let per_day: Vec<(u64, u64)> = counts
+        .chunks(2)
+        .map(|c| (c[0], c.get(1).copied().unwrap_or(0)))
+        .collect();
+    if per_day.iter().all(|(n, _)| *n == 0) {
+        return Vec::new();
+    }
+    history::windows(&per_day)
+        .into_iter()
+        .map(|(days, count, minor)| Orders {
+            days,
+            count,
+            amounts: vec![(
+                currency.as_str().to_string(),
+                Amount { minor, currency }.to_string(),
+            )],
+        })
+        .collect()
 }

@@ -191,6 +191,7 @@ messages! {
     PLURAL_DEVICE: "devices", "dispositivos", "设备";
     HISTORY: "The same customer's history", "Historial del mismo cliente", "同一客户的历史";
     BLOCKED_SINCE: "Blocked since {time}, by {name}.", "Bloqueado desde {time}, por {name}.", "自 {time} 起被 {name} 封禁。";
+    ORDERS_TODAY: "Today: {count} orders, {amounts}.", "Hoy: {count} pedidos, {amounts}.", "今天：{count} 笔订单，{amounts}。";
     ORDERS_IN_DAYS: "Last {days} days: {count} orders, {amounts}.", "Últimos {days} días: {count} pedidos, {amounts}.", "最近 {days} 天：{count} 笔订单，{amounts}。";
     BOUND_TO: "{count} {fact} bound to it", "{count} {fact} vinculados", "已绑定 {count} 个{fact}";
     NO_OTHER_REVIEWS: "No other review carries it.", "Ninguna otra revisión lo lleva.", "没有其他审核包含此信息。";

@@ -60,6 +60,8 @@ pub struct IdentityRules {
     pub limits: Vec<KeyLimit>,
     pub bindings: Vec<BindingRule>,
     pub risk: Option<RiskRules>,
+    /// Count each identity key's orders per local day for the reviewer ([`super::history`]).
+    pub order_history: bool,
 }
 
 /// Where the rules are applied: the policy's name, mode and failure mode, the time, the
@@ -208,6 +210,10 @@ pub fn plan<'r, 'l>(
         counters.extend(buckets.into_counters());
         plan
     });
+    // Written after the quotas' and the risk rules' counters, whose indices they keep.
+    if rules.order_history {
+        super::history::plan(facts, hashes, setting.now, setting.calendar, &mut counters);
+    }
     if blocks.is_empty() && rate_ops.is_empty() && bind_ops.is_empty() && counters.is_empty() {
         let decision = match (risk, &rules.risk) {
             (Some(plan), Some(risk)) => plan.conclude(risk, &[], decision),

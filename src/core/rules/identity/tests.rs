@@ -24,6 +24,7 @@ fn rules(limits: Vec<KeyLimit>, bindings: Vec<BindingRule>) -> IdentityRules {
         limits,
         bindings,
         risk: None,
+        order_history: false,
     }
 }
 
@@ -313,4 +314,46 @@ fn shadow_mode_lets_rules_through_but_not_malformed_requests() {
     );
     let malformed = Decision::deny(Reason::MalformedBody("duplicate_key")).in_mode(Mode::Shadow);
     assert_eq!(malformed.verdict(), Verdict::Deny);
+}
+
+#[test]
+fn an_order_with_an_amount_counts_in_each_keys_history_after_the_quotas() {
+    let mut r = rules(vec![daily(3, Action::Deny)], vec![]);
+    r.order_history = true;
+    let mut f = facts("45678912", Some("acct-1"));
+    f.amount = crate::core::money::Currency::PEN.amount("120.50");
+    // 23:00 on the 24th in Lima.
+    let plan = asked(step(&r, &f, "2026-11-25T04:00:00Z", Mode::Enforce));
+    let counters = &plan.store_plan().counters;
+    let keys: Vec<&str> = counters.iter().map(|c| c.key.as_str()).collect();
+    assert!(keys[0].starts_with("q:p:dni:"), "the quota first: {keys:?}");
+    let history: Vec<(&str, u64)> = counters[1..]
+        .iter()
+        .map(|c| (c.key.as_str(), c.add))
+        .collect();
+    assert_eq!(
+        history.len(),
+        4,
+        "orders and amount, for the DNI and the account"
+    );
+    assert!(history
+        .iter()
+        .all(|(k, _)| k.starts_with("h:") && k.ends_with(":2026-11-24")));
+    assert!(history
+        .iter()
+        .any(|(k, add)| k.starts_with("h:dni:") && k.contains(":n:") && *add == 1));
+    assert!(history
+        .iter()
+        .any(|(k, add)| k.starts_with("h:account:") && k.contains(":PEN:") && *add == 12_050));
+    // Without an amount, nothing is counted for history; off, neither.
+    let plain = asked(step(
+        &r,
+        &facts("45678912", None),
+        "2026-11-25T04:00:00Z",
+        Mode::Enforce,
+    ));
+    assert_eq!(plain.store_plan().counters.len(), 1);
+    r.order_history = false;
+    let off = asked(step(&r, &f, "2026-11-25T04:00:00Z", Mode::Enforce));
+    assert_eq!(off.store_plan().counters.len(), 1);
 }

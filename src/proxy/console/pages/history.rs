@@ -126,8 +126,13 @@ pub fn section(
             } else {
                 amounts.join(", ")
             };
+            let which = if orders.days == 1 {
+                &i18n::ORDERS_TODAY
+            } else {
+                &i18n::ORDERS_IN_DAYS
+            };
             let text = fill(
-                &i18n::ORDERS_IN_DAYS,
+                which,
                 lang,
                 &[
                     ("days", &orders.days.to_string()),

@@ -5,7 +5,7 @@ use super::{escape, keys, money, page, signed_in_bar, status_name, t, Viewer};
 use crate::core::calendar::Calendar;
 use crate::core::money::Amount;
 use crate::proxy::console::i18n::{self, Lang, Msg};
-use crate::state::store::queue::{ReviewPage, ReviewQuery, ReviewStatus};
+use crate::state::store::queue::{ReviewPage, ReviewQuery, ReviewStatus, COUNT_CAP};
 use crate::state::store::review::{Outcome, Review};
 use std::fmt::Write;
 /// The filters a queue page was asked for: the query, and its parameters as a link keeps
@@ -26,6 +26,12 @@ fn filters(body: &mut String, lang: Lang, page_of: &ReviewPage, shown: &Shown<'_
             r#" aria-current="page""#
         } else {
             ""
+        };
+        // Counts stop at the cap: past it the page says "at least".
+        let count = if page_of.capped && *count >= COUNT_CAP {
+            format!("≥ {count}")
+        } else {
+            count.to_string()
         };
         let _ = write!(
             body,
