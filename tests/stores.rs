@@ -16,8 +16,9 @@ use garita::state::store::review::{
     Changed, Escalation, Note, Outcome, Resolution, Resolved, Review, ReviewChange,
 };
 use garita::state::store::{
-    Acquired, BindOp, Binding, Block, BlockNote, BlockedKey, Claim, ClaimOp, Counter,
-    EmbeddedStore, GcraOp, Held, MemoryStore, Rate, RedisStore, Store, StoreAnswer, StorePlan,
+    Acquired, BindOp, Binding, Block, BlockNote, BlockedKey, Claim, ClaimOp, CodeEvent, Counter,
+    EmbeddedStore, GcraOp, Held, MemoryStore, PaymentCode, Rate, RedisStore, Settled, Store,
+    StoreAnswer, StorePlan,
 };
 use std::future::Future;
 use std::time::Duration;
@@ -96,6 +97,10 @@ const CASES: &[(&str, Case)] = &[
     (
         "a resolution owes the shop one event, kept until delivered",
         outbox,
+    ),
+    (
+        "payment codes: kept once, each event settles once",
+        payment_codes,
     ),
 ];
 
@@ -1200,4 +1205,80 @@ fn outbox(t: &Tried<'_>) {
     // A late failure report for an event delivered meanwhile brings nothing back.
     t.call(t.store.outbox_settle(&failed, false));
     assert_eq!(t.call(t.store.outbox_len()), 0, "{who}");
+}
+
+fn payment_code(code: &str, now: i64) -> PaymentCode {
+    PaymentCode {
+        code: code.into(),
+        request_id: format!("req-{code}"),
+        route: "cip-create".into(),
+        keys: vec![
+            ("dni".into(), hash("11223344")),
+            ("email".into(), hash("a@b.pe")),
+        ],
+        amount: Some("150.00".into()),
+        currency: Some("PEN".into()),
+        order: Some(format!("T-{code}")),
+        review: false,
+        created_at: now,
+        expires_at: now + 86_400,
+        // Long enough for Redis' clock, which is the real one.
+        keep_until: now + 3_600,
+    }
+}
+
+fn payment_codes(t: &Tried<'_>) {
+    // Redis expires a record at its end on its own clock: the real time.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let first = payment_code("2364051", now);
+    assert!(t.call(t.store.record_code(&first)), "{}", t.who());
+    let mut again = payment_code("2364051", now);
+    again.order = Some("another".into());
+    assert!(
+        !t.call(t.store.record_code(&again)),
+        "{}: a code is kept once",
+        t.who()
+    );
+    assert!(t.call(t.store.record_code(&payment_code("2364052", now))));
+    assert_eq!(t.call(t.store.open_codes(now)), 2, "{}", t.who());
+    assert_eq!(
+        t.call(t.store.settle_code("999", CodeEvent::Paid, now)),
+        Settled::Unknown,
+        "{}",
+        t.who()
+    );
+    let Settled::First(ledger) = t.call(t.store.settle_code("2364051", CodeEvent::Paid, now + 5))
+    else {
+        panic!("{}: the first paid is new", t.who());
+    };
+    assert_eq!(
+        ledger.record,
+        first,
+        "{}: the record as first kept",
+        t.who()
+    );
+    assert_eq!(ledger.events.get(&CodeEvent::Paid), Some(&(now + 5)));
+    match t.call(t.store.settle_code("2364051", CodeEvent::Paid, now + 9)) {
+        Settled::Again(ledger) => assert_eq!(ledger.events[&CodeEvent::Paid], now + 5),
+        other => panic!("{}: a second paid is a repeat: {other:?}", t.who()),
+    }
+    assert!(matches!(
+        t.call(
+            t.store
+                .settle_code("2364051", CodeEvent::Refunded, now + 20)
+        ),
+        Settled::First(_)
+    ));
+    assert_eq!(
+        t.call(t.store.open_codes(now)),
+        1,
+        "{}: one left open",
+        t.who()
+    );
+    let held = t.call(t.store.code("2364051")).expect("the code is held");
+    assert_eq!(held.events.len(), 2, "{}", t.who());
+    assert_eq!(t.call(t.store.code("nope")), None);
 }

@@ -9,6 +9,7 @@
 //! housekeeping calls; bindings kept "forever" grow with the number of distinct
 //! identities seen.
 
+use super::codes::{CodeBook, CodeEvent, CodeLedger, PaymentCode, Settled};
 use super::outbox::{OutboxBook, OutboxEvent};
 use super::queue::{ReviewPage, ReviewQuery};
 use super::review::{Changed, Resolution, Resolved, Review, ReviewChange};
@@ -26,6 +27,7 @@ pub(super) struct Forgotten {
     pub bindings: Vec<String>,
     pub replays: Vec<String>,
     pub reviews: Vec<String>,
+    pub codes: Vec<String>,
 }
 
 impl Forgotten {
@@ -34,6 +36,7 @@ impl Forgotten {
             && self.bindings.is_empty()
             && self.replays.is_empty()
             && self.reviews.is_empty()
+            && self.codes.is_empty()
     }
 }
 
@@ -62,6 +65,8 @@ pub(super) struct Engine {
     outbox: OutboxBook,
     /// blocked identity keys (`blk:{fact}:{hash}`) -> when, by whom, why
     blocks: HashMap<String, BlockNote>,
+    /// payment codes the backend created, and what settled them
+    codes: CodeBook,
 }
 
 impl Engine {
@@ -148,7 +153,31 @@ impl Engine {
             !set.is_empty()
         });
         gone.reviews = self.reviews.purge(now);
+        gone.codes = self.codes.purge(now);
         gone
+    }
+
+    /// Keep a new payment code; `false` when it is known already.
+    pub(super) fn record_code(&mut self, code: &PaymentCode) -> bool {
+        self.codes.record(code)
+    }
+
+    /// Settle a code with `event` at `at`, once per event.
+    pub(super) fn settle_code(&mut self, code: &str, event: CodeEvent, at: i64) -> Settled {
+        self.codes.settle(code, event, at)
+    }
+
+    pub(super) fn code(&self, code: &str) -> Option<CodeLedger> {
+        self.codes.get(code).cloned()
+    }
+
+    pub(super) fn restore_code(&mut self, ledger: CodeLedger) {
+        self.codes.restore(ledger);
+    }
+
+    /// Codes neither paid nor expired.
+    pub(super) fn open_codes(&self) -> u64 {
+        self.codes.open()
     }
 
     pub(super) fn add_review(&mut self, review: &Review) {
@@ -357,7 +386,8 @@ impl Engine {
             + self.bindings.len()
             + self.replays.len()
             + self.reviews.len()
-            + self.blocks.len()) as u64
+            + self.blocks.len()
+            + self.codes.len()) as u64
     }
 
     fn acquire(&mut self, counters: &[Counter], now: i64) -> Acquired {

@@ -4,6 +4,7 @@
 //! State is lost on restart and not shared between instances; the embedded store (one
 //! node, kept on disk) and Redis (several instances) replace it behind the same trait.
 
+use super::codes::{CodeEvent, CodeLedger, PaymentCode, Settled};
 use super::engine::Engine;
 use super::outbox::OutboxEvent;
 use super::queue::{ReviewPage, ReviewQuery};
@@ -128,6 +129,27 @@ impl Store for MemoryStore {
 
     async fn reset_counters(&self, prefixes: &[String]) -> Result<Vec<String>, StoreError> {
         Ok(self.lock()?.reset_counters(prefixes))
+    }
+
+    async fn record_code(&self, code: &PaymentCode) -> Result<bool, StoreError> {
+        Ok(self.lock()?.record_code(code))
+    }
+
+    async fn settle_code(
+        &self,
+        code: &str,
+        event: CodeEvent,
+        at: i64,
+    ) -> Result<Settled, StoreError> {
+        Ok(self.lock()?.settle_code(code, event, at))
+    }
+
+    async fn code(&self, code: &str) -> Result<Option<CodeLedger>, StoreError> {
+        Ok(self.lock()?.code(code))
+    }
+
+    async fn open_codes(&self, _now: i64) -> Result<u64, StoreError> {
+        Ok(self.lock()?.open_codes())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

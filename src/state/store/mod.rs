@@ -13,6 +13,7 @@
 //! copies arriving together cannot both go through.
 
 pub mod blocks;
+pub mod codes;
 mod embedded;
 mod engine;
 mod memory;
@@ -27,6 +28,7 @@ pub use crate::core::plan::{
     StoreFailure, StorePlan,
 };
 pub use blocks::{Block, BlockNote};
+pub use codes::{CodeEvent, CodeLedger, PaymentCode, Settled};
 pub use embedded::{inspect_file, EmbeddedStore};
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
@@ -213,6 +215,26 @@ pub trait Store: Send + Sync {
     /// Forget the counters and shared rates under any of `prefixes` (a support action:
     /// one identity's quotas start again); the keys forgotten.
     async fn reset_counters(&self, prefixes: &[String]) -> Result<Vec<String>, StoreError>;
+
+    /// Keep a payment code the backend created (see [`codes`]); `false`, and nothing
+    /// changed, when the code is known already. Durable before it returns, where the store
+    /// is durable at all.
+    async fn record_code(&self, code: &PaymentCode) -> Result<bool, StoreError>;
+
+    /// Settle a code with a verified notification's `event`, which came at `at`: each event
+    /// once per code. Durable before it returns, where the store is durable at all.
+    async fn settle_code(
+        &self,
+        code: &str,
+        event: CodeEvent,
+        at: i64,
+    ) -> Result<Settled, StoreError>;
+
+    /// One code's record and events.
+    async fn code(&self, code: &str) -> Result<Option<CodeLedger>, StoreError>;
+
+    /// How many codes held at `now` are neither paid nor expired (for the heartbeat gauge).
+    async fn open_codes(&self, now: i64) -> Result<u64, StoreError>;
 
     /// Whether the store answers at all (for `GET /admin/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

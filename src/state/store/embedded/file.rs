@@ -5,6 +5,7 @@
 //! Bindings are kept one row per member (`set \x1f member`), so that a member's expiry
 //! is written without rewriting its set; a member kept forever is written as `i64::MAX`.
 
+use super::super::codes::CodeLedger;
 use super::super::engine::Engine;
 use super::super::review::Review;
 use super::super::{BlockNote, Held, StoreError};
@@ -27,6 +28,9 @@ pub(super) const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("ou
 pub(super) const BLOCKS: TableDefinition<&str, i64> = TableDefinition::new("blocks");
 /// blocked identity key -> its note (JSON: since, by, reason)
 pub(super) const BLOCK_NOTES: TableDefinition<&str, &str> = TableDefinition::new("block_notes");
+
+/// payment code -> its record and events, as JSON
+pub(super) const CODES: TableDefinition<&str, &[u8]> = TableDefinition::new("codes");
 
 pub(super) const MEMBER_SEPARATOR: char = '\u{1f}';
 
@@ -158,6 +162,7 @@ pub(super) fn load(db: &Database, now: i64) -> Result<(Engine, Vec<u8>), StoreEr
         write.open_table(OUTBOX).map_err(corrupt)?;
         write.open_table(BLOCKS).map_err(corrupt)?;
         write.open_table(BLOCK_NOTES).map_err(corrupt)?;
+        write.open_table(CODES).map_err(corrupt)?;
         let mut meta = write.open_table(META).map_err(corrupt)?;
         if meta.get("hash_key").map_err(corrupt)?.is_none() {
             let fresh: [u8; 32] = rand::random();
@@ -226,6 +231,18 @@ pub(super) fn load(db: &Database, now: i64) -> Result<(Engine, Vec<u8>), StoreEr
     {
         let (_, json) = entry.map_err(corrupt)?;
         maps.restore_event(serde_json::from_slice(json.value()).map_err(corrupt)?);
+    }
+    for entry in read
+        .open_table(CODES)
+        .map_err(corrupt)?
+        .iter()
+        .map_err(corrupt)?
+    {
+        let (_, json) = entry.map_err(corrupt)?;
+        let ledger: CodeLedger = serde_json::from_slice(json.value()).map_err(corrupt)?;
+        if ledger.record.keep_until > now {
+            maps.restore_code(ledger);
+        }
     }
     let notes = read.open_table(BLOCK_NOTES).map_err(corrupt)?;
     for entry in read

@@ -8,8 +8,8 @@
 
 use super::super::BlockNote;
 use super::file::{
-    member_range, BindingSet, BINDINGS, BLOCKS, BLOCK_NOTES, COUNTERS, FOREVER, MEMBER_SEPARATOR,
-    OUTBOX, REPLAYS, REVIEWS,
+    member_range, BindingSet, BINDINGS, BLOCKS, BLOCK_NOTES, CODES, COUNTERS, FOREVER,
+    MEMBER_SEPARATOR, OUTBOX, REPLAYS, REVIEWS,
 };
 use super::Inner;
 use redb::{Database, Durability};
@@ -36,6 +36,7 @@ pub(super) enum Job {
         bindings: Vec<String>,
         replays: Vec<String>,
         reviews: Vec<String>,
+        codes: Vec<String>,
     },
 }
 
@@ -52,6 +53,8 @@ pub(super) struct Durable {
     pub(super) blocks: Vec<(String, BlockNote)>,
     /// Keys taken off the block list.
     pub(super) unblocks: Vec<String>,
+    /// Payment codes' ledgers, as JSON.
+    pub(super) codes: Vec<(String, Vec<u8>)>,
 }
 
 /// What changed in memory and is not on disk yet.
@@ -194,6 +197,7 @@ pub(super) fn commit(
         let mut outbox_table = write.open_table(OUTBOX).map_err(|e| text(&e))?;
         let mut block_table = write.open_table(BLOCKS).map_err(|e| text(&e))?;
         let mut note_table = write.open_table(BLOCK_NOTES).map_err(|e| text(&e))?;
+        let mut code_table = write.open_table(CODES).map_err(|e| text(&e))?;
         for job in jobs {
             match job {
                 Job::Durable { writes, .. } => {
@@ -232,10 +236,21 @@ pub(super) fn commit(
                         block_table.remove(key.as_str()).map_err(|e| text(&e))?;
                         note_table.remove(key.as_str()).map_err(|e| text(&e))?;
                     }
+                    for (code, json) in &writes.codes {
+                        code_table
+                            .insert(code.as_str(), json.as_slice())
+                            .map_err(|e| text(&e))?;
+                    }
                 }
                 Job::Forget {
-                    replays, reviews, ..
+                    replays,
+                    reviews,
+                    codes,
+                    ..
                 } => {
+                    for code in codes {
+                        code_table.remove(code.as_str()).map_err(|e| text(&e))?;
+                    }
                     for key in replays {
                         replay_table.remove(key.as_str()).map_err(|e| text(&e))?;
                     }

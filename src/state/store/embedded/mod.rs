@@ -27,6 +27,7 @@ mod journal;
 
 pub use file::inspect_file;
 
+use super::codes::{CodeEvent, CodeLedger, PaymentCode, Settled};
 use super::engine::Engine;
 use super::outbox::OutboxEvent;
 use super::queue::{ReviewPage, ReviewQuery};
@@ -176,6 +177,18 @@ impl EmbeddedStore {
     }
 
     /// Have the writer commit `writes` durably and wait for it.
+    async fn write_code(&self, ledger: Option<CodeLedger>) -> Result<(), StoreError> {
+        let Some(ledger) = ledger else {
+            return Ok(());
+        };
+        let json = serde_json::to_vec(&ledger).map_err(corrupt)?;
+        self.write(Durable {
+            codes: vec![(ledger.record.code.clone(), json)],
+            ..Durable::default()
+        })
+        .await
+    }
+
     async fn write(&self, writes: Durable) -> Result<(), StoreError> {
         let (ack, done) = oneshot::channel();
         self.send(Job::Durable { writes, ack })?;
@@ -239,6 +252,7 @@ impl Store for EmbeddedStore {
             bindings: forgotten.bindings,
             replays: forgotten.replays,
             reviews: forgotten.reviews,
+            codes: forgotten.codes,
         })
     }
 
@@ -407,12 +421,46 @@ impl Store for EmbeddedStore {
             bindings: Vec::new(),
             replays: Vec::new(),
             reviews: Vec::new(),
+            codes: Vec::new(),
         })?;
         self.flush().await?;
         Ok(gone)
     }
 
     /// Answers while the writer runs: a store whose writer stopped cannot keep anything.
+    async fn record_code(&self, code: &PaymentCode) -> Result<bool, StoreError> {
+        let ledger = {
+            let mut inner = self.lock()?;
+            if !inner.maps.record_code(code) {
+                return Ok(false);
+            }
+            inner.maps.code(&code.code)
+        };
+        self.write_code(ledger).await?;
+        Ok(true)
+    }
+
+    async fn settle_code(
+        &self,
+        code: &str,
+        event: CodeEvent,
+        at: i64,
+    ) -> Result<Settled, StoreError> {
+        let settled = self.lock()?.maps.settle_code(code, event, at);
+        if let Settled::First(ledger) = &settled {
+            self.write_code(Some(ledger.clone())).await?;
+        }
+        Ok(settled)
+    }
+
+    async fn code(&self, code: &str) -> Result<Option<CodeLedger>, StoreError> {
+        Ok(self.lock()?.maps.code(code))
+    }
+
+    async fn open_codes(&self, _now: i64) -> Result<u64, StoreError> {
+        Ok(self.lock()?.maps.open_codes())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.flush().await
     }

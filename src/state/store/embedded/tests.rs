@@ -150,3 +150,50 @@ fn a_reviews_claim_and_notes_are_there_after_a_reopen() {
         Some(("ana".into(), 400))
     );
 }
+
+#[test]
+fn payment_codes_and_their_events_are_there_after_a_reopen_until_their_end() {
+    use crate::state::store::codes::{CodeEvent, PaymentCode, Settled};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.redb");
+    let rt = rt();
+    let code = |code: &str, keep_until| PaymentCode {
+        code: code.into(),
+        request_id: "r1".into(),
+        route: "cips".into(),
+        keys: vec![("dni".into(), "0".repeat(32))],
+        amount: None,
+        currency: None,
+        order: None,
+        review: true,
+        created_at: 100,
+        expires_at: 200,
+        keep_until,
+    };
+    {
+        let store = EmbeddedStore::open(&path, 0, Duration::from_secs(60)).unwrap();
+        rt.block_on(async {
+            assert!(store.record_code(&code("111", 1_000)).await.unwrap());
+            assert!(store.record_code(&code("222", 300)).await.unwrap());
+            let settled = store.settle_code("111", CodeEvent::Expired, 210).await;
+            assert!(matches!(settled, Ok(Settled::First(_))), "{settled:?}");
+        });
+    }
+    let store = EmbeddedStore::open(&path, 500, Duration::from_secs(60)).unwrap();
+    let kept = rt.block_on(store.code("111")).unwrap().unwrap();
+    assert_eq!(kept.events.get(&CodeEvent::Expired), Some(&210));
+    assert!(kept.record.review);
+    assert_eq!(
+        rt.block_on(store.code("222")).unwrap(),
+        None,
+        "a record past its end is not loaded"
+    );
+    rt.block_on(store.purge_expired(1_000)).unwrap();
+    drop(store);
+    let store = EmbeddedStore::open(&path, 0, Duration::from_secs(60)).unwrap();
+    assert_eq!(
+        rt.block_on(store.code("111")).unwrap(),
+        None,
+        "a purged record leaves the file"
+    );
+}

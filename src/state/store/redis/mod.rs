@@ -19,6 +19,7 @@
 //! The scripts are `plan.lua` and `resolve.lua` beside this file; how a plan is encoded
 //! for the script and its answer read back is [`codec`]; what `inspect` reads, [`inspect`].
 
+use super::codes::{CodeEvent, CodeLedger, PaymentCode, Settled};
 use super::outbox::OutboxEvent;
 use super::queue::{ReviewPage, ReviewQuery};
 use super::review::{Changed, Resolution, Resolved, Review, ReviewChange};
@@ -26,6 +27,7 @@ use super::{Block, BlockNote, Held, Store, StoreAnswer, StoreError, StorePlan};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 mod codec;
+mod codes;
 mod inspect;
 mod outbox;
 mod reviews;
@@ -53,6 +55,8 @@ pub struct RedisStore {
     change_script: redis::Script,
     take_script: redis::Script,
     settle_script: redis::Script,
+    record_code_script: redis::Script,
+    settle_code_script: redis::Script,
     /// `{prefix}:`, prepended to every key.
     prefix: String,
 }
@@ -115,6 +119,8 @@ impl RedisStore {
             change_script: redis::Script::new(CHANGE_SCRIPT),
             take_script: redis::Script::new(outbox::TAKE_SCRIPT),
             settle_script: redis::Script::new(outbox::SETTLE_SCRIPT),
+            record_code_script: redis::Script::new(codes::RECORD_SCRIPT),
+            settle_code_script: redis::Script::new(codes::SETTLE_SCRIPT),
             prefix: format!("{{{prefix}}}:"),
         })
     }
@@ -343,6 +349,27 @@ impl Store for RedisStore {
         }
         gone.sort();
         Ok(gone)
+    }
+
+    async fn record_code(&self, code: &PaymentCode) -> Result<bool, StoreError> {
+        self.write_code(code).await
+    }
+
+    async fn settle_code(
+        &self,
+        code: &str,
+        event: CodeEvent,
+        at: i64,
+    ) -> Result<Settled, StoreError> {
+        self.settle_code_event(code, event, at).await
+    }
+
+    async fn code(&self, code: &str) -> Result<Option<CodeLedger>, StoreError> {
+        self.read_code(code).await
+    }
+
+    async fn open_codes(&self, now: i64) -> Result<u64, StoreError> {
+        self.count_open_codes(now).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
