@@ -61,6 +61,11 @@ impl Calendar {
         )
     }
 
+    /// The instant a local date and time in the shop's zone stands for.
+    pub fn local_instant(&self, civil: jiff::civil::DateTime) -> Option<Timestamp> {
+        self.tz.to_timestamp(civil).ok()
+    }
+
     /// The window of `period` that `now` falls in.
     pub fn window(&self, period: Period, now: Timestamp) -> Window {
         let local = now.to_zoned_datetime(self.tz.clone());

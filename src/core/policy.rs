@@ -52,6 +52,8 @@ pub struct Policy {
     pub fraud_blocks: Vec<KeyKind>,
     /// The facts whose masked hint a review record keeps (none unless configured).
     pub review_hints: Vec<KeyKind>,
+    /// Keep the payment codes the backend creates on this policy's routes.
+    pub payment_codes: Option<crate::core::rules::code_life::CodeCapture>,
 }
 
 /// What a fraud resolution blocks when the policy does not say.

@@ -39,6 +39,7 @@ pub struct Metrics {
     pub connections: ConnectionMetrics,
     pub risk: RiskMetrics,
     pub config: ConfigMetrics,
+    pub codes: super::code_metrics::CodeMetrics,
 }
 
 /// What the store's ledger holds: reviews waiting for a person, and runtime blocks.
@@ -339,6 +340,7 @@ impl Metrics {
         ] {
             registry.register(collector).expect("unique metric names");
         }
+        let codes = super::code_metrics::CodeMetrics::new(&registry);
         // process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds...
         registry
             .register(Box::new(
@@ -366,6 +368,7 @@ impl Metrics {
             recent: Default::default(),
             hourly: Default::default(),
             webhooks,
+            codes,
             store: StoreMetrics {
                 execute_seconds: store_seconds.with_label_values(&["execute"]),
                 settle_seconds: store_seconds.with_label_values(&["settle"]),

@@ -3,9 +3,10 @@
 //! compression, retention), the path as logged ([`log_path`]),
 //! garita's own [`process_log`], the decisions of the last minutes for `garita status`
 //! ([`recent`]) and of the last day, hour by hour, for the console's overview
-//! ([`hourly`]).
+//! ([`hourly`]); the payment codes' own ([`code_metrics`]).
 
 pub mod audit_files;
+pub mod code_metrics;
 pub mod decision_log;
 pub mod hourly;
 pub mod log_path;

@@ -46,6 +46,8 @@ pub struct RequestCtx {
     pub(super) webhook: WebhookCtx,
     /// The exchange with the backend, once the request is forwarded.
     pub(super) upstream: UpstreamCtx,
+    /// A payment code created or settled.
+    pub(super) code: super::codes::CodeCtx,
 }
 
 /// What a webhook route learned of its notification.
@@ -91,6 +93,7 @@ impl RequestCtx {
             body_wait: std::time::Duration::ZERO,
             webhook: WebhookCtx::default(),
             upstream: UpstreamCtx::default(),
+            code: Default::default(),
         }
     }
 }

@@ -15,6 +15,7 @@
 mod account;
 pub mod admin;
 mod body;
+mod codes;
 pub mod connection;
 pub mod console;
 mod ctx;
@@ -239,6 +240,7 @@ impl ProxyHttp for GaritaProxy {
         ctx: &mut Self::CTX,
     ) -> Result<()> {
         ctx.upstream.status = Some(upstream_response.status.as_u16());
+        codes::on_answer_head(ctx, upstream_response);
         if let Some(upstream) = &ctx.upstream.chosen {
             upstream.request_answered();
         }
@@ -249,10 +251,11 @@ impl ProxyHttp for GaritaProxy {
     fn upstream_response_body_filter(
         &self,
         _session: &mut Session,
-        _body: &mut Option<Bytes>,
+        body: &mut Option<Bytes>,
         _end_of_stream: bool,
         ctx: &mut Self::CTX,
     ) -> Result<Option<std::time::Duration>> {
+        codes::on_answer_body(ctx, body);
         ctx.upstream.past_deadline().map(|()| None)
     }
 
@@ -290,5 +293,6 @@ impl ProxyHttp for GaritaProxy {
     async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut Self::CTX) {
         connection::request_finished();
         account::account(self, session, error, ctx).await;
+        codes::account(self, ctx, error.is_none()).await;
     }
 }

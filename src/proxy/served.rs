@@ -272,6 +272,15 @@ impl Served {
         resolved
     }
 
+    /// A payment code kept or settled, after the client has its answer: timed as a
+    /// settlement.
+    pub async fn code_call<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.ask(&self.metrics.store.settle_seconds, call).await
+    }
+
     /// An admin API call to the store (block list, key lookup, readiness): timed and
     /// counted like the rest, with a longer wait allowed, as nobody's payment waits on it.
     pub async fn admin<T>(

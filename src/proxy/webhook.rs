@@ -54,6 +54,23 @@ pub(super) async fn check_notification(
     if let Step::Ask(plan) = &step {
         ctx.webhook.event = Some(served.runtime.hasher.hash_event(plan.event()));
     }
+    let verified = matches!(step, Step::Ask(_));
+    if verified {
+        served
+            .metrics
+            .codes
+            .last_verified
+            .with_label_values(&[ctx.route.as_str(), rule.profile.name()])
+            .set(now);
+        if let Some(settles) = &rule.settles {
+            let content_type = req
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            ctx.code.settlement =
+                Some(settles.read(content_type, &req.headers, req.uri.query(), &bytes));
+        }
+    }
     let verdict = served.run(step).await;
     outcome(ctx, rule, verdict.outcome);
     ctx.webhook.claim = verdict.held;

@@ -4,6 +4,11 @@
 //! chunked) so that what it records is what crossed the wire from the gateway, not what a
 //! framework made of it. The demo serves from it; the integration tests use it as the
 //! recording backend. Not a general HTTP server: no pipelining, no trailers, 1 MiB bodies.
+//!
+//! A `POST` to a path ending in `/cips` is answered the way a shop relaying PagoEfectivo
+//! answers a payment-code creation: `{"code":100,"data":{"cip":"N",...}}`, N counting up
+//! from 2364000. A request asking `X-Demo-Answer: gzip` gets that answer marked
+//! `Content-Encoding: gzip` (for the gateway's tests of answers it must not read).
 
 use std::io;
 use std::net::SocketAddr;
@@ -13,6 +18,9 @@ use tokio::net::{TcpListener, TcpStream};
 
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 1024 * 1024;
+
+/// The next payment code a creation request is answered with.
+static NEXT_CIP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(2_364_000);
 
 /// One request as the backend received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,8 +198,18 @@ async fn serve_connection(
             body
         };
         let close = find("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        let reply =
-            serde_json::json!({"shop": "ok", "method": method, "target": target}).to_string();
+        let creates = method == "POST" && target.split('?').next().unwrap_or("").ends_with("/cips");
+        let reply = if creates {
+            let cip = NEXT_CIP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            serde_json::json!({"code": 100, "message": "Solicitud exitosa", "data": {"cip": cip.to_string(), "currency": "PEN"}}).to_string()
+        } else {
+            serde_json::json!({"shop": "ok", "method": method, "target": target}).to_string()
+        };
+        let marked = if find("x-demo-answer").is_some_and(|v| v.eq_ignore_ascii_case("gzip")) {
+            "content-encoding: gzip\r\n"
+        } else {
+            ""
+        };
         if let Ok(mut r) = requests.lock() {
             r.push(RecordedRequest {
                 method,
@@ -201,7 +219,7 @@ async fn serve_connection(
             });
         }
         let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{}\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{marked}{}\r\n",
             reply.len(),
             if close { "connection: close\r\n" } else { "" }
         );

@@ -125,6 +125,7 @@ fn selectors(ctx: &Ctx, key: &str, f: &file::FactsSection) -> Result<FactSelecto
             .transpose()?,
         billing_country: sel("billing_country", &f.billing_country)?,
         order: sel("order", &f.order)?,
+        code_expiry: None,
         fold_gmail: f.fold_gmail,
         query_may_name_body_fields: f.allow_body_fields_in_query,
     })
@@ -170,7 +171,16 @@ pub(super) fn identity_rules(
     let facts_key = format!("{key}.facts");
     let empty = file::FactsSection::default();
     let f = p.facts.as_ref().unwrap_or(&empty);
-    let selectors = selectors(ctx, &facts_key, f)?;
+    let mut selectors = selectors(ctx, &facts_key, f)?;
+    if let Some(expires) = p.payment_codes.as_ref().and_then(|c| c.expires.as_deref()) {
+        selectors.code_expiry = Some(Selector::parse(expires).map_err(|why| {
+            ctx.invalid(
+                format!("{key}.payment_codes.expires"),
+                why,
+                format!("{expires:?}"),
+            )
+        })?);
+    }
     let body_kind = selectors
         .body_kind()
         .map_err(|why| ctx.invalid(&facts_key, why, "json: and form: selectors mixed"))?;

@@ -10,6 +10,7 @@
 
 mod admin;
 mod client_ip;
+mod code_life;
 mod decision_log;
 mod geoip;
 mod identity;

@@ -210,6 +210,11 @@ fn compile_policy(
         on_store_error,
         fraud_blocks,
         review_hints,
+        payment_codes: section
+            .payment_codes
+            .as_ref()
+            .map(|c| super::code_life::capture(ctx, &format!("{key}.payment_codes"), c, section))
+            .transpose()?,
     })
 }
 

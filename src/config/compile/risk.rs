@@ -11,7 +11,9 @@ use crate::config::shared::{parse_duration, Ctx};
 use crate::core::decision::Mode;
 use crate::core::money::{Currency, PerCurrency};
 use crate::core::request::facts::{FactSelectors, KeyKind};
+use crate::core::rules::code_life::MAX_WINDOW_DAYS;
 use crate::core::rules::risk::amounts::{Anomaly, LargeOrder, Scope, Structuring, Sum, SumWindow};
+use crate::core::rules::risk::codes::{PaidRatio, Refunds, UnpaidCodes};
 use crate::core::rules::risk::country::CountryMismatch;
 use crate::core::rules::risk::newness::{FirstLargeOrder, FirstOrder, NewDevice};
 use crate::core::rules::risk::score::{Check, RiskRule, RiskRules, Thresholds};
@@ -26,7 +28,7 @@ const DEFAULT_ANOMALY_DAYS: u16 = 28;
 const MAX_DAYS: u16 = 90;
 
 /// The rule kinds, and the settings each takes besides rule, name, weight and mode.
-const KINDS: [(&str, &[&str]); 9] = [
+const KINDS: [(&str, &[&str]); 12] = [
     ("large_order", &["at_least"]),
     ("amount_sum", &["fact", "window", "above"]),
     ("structuring", &["fact", "below", "count", "within"]),
@@ -36,6 +38,9 @@ const KINDS: [(&str, &[&str]); 9] = [
     ("first_large_order", &["fact", "at_least", "remember"]),
     ("hours", &["hours"]),
     ("country_mismatch", &[]),
+    ("unpaid_codes", &["fact", "count", "days"]),
+    ("paid_ratio", &["fact", "percent", "count", "days"]),
+    ("refunds", &["fact", "count", "days"]),
 ];
 
 /// The settings given in a rule's section, by name.
@@ -370,6 +375,11 @@ fn compile_rule(
             };
             (Check::FirstLargeOrder(rule), name)
         }
+        "unpaid_codes" | "paid_ratio" | "refunds" => {
+            let fact = fact(true)?.unwrap_or(KeyKind::Dni);
+            let check = code_rule(ctx, at, kind, fact, r)?;
+            (check, format!("{kind}_{}", fact.as_str()))
+        }
         "hours" => {
             let text = r.hours.as_deref().unwrap_or("");
             let hours = Hours::parse(text).ok_or_else(|| {
@@ -410,5 +420,54 @@ fn compile_rule(
         weight: r.weight,
         mode,
         check,
+    })
+}
+
+/// A payment-code rule: `count` codes (for `paid_ratio`, settled codes before the share
+/// counts) over the last `days` local days (at most 30), and `paid_ratio`'s `percent`.
+fn code_rule(
+    ctx: &Ctx,
+    at: &str,
+    kind: &str,
+    fact: KeyKind,
+    r: &file::RiskSection,
+) -> Result<Check, ConfigError> {
+    let days = r
+        .days
+        .unwrap_or(if kind == "unpaid_codes" { 7 } else { 30 });
+    if !(1..=MAX_WINDOW_DAYS).contains(&days) {
+        return Err(ctx.invalid(format!("{at}.days"), "from 1 to 30 days", days));
+    }
+    let count = match r.count {
+        Some(n @ 1..) => u64::from(n),
+        other => {
+            return Err(ctx.invalid(
+                format!("{at}.count"),
+                "how many codes, at least 1",
+                other.map_or("none".to_string(), |n| n.to_string()),
+            ))
+        }
+    };
+    Ok(match kind {
+        "unpaid_codes" => Check::UnpaidCodes(UnpaidCodes { fact, count, days }),
+        "refunds" => Check::Refunds(Refunds { fact, count, days }),
+        _ => {
+            let percent = match r.percent {
+                Some(p @ 1..=100) => u64::from(p),
+                other => {
+                    return Err(ctx.invalid(
+                        format!("{at}.percent"),
+                        "the paid share it fires below, 1 to 100",
+                        other.map_or("none".to_string(), |n| n.to_string()),
+                    ))
+                }
+            };
+            Check::PaidRatio(PaidRatio {
+                fact,
+                percent,
+                min_settled: count,
+                days,
+            })
+        }
     })
 }

@@ -191,5 +191,10 @@ pub(super) fn webhook_rule(
         sources,
         max_body,
         body_timeout: Duration::from_secs(10),
+        settles: w
+            .settles
+            .as_ref()
+            .map(|s| super::code_life::settles(ctx, &format!("{key}.settles"), s, &w.profile))
+            .transpose()?,
     })
 }

@@ -57,6 +57,39 @@ pub struct PolicySection {
     /// Count each identity key's orders and amounts per local day, kept 30 days, for the
     /// review page (default: on when the policy has risk rules and an amount fact).
     pub order_history: Option<bool>,
+    /// Keep each payment code the backend creates on this policy's routes, with the
+    /// request's identity keys, for the payment-code rules and the review page.
+    pub payment_codes: Option<PaymentCodesSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentCodesSection {
+    /// Where the backend's answer names the code: "response_json:/data/cip".
+    pub code: String,
+    /// The creation request's field saying when the code lapses: "json:/dateExpiry".
+    pub expires: Option<String>,
+    /// How long a code lives when the request does not say (default "7d").
+    pub life: Option<String>,
+    /// How long its record is kept after it lapses, for late notifications and refunds
+    /// (default "30d").
+    pub keep: Option<String>,
+    /// The longest answer read for the code, in bytes (default 16384, at most 65536).
+    pub max_response: Option<usize>,
+}
+
+/// Where a verified notification names the payment code it settles and what happened.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettlesSection {
+    /// The code: "json:/data/cip" (PagoEfectivo's, the default for its profile).
+    pub code: Option<String>,
+    /// The event's type: "json:/eventType" (the default for PagoEfectivo).
+    pub event: Option<String>,
+    /// Event types that mean paid, expired, refunded (PagoEfectivo's by default).
+    pub paid: Option<Vec<String>>,
+    pub expired: Option<Vec<String>>,
+    pub refunded: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -75,7 +108,7 @@ pub type AmountTable = BTreeMap<String, toml::Value>;
 #[serde(deny_unknown_fields)]
 pub struct RiskSection {
     /// large_order, amount_sum, structuring, amount_anomaly, first_order, new_device,
-    /// first_large_order, hours, country_mismatch.
+    /// first_large_order, hours, country_mismatch, unpaid_codes, paid_ratio, refunds.
     pub rule: String,
     /// Unique in the policy; defaults to the rule and its fact.
     pub name: Option<String>,
@@ -119,6 +152,8 @@ pub struct WebhookSection {
     pub source_ips_files: Vec<PathBuf>,
     /// Largest notification read, in bytes (at most and by default 65536).
     pub max_body: Option<usize>,
+    /// Settle the payment codes garita saw created with these notifications.
+    pub settles: Option<SettlesSection>,
     // The generic `hmac` profile:
     pub header: Option<String>,
     /// "sha256" (default) or "sha512".

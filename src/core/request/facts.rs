@@ -73,6 +73,8 @@ pub struct FactSelectors {
     pub billing_country: Option<Selector>,
     /// The shop's reference of the order: not an identity, kept with a review.
     pub order: Option<Selector>,
+    /// When the payment code a creation request asks for lapses (`payment_codes.expires`).
+    pub code_expiry: Option<Selector>,
     /// Fold Gmail dots and `+tags` before counting and matching emails.
     pub fold_gmail: bool,
     /// Let a query parameter be named like a body field a selector reads (refused by
@@ -93,6 +95,7 @@ impl FactSelectors {
             &self.currency,
             &self.billing_country,
             &self.order,
+            &self.code_expiry,
         ]
         .into_iter()
         .flatten()
@@ -180,6 +183,8 @@ pub struct IdentityFacts {
     /// The order's reference, as sent (printable, at most [`MAX_ID_LEN`] bytes; else left
     /// out: it informs a reviewer, it decides nothing).
     pub order: Option<String>,
+    /// When the payment code asked for lapses, as sent (read when the code is kept).
+    pub code_expiry: Option<String>,
     pub problems: Vec<FactProblem>,
 }
 
@@ -348,6 +353,7 @@ pub fn extract(
     facts.order = read(&selectors.order)?
         .map(|t| t.trim().to_string())
         .filter(|t| t.len() <= MAX_ID_LEN && !t.chars().any(char::is_control));
+    facts.code_expiry = read(&selectors.code_expiry)?.filter(|t| t.len() <= MAX_ID_LEN);
     Ok(facts)
 }
 
@@ -370,6 +376,7 @@ mod tests {
             default_currency: None,
             billing_country: s("json:/billingCountry"),
             order: s("json:/transactionCode"),
+            code_expiry: None,
             fold_gmail: true,
             query_may_name_body_fields: false,
         }

@@ -259,6 +259,7 @@ mod tests {
             on_store_error: OnStoreError::Closed,
             fraud_blocks: crate::core::policy::DEFAULT_FRAUD_BLOCKS.to_vec(),
             review_hints: Vec::new(),
+            payment_codes: None,
         }
     }
 

@@ -242,6 +242,7 @@ mod tests {
             sources: None,
             max_body: 65_536,
             body_timeout: Duration::from_secs(5),
+            settles: None,
         }
     }
 

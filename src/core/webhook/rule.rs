@@ -31,6 +31,8 @@ pub struct WebhookRule {
     pub sources: Option<IpList>,
     pub max_body: usize,
     pub body_timeout: Duration,
+    /// Settle payment codes with the verified notifications.
+    pub settles: Option<crate::core::rules::code_life::Settles>,
 }
 
 impl WebhookRule {
@@ -87,6 +89,7 @@ mod tests {
             sources: None,
             max_body: 1024,
             body_timeout: Duration::from_secs(1),
+            settles: None,
         }
     }
 

@@ -145,6 +145,34 @@ pub fn sentence(lang: Lang, policy: Option<&Policy>, review: &Review, fired: &Fi
             lang,
             &[("from", &clock(r.from)), ("to", &clock(r.to))],
         ),
+        Check::UnpaidCodes(r) => fill(
+            &i18n::RULE_UNPAID_CODES,
+            lang,
+            &[
+                ("who", whose(r.fact).get(lang)),
+                ("count", &count),
+                ("days", &r.days.to_string()),
+            ],
+        ),
+        Check::Refunds(r) => fill(
+            &i18n::RULE_REFUNDS,
+            lang,
+            &[
+                ("who", whose(r.fact).get(lang)),
+                ("count", &count),
+                ("days", &r.days.to_string()),
+            ],
+        ),
+        Check::PaidRatio(r) => fill(
+            &i18n::RULE_PAID_RATIO,
+            lang,
+            &[
+                ("who", whose(r.fact).get(lang)),
+                ("share", &count),
+                ("percent", &r.percent.to_string()),
+                ("days", &r.days.to_string()),
+            ],
+        ),
         Check::CountryMismatch(_) => fill(
             &i18n::RULE_COUNTRY,
             lang,

@@ -170,6 +170,9 @@ messages! {
     RULE_FIRST_LARGE_ORDER: "The first order of {threshold} or more from {who}.", "El primer pedido de {threshold} o más de {who}.", "{who}首笔达到 {threshold} 的订单。";
     RULE_HOURS: "Placed between {from} and {to}, hours the shop finds odd.", "Hecho entre las {from} y las {to}, horas que la tienda considera inusuales.", "下单时间在 {from} 至 {to} 之间，属于商店认为异常的时段。";
     RULE_COUNTRY: "The client connects from {client} but bills to {billing}.", "El cliente se conecta desde {client} pero factura a {billing}.", "客户从 {client} 连接，但账单国家为 {billing}。";
+    RULE_UNPAID_CODES: "In the last {days} days {who} let {count} payment codes expire unpaid.", "En los últimos {days} días {who} dejó vencer sin pagar {count} códigos de pago.", "{who}在最近 {days} 天内有 {count} 个支付码过期未付。";
+    RULE_REFUNDS: "In the last {days} days {who} had {count} payments refunded.", "En los últimos {days} días se reembolsaron {count} pagos de {who}.", "{who}在最近 {days} 天内有 {count} 笔付款被退款。";
+    RULE_PAID_RATIO: "In the last {days} days {who} paid only {share}% of its settled payment codes (the rule fires below {percent}%).", "En los últimos {days} días {who} pagó solo el {share}% de sus códigos de pago cerrados (la regla salta por debajo del {percent}%).", "{who}在最近 {days} 天内已结算的支付码中只支付了 {share}%（低于 {percent}% 时触发）。";
     RULE_GONE: "Rule {rule} is no longer in the policy.", "La regla {rule} ya no está en la política.", "规则 {rule} 已不在该策略中。";
     WHY: "Why it is here", "Por qué está aquí", "进入审核的原因";
     RULE: "Rule", "Regla", "规则";

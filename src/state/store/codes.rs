@@ -17,38 +17,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-/// The longest code garita keeps (PagoEfectivo's CIPs are a few digits).
-pub const MAX_CODE_LEN: usize = 64;
-
-/// Whether `text` may be a payment code: printable ASCII without spaces, bounded.
-pub fn is_code(text: &str) -> bool {
-    !text.is_empty() && text.len() <= MAX_CODE_LEN && text.bytes().all(|b| b.is_ascii_graphic())
-}
-
-/// What a verified notification says happened to a code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CodeEvent {
-    Paid,
-    Expired,
-    Refunded,
-}
-
-impl CodeEvent {
-    pub const ALL: [CodeEvent; 3] = [CodeEvent::Paid, CodeEvent::Expired, CodeEvent::Refunded];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CodeEvent::Paid => "paid",
-            CodeEvent::Expired => "expired",
-            CodeEvent::Refunded => "refunded",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|e| e.as_str() == text)
-    }
-}
+pub use crate::core::rules::code_life::{is_code, CodeEvent, MAX_CODE_LEN};
 
 /// One code the backend created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

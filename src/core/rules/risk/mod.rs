@@ -11,6 +11,7 @@
 //! contract only, never on the score or on each other.
 
 pub mod amounts;
+pub mod codes;
 pub mod country;
 pub mod newness;
 pub mod score;
@@ -82,6 +83,14 @@ pub enum Pending {
         percent: u64,
         floor: u64,
     },
+    /// Fewer than `percent` % of `part` and `rest` together are `part`, with at least `min`
+    /// in all (paid among settled codes).
+    ShareBelow {
+        part: Vec<usize>,
+        rest: Vec<usize>,
+        percent: u64,
+        min: u64,
+    },
     /// The counter was first added to by this request.
     First { at: usize },
     /// `at` was first added to by this request while `known` had been before.
@@ -94,11 +103,18 @@ impl Pending {
     /// rule judged on the request alone or on newness.
     pub fn seen(&self, counts: &[u64]) -> Option<u64> {
         let count = |i: &usize| counts.get(*i).copied().unwrap_or(0);
+        let sum = |at: &[usize]| at.iter().map(count).fold(0u64, u64::saturating_add);
         match self {
             Pending::Above { at, .. } | Pending::AtLeast { at, .. } => {
                 Some(at.iter().map(count).fold(0u64, u64::saturating_add))
             }
             Pending::AboveMean { today, .. } => Some(count(today)),
+            // The share in percent, rounded down.
+            Pending::ShareBelow { part, rest, .. } => {
+                let (part, rest) = (sum(part), sum(rest));
+                let all = part.saturating_add(rest);
+                Some(part.saturating_mul(100).checked_div(all).unwrap_or(0))
+            }
             Pending::Known(_) | Pending::First { .. } | Pending::FirstWithKnown { .. } => None,
         }
     }
@@ -123,6 +139,18 @@ impl Pending {
                     && today >= *floor
                     && u128::from(today) * 100 * days
                         > u128::from(*percent) * u128::from(past_total)
+            }
+            Pending::ShareBelow {
+                part,
+                rest,
+                percent,
+                min,
+            } => {
+                let (part, rest) = (total(part), total(rest));
+                let all = u128::from(part) + u128::from(rest);
+                all >= u128::from(*min)
+                    && all > 0
+                    && u128::from(part) * 100 < u128::from(*percent) * all
             }
             Pending::First { at } => count(at) == 1,
             Pending::FirstWithKnown { at, known } => count(at) == 1 && count(known) > 1,
@@ -189,6 +217,20 @@ mod tests {
             floor: 8,
         };
         assert!(!floored.fired(&counts), "under the floor");
+        // Paid 5 of 5 + 7 settled: 41 %.
+        let share = |percent, min| Pending::ShareBelow {
+            part: vec![0],
+            rest: vec![1],
+            percent,
+            min,
+        };
+        assert!(share(42, 12).fired(&counts) && !share(41, 12).fired(&counts));
+        assert!(!share(90, 13).fired(&counts), "too few settled");
+        assert_eq!(share(50, 1).seen(&counts), Some(41));
+        assert!(
+            !share(50, 0).fired(&[0, 0]),
+            "nothing settled, nothing fires"
+        );
         // No history: no anomaly.
         let unseen = Pending::AboveMean {
             today: 1,

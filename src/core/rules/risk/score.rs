@@ -16,7 +16,7 @@
 //! including one the score then denies (the store is asked once, before the score is
 //! known).
 
-use super::{amounts, country, newness, time};
+use super::{amounts, codes, country, newness, time};
 use super::{Buckets, Pending, RiskCheck, RiskContext};
 use crate::core::decision::{Decision, Fired, Mode, Reason, Risk, Verdict};
 use std::sync::Arc;
@@ -43,6 +43,9 @@ pub enum Check {
     FirstLargeOrder(newness::FirstLargeOrder),
     Hours(time::Hours),
     CountryMismatch(country::CountryMismatch),
+    UnpaidCodes(codes::UnpaidCodes),
+    PaidRatio(codes::PaidRatio),
+    Refunds(codes::Refunds),
 }
 
 /// The scores at which a request goes to review, and is denied.
@@ -81,6 +84,9 @@ impl Check {
             Check::FirstLargeOrder(rule) => rule,
             Check::Hours(rule) => rule,
             Check::CountryMismatch(rule) => rule,
+            Check::UnpaidCodes(rule) => rule,
+            Check::PaidRatio(rule) => rule,
+            Check::Refunds(rule) => rule,
         }
     }
 }
