@@ -259,6 +259,11 @@ fn bad_files_are_rejected_naming_the_key() {
         ),
         (format!("{GOOD}[identity]\ntime_zone = \"Lima\"\n"), "identity.time_zone", "IANA"),
         (
+            format!("{GOOD}[identity]\nbusiness_hours = \"8-22\"\n"),
+            "identity.business_hours",
+            "HH:MM-HH:MM",
+        ),
+        (
             format!("{GOOD}[policies.pe.webhook]\nprofile = \"pagoefectivo\"\nsecrets = [{{ env = \"GARITA_TEST_UNSET_SECRET\" }}]\n"),
             "policies.pe.webhook.secrets[0]",
             "GARITA_TEST_UNSET_SECRET",

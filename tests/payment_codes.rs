@@ -8,7 +8,9 @@ mod support;
 
 use fixtures::PE_SECRET;
 use garita::core::webhook::{sign, Profile};
-use support::{RawRequest, RawResponse, TestGateway};
+use support::{ConsoleUser, RawRequest, RawResponse, TestGateway};
+
+const RITA: &str = "rita-reviewer-token-for-tests";
 
 const RULES: &str = r#"
 [policies.cips.facts]
@@ -35,6 +37,10 @@ profile = "pagoefectivo"
 secrets = [{ env = "PE_SECRET" }]
 [policies.pe.webhook.settles]
 
+[admin]
+listen = "127.0.0.1:0"
+tokens = [{ name = "rita", role = "reviewer", env = "RITA_TOKEN" }]
+
 [[routes]]
 name = "cips"
 methods = ["POST"]
@@ -51,6 +57,7 @@ policy = "pe"
 fn gateway() -> TestGateway {
     TestGateway::builder()
         .env("PE_SECRET", PE_SECRET)
+        .env("RITA_TOKEN", RITA)
         .rules(RULES)
         .start()
 }
@@ -121,6 +128,26 @@ fn a_dni_with_three_expired_codes_is_sent_to_review_on_its_fourth() {
         "{:?}",
         creations[4].header("x-garita-reasons")
     );
+    // The reviewer sees the DNI's codes and what became of them.
+    gw.wait_for_metric(r#"garita_payment_codes_total{outcome="kept",route="cips"} 5"#);
+    let rita = ConsoleUser::sign_in(&gw, RITA);
+    let queue = rita.page("/console/");
+    let id: String = queue
+        .split(r#"href="/console/reviews/"#)
+        .nth(1)
+        .expect("the review is queued")
+        .chars()
+        .take_while(|c| *c != '"' && *c != '?')
+        .collect();
+    let page = rita.page(&format!("/console/reviews/{id}"));
+    assert!(
+        page.contains("Payment codes today: 4 created, 0 paid, 3 expired, 0 refunded."),
+        "{page}"
+    );
+    assert!(
+        page.contains("Payment codes, last 30 days: 4 created, 0 paid, 3 expired, 0 refunded."),
+        "{page}"
+    );
 }
 
 #[test]
@@ -151,4 +178,29 @@ fn paid_codes_repeats_unknown_codes_and_compressed_answers_are_counted_apart() {
     assert_eq!(gz.status, 200);
     assert!(!cip_of(&gz).is_empty(), "the client's answer is untouched");
     gw.wait_for_metric(r#"garita_payment_codes_total{outcome="compressed",route="cips"} 1"#);
+}
+
+#[test]
+fn the_heartbeat_starts_with_the_gateway_and_business_hours_follow_the_shops_clock() {
+    // 03:30 UTC is 22:30 in Lima: the shop closed at 22:00.
+    let rules = format!(
+        "{RULES}\n[identity]\nhash_key_env = \"HASH_KEY\"\nbusiness_hours = \"08:00-22:00\"\n"
+    );
+    let closed = TestGateway::builder()
+        .env("PE_SECRET", PE_SECRET)
+        .env("RITA_TOKEN", RITA)
+        .env("HASH_KEY", "a-hash-key-of-32-bytes-for-tests")
+        .clock("2026-11-25T03:30:00Z")
+        .rules(&rules)
+        .start();
+    let scrape = closed.wait_for_metric("garita_business_hours 0");
+    // Never verified since it started: silent since the start, not absent.
+    assert!(
+        scrape.contains(
+            r#"garita_webhook_last_verified_timestamp_seconds{profile="pagoefectivo",route="pe-notify"} 1795577400"#
+        ),
+        "{scrape}"
+    );
+    // Without business hours every hour counts as open.
+    gateway().wait_for_metric("garita_business_hours 1");
 }

@@ -81,6 +81,16 @@ pub struct IdentitySettings {
     pub hash_key: Option<Vec<u8>>,
     /// The variable `hash_key` was read from.
     pub hash_key_env: Option<String>,
+    /// `identity.business_hours`; none: every hour.
+    pub business_hours: Option<crate::core::rules::risk::time::Hours>,
+}
+
+impl IdentitySettings {
+    /// Whether `now` falls inside the shop's business hours (always, when none are set).
+    pub fn in_business_hours(&self, now: jiff::Timestamp) -> bool {
+        self.business_hours
+            .is_none_or(|hours| hours.contains(self.calendar.minute_of_day(now)))
+    }
 }
 
 impl std::fmt::Debug for IdentitySettings {

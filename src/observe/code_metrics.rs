@@ -1,6 +1,7 @@
 //! The payment codes' metrics: codes the backend created and garita kept (or why not),
 //! notifications that settled them, when each webhook route last verified a notification
-//! (the heartbeat), and the codes still open.
+//! (the heartbeat), the codes still open, and whether the shop is open (for the alert
+//! rules that only page while it sells).
 //!
 //! Labels are bounded: routes and profiles come from the config, outcomes and events from
 //! fixed lists; a code never becomes a label.
@@ -18,6 +19,8 @@ pub struct CodeMetrics {
     pub last_verified: IntGaugeVec,
     /// Codes held that are neither paid nor expired.
     pub open: IntGauge,
+    /// 1 inside `identity.business_hours` (or when none are set), else 0.
+    pub business_hours: IntGauge,
 }
 
 impl CodeMetrics {
@@ -51,11 +54,17 @@ impl CodeMetrics {
             "Payment codes held that are neither paid nor expired yet.",
         )
         .expect("valid metric");
+        let business_hours = IntGauge::new(
+            "garita_business_hours",
+            "1 inside the shop's business hours (identity.business_hours, in its time zone; every hour when unset), else 0.",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(created.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(settlements.clone()),
             Box::new(last_verified.clone()),
             Box::new(open.clone()),
+            Box::new(business_hours.clone()),
         ] {
             registry.register(collector).expect("unique metric names");
         }
@@ -64,6 +73,7 @@ impl CodeMetrics {
             settlements,
             last_verified,
             open,
+            business_hours,
         }
     }
 }

@@ -59,11 +59,36 @@ impl Housekeeping {
                 .set(i64::try_from(size).unwrap_or(i64::MAX));
         }
         self.refresh_ledger(&served).await;
+        self.refresh_heartbeat(&served).await;
         let now = runtime.now().as_second();
         self.metrics.recent.sample(now, &self.metrics.requests);
         self.metrics
             .hourly
             .sample(now, &self.metrics.requests, &self.metrics.risk.fired);
+    }
+
+    /// The payment codes' gauges: codes still open, whether the shop is open, and a
+    /// start for each webhook route's heartbeat, so that a route that never verified a
+    /// notification since garita started reads as silent since then (not as absent).
+    async fn refresh_heartbeat(&self, served: &crate::proxy::served::Served) {
+        let codes = &self.metrics.codes;
+        let now = served.runtime.now();
+        if let Ok(open) = served.runtime.store.open_codes(now.as_second()).await {
+            codes.open.set(i64::try_from(open).unwrap_or(i64::MAX));
+        }
+        let inside = served.config.identity.in_business_hours(now);
+        codes.business_hours.set(i64::from(inside));
+        for route in served.config.routes.routes() {
+            let Some(rule) = &served.config.policies[route.policy].webhook else {
+                continue;
+            };
+            let heartbeat = codes
+                .last_verified
+                .with_label_values(&[route.name.as_str(), rule.profile.name()]);
+            if heartbeat.get() == 0 {
+                heartbeat.set(now.as_second());
+            }
+        }
     }
 
     /// The review queue's and the block list's gauges. On Redis this lists the review

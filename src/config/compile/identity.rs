@@ -15,6 +15,7 @@ use crate::core::rules::bindings::BindingRule;
 use crate::core::rules::identity::{IdentityRules, OnProblem};
 use crate::core::rules::lists::KeyBlock;
 use crate::core::rules::quotas::{KeyLimit, Quota};
+use crate::core::rules::risk::time::Hours;
 use std::path::PathBuf;
 
 /// Pingora replays at most this much of a buffered body to the upstream.
@@ -53,10 +54,21 @@ pub(super) fn identity_settings(
         }
         None => None,
     };
+    let business_hours = match &section.business_hours {
+        Some(text) => Some(Hours::parse(text).ok_or_else(|| {
+            ctx.invalid(
+                "identity.business_hours",
+                "local opening hours as \"HH:MM-HH:MM\" (\"08:00-22:00\")",
+                format!("{text:?}"),
+            )
+        })?),
+        None => None,
+    };
     Ok(IdentitySettings {
         calendar,
         hash_key: hasher,
         hash_key_env: section.hash_key_env.clone(),
+        business_hours,
     })
 }
 

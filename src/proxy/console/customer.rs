@@ -3,15 +3,18 @@
 //! review's policy (the accounts of a DNI, the devices seen with it), its orders and
 //! amounts over the last 1, 7 and 30 local days (the day counters of
 //! [`crate::core::rules::history`], read in the review's currency with a plan of reads),
+//! its payment codes created, paid, expired and refunded over the same windows (the
+//! counters of [`crate::core::rules::code_life`]),
 //! and the other reviews that carry it, walked by the key's own index.
 //!
 //! Only the admin listener asks: nothing here is on a request's path. What it
 //! approximates: bindings are read in the review's policy only, and a block list kept in
 //! a config file (not in the store) is not shown.
 
-use super::pages::{KeyHistory, Orders};
+use super::pages::{Codes, KeyHistory, Orders};
 use crate::core::money::{Amount, Currency};
 use crate::core::plan::{block_key, Acquired, Counter, StorePlan};
+use crate::core::rules::code_life::{self, Outcome as CodeOutcome};
 use crate::core::rules::history;
 use crate::proxy::served::Served;
 use crate::state::store::queue::ReviewQuery;
@@ -62,6 +65,7 @@ pub(super) async fn history(served: &Served, review: &Review) -> Vec<KeyHistory>
             }
         }
         history.orders = orders(served, fact, hash, review).await;
+        history.codes = codes(served, fact, hash).await;
         let query = ReviewQuery {
             key: Some((fact.to_string(), hash.to_string())),
             all_statuses: true,
@@ -121,4 +125,95 @@ async fn orders(served: &Served, fact: &str, hash: &str, review: &Review) -> Vec
             )],
         })
         .collect()
+}
+
+/// The key's payment codes over each window; none when it never asked for one.
+async fn codes(served: &Served, fact: &str, hash: &str) -> Vec<Codes> {
+    let now = served.runtime.now();
+    let days = history::days(&served.config.identity.calendar, now);
+    let reads: Vec<Counter> = days
+        .iter()
+        .flat_map(|day| {
+            CodeOutcome::ALL.map(|outcome| {
+                Counter::tally(code_life::counter_key(fact, hash, outcome, day), 0, 0)
+            })
+        })
+        .collect();
+    let plan = StorePlan {
+        now: now.as_second(),
+        counters: reads,
+        ..StorePlan::default()
+    };
+    let Ok(answer) = served.admin(served.runtime.store.execute(&plan)).await else {
+        return Vec::new();
+    };
+    let Some(Acquired::Granted(counts)) = answer.counters else {
+        return Vec::new();
+    };
+    code_windows(&counts)
+}
+
+/// Per window, the sums of the day counters read newest first, four per day in the order
+/// of [`CodeOutcome::ALL`]; empty when every count is zero.
+fn code_windows(counts: &[u64]) -> Vec<Codes> {
+    if counts.iter().all(|n| *n == 0) {
+        return Vec::new();
+    }
+    history::WINDOWS
+        .iter()
+        .map(|days| {
+            let mut codes = Codes {
+                days: *days,
+                ..Codes::default()
+            };
+            for day in counts
+                .chunks(CodeOutcome::ALL.len())
+                .take(usize::from(*days))
+            {
+                for (outcome, n) in CodeOutcome::ALL.iter().zip(day) {
+                    let slot = match outcome {
+                        CodeOutcome::Created => &mut codes.created,
+                        CodeOutcome::Paid => &mut codes.paid,
+                        CodeOutcome::Expired => &mut codes.expired,
+                        CodeOutcome::Refunded => &mut codes.refunded,
+                    };
+                    *slot = slot.saturating_add(*n);
+                }
+            }
+            codes
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_windows_sum_the_newest_days() {
+        // Day 0 (today): 2 created, 1 paid; day 5: 1 created, 1 expired; day 20: 1 refunded.
+        let mut counts = vec![0u64; 30 * 4];
+        counts[0] = 2;
+        counts[1] = 1;
+        counts[5 * 4] = 1;
+        counts[5 * 4 + 2] = 1;
+        counts[20 * 4 + 3] = 1;
+        let windows = code_windows(&counts);
+        let want = |days, created, paid, expired, refunded| Codes {
+            days,
+            created,
+            paid,
+            expired,
+            refunded,
+        };
+        assert_eq!(
+            windows,
+            vec![
+                want(1, 2, 1, 0, 0),
+                want(7, 3, 1, 1, 0),
+                want(30, 3, 1, 1, 1)
+            ]
+        );
+        assert!(code_windows(&[0; 120]).is_empty());
+    }
 }

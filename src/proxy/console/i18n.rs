@@ -196,6 +196,8 @@ messages! {
     BLOCKED_SINCE: "Blocked since {time}, by {name}.", "Bloqueado desde {time}, por {name}.", "自 {time} 起被 {name} 封禁。";
     ORDERS_TODAY: "Today: {count} orders, {amounts}.", "Hoy: {count} pedidos, {amounts}.", "今天：{count} 笔订单，{amounts}。";
     ORDERS_IN_DAYS: "Last {days} days: {count} orders, {amounts}.", "Últimos {days} días: {count} pedidos, {amounts}.", "最近 {days} 天：{count} 笔订单，{amounts}。";
+    CODES_TODAY: "Payment codes today: {created} created, {paid} paid, {expired} expired, {refunded} refunded.", "Códigos de pago hoy: {created} generados, {paid} pagados, {expired} vencidos, {refunded} reembolsados.", "今天的支付码：生成 {created} 个，已付 {paid} 个，过期 {expired} 个，退款 {refunded} 个。";
+    CODES_IN_DAYS: "Payment codes, last {days} days: {created} created, {paid} paid, {expired} expired, {refunded} refunded.", "Códigos de pago, últimos {days} días: {created} generados, {paid} pagados, {expired} vencidos, {refunded} reembolsados.", "最近 {days} 天的支付码：生成 {created} 个，已付 {paid} 个，过期 {expired} 个，退款 {refunded} 个。";
     BOUND_TO: "{count} {fact} bound to it", "{count} {fact} vinculados", "已绑定 {count} 个{fact}";
     NO_OTHER_REVIEWS: "No other review carries it.", "Ninguna otra revisión lo lleva.", "没有其他审核包含此信息。";
     OTHER_REVIEWS: "{count} other reviews carry it:", "Otras {count} revisiones lo llevan:", "另有 {count} 条审核包含此信息：";

@@ -1,6 +1,7 @@
 //! The same customer's history on a review's page, one block per identity key: whether
 //! the key is blocked, what it is bound to (accounts of a DNI, devices seen with it), its
-//! orders and amounts over the last 1, 7 and 30 local days, and the other reviews that
+//! orders and amounts and its payment codes (created, paid, expired, refunded) over the
+//! last 1, 7 and 30 local days, and the other reviews that
 //! carry it with their outcomes. Every key and bound member links to the queue filtered
 //! by it, so that a reviewer walks from one case to its neighbours.
 //!
@@ -24,6 +25,17 @@ pub struct Orders {
     pub amounts: Vec<(String, String)>,
 }
 
+/// Payment codes a key asked for over a window of local days, and what became of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Codes {
+    /// 1, 7 or 30.
+    pub days: u16,
+    pub created: u64,
+    pub paid: u64,
+    pub expired: u64,
+    pub refunded: u64,
+}
+
 /// What the store holds about one identity key of a review.
 #[derive(Debug, Clone, Default)]
 pub struct KeyHistory {
@@ -35,6 +47,8 @@ pub struct KeyHistory {
     pub bound: Vec<(String, Vec<String>)>,
     /// Orders over the last 1, 7 and 30 days (empty when the store keeps none).
     pub orders: Vec<Orders>,
+    /// Payment codes over the last 1, 7 and 30 days (empty when the key has none).
+    pub codes: Vec<Codes>,
     /// Other reviews carrying the key, newest first (a few), and how many in all.
     pub reviews: Vec<Review>,
     pub review_count: usize,
@@ -141,6 +155,25 @@ pub fn section(
                 ],
             );
             let _ = write!(body, "<li>{}</li>", escape(&text));
+        }
+        for codes in &key.codes {
+            let which = if codes.days == 1 {
+                &i18n::CODES_TODAY
+            } else {
+                &i18n::CODES_IN_DAYS
+            };
+            let text = fill(
+                which,
+                lang,
+                &[
+                    ("days", &codes.days.to_string()),
+                    ("created", &codes.created.to_string()),
+                    ("paid", &codes.paid.to_string()),
+                    ("expired", &codes.expired.to_string()),
+                    ("refunded", &codes.refunded.to_string()),
+                ],
+            );
+            let _ = write!(body, r#"<li class="codes">{}</li>"#, escape(&text));
         }
         for (other, members) in &key.bound {
             let _ = write!(

@@ -154,7 +154,7 @@ mod history;
 mod overview;
 mod queue;
 mod review;
-pub use history::{KeyHistory, Orders};
+pub use history::{Codes, KeyHistory, Orders};
 pub use overview::{overview, Overview, Resolved};
 pub use queue::{bulk_result, queue, Shown};
 pub use review::{review, Around, Nav, Powers};
