@@ -173,6 +173,19 @@ fn paid_codes_repeats_unknown_codes_and_compressed_answers_are_counted_apart() {
         scrape.contains(r#"garita_webhook_last_verified_timestamp_seconds{profile="pagoefectivo",route="pe-notify"}"#),
         "{scrape}"
     );
+    // The audit trail labels the creation request paid, once: what `rules report` reads.
+    let creation = gw.wait_for_decisions(1)[0]["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let settled = settled_lines(&gw, 1);
+    assert_eq!(settled.len(), 1, "{settled:?}");
+    assert_eq!(settled[0]["request"], creation.as_str());
+    assert_eq!(settled[0]["outcome"], "paid");
+    assert!(
+        !settled[0].to_string().contains(&cip),
+        "the code itself is not logged"
+    );
     // A compressed answer reaches the client as it was and is not read.
     let gz = create(&gw, "11223344", Some("gzip"));
     assert_eq!(gz.status, 200);
@@ -193,14 +206,30 @@ fn the_heartbeat_starts_with_the_gateway_and_business_hours_follow_the_shops_clo
         .clock("2026-11-25T03:30:00Z")
         .rules(&rules)
         .start();
-    let scrape = closed.wait_for_metric("garita_business_hours 0");
-    // Never verified since it started: silent since the start, not absent.
-    assert!(
-        scrape.contains(
-            r#"garita_webhook_last_verified_timestamp_seconds{profile="pagoefectivo",route="pe-notify"} 1795577400"#
-        ),
-        "{scrape}"
+    // Never verified since it started: silent since the start, not absent (set by the
+    // first housekeeping tick, which sets the business-hours gauge before it).
+    let scrape = closed.wait_for_metric(
+        r#"garita_webhook_last_verified_timestamp_seconds{profile="pagoefectivo",route="pe-notify"} 1795577400"#,
     );
+    assert!(scrape.contains("garita_business_hours 0"), "{scrape}");
     // Without business hours every hour counts as open.
     gateway().wait_for_metric("garita_business_hours 1");
+}
+
+/// The `code_settled` lines of the gateway's audit trail, once there are `n`.
+fn settled_lines(gw: &TestGateway, n: usize) -> Vec<serde_json::Value> {
+    let mut lines = Vec::new();
+    for _ in 0..250 {
+        let text = std::fs::read_to_string(gw.path("decisions.jsonl")).unwrap_or_default();
+        lines = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|l| l["event"] == "code_settled")
+            .collect();
+        if lines.len() >= n {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    lines
 }

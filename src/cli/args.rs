@@ -87,6 +87,12 @@ pub(super) enum Command {
         #[arg(long, default_value_t = 20)]
         sample: usize,
     },
+    /// What the outcomes in the audit trail (reviews resolved, codes paid or refunded)
+    /// say of the risk rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// The review queue of a running gateway, through its admin API.
     Review {
         #[command(subcommand)]
@@ -241,6 +247,41 @@ pub(super) enum LogsCommand {
         /// jsonl (the lines as logged) or csv (one column per field).
         #[arg(long, default_value = "jsonl")]
         format: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum RulesCommand {
+    /// Per risk rule over a range of UTC days: how often it fired, the labelled bad and
+    /// good among those, precision, the share of bad requests it caught, and a suggested
+    /// weight with how it was computed.
+    Report {
+        /// The config whose rules and weights to report on (and whose decision log to read).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Read this active log file and its rotated days instead of the config's.
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// First UTC day of the decisions: a date, today, yesterday, or 30d.
+        #[arg(long, value_parser = logs::parse_day)]
+        from: jiff::civil::Date,
+        /// Last UTC day of the decisions (default: today). Outcomes are read up to the
+        /// newest line.
+        #[arg(long, value_parser = logs::parse_day, default_value = "today")]
+        to: jiff::civil::Date,
+        /// Days after its payment that a code not refunded labels its request good.
+        #[arg(long, default_value_t = 14)]
+        good_after_days: u16,
+        /// The precision (percent) at which one rule alone should reach review.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(1..=100))]
+        review_at: u8,
+        /// Fewer labelled firings than this suggest no weight.
+        #[arg(long, default_value_t = 20)]
+        min_labelled: u64,
+        /// Write the config with the suggested weights here (beside the config, so that
+        /// its relative paths still resolve), for `garita replay` to try.
+        #[arg(long)]
+        propose: Option<PathBuf>,
     },
 }
 

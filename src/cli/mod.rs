@@ -11,12 +11,16 @@ mod inspect;
 mod logs;
 mod replay;
 mod review;
+mod rules;
 mod sign;
 mod status;
 
 use crate::config::Config;
 use crate::observe::process_log::LogFormat;
-use args::{BlockCommand, Cli, Command, LogsCommand, QuotaCommand, ReviewCommand, StateCommand};
+use args::{
+    BlockCommand, Cli, Command, LogsCommand, QuotaCommand, ReviewCommand, RulesCommand,
+    StateCommand,
+};
 use clap::Parser;
 use demo::DemoOptions;
 use std::path::PathBuf;
@@ -183,6 +187,30 @@ pub fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Rules {
+            command:
+                RulesCommand::Report {
+                    config,
+                    log,
+                    from,
+                    to,
+                    good_after_days,
+                    review_at,
+                    min_labelled,
+                    propose,
+                },
+        } => print_or_fail(rules::report(&rules::Ask {
+            config: &config,
+            log: log.as_deref(),
+            from,
+            to,
+            good_after: i64::from(good_after_days) * 86_400,
+            teaching: crate::core::outcomes::Teaching {
+                review_at: f64::from(review_at) / 100.0,
+                min_labelled,
+            },
+            propose: propose.as_deref(),
+        })),
         Command::Review { command } => print_or_fail(match command {
             ReviewCommand::List { target, all, json } => review::list(&target, all, json),
             ReviewCommand::Resolve {

@@ -6,13 +6,15 @@
 //! are the checks, on a compiled [`policy`]; [`webhook`] verifies notifications;
 //! [`decision`] is the vocabulary of outcomes; [`plan`] is what the rules ask of the store
 //! and what it answers; [`calendar`] tells which quota window a moment falls in; [`money`]
-//! is how amounts are read and compared, exactly.
+//! is how amounts are read and compared, exactly; [`outcomes`] is what reviews and
+//! payment notifications later say of a request, and what that teaches the rules.
 
 pub mod calendar;
 pub mod decision;
 pub mod identity;
 pub mod money;
 pub mod net;
+pub mod outcomes;
 pub mod plan;
 pub mod policy;
 pub mod request;

@@ -170,6 +170,18 @@ async fn keep(ctx: &RequestCtx, code: String) -> &'static str {
     }
 }
 
+/// A code's first settlement by an event, for the audit trail: the creation request it
+/// labels (never the code itself).
+#[derive(serde::Serialize)]
+struct SettledEvent<'a> {
+    ts: crate::observe::decision_log::LogTime,
+    event: &'static str,
+    request: &'a str,
+    route: &'a str,
+    outcome: &'static str,
+    created_at: i64,
+}
+
 /// Settle the code a delivered notification named, and count its outcome per key.
 async fn settle(proxy: &GaritaProxy, ctx: &RequestCtx, settlement: Settlement) {
     let served = &*ctx.served;
@@ -190,6 +202,15 @@ async fn settle(proxy: &GaritaProxy, ctx: &RequestCtx, settlement: Settlement) {
                 Ok(Settled::Again(_)) => "repeat",
                 Err(_) => "store_error",
                 Ok(Settled::First(ledger)) => {
+                    // The audit trail's label: what became of the creation request.
+                    proxy.log.write(&SettledEvent {
+                        ts: proxy.log.time(),
+                        event: "code_settled",
+                        request: &ledger.record.request_id,
+                        route: &ledger.record.route,
+                        outcome: event.as_str(),
+                        created_at: ledger.record.created_at,
+                    });
                     let keys = ledger
                         .record
                         .keys
