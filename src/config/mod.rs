@@ -74,6 +74,28 @@ impl std::fmt::Debug for ReviewEvents {
     }
 }
 
+/// `[shadow]`: the proposed config, checked at load; the proxy compiles it again when it
+/// starts the shadow (and only when its text changed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShadowSettings {
+    pub path: PathBuf,
+    /// SHA-256 of its text: a reload that leaves it alone keeps the shadow's counters.
+    pub digest: String,
+    pub queue: usize,
+}
+
+impl ShadowSettings {
+    /// Compile the shadow's config (offline: its secrets are never read; its own
+    /// `[shadow]` is ignored).
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let (mut raw, digest) = read_file_config_with_digest(&self.path)?;
+        raw.shadow = None;
+        let mut config = compile::compile_offline(raw, &self.path)?;
+        config.digest = digest;
+        Ok(config)
+    }
+}
+
 /// How identities are counted: the shop's calendar and the secret of the identifier hashes.
 #[derive(Clone)]
 pub struct IdentitySettings {
@@ -160,6 +182,8 @@ pub struct Config {
     pub state: StateSettings,
     /// Where resolutions are sent to the shop; `None`: nowhere (no outbox events).
     pub review_events: Option<ReviewEvents>,
+    /// A proposed config decided beside this one (`[shadow]`).
+    pub shadow: Option<ShadowSettings>,
     /// Things that work but should not be so in production (shown by `garita check`,
     /// logged by `garita run`).
     pub warnings: Vec<String>,

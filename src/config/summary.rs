@@ -78,6 +78,13 @@ impl Config {
         }
         out.push_str(&format!("state:     {}\n", self.state.backend.describe()));
         out.push_str(&format!("hash key:  {}\n", self.hash_key_source()));
+        if let Some(shadow) = &self.shadow {
+            out.push_str(&format!(
+                "shadow:    {} decided beside this config, no effect on answers (queue {})\n",
+                shadow.path.display(),
+                shadow.queue
+            ));
+        }
         out.push_str(&format!("routes:    {}\n", self.routes.routes().len()));
         let default = &self.policies[self.routes.default_policy()];
         out.push_str(&format!(

@@ -40,6 +40,7 @@ pub struct Metrics {
     pub risk: RiskMetrics,
     pub config: ConfigMetrics,
     pub codes: super::code_metrics::CodeMetrics,
+    pub shadow: super::shadow_metrics::ShadowMetrics,
 }
 
 /// What the store's ledger holds: reviews waiting for a person, and runtime blocks.
@@ -341,6 +342,7 @@ impl Metrics {
             registry.register(collector).expect("unique metric names");
         }
         let codes = super::code_metrics::CodeMetrics::new(&registry);
+        let shadow = super::shadow_metrics::ShadowMetrics::new(&registry);
         // process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds...
         registry
             .register(Box::new(
@@ -369,6 +371,7 @@ impl Metrics {
             hourly: Default::default(),
             webhooks,
             codes,
+            shadow,
             store: StoreMetrics {
                 execute_seconds: store_seconds.with_label_values(&["execute"]),
                 settle_seconds: store_seconds.with_label_values(&["settle"]),

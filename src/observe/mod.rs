@@ -3,7 +3,8 @@
 //! compression, retention), the path as logged ([`log_path`]),
 //! garita's own [`process_log`], the decisions of the last minutes for `garita status`
 //! ([`recent`]) and of the last day, hour by hour, for the console's overview
-//! ([`hourly`]); the payment codes' own ([`code_metrics`]).
+//! ([`hourly`]); the payment codes' own ([`code_metrics`]) and the shadow config's
+//! ([`shadow_metrics`]).
 
 pub mod audit_files;
 pub mod code_metrics;
@@ -13,3 +14,4 @@ pub mod log_path;
 pub mod metrics;
 pub mod process_log;
 pub mod recent;
+pub mod shadow_metrics;

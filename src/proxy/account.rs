@@ -143,6 +143,14 @@ pub(super) async fn account(
         duration_ms: (ctx.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
     };
     proxy.log.write(&record);
+    if let Some(shadow) = &ctx.served.shadow {
+        let decided_by_rules = ctx
+            .policy
+            .is_some_and(|id| ctx.served.config.policies[id].webhook.is_none());
+        if decided_by_rules {
+            shadow.offer(&record, &proxy.log, &proxy.metrics);
+        }
+    }
 }
 
 /// Count the risk rules that fired, and keep the shop-wide anomaly gauges.

@@ -32,6 +32,7 @@ pub mod reload;
 pub mod response;
 pub mod served;
 pub mod server;
+mod shadow;
 pub mod tls;
 mod webhook;
 

@@ -47,6 +47,8 @@ pub struct Served {
     /// The private CA the upstreams' certificates are checked against, if any, in the
     /// form Pingora takes (built here, once, not per connection).
     pub upstream_ca: Option<Arc<pingora::protocols::tls::CaType>>,
+    /// The proposed config decided beside this one (`[shadow]`), if any.
+    pub(crate) shadow: Option<Arc<super::shadow::Shadow>>,
 }
 
 impl std::fmt::Debug for Served {
@@ -87,6 +89,14 @@ impl Served {
             .as_ref()
             .and_then(|tls| tls.ca.as_ref())
             .map(crate::proxy::tls::ca_list);
+        let shadow = config.shadow.as_ref().and_then(|settings| {
+            super::shadow::Shadow::keep_or_start(
+                settings,
+                previous.and_then(|p| p.shadow.as_ref()),
+                &runtime.hasher,
+                &metrics,
+            )
+        });
         Ok(Self {
             config,
             runtime,
@@ -94,6 +104,7 @@ impl Served {
             route_metrics,
             last_store_complaint: AtomicU64::new(0),
             upstream_ca,
+            shadow,
         })
     }
 

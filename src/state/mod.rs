@@ -7,6 +7,7 @@ pub mod file_stamp;
 pub mod geoip;
 pub mod identity_keys;
 pub mod rate_limit;
+pub mod replay;
 pub mod runtime;
 pub mod store;
 pub mod upstreams;

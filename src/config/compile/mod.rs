@@ -20,6 +20,7 @@ mod review_events;
 mod risk;
 mod routes;
 mod server;
+mod shadow;
 mod state;
 mod tls;
 mod upstream;
@@ -65,6 +66,7 @@ fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
         &ctx,
         raw.review_events.as_ref(),
     ));
+    let shadow = ctx.keep(shadow::shadow(&ctx, raw.shadow.as_ref()));
     hash_key_checks(
         &ctx,
         &raw,
@@ -87,6 +89,7 @@ fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
         Some(state),
         Some(routes),
         Some(review_events),
+        Some(shadow),
     ) = (
         !errors.is_empty(),
         listeners,
@@ -100,6 +103,7 @@ fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
         state,
         routes,
         review_events,
+        shadow,
     )
     else {
         return Err(ConfigError::all(errors));
@@ -136,6 +140,7 @@ fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
         identity,
         state,
         review_events,
+        shadow,
         warnings: ctx.warnings.take(),
     })
 }

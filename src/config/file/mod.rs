@@ -35,6 +35,18 @@ pub struct FileConfig {
     pub state: StateSection,
     pub admin: Option<AdminSection>,
     pub review_events: Option<ReviewEventsSection>,
+    pub shadow: Option<ShadowSection>,
+}
+
+/// A proposed config decided beside the live one, with no effect on any answer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowSection {
+    /// The proposed config file (e.g. from `garita rules report --propose`); its routes,
+    /// policies and identity rules are used, its listeners and store are not.
+    pub config: PathBuf,
+    /// Requests waiting for the shadow at most (default 4096); beyond, skipped and counted.
+    pub queue: Option<usize>,
 }
 
 /// Where the shop's backend hears how its reviews were resolved (Standard Webhooks).

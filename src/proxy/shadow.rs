@@ -1,0 +1,175 @@
+//! The shadow config: every request decided a second time under a proposed config
+//! (`[shadow] config = "proposed.toml"`), with no effect on any answer.
+//!
+//! Once a request's decision-log line is written, the line goes to a thread of the
+//! shadow's own through a bounded queue; the thread decides it again with the replay
+//! engine ([`crate::state::replay`]) on a memory store and limiters of its own, so that
+//! the shadow's quotas and sums count what it saw and never touch the live store. It
+//! logs a `"event":"shadow"` line beside the live one (same `request_id`, the live
+//! decision and score, the shadow's decision, score and reasons) and counts the pair in
+//! `garita_shadow_decisions_total{live,shadow}`. A full queue costs the shadow's decision
+//! (`garita_shadow_skipped_total{reason="busy"}`), never the request's time.
+//!
+//! What it approximates: the shadow sees what a replay sees (the facts as the live config
+//! read them, no webhook bodies, no runtime blocks); its counters live in this process,
+//! start empty, and start again when the proposal's text changes (a reload that leaves
+//! the proposal alone keeps them).
+
+use crate::config::ShadowSettings;
+use crate::observe::decision_log::{DecisionLog, DecisionRecord};
+use crate::observe::metrics::Metrics;
+use crate::state::replay::{Replay, Replayed};
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+
+/// A live line to decide again, and where to log the shadow's decision.
+struct Job {
+    line: Value,
+    log: Arc<DecisionLog>,
+}
+
+/// The running shadow: its queue, and what it was started from.
+pub struct Shadow {
+    /// The proposal's digest and the hash key's id: what a reload compares.
+    digest: String,
+    key_id: String,
+    queue: SyncSender<Job>,
+}
+
+impl std::fmt::Debug for Shadow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shadow")
+            .field("digest", &self.digest)
+            .finish()
+    }
+}
+
+#[derive(Serialize)]
+struct Side<'a> {
+    decision: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<&'a Value>,
+}
+
+#[derive(Serialize)]
+struct ShadowSide<'a> {
+    decision: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<u32>,
+    reasons: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ShadowLine<'a> {
+    ts: &'a Value,
+    event: &'static str,
+    request_id: &'a Value,
+    route: &'a str,
+    live: Side<'a>,
+    shadow: ShadowSide<'a>,
+}
+
+impl Shadow {
+    /// The shadow `settings` name, kept from `previous` when the proposal and the hash key
+    /// are the same (its counters outlive the reload), else started afresh.
+    pub fn keep_or_start(
+        settings: &ShadowSettings,
+        previous: Option<&Arc<Shadow>>,
+        hasher: &crate::core::identity::key_list::KeyHasher,
+        metrics: &Arc<Metrics>,
+    ) -> Option<Arc<Shadow>> {
+        if let Some(same) =
+            previous.filter(|s| s.digest == settings.digest && s.key_id == hasher.key_id())
+        {
+            return Some(same.clone());
+        }
+        match Self::start(settings, hasher, metrics) {
+            Ok(shadow) => Some(Arc::new(shadow)),
+            Err(e) => {
+                log::error!("the shadow config {}: {e}", settings.path.display());
+                None
+            }
+        }
+    }
+
+    fn start(
+        settings: &ShadowSettings,
+        hasher: &crate::core::identity::key_list::KeyHasher,
+        metrics: &Arc<Metrics>,
+    ) -> Result<Self, String> {
+        let config = settings.load().map_err(|e| e.to_string())?;
+        let replay = Replay::with_hasher(config, hasher.clone())?;
+        let (queue, jobs) = sync_channel(settings.queue);
+        let metrics = metrics.clone();
+        std::thread::Builder::new()
+            .name("garita-shadow".into())
+            .spawn(move || decide_all(&replay, &jobs, &metrics))
+            .map_err(|e| format!("cannot start its thread: {e}"))?;
+        Ok(Self {
+            digest: settings.digest.clone(),
+            key_id: hasher.key_id().to_string(),
+            queue,
+        })
+    }
+
+    /// Hand a live decision's line to the shadow, never waiting: a full queue skips it.
+    pub fn offer(&self, record: &DecisionRecord<'_>, log: &Arc<DecisionLog>, metrics: &Metrics) {
+        let Ok(line) = serde_json::to_value(record) else {
+            return;
+        };
+        let job = Job {
+            line,
+            log: log.clone(),
+        };
+        match self.queue.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => metrics.shadow.skipped.with_label_values(&["busy"]).inc(),
+            // The thread is gone (it never panics on a line; nothing to do but skip).
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
+/// The shadow's thread: decide each line again, log and count; ends when the shadow is
+/// dropped (its queue's sender with it).
+fn decide_all(replay: &Replay, jobs: &Receiver<Job>, metrics: &Metrics) {
+    for job in jobs {
+        let line = &job.line;
+        let (route, decision) = match replay.line(line) {
+            Replayed::Decided(route, decision) => (route, decision),
+            Replayed::Kept(_) => {
+                metrics
+                    .shadow
+                    .skipped
+                    .with_label_values(&["not_replayable"])
+                    .inc();
+                continue;
+            }
+            Replayed::Skipped => continue,
+        };
+        let live = line["decision"].as_str().unwrap_or("?");
+        let shadow = decision.label();
+        metrics
+            .shadow
+            .decisions
+            .with_label_values(&[live, shadow])
+            .inc();
+        job.log.write(&ShadowLine {
+            ts: &line["ts"],
+            event: "shadow",
+            request_id: &line["request_id"],
+            route: &route,
+            live: Side {
+                decision: &line["decision"],
+                score: line.get("score").filter(|s| !s.is_null()),
+            },
+            shadow: ShadowSide {
+                decision: shadow,
+                score: decision.risk().map(|r| r.score),
+                reasons: decision.reasons().iter().map(|r| r.detail()).collect(),
+            },
+        });
+    }
+}
