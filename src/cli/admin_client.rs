@@ -32,6 +32,12 @@ pub struct Target {
     addr: Option<SocketAddr>,
 }
 
+impl Target {
+    pub(super) fn config(&self) -> &Path {
+        &self.config
+    }
+}
+
 /// Where the admin API is, and the token to call it with.
 pub(super) struct Admin {
     addr: SocketAddr,

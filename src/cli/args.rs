@@ -93,6 +93,22 @@ pub(super) enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Walk one payment code's flow through the running gateway against the shop's
+    /// sandbox backend, printing at each step what garita decided, what the backend
+    /// answered and what the store holds; exit 1 naming the first step that differs.
+    Simulate {
+        #[command(flatten)]
+        target: admin_client::Target,
+        /// The flow to walk.
+        #[arg(long, value_enum)]
+        flow: super::simulate::flows::Flow,
+        /// The gateway's address, when not the first of server.listen.
+        #[arg(long)]
+        gateway: Option<std::net::SocketAddr>,
+        /// The creation request's JSON body (default: built from the policy's facts).
+        #[arg(long)]
+        body: Option<PathBuf>,
+    },
     /// The review queue of a running gateway, through its admin API.
     Review {
         #[command(subcommand)]

@@ -13,6 +13,7 @@ mod replay;
 mod review;
 mod rules;
 mod sign;
+mod simulate;
 mod status;
 
 use crate::config::Config;
@@ -211,6 +212,25 @@ pub fn main() -> ExitCode {
             },
             propose: propose.as_deref(),
         })),
+        Command::Simulate {
+            target,
+            flow,
+            gateway,
+            body,
+        } => match simulate::run(&target, flow, gateway, body.as_deref()) {
+            Ok((transcript, passed)) => {
+                print!("{transcript}");
+                if passed {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Review { command } => print_or_fail(match command {
             ReviewCommand::List { target, all, json } => review::list(&target, all, json),
             ReviewCommand::Resolve {

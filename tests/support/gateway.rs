@@ -48,6 +48,7 @@ pub struct GatewayBuilder {
     dead_neighbour: bool,
     clock: Option<String>,
     env: Vec<(String, String)>,
+    shop_key: Option<Vec<u8>>,
 }
 
 impl GatewayBuilder {
@@ -60,6 +61,13 @@ impl GatewayBuilder {
     /// Start with garita's quota clock standing at `rfc3339` (see [`TestGateway::set_clock`]).
     pub fn clock(mut self, rfc3339: &str) -> Self {
         self.clock = Some(rfc3339.to_string());
+        self
+    }
+
+    /// A backend that checks PagoEfectivo signatures itself with `key` (401 on a
+    /// mismatch), as a careful shop's sandbox does.
+    pub fn shop_verifying(mut self, key: &str) -> Self {
+        self.shop_key = Some(key.as_bytes().to_vec());
         self
     }
 
@@ -141,7 +149,11 @@ impl GatewayBuilder {
 
     pub fn start(self) -> TestGateway {
         let dir = tempfile::tempdir().expect("temp dir");
-        let shop = DemoShop::start().expect("recording backend");
+        let shop = match &self.shop_key {
+            Some(key) => DemoShop::start_verifying(key),
+            None => DemoShop::start(),
+        }
+        .expect("recording backend");
         for (name, content) in &self.files {
             std::fs::write(dir.path().join(name), content).unwrap();
         }
@@ -301,6 +313,7 @@ impl TestGateway {
             dead_neighbour: false,
             clock: None,
             env: Vec::new(),
+            shop_key: None,
         }
     }
 

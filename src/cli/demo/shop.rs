@@ -9,6 +9,11 @@
 //! answers a payment-code creation: `{"code":100,"data":{"cip":"N",...}}`, N counting up
 //! from 2364000. A request asking `X-Demo-Answer: gzip` gets that answer marked
 //! `Content-Encoding: gzip` (for the gateway's tests of answers it must not read).
+//!
+//! As a sandbox for `garita simulate`: `X-Sandbox-Delay-Ms: N` delays the answer N ms
+//! (a backend that times out), and a shop started with a PagoEfectivo key
+//! ([`DemoShop::start_verifying`]) answers 401 to a `PE-Signature` that does not match the
+//! body, as a shop that checks its notifications itself does.
 
 use std::io;
 use std::net::SocketAddr;
@@ -64,6 +69,19 @@ impl DemoShop {
 
     /// Listen on `addr` (a backend coming back where it was).
     pub fn start_on(addr: SocketAddr) -> io::Result<DemoShop> {
+        Self::serve(addr, None)
+    }
+
+    /// Like [`DemoShop::start`], refusing notifications whose `PE-Signature` does not
+    /// match their body under `key`.
+    pub fn start_verifying(key: &[u8]) -> io::Result<DemoShop> {
+        Self::serve(
+            "127.0.0.1:0".parse().expect("an address"),
+            Some(Arc::from(key)),
+        )
+    }
+
+    fn serve(addr: SocketAddr, key: Option<Arc<[u8]>>) -> io::Result<DemoShop> {
         let std_listener = std::net::TcpListener::bind(addr)?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
@@ -101,8 +119,9 @@ impl DemoShop {
                         // One write per response, but no Nagle wait on the peer's ACK either.
                         let _ = stream.set_nodelay(true);
                         let requests = requests.clone();
+                        let key = key.clone();
                         tokio::spawn(async move {
-                            if let Err(e) = serve_connection(stream, requests).await {
+                            if let Err(e) = serve_connection(stream, requests, key).await {
                                 log::debug!("demo shop connection: {e}");
                             }
                         });
@@ -147,9 +166,23 @@ async fn read_line(reader: &mut BufReader<TcpStream>, budget: &mut usize) -> io:
     String::from_utf8(line).map_err(|_| bad("head is not UTF-8"))
 }
 
+/// Whether `signature` (hex) is the HMAC-SHA256 of `body` under `key`.
+fn signed_by(key: &[u8], body: &[u8], signature: &str) -> bool {
+    use hmac::{Mac, SimpleHmac};
+    let Ok(given) = hex::decode(signature.trim()) else {
+        return false;
+    };
+    let Ok(mut mac) = SimpleHmac::<sha2::Sha256>::new_from_slice(key) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&given).is_ok()
+}
+
 async fn serve_connection(
     stream: TcpStream,
     requests: Arc<Mutex<Vec<RecordedRequest>>>,
+    key: Option<Arc<[u8]>>,
 ) -> io::Result<()> {
     let mut reader = BufReader::new(stream);
     loop {
@@ -199,11 +232,26 @@ async fn serve_connection(
         };
         let close = find("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let creates = method == "POST" && target.split('?').next().unwrap_or("").ends_with("/cips");
-        let reply = if creates {
+        let forged = match (&key, find("pe-signature")) {
+            (Some(key), Some(signature)) => !signed_by(key, &body, &signature),
+            _ => false,
+        };
+        if let Some(ms) = find("x-sandbox-delay-ms").and_then(|v| v.parse::<u64>().ok()) {
+            tokio::time::sleep(std::time::Duration::from_millis(ms.min(60_000))).await;
+        }
+        let (status, reply) = if forged {
+            (
+                "401 Unauthorized",
+                serde_json::json!({"error": "bad signature"}).to_string(),
+            )
+        } else if creates {
             let cip = NEXT_CIP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            serde_json::json!({"code": 100, "message": "Solicitud exitosa", "data": {"cip": cip.to_string(), "currency": "PEN"}}).to_string()
+            ("200 OK", serde_json::json!({"code": 100, "message": "Solicitud exitosa", "data": {"cip": cip.to_string(), "currency": "PEN"}}).to_string())
         } else {
-            serde_json::json!({"shop": "ok", "method": method, "target": target}).to_string()
+            (
+                "200 OK",
+                serde_json::json!({"shop": "ok", "method": method, "target": target}).to_string(),
+            )
         };
         let marked = if find("x-demo-answer").is_some_and(|v| v.eq_ignore_ascii_case("gzip")) {
             "content-encoding: gzip\r\n"
@@ -219,7 +267,7 @@ async fn serve_connection(
             });
         }
         let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{marked}{}\r\n",
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{marked}{}\r\n",
             reply.len(),
             if close { "connection: close\r\n" } else { "" }
         );

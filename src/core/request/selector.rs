@@ -196,6 +196,14 @@ impl Selector {
         }
     }
 
+    /// The JSON pointer a `json:` selector reads (`/data/cip`), for building bodies.
+    pub fn json_pointer(&self) -> Option<&str> {
+        match self {
+            Selector::JsonPointer(p) => Some(&p.text),
+            _ => None,
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Selector::JsonPointer(p) => format!("json:{}", p.text),

@@ -65,6 +65,15 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// Whether the scheme signs a timestamp, so that a stale notification is refused.
+    pub fn signs_timestamp(&self) -> bool {
+        match self {
+            Profile::PagoEfectivo | Profile::Checkout => false,
+            Profile::Hmac(scheme) => scheme.timestamp_header.is_some(),
+            _ => true,
+        }
+    }
+
     /// A named profile (`hmac` needs its settings and is built by the config).
     pub fn named(name: &str) -> Option<Profile> {
         Some(match name {

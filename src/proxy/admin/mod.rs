@@ -16,6 +16,7 @@
 //!   `DELETE /admin/blocks` (by value): the runtime block list ([`blocks`]).
 //! - `GET /admin/keys/{fact}/{value}`: what the state holds for one identity, address or
 //!   webhook event ([`state`]).
+//! - `GET /admin/codes/{code}`: what the store holds for one payment code ([`codes`]).
 //! - `POST /admin/reload`: read the config again ([`state`]).
 //! - `POST /admin/quotas/reset`: one identity's quota counters start again ([`state`]).
 //! - `GET /admin/status`: what `garita status` shows ([`status`]).
@@ -24,6 +25,7 @@
 //! same tokens.
 
 mod blocks;
+mod codes;
 pub(crate) mod queue;
 mod reviews;
 mod state;
@@ -111,7 +113,7 @@ pub(crate) fn token_named<'t>(
 /// identity's history) for reviewers, every other change for admins.
 fn role_needed(method: &str, parts: &[&str]) -> Role {
     match (method, parts) {
-        ("GET", ["keys", ..]) => Role::Reviewer,
+        ("GET", ["keys" | "codes", ..]) => Role::Reviewer,
         ("GET", _) => Role::Viewer,
         ("POST", ["reviews", ..]) => Role::Reviewer,
         _ => Role::Admin,
@@ -232,6 +234,10 @@ impl ServeHttp for AdminApp {
                 self.change_review(session, &served, (id, action), &by)
                     .await
             }
+            ("GET", ["codes", code]) => match segment(code) {
+                Some(code) => self.one_code(&served, &code).await,
+                None => error(400, "expected /admin/codes/{code}"),
+            },
             ("GET", ["blocks"]) => self.list_blocks(&served).await,
             ("POST", ["blocks"]) => self.add_block(session, &served, &by).await,
             ("DELETE", ["blocks", fact, hash]) => self.remove_block(&served, fact, hash, &by).await,
@@ -244,6 +250,7 @@ impl ServeHttp for AdminApp {
                 | ["reload"]
                 | ["quotas", ..]
                 | ["keys", ..]
+                | ["codes", ..]
                 | ["reviews", ..]
                 | ["queue"]
                 | ["blocks", ..],
