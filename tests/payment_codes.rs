@@ -211,9 +211,15 @@ fn the_heartbeat_starts_with_the_gateway_and_business_hours_follow_the_shops_clo
     let scrape = closed.wait_for_metric(
         r#"garita_webhook_last_verified_timestamp_seconds{profile="pagoefectivo",route="pe-notify"} 1795577400"#,
     );
-    assert!(scrape.contains("garita_business_hours 0"), "{scrape}");
+    assert!(scrape.contains("garita_shop_open 0"), "{scrape}");
+    // A verified notification moves it to its own time.
+    closed.set_clock("2026-11-25T04:00:00Z");
+    assert_eq!(notify(&closed, "2364999", "paid", "op-9").status, 200);
+    closed.wait_for_metric(
+        r#"garita_webhook_last_verified_timestamp_seconds{profile="pagoefectivo",route="pe-notify"} 1795579200"#,
+    );
     // Without business hours every hour counts as open.
-    gateway().wait_for_metric("garita_business_hours 1");
+    gateway().wait_for_metric("garita_shop_open 1");
 }
 
 /// The `code_settled` lines of the gateway's audit trail, once there are `n`.

@@ -55,7 +55,7 @@ impl CodeMetrics {
         )
         .expect("valid metric");
         let business_hours = IntGauge::new(
-            "garita_business_hours",
+            "garita_shop_open",
             "1 inside the shop's business hours (identity.business_hours, in its time zone; every hour when unset), else 0.",
         )
         .expect("valid metric");

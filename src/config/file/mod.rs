@@ -150,7 +150,7 @@ pub struct IdentitySection {
     /// store and the decision log. Unset: a random secret per start.
     pub hash_key_env: Option<String>,
     /// The shop's opening hours in its time zone, `"08:00-22:00"`: exported as
-    /// `garita_business_hours` for alert rules that should only page while the shop sells.
+    /// `garita_shop_open` for alert rules that should only page while the shop sells.
     pub business_hours: Option<String>,
 }
 
