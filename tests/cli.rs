@@ -259,6 +259,11 @@ fn bad_files_are_rejected_naming_the_key() {
         ),
         (format!("{GOOD}[identity]\ntime_zone = \"Lima\"\n"), "identity.time_zone", "IANA"),
         (
+            format!("{GOOD}[shadow]\nconfig = \"p.toml\"\nmax_cpu_percent = 0\n"),
+            "shadow.max_cpu_percent",
+            "1 to 100",
+        ),
+        (
             format!("{GOOD}[identity]\nbusiness_hours = \"8-22\"\n"),
             "identity.business_hours",
             "HH:MM-HH:MM",

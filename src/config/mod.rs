@@ -82,6 +82,8 @@ pub struct ShadowSettings {
     /// SHA-256 of its text: a reload that leaves it alone keeps the shadow's counters.
     pub digest: String,
     pub queue: usize,
+    /// The share of one CPU the shadow may use, in percent.
+    pub max_cpu_percent: u8,
 }
 
 impl ShadowSettings {

@@ -9,7 +9,7 @@ use prometheus::{IntCounterVec, Opts, Registry};
 pub struct ShadowMetrics {
     /// Requests decided by both, by the live decision and the shadow's.
     pub decisions: IntCounterVec,
-    /// Requests the shadow did not decide, by reason (`busy`, `not_replayable`).
+    /// Requests the shadow did not decide, by reason (`busy`, `budget`, `not_replayable`).
     pub skipped: IntCounterVec,
 }
 
@@ -26,7 +26,7 @@ impl ShadowMetrics {
         let skipped = IntCounterVec::new(
             Opts::new(
                 "garita_shadow_skipped_total",
-                "Requests the shadow config did not decide, by reason (busy: its queue was full; not_replayable: a webhook, or no facts to decide on).",
+                "Requests the shadow config did not decide, by reason (busy: its queue was full; budget: it had used its max_cpu_percent of the second; not_replayable: no facts to decide on).",
             ),
             &["reason"],
         )

@@ -8,7 +8,11 @@
 //! logs a `"event":"shadow"` line beside the live one (same `request_id`, the live
 //! decision and score, the shadow's decision, score and reasons) and counts the pair in
 //! `garita_shadow_decisions_total{live,shadow}`. A full queue costs the shadow's decision
-//! (`garita_shadow_skipped_total{reason="busy"}`), never the request's time.
+//! (`garita_shadow_skipped_total{reason="busy"}`), never the request's time; and the
+//! shadow's thread may use `max_cpu_percent` of a CPU (10 by default): once its decisions
+//! took that much of a second, it rests until the second is over and the requests of
+//! that rest are skipped (`reason="budget"`) before anything is encoded for them, so that
+//! on a saturated machine it costs the workers a bounded share.
 //!
 //! What it approximates: the shadow sees what a replay sees (the facts as the live config
 //! read them, no webhook bodies, no runtime blocks); its counters live in this process,
@@ -21,8 +25,10 @@ use crate::observe::metrics::Metrics;
 use crate::state::replay::{Replay, Replayed};
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A live line to decide again, and where to log the shadow's decision.
 struct Job {
@@ -36,6 +42,8 @@ pub struct Shadow {
     digest: String,
     key_id: String,
     queue: SyncSender<Job>,
+    /// Set while the shadow has used its share of the current second.
+    resting: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Shadow {
@@ -103,19 +111,29 @@ impl Shadow {
         let replay = Replay::with_hasher(config, hasher.clone())?;
         let (queue, jobs) = sync_channel(settings.queue);
         let metrics = metrics.clone();
+        let resting = Arc::new(AtomicBool::new(false));
+        let budget = Budget {
+            per_second: Duration::from_millis(10 * u64::from(settings.max_cpu_percent)),
+            resting: resting.clone(),
+        };
         std::thread::Builder::new()
             .name("garita-shadow".into())
-            .spawn(move || decide_all(&replay, &jobs, &metrics))
+            .spawn(move || decide_all(&replay, &jobs, &metrics, &budget))
             .map_err(|e| format!("cannot start its thread: {e}"))?;
         Ok(Self {
             digest: settings.digest.clone(),
             key_id: hasher.key_id().to_string(),
             queue,
+            resting,
         })
     }
 
     /// Hand a live decision's line to the shadow, never waiting: a full queue skips it.
     pub fn offer(&self, record: &DecisionRecord<'_>, log: &Arc<DecisionLog>, metrics: &Metrics) {
+        if self.resting.load(Ordering::Relaxed) {
+            metrics.shadow.skipped.with_label_values(&["budget"]).inc();
+            return;
+        }
         let Ok(line) = serde_json::to_value(record) else {
             return;
         };
@@ -132,44 +150,71 @@ impl Shadow {
     }
 }
 
+/// The shadow thread's share of a CPU: how long its decisions may take each second, and
+/// the flag the workers read.
+struct Budget {
+    per_second: Duration,
+    resting: Arc<AtomicBool>,
+}
+
 /// The shadow's thread: decide each line again, log and count; ends when the shadow is
 /// dropped (its queue's sender with it).
-fn decide_all(replay: &Replay, jobs: &Receiver<Job>, metrics: &Metrics) {
+fn decide_all(replay: &Replay, jobs: &Receiver<Job>, metrics: &Metrics, budget: &Budget) {
+    let (mut second, mut used) = (Instant::now(), Duration::ZERO);
     for job in jobs {
-        let line = &job.line;
-        let (route, decision) = match replay.line(line) {
-            Replayed::Decided(route, decision) => (route, decision),
-            Replayed::Kept(_) => {
-                metrics
-                    .shadow
-                    .skipped
-                    .with_label_values(&["not_replayable"])
-                    .inc();
-                continue;
-            }
-            Replayed::Skipped => continue,
-        };
-        let live = line["decision"].as_str().unwrap_or("?");
-        let shadow = decision.label();
-        metrics
-            .shadow
-            .decisions
-            .with_label_values(&[live, shadow])
-            .inc();
-        job.log.write(&ShadowLine {
-            ts: &line["ts"],
-            event: "shadow",
-            request_id: &line["request_id"],
-            route: &route,
-            live: Side {
-                decision: &line["decision"],
-                score: line.get("score").filter(|s| !s.is_null()),
-            },
-            shadow: ShadowSide {
-                decision: shadow,
-                score: decision.risk().map(|r| r.score),
-                reasons: decision.reasons().iter().map(|r| r.detail()).collect(),
-            },
-        });
+        let began = Instant::now();
+        if began.duration_since(second) >= Duration::from_secs(1) {
+            (second, used) = (began, Duration::ZERO);
+            budget.resting.store(false, Ordering::Relaxed);
+        }
+        if budget.resting.load(Ordering::Relaxed) {
+            // Queued before the rest began: skipped with the rest.
+            metrics.shadow.skipped.with_label_values(&["budget"]).inc();
+            continue;
+        }
+        decide_one(replay, &job, metrics);
+        used += began.elapsed();
+        if used >= budget.per_second {
+            budget.resting.store(true, Ordering::Relaxed);
+        }
     }
+}
+
+/// Decide one live line again, log the shadow's line and count the pair.
+fn decide_one(replay: &Replay, job: &Job, metrics: &Metrics) {
+    let line = &job.line;
+    let (route, decision) = match replay.line(line) {
+        Replayed::Decided(route, decision) => (route, decision),
+        Replayed::Kept(_) => {
+            metrics
+                .shadow
+                .skipped
+                .with_label_values(&["not_replayable"])
+                .inc();
+            return;
+        }
+        Replayed::Skipped => return,
+    };
+    let live = line["decision"].as_str().unwrap_or("?");
+    let shadow = decision.label();
+    metrics
+        .shadow
+        .decisions
+        .with_label_values(&[live, shadow])
+        .inc();
+    job.log.write(&ShadowLine {
+        ts: &line["ts"],
+        event: "shadow",
+        request_id: &line["request_id"],
+        route: &route,
+        live: Side {
+            decision: &line["decision"],
+            score: line.get("score").filter(|s| !s.is_null()),
+        },
+        shadow: ShadowSide {
+            decision: shadow,
+            score: decision.risk().map(|r| r.score),
+            reasons: decision.reasons().iter().map(|r| r.detail()).collect(),
+        },
+    });
 }

@@ -29,12 +29,17 @@ pub(super) fn shadow(
     if queue == 0 {
         return Err(ctx.invalid("shadow.queue", "a number >= 1", 0));
     }
+    let max_cpu_percent = section.max_cpu_percent.unwrap_or(10);
+    if !(1..=100).contains(&max_cpu_percent) {
+        return Err(ctx.invalid("shadow.max_cpu_percent", "1 to 100", max_cpu_percent));
+    }
     // Read through the context, so that a change to the proposal reloads.
     let _ = ctx.read(&path);
     let mut settings = ShadowSettings {
         path,
         digest: String::new(),
         queue,
+        max_cpu_percent,
     };
     let compiled = settings.load().map_err(|e| {
         ctx.invalid(

@@ -47,6 +47,9 @@ pub struct ShadowSection {
     pub config: PathBuf,
     /// Requests waiting for the shadow at most (default 4096); beyond, skipped and counted.
     pub queue: Option<usize>,
+    /// The share of one CPU the shadow may use (default 10): past it in a second, the
+    /// rest of that second's requests are skipped and counted.
+    pub max_cpu_percent: Option<u8>,
 }
 
 /// Where the shop's backend hears how its reviews were resolved (Standard Webhooks).
