@@ -165,17 +165,22 @@ fn decide_all(replay: &Replay, jobs: &Receiver<Job>, metrics: &Metrics, budget: 
         let began = Instant::now();
         if began.duration_since(second) >= Duration::from_secs(1) {
             (second, used) = (began, Duration::ZERO);
-            budget.resting.store(false, Ordering::Relaxed);
-        }
-        if budget.resting.load(Ordering::Relaxed) {
-            // Queued before the rest began: skipped with the rest.
-            metrics.shadow.skipped.with_label_values(&["budget"]).inc();
-            continue;
         }
         decide_one(replay, &job, metrics);
         used += began.elapsed();
         if used >= budget.per_second {
+            // Rest out the second (the workers skip meanwhile), then drop what was
+            // queued before the rest began: it is stale, and skipped with the rest.
             budget.resting.store(true, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_secs(1).saturating_sub(second.elapsed()));
+            let stale = jobs.try_iter().count() as u64;
+            metrics
+                .shadow
+                .skipped
+                .with_label_values(&["budget"])
+                .inc_by(stale);
+            (second, used) = (Instant::now(), Duration::ZERO);
+            budget.resting.store(false, Ordering::Relaxed);
         }
     }
 }
