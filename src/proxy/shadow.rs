@@ -26,7 +26,7 @@ use crate::state::replay::{Replay, Replayed};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -150,6 +150,9 @@ impl Shadow {
     }
 }
 
+/// How often the shadow's thread takes what the workers queued.
+const TICK: Duration = Duration::from_millis(50);
+
 /// The shadow thread's share of a CPU: how long its decisions may take each second, and
 /// the flag the workers read.
 struct Budget {
@@ -161,27 +164,56 @@ struct Budget {
 /// dropped (its queue's sender with it).
 fn decide_all(replay: &Replay, jobs: &Receiver<Job>, metrics: &Metrics, budget: &Budget) {
     let (mut second, mut used) = (Instant::now(), Duration::ZERO);
-    for job in jobs {
-        let began = Instant::now();
-        if began.duration_since(second) >= Duration::from_secs(1) {
-            (second, used) = (began, Duration::ZERO);
+    loop {
+        // Drained every tick, never waited on: a worker's send then wakes no thread (a
+        // wake-up per request cost more than the shadow's own work on a busy core).
+        std::thread::sleep(TICK);
+        let job = match jobs.try_recv() {
+            Ok(job) => job,
+            Err(TryRecvError::Empty) => continue,
+            Err(TryRecvError::Disconnected) => return,
+        };
+        for job in std::iter::once(job).chain(jobs.try_iter()) {
+            decide_within(
+                replay,
+                &job,
+                metrics,
+                budget,
+                (&mut second, &mut used),
+                jobs,
+            );
         }
-        decide_one(replay, &job, metrics);
-        used += began.elapsed();
-        if used >= budget.per_second {
-            // Rest out the second (the workers skip meanwhile), then drop what was
-            // queued before the rest began: it is stale, and skipped with the rest.
-            budget.resting.store(true, Ordering::Relaxed);
-            std::thread::sleep(Duration::from_secs(1).saturating_sub(second.elapsed()));
-            let stale = jobs.try_iter().count() as u64;
-            metrics
-                .shadow
-                .skipped
-                .with_label_values(&["budget"])
-                .inc_by(stale);
-            (second, used) = (Instant::now(), Duration::ZERO);
-            budget.resting.store(false, Ordering::Relaxed);
-        }
+    }
+}
+
+/// Decide `job`, and rest out the second when the budget is spent.
+fn decide_within(
+    replay: &Replay,
+    job: &Job,
+    metrics: &Metrics,
+    budget: &Budget,
+    (second, used): (&mut Instant, &mut Duration),
+    jobs: &Receiver<Job>,
+) {
+    let began = Instant::now();
+    if began.duration_since(*second) >= Duration::from_secs(1) {
+        (*second, *used) = (began, Duration::ZERO);
+    }
+    decide_one(replay, job, metrics);
+    *used += began.elapsed();
+    if *used >= budget.per_second {
+        // Rest out the second (the workers skip meanwhile), then drop what was
+        // queued before the rest began: it is stale, and skipped with the rest.
+        budget.resting.store(true, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_secs(1).saturating_sub(second.elapsed()));
+        let stale = jobs.try_iter().count() as u64;
+        metrics
+            .shadow
+            .skipped
+            .with_label_values(&["budget"])
+            .inc_by(stale);
+        (*second, *used) = (Instant::now(), Duration::ZERO);
+        budget.resting.store(false, Ordering::Relaxed);
     }
 }
 
