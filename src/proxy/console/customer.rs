@@ -96,15 +96,7 @@ async fn orders(served: &Served, fact: &str, hash: &str, review: &Review) -> Vec
         .flat_map(|day| history::day_keys(fact, &hash, currency, day))
         .map(|key| Counter::tally(key, 0, 0))
         .collect();
-    let plan = StorePlan {
-        now: now.as_second(),
-        counters: reads,
-        ..StorePlan::default()
-    };
-    let Ok(answer) = served.admin(served.runtime.store.execute(&plan)).await else {
-        return Vec::new();
-    };
-    let Some(Acquired::Granted(counts)) = answer.counters else {
+    let Some(counts) = read_counters(served, now, reads).await else {
         return Vec::new();
     };
     let per_day: Vec<(u64, u64)> = counts
@@ -127,6 +119,28 @@ async fn orders(served: &Served, fact: &str, hash: &str, review: &Review) -> Vec
         .collect()
 }
 
+/// The counts of `reads` (counters read, nothing added), in their order; none when the
+/// store could not be asked.
+async fn read_counters(
+    served: &Served,
+    now: jiff::Timestamp,
+    reads: Vec<Counter>,
+) -> Option<Vec<u64>> {
+    let plan = StorePlan {
+        now: now.as_second(),
+        counters: reads,
+        ..StorePlan::default()
+    };
+    let answer = served
+        .admin(served.runtime.store.execute(&plan))
+        .await
+        .ok()?;
+    match answer.counters {
+        Some(Acquired::Granted(counts)) => Some(counts),
+        _ => None,
+    }
+}
+
 /// The key's payment codes over each window; none when it never asked for one.
 async fn codes(served: &Served, fact: &str, hash: &str) -> Vec<Codes> {
     let now = served.runtime.now();
@@ -139,15 +153,7 @@ async fn codes(served: &Served, fact: &str, hash: &str) -> Vec<Codes> {
             })
         })
         .collect();
-    let plan = StorePlan {
-        now: now.as_second(),
-        counters: reads,
-        ..StorePlan::default()
-    };
-    let Ok(answer) = served.admin(served.runtime.store.execute(&plan)).await else {
-        return Vec::new();
-    };
-    let Some(Acquired::Granted(counts)) = answer.counters else {
+    let Some(counts) = read_counters(served, now, reads).await else {
         return Vec::new();
     };
     code_windows(&counts)
