@@ -335,3 +335,45 @@ fn a_replay_predicts_exactly_what_the_proposed_config_decides_live() {
     // Nothing in clear reached the report.
     assert!(!report.stdout.contains("45678912") && !report.stdout.contains("ana@"));
 }
+
+/// The shadow config decides on the replay engine from the live request's typed facts,
+/// not from its logged line: it must come to what the proposal decides live all the same.
+#[test]
+fn a_shadow_of_the_proposal_decides_each_request_as_the_proposal_does_live() {
+    let proposed = gateway(PROPOSED);
+    play(&proposed);
+    let live = proposed.wait_for_decisions(TRAFFIC.len());
+    assert_eq!(live.len(), TRAFFIC.len());
+
+    let shadowed = gateway(&format!(
+        "{TODAY}\n[shadow]\nconfig = \"{}\"\n",
+        proposed.path("garita.toml").display()
+    ));
+    play(&shadowed);
+    let today: Vec<serde_json::Value> = shadowed
+        .wait_for_decisions(TRAFFIC.len())
+        .into_iter()
+        .filter(|l| l.get("decision").is_some())
+        .collect();
+    assert_eq!(today.len(), TRAFFIC.len());
+    let shadow = shadowed.wait_for_shadow(TRAFFIC.len());
+    assert_eq!(shadow.len(), TRAFFIC.len(), "{shadow:#?}");
+
+    let mut disagreements = 0;
+    for (i, (today, live)) in today.iter().zip(&live).enumerate() {
+        let line = shadow
+            .iter()
+            .find(|s| s["request_id"] == today["request_id"])
+            .unwrap_or_else(|| panic!("no shadow line for request {i}: {today}"));
+        let what = format!("request {i} ({}): {line} against {live}", TRAFFIC[i].at);
+        assert_eq!(line["ts"], today["ts"], "{what}");
+        assert_eq!(line["live"]["decision"], today["decision"], "{what}");
+        assert_eq!(line["live"]["score"], today["score"], "{what}");
+        assert_eq!(line["shadow"]["decision"], live["decision"], "{what}");
+        assert_eq!(line["shadow"]["reasons"], live["reasons"], "{what}");
+        assert_eq!(line["shadow"]["score"], live["score"], "{what}");
+        disagreements += usize::from(line["shadow"]["decision"] != line["live"]["decision"]);
+    }
+    // The proposal differs from today's config on this traffic: the shadow saw it.
+    assert!(disagreements >= 5, "{shadow:#?}");
+}

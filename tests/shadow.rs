@@ -69,22 +69,6 @@ fn order(gw: &TestGateway, dni: &str, amount: &str) -> u16 {
         .status
 }
 
-fn shadow_lines(gw: &TestGateway, n: usize) -> Vec<serde_json::Value> {
-    let mut lines = Vec::new();
-    for _ in 0..250 {
-        lines = gw
-            .decisions()
-            .into_iter()
-            .filter(|l| l["event"] == "shadow")
-            .collect();
-        if lines.len() >= n {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    lines
-}
-
 #[test]
 fn the_shadow_logs_and_counts_its_disagreements_and_changes_no_answer_or_live_counter() {
     let gw = TestGateway::builder()
@@ -115,7 +99,7 @@ fn the_shadow_logs_and_counts_its_disagreements_and_changes_no_answer_or_live_co
         .into_iter()
         .filter(|l| l.get("decision").is_some())
         .collect();
-    let shadow = shadow_lines(&gw, 3);
+    let shadow = gw.wait_for_shadow(3);
     assert_eq!(shadow.len(), 3, "{shadow:?}");
     for (live, shadow) in live.iter().zip(&shadow) {
         assert_eq!(shadow["request_id"], live["request_id"]);

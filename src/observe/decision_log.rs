@@ -54,7 +54,7 @@ pub struct DecisionRecord<'a> {
     pub client_ip: Option<IpAddr>,
     pub peer_ip: Option<IpAddr>,
     pub country: Option<&'a str>,
-    pub decision: &'a str,
+    pub decision: &'static str,
     pub reasons: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub facts: Option<LoggedFacts<'a>>,
@@ -270,7 +270,12 @@ impl DecisionLog {
 
     /// Now, by the gateway's clock, as a line's `ts`.
     pub fn time(&self) -> LogTime {
-        LogTime::of((self.now)())
+        LogTime::of(self.now())
+    }
+
+    /// The gateway's clock, as the log reads it.
+    pub fn now(&self) -> jiff::Timestamp {
+        (self.now)()
     }
 
     /// Open the log file again under its configured name (after logrotate renamed it),

@@ -10,7 +10,9 @@ use crate::core::identity::key_list::KeyHashes;
 use crate::core::net::geo::CountryCode;
 use crate::core::request::facts::{IdentityFacts, KeyKind};
 use crate::observe::decision_log::DecisionLog;
-use crate::observe::decision_log::{loggable_path, DecisionRecord, LoggedFacts, LoggedRule};
+use crate::observe::decision_log::{
+    loggable_path, DecisionRecord, LogTime, LoggedFacts, LoggedRule,
+};
 use crate::observe::metrics::{upstream_class, Metrics};
 use pingora::proxy::Session;
 use pingora::Error;
@@ -104,8 +106,9 @@ pub(super) async fn account(
     }
     let req = session.req_header();
     let path = loggable_path(req.uri.path());
+    let at = proxy.log.now();
     let record = DecisionRecord {
-        ts: proxy.log.time(),
+        ts: LogTime::of(at),
         request_id: &ctx.request_id,
         key_id: ctx.served.runtime.hasher.key_id(),
         method: Some(req.method.as_str()),
@@ -148,7 +151,7 @@ pub(super) async fn account(
             .policy
             .is_some_and(|id| ctx.served.config.policies[id].webhook.is_none());
         if decided_by_rules {
-            shadow.offer(&record, &proxy.log, &proxy.metrics);
+            shadow.offer(&record, ctx, at, &proxy.log, &proxy.metrics);
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The shadow config: every request decided a second time under a proposed config
 //! (`[shadow] config = "proposed.toml"`), with no effect on any answer.
 //!
-//! Once a request's decision-log line is written, the line goes to a thread of the
-//! shadow's own through a bounded queue; the thread decides it again with the replay
-//! engine ([`crate::state::replay`]) on a memory store and limiters of its own, so that
+//! Once a request's decision-log line is written, what the line keeps of the request goes,
+//! typed (a [`Case`]: no line to encode or parse again), to a thread of the shadow's own
+//! through a bounded queue; the thread decides it again with the replay engine
+//! ([`crate::state::replay`]) on a memory store and limiters of its own, so that
 //! the shadow's quotas and sums count what it saw and never touch the live store. It
 //! logs a `"event":"shadow"` line beside the live one (same `request_id`, the live
 //! decision and score, the shadow's decision, score and reasons) and counts the pair in
@@ -11,7 +12,7 @@
 //! (`garita_shadow_skipped_total{reason="busy"}`), never the request's time; and the
 //! shadow's thread may use `max_cpu_percent` of a CPU (10 by default): once its decisions
 //! took that much of a second, it rests until the second is over and the requests of
-//! that rest are skipped (`reason="budget"`) before anything is encoded for them, so that
+//! that rest are skipped (`reason="budget"`) before anything is made for them, so that
 //! on a saturated machine it costs the workers a bounded share.
 //!
 //! What it approximates: the shadow sees what a replay sees (the facts as the live config
@@ -19,20 +20,25 @@
 //! start empty, and start again when the proposal's text changes (a reload that leaves
 //! the proposal alone keeps them).
 
+use super::ctx::{RequestCtx, RequestId};
 use crate::config::ShadowSettings;
-use crate::observe::decision_log::{DecisionLog, DecisionRecord};
+use crate::core::decision::Reason;
+use crate::observe::decision_log::{DecisionLog, DecisionRecord, LogTime};
 use crate::observe::metrics::Metrics;
-use crate::state::replay::{Replay, Replayed};
+use crate::state::replay::{self, Case, LoggedIdentity, Replay, Replayed};
 use serde::Serialize;
-use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A live line to decide again, and where to log the shadow's decision.
+/// A live request to decide again, its live decision, and where to log the shadow's.
 struct Job {
-    line: Value,
+    case: Case,
+    ts: LogTime,
+    request_id: RequestId,
+    live: &'static str,
+    live_score: Option<u32>,
     log: Arc<DecisionLog>,
 }
 
@@ -55,10 +61,10 @@ impl std::fmt::Debug for Shadow {
 }
 
 #[derive(Serialize)]
-struct Side<'a> {
-    decision: &'a Value,
+struct Side {
+    decision: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    score: Option<&'a Value>,
+    score: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -71,11 +77,11 @@ struct ShadowSide<'a> {
 
 #[derive(Serialize)]
 struct ShadowLine<'a> {
-    ts: &'a Value,
+    ts: LogTime,
     event: &'static str,
-    request_id: &'a Value,
+    request_id: &'a str,
     route: &'a str,
-    live: Side<'a>,
+    live: Side,
     shadow: ShadowSide<'a>,
 }
 
@@ -128,26 +134,69 @@ impl Shadow {
         })
     }
 
-    /// Hand a live decision's line to the shadow, never waiting: a full queue skips it.
-    pub fn offer(&self, record: &DecisionRecord<'_>, log: &Arc<DecisionLog>, metrics: &Metrics) {
+    /// Hand a request's live decision (`record`, at `at`) to the shadow, never waiting:
+    /// a resting shadow skips it before anything is made for it, a full queue after.
+    pub(super) fn offer(
+        &self,
+        record: &DecisionRecord<'_>,
+        ctx: &RequestCtx,
+        at: jiff::Timestamp,
+        log: &Arc<DecisionLog>,
+        metrics: &Metrics,
+    ) {
+        let skipped = |reason| metrics.shadow.skipped.with_label_values(&[reason]).inc();
         if self.resting.load(Ordering::Relaxed) {
-            metrics.shadow.skipped.with_label_values(&["budget"]).inc();
-            return;
+            return skipped("budget");
         }
-        let Ok(line) = serde_json::to_value(record) else {
-            return;
+        let Some(case) = case_of(record, ctx, at) else {
+            return skipped("not_replayable");
         };
         let job = Job {
-            line,
+            case,
+            ts: record.ts,
+            request_id: ctx.request_id,
+            live: record.decision,
+            live_score: record.score,
             log: log.clone(),
         };
         match self.queue.try_send(job) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => metrics.shadow.skipped.with_label_values(&["busy"]).inc(),
-            // The thread is gone (it never panics on a line; nothing to do but skip).
+            Err(TrySendError::Full(_)) => skipped("busy"),
+            // The thread is gone (it never panics on a request; nothing to do but skip).
             Err(TrySendError::Disconnected(_)) => {}
         }
     }
+}
+
+/// What the request's log line keeps, as a replay of it would read it; none for what a
+/// replay keeps as logged (a runtime block, a refusal before routing, no client address).
+fn case_of(record: &DecisionRecord<'_>, ctx: &RequestCtx, at: jiff::Timestamp) -> Option<Case> {
+    let reasons = ctx.decision.as_ref().map_or(&[][..], |d| d.reasons());
+    let runtime_block = reasons
+        .iter()
+        .any(|r| matches!(r, Reason::RuntimeBlocked(_)));
+    let before_routing = reasons
+        .first()
+        .is_some_and(|r| replay::refused_before_routing(r.code()));
+    if runtime_block || before_routing {
+        return None;
+    }
+    let method = http::Method::from_bytes(record.method?.as_bytes()).ok()?;
+    Some(Case {
+        at,
+        method,
+        path: record.path?.to_owned(),
+        route: ctx.route.clone(),
+        client: ctx.client?,
+        country: ctx.country,
+        identity: ctx.facts.as_ref().map(|(facts, hashes)| LoggedIdentity {
+            amount: facts.amount,
+            billing_country: facts.billing_country,
+            problems: facts.problems.clone(),
+            // The live hashes are the log's (the same key), the address's among them.
+            hashes: hashes.clone(),
+        }),
+    })
 }
 
 /// How often the shadow's thread takes what the workers queued.
@@ -217,10 +266,9 @@ fn decide_within(
     }
 }
 
-/// Decide one live line again, log the shadow's line and count the pair.
+/// Decide one live request again, log the shadow's line and count the pair.
 fn decide_one(replay: &Replay, job: &Job, metrics: &Metrics) {
-    let line = &job.line;
-    let (route, decision) = match replay.line(line) {
+    let (route, decision) = match replay.decide(&job.case) {
         Replayed::Decided(route, decision) => (route, decision),
         Replayed::Kept(_) => {
             metrics
@@ -232,21 +280,20 @@ fn decide_one(replay: &Replay, job: &Job, metrics: &Metrics) {
         }
         Replayed::Skipped => return,
     };
-    let live = line["decision"].as_str().unwrap_or("?");
     let shadow = decision.label();
     metrics
         .shadow
         .decisions
-        .with_label_values(&[live, shadow])
+        .with_label_values(&[job.live, shadow])
         .inc();
     job.log.write(&ShadowLine {
-        ts: &line["ts"],
+        ts: job.ts,
         event: "shadow",
-        request_id: &line["request_id"],
+        request_id: job.request_id.as_str(),
         route: &route,
         live: Side {
-            decision: &line["decision"],
-            score: line.get("score").filter(|s| !s.is_null()),
+            decision: job.live,
+            score: job.live_score,
         },
         shadow: ShadowSide {
             decision: shadow,

@@ -20,12 +20,13 @@
 use crate::config::Config;
 use crate::core::decision::{Decision, Reason};
 use crate::core::identity::key_list::{KeyHasher, KeyHashes};
-use crate::core::money::Currency;
+use crate::core::money::{Amount, Currency};
 use crate::core::net::geo::CountryCode;
 use crate::core::plan::{GcraOp, Rate, StoreAnswer, StoreFailure, StorePlan};
 use crate::core::request::client_ip::ClientIp;
 use crate::core::request::facts::{ip_key, FactProblem, IdentityFacts, KeyKind};
 use crate::core::request::path;
+use crate::core::request::route::RouteName;
 use crate::core::rules::connection::{self, ConnectionFacts, Limiters};
 use crate::core::rules::identity::{self, Setting};
 use crate::core::rules::rate::{BurstLimiter, LimiterKey, RateOutcome, RateSpec};
@@ -90,6 +91,51 @@ pub enum Replayed {
 pub const ANOTHER_KEY: &str = "hashed with another key";
 /// Why a line is kept: refused by a runtime block, which the replay does not have.
 pub const RUNTIME_BLOCK: &str = "refused by a runtime block (block add or fraud resolution)";
+
+/// Why a line is kept: its request head could not be parsed.
+const UNPARSED_HEAD: &str = "unparsed request head";
+/// Why a line is kept: refused before a route's policy was asked.
+pub const BEFORE_ROUTING: &str = "refused before routing";
+
+/// The key facts a decision-log line keeps as hashes (the address's is made again).
+pub const LOGGED_KEYS: [KeyKind; 5] = [
+    KeyKind::Dni,
+    KeyKind::Email,
+    KeyKind::Phone,
+    KeyKind::Account,
+    KeyKind::Device,
+];
+
+/// One request as a replay decides it: what its decision-log line keeps, typed. Read
+/// from a logged line by [`Replay::line`], or made by the shadow from the live request,
+/// so that the shadow decides what a replay would without a line to parse.
+pub struct Case {
+    pub at: jiff::Timestamp,
+    pub method: http::Method,
+    /// As logged: no query, identifiers masked.
+    pub path: String,
+    /// The route the live config chose (named when the path cannot be read).
+    pub route: RouteName,
+    pub client: ClientIp,
+    pub country: Option<CountryCode>,
+    /// The identity facts, when the request's body was read into them.
+    pub identity: Option<LoggedIdentity>,
+}
+
+/// Identity facts as a decision log keeps them: nothing in clear.
+pub struct LoggedIdentity {
+    pub amount: Option<Amount>,
+    pub billing_country: Option<CountryCode>,
+    pub problems: Vec<FactProblem>,
+    /// The keyed hashes of [`LOGGED_KEYS`] and of the client address.
+    pub hashes: KeyHashes,
+}
+
+/// Whether a request whose first reason is `code` was refused before routing, on what
+/// a log does not keep.
+pub fn refused_before_routing(code: &str) -> bool {
+    REFUSED_BEFORE_ROUTING.contains(&code)
+}
 
 /// Reasons that refuse a request before any route's policy is asked (an upgrade refusal
 /// after routing, but on headers the log does not keep).
@@ -178,13 +224,21 @@ impl Replay {
 
     /// Decide one logged line again.
     pub fn line(&self, line: &Value) -> Replayed {
+        match self.case(line) {
+            Ok(case) => self.decide(&case),
+            Err(kept) => kept,
+        }
+    }
+
+    /// What a logged line says of its request, or why it cannot be decided again.
+    fn case(&self, line: &Value) -> Result<Case, Replayed> {
         if line.get("event").is_some() {
-            return Replayed::Skipped;
+            return Err(Replayed::Skipped);
         }
         // The line's hashes were made with another key: nothing in it can match.
         if let Some(id) = line["key_id"].as_str().filter(|id| !id.is_empty()) {
             if id != self.hasher.key_id() {
-                return Replayed::Kept(ANOTHER_KEY);
+                return Err(Replayed::Kept(ANOTHER_KEY));
             }
         }
         // A block from the store (block add, a fraud resolution): the replay has the
@@ -196,35 +250,57 @@ impl Replay {
             .filter_map(Value::as_str)
             .any(|r| r.ends_with(":runtime"));
         if runtime_block {
-            return Replayed::Kept(RUNTIME_BLOCK);
+            return Err(Replayed::Kept(RUNTIME_BLOCK));
         }
-        let Some(ts) = line["ts"]
+        let Some(at) = line["ts"]
             .as_str()
             .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         else {
-            return Replayed::Skipped;
+            return Err(Replayed::Skipped);
         };
-        let (Some(method), Some(raw_path)) = (line["method"].as_str(), line["path"].as_str())
-        else {
-            return Replayed::Kept("unparsed request head");
+        let head = (line["method"].as_str(), line["path"].as_str());
+        let (Some(method), Some(path)) = head else {
+            return Err(Replayed::Kept(UNPARSED_HEAD));
         };
-        let first_reason = line["reasons"][0].as_str().unwrap_or("");
-        if REFUSED_BEFORE_ROUTING.contains(&first_reason) {
-            return Replayed::Kept("refused before routing");
+        let Ok(method) = http::Method::from_bytes(method.as_bytes()) else {
+            return Err(Replayed::Kept(UNPARSED_HEAD));
+        };
+        if refused_before_routing(line["reasons"][0].as_str().unwrap_or("")) {
+            return Err(Replayed::Kept(BEFORE_ROUTING));
         }
         let ip = |name: &str| line[name].as_str().and_then(|t| t.parse::<IpAddr>().ok());
         let (Some(addr), Some(peer)) = (ip("client_ip"), ip("peer_ip")) else {
-            return Replayed::Kept("no client address");
+            return Err(Replayed::Kept("no client address"));
         };
-        self.now_ms
-            .store(ts.as_millisecond(), std::sync::atomic::Ordering::Relaxed);
-        self.purge(ts.as_second());
+        let identity = line
+            .get("facts")
+            .filter(|f| f.is_object())
+            .map(|logged| self.identity(logged, addr));
+        Ok(Case {
+            at,
+            method,
+            path: path.to_string(),
+            route: RouteName::new(line["route"].as_str().unwrap_or("default")),
+            client: ClientIp { addr, peer },
+            country: line["country"].as_str().and_then(CountryCode::from_record),
+            identity,
+        })
+    }
 
-        let Ok(normalized) = path::normalize(raw_path) else {
-            let route = line["route"].as_str().unwrap_or("default").to_string();
-            return Replayed::Decided(route, Decision::deny(Reason::MalformedPath));
+    /// Decide one request again, at its own time.
+    pub fn decide(&self, case: &Case) -> Replayed {
+        let now_ms = case.at.as_millisecond();
+        self.now_ms
+            .store(now_ms, std::sync::atomic::Ordering::Relaxed);
+        self.purge(case.at.as_second());
+
+        let Ok(normalized) = path::normalize(&case.path) else {
+            return Replayed::Decided(
+                case.route.to_string(),
+                Decision::deny(Reason::MalformedPath),
+            );
         };
-        let route = match self.config.routes.select(method, &normalized) {
+        let route = match self.config.routes.select(case.method.as_str(), &normalized) {
             Ok(route) => route,
             Err(refused) => {
                 return Replayed::Decided(
@@ -234,19 +310,16 @@ impl Replay {
             }
         };
         let policy = &self.config.policies[route.policy];
-        let country = line["country"].as_str().and_then(CountryCode::from_record);
         let facts = ConnectionFacts {
-            client: ClientIp { addr, peer },
-            country,
+            client: case.client,
+            country: case.country,
         };
         let limits = &self.limiters[route.policy.index()];
         let limiters = Limiters {
             address: limits.address.as_ref().map(|l| l as &dyn BurstLimiter),
             network: limits.network.as_ref().map(|l| l as &dyn BurstLimiter),
         };
-        let step = connection::decide_or_plan(policy, &facts, limiters, &self.hasher, || {
-            ts.as_millisecond()
-        });
+        let step = connection::decide_or_plan(policy, &facts, limiters, &self.hasher, || now_ms);
         let decision = step.run_with(|plan| self.carry_out(plan));
         let decision = decision.in_mode(policy.mode);
         let name = route.name.to_string();
@@ -259,19 +332,24 @@ impl Replay {
         let Some(rules) = &policy.identity else {
             return Replayed::Decided(name, decision);
         };
-        let Some(logged) = line.get("facts").filter(|f| f.is_object()) else {
+        let Some(identity) = &case.identity else {
             return Replayed::Kept("no facts logged");
         };
-        let (facts, hashes) = self.facts(logged, addr);
+        let facts = IdentityFacts {
+            amount: identity.amount,
+            billing_country: identity.billing_country,
+            problems: identity.problems.clone(),
+            ..IdentityFacts::default()
+        };
         let setting = Setting {
             policy: &policy.name,
             mode: policy.mode,
             on_store_error: policy.on_store_error,
-            now: ts,
+            now: case.at,
             calendar: &self.config.identity.calendar,
-            country,
+            country: case.country,
         };
-        let step = identity::plan(rules, setting, &facts, &hashes, decision, |i| {
+        let step = identity::plan(rules, setting, &facts, &identity.hashes, decision, |i| {
             limits
                 .identity
                 .get(i)
@@ -289,12 +367,17 @@ impl Replay {
             .map_err(Into::into)
     }
 
-    /// A logged line's identity facts, as the rules see them: no value in clear, the
-    /// hashes as logged (and the address's, made again from it).
-    fn facts(&self, logged: &Value, addr: IpAddr) -> (IdentityFacts, KeyHashes) {
+    /// A logged line's identity facts: the hashes as logged, and the address's, made
+    /// again from it.
+    fn identity(&self, logged: &Value, addr: IpAddr) -> LoggedIdentity {
         let text = |name: &str| logged[name].as_str();
         let currency = text("currency").and_then(Currency::parse);
-        let facts = IdentityFacts {
+        let mut hashed: Vec<(KeyKind, String)> = LOGGED_KEYS
+            .into_iter()
+            .filter_map(|k| text(k.as_str()).map(|h| (k, h.to_string())))
+            .collect();
+        hashed.push((KeyKind::Ip, self.hasher.hash(KeyKind::Ip, &ip_key(addr))));
+        LoggedIdentity {
             amount: currency.and_then(|c| c.amount(text("amount")?)),
             billing_country: text("billing_country").and_then(CountryCode::from_record),
             problems: logged["problems"]
@@ -305,20 +388,8 @@ impl Replay {
                         .collect()
                 })
                 .unwrap_or_default(),
-            ..IdentityFacts::default()
-        };
-        let mut hashed: Vec<(KeyKind, String)> = [
-            KeyKind::Dni,
-            KeyKind::Email,
-            KeyKind::Phone,
-            KeyKind::Account,
-            KeyKind::Device,
-        ]
-        .into_iter()
-        .filter_map(|k| text(k.as_str()).map(|h| (k, h.to_string())))
-        .collect();
-        hashed.push((KeyKind::Ip, self.hasher.hash(KeyKind::Ip, &ip_key(addr))));
-        (facts, KeyHashes::from_logged(hashed))
+            hashes: KeyHashes::from_logged(hashed),
+        }
     }
 
     /// Forget what expired, once a logged minute.

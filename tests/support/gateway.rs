@@ -516,6 +516,25 @@ impl TestGateway {
         self.decisions()
     }
 
+    /// Wait (briefly) for `n` lines of the shadow config (`"event":"shadow"`), which its
+    /// thread writes some time after the live line.
+    pub fn wait_for_shadow(&self, n: usize) -> Vec<serde_json::Value> {
+        let shadow = || -> Vec<serde_json::Value> {
+            self.decisions()
+                .into_iter()
+                .filter(|l| l["event"] == "shadow")
+                .collect()
+        };
+        for _ in 0..250 {
+            let lines = shadow();
+            if lines.len() >= n {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        shadow()
+    }
+
     pub fn scrape(&self) -> String {
         let response = RawRequest::new("GET", "/metrics")
             .send(self.metrics)
