@@ -74,6 +74,48 @@ impl std::fmt::Debug for ReviewEvents {
     }
 }
 
+/// `[evidence]`: where captured exchanges are kept, encrypted to whom, how long.
+#[derive(Clone)]
+pub struct EvidenceSettings {
+    pub dir: PathBuf,
+    /// Every record is encrypted to each of them: any one's identity opens it.
+    pub recipients: Vec<age::x25519::Recipient>,
+    pub retention_days: u32,
+    pub queue: usize,
+}
+
+impl std::fmt::Debug for EvidenceSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvidenceSettings")
+            .field("dir", &self.dir)
+            .field(
+                "recipients",
+                &self
+                    .recipients
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+            )
+            .field("retention_days", &self.retention_days)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for EvidenceSettings {
+    fn eq(&self, other: &Self) -> bool {
+        let keys = |s: &Self| {
+            s.recipients
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+        self.dir == other.dir
+            && keys(self) == keys(other)
+            && self.retention_days == other.retention_days
+            && self.queue == other.queue
+    }
+}
+
 /// `[shadow]`: the proposed config, checked at load; the proxy compiles it again when it
 /// starts the shadow (and only when its text changed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,6 +228,8 @@ pub struct Config {
     pub review_events: Option<ReviewEvents>,
     /// A proposed config decided beside this one (`[shadow]`).
     pub shadow: Option<ShadowSettings>,
+    /// Where the exchanges policies capture are kept (`[evidence]`).
+    pub evidence: Option<EvidenceSettings>,
     /// Things that work but should not be so in production (shown by `garita check`,
     /// logged by `garita run`).
     pub warnings: Vec<String>,

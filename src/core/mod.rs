@@ -7,10 +7,12 @@
 //! [`decision`] is the vocabulary of outcomes; [`plan`] is what the rules ask of the store
 //! and what it answers; [`calendar`] tells which quota window a moment falls in; [`money`]
 //! is how amounts are read and compared, exactly; [`outcomes`] is what reviews and
-//! payment notifications later say of a request, and what that teaches the rules.
+//! payment notifications later say of a request, and what that teaches the rules;
+//! [`evidence`] is what a policy keeps of its exchanges for disputes.
 
 pub mod calendar;
 pub mod decision;
+pub mod evidence;
 pub mod identity;
 pub mod money;
 pub mod net;

@@ -54,6 +54,8 @@ pub struct Policy {
     pub review_hints: Vec<KeyKind>,
     /// Keep the payment codes the backend creates on this policy's routes.
     pub payment_codes: Option<crate::core::rules::code_life::CodeCapture>,
+    /// Keep the exchanges on this policy's routes as encrypted evidence.
+    pub evidence: Option<crate::core::evidence::EvidenceCapture>,
 }
 
 /// What a fraud resolution blocks when the policy does not say.

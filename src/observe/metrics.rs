@@ -41,6 +41,7 @@ pub struct Metrics {
     pub config: ConfigMetrics,
     pub codes: super::code_metrics::CodeMetrics,
     pub shadow: super::shadow_metrics::ShadowMetrics,
+    pub evidence: super::evidence::EvidenceMetrics,
 }
 
 /// What the store's ledger holds: reviews waiting for a person, and runtime blocks.
@@ -343,6 +344,7 @@ impl Metrics {
         }
         let codes = super::code_metrics::CodeMetrics::new(&registry);
         let shadow = super::shadow_metrics::ShadowMetrics::new(&registry);
+        let evidence = super::evidence::EvidenceMetrics::new(&registry);
         // process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds...
         registry
             .register(Box::new(
@@ -372,6 +374,7 @@ impl Metrics {
             webhooks,
             codes,
             shadow,
+            evidence,
             store: StoreMetrics {
                 execute_seconds: store_seconds.with_label_values(&["execute"]),
                 settle_seconds: store_seconds.with_label_values(&["settle"]),

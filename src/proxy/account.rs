@@ -146,6 +146,7 @@ pub(super) async fn account(
         duration_ms: (ctx.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
     };
     proxy.log.write(&record);
+    let evidence_line = super::evidence::decision_line(ctx, &record);
     if let Some(shadow) = &ctx.served.shadow {
         let decided_by_rules = ctx
             .policy
@@ -154,6 +155,7 @@ pub(super) async fn account(
             shadow.offer(&record, ctx, at, &proxy.log, &proxy.metrics);
         }
     }
+    super::evidence::keep_decision(ctx, evidence_line);
 }
 
 /// Count the risk rules that fired, and keep the shop-wide anomaly gauges.

@@ -78,11 +78,12 @@ fn expects_continue(req: &pingora::http::RequestHeader) -> bool {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
-/// Read (if the rules need it) and parse the body, and extract the identity facts.
+/// Read (if the rules need it) and parse the body, and extract the identity facts; the
+/// body's bytes come back too (empty when not read), for the evidence.
 pub(super) async fn read_facts(
     session: &mut Session,
     rules: &IdentityRules,
-) -> Result<IdentityFacts, Reason> {
+) -> Result<(IdentityFacts, Vec<u8>), Reason> {
     let req = session.req_header();
     let content_type = req
         .headers
@@ -98,5 +99,7 @@ pub(super) async fn read_facts(
         Some(kind) => body::parse(content_type.as_deref(), &bytes, kind).map_err(body_reason)?,
     };
     let req = session.req_header();
-    facts::extract(&rules.selectors, &parsed, &req.headers, req.uri.query()).map_err(body_reason)
+    let facts = facts::extract(&rules.selectors, &parsed, &req.headers, req.uri.query())
+        .map_err(body_reason)?;
+    Ok((facts, bytes))
 }

@@ -26,6 +26,8 @@ pub struct CodeCtx {
     skipped: Option<NoCode>,
     /// What a verified notification says of a code.
     pub(super) settlement: Option<Settlement>,
+    /// The code this exchange created or settled, for the evidence index.
+    pub(super) named: Option<String>,
 }
 
 fn capture_of(ctx: &RequestCtx) -> Option<&crate::core::rules::code_life::CodeCapture> {
@@ -77,6 +79,9 @@ pub(super) fn on_answer_body(ctx: &mut RequestCtx, body: &Option<Bytes>) {
 /// notification named.
 pub(super) async fn account(proxy: &GaritaProxy, ctx: &mut RequestCtx, finished: bool) {
     if let Some(settlement) = ctx.code.settlement.take() {
+        if let Settlement::Code(code, _) = &settlement {
+            ctx.code.named = Some(code.clone());
+        }
         let delivered = ctx.upstream.status.is_some_and(|s| (200..300).contains(&s));
         if delivered && !ctx.webhook.duplicate {
             settle(proxy, ctx, settlement).await;
@@ -98,7 +103,10 @@ pub(super) async fn account(proxy: &GaritaProxy, ctx: &mut RequestCtx, finished:
         // An answer cut short names nothing for sure.
         (Some(body), None) if finished => {
             match capture.read(ctx.code.content_type.as_deref(), &body) {
-                Ok(code) => keep(ctx, code).await,
+                Ok(code) => {
+                    ctx.code.named = Some(code.clone());
+                    keep(ctx, code).await
+                }
                 Err(why) => why.as_str(),
             }
         }

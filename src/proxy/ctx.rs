@@ -48,6 +48,8 @@ pub struct RequestCtx {
     pub(super) upstream: UpstreamCtx,
     /// A payment code created or settled.
     pub(super) code: super::codes::CodeCtx,
+    /// What a policy that captures evidence keeps of the exchange.
+    pub(super) evidence: super::evidence::EvidenceCtx,
 }
 
 /// What a webhook route learned of its notification.
@@ -94,6 +96,7 @@ impl RequestCtx {
             webhook: WebhookCtx::default(),
             upstream: UpstreamCtx::default(),
             code: Default::default(),
+            evidence: Default::default(),
         }
     }
 }

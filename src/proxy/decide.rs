@@ -116,7 +116,10 @@ impl GaritaProxy {
             webhook::check_notification(session, rule, policy, decision, served, ctx).await
         } else if let Some(rules) = &policy.identity {
             match body::read_facts(session, rules).await {
-                Ok(mut facts) => {
+                Ok((mut facts, bytes)) => {
+                    if rules.body_kind.is_some() {
+                        super::evidence::keep_read_body(ctx, bytes);
+                    }
                     if let Some(client) = ctx.client {
                         facts.set_client(client.addr);
                     }

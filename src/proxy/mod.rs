@@ -20,6 +20,7 @@ pub mod connection;
 pub mod console;
 mod ctx;
 mod decide;
+mod evidence;
 mod failure;
 pub mod health_check;
 mod housekeeping;
@@ -242,11 +243,23 @@ impl ProxyHttp for GaritaProxy {
     ) -> Result<()> {
         ctx.upstream.status = Some(upstream_response.status.as_u16());
         codes::on_answer_head(ctx, upstream_response);
+        evidence::on_answer_head(ctx, upstream_response);
         if let Some(upstream) = &ctx.upstream.chosen {
             upstream.request_answered();
         }
         account::settle_claim(ctx).await;
         ctx.upstream.past_deadline()
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        evidence::on_request_body(ctx, body);
+        Ok(())
     }
 
     fn upstream_response_body_filter(
@@ -257,6 +270,7 @@ impl ProxyHttp for GaritaProxy {
         ctx: &mut Self::CTX,
     ) -> Result<Option<std::time::Duration>> {
         codes::on_answer_body(ctx, body);
+        evidence::on_answer_body(ctx, body);
         ctx.upstream.past_deadline().map(|()| None)
     }
 
@@ -295,5 +309,6 @@ impl ProxyHttp for GaritaProxy {
         connection::request_finished();
         account::account(self, session, error, ctx).await;
         codes::account(self, ctx, error.is_none()).await;
+        evidence::account(session, ctx);
     }
 }

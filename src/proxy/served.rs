@@ -49,6 +49,8 @@ pub struct Served {
     pub upstream_ca: Option<Arc<pingora::protocols::tls::CaType>>,
     /// The proposed config decided beside this one (`[shadow]`), if any.
     pub(crate) shadow: Option<Arc<super::shadow::Shadow>>,
+    /// The writer of the evidence policies capture (`[evidence]`), if any.
+    pub(crate) evidence: Option<Arc<super::evidence::Running>>,
 }
 
 impl std::fmt::Debug for Served {
@@ -97,6 +99,14 @@ impl Served {
                 &metrics,
             )
         });
+        let evidence = config.evidence.as_ref().and_then(|settings| {
+            super::evidence::Running::keep_or_start(
+                settings,
+                previous.and_then(|p| p.evidence.as_ref()),
+                &runtime,
+                &metrics,
+            )
+        });
         Ok(Self {
             config,
             runtime,
@@ -105,6 +115,7 @@ impl Served {
             last_store_complaint: AtomicU64::new(0),
             upstream_ca,
             shadow,
+            evidence,
         })
     }
 

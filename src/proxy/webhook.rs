@@ -75,5 +75,6 @@ pub(super) async fn check_notification(
     outcome(ctx, rule, verdict.outcome);
     ctx.webhook.claim = verdict.held;
     ctx.webhook.duplicate = verdict.duplicate;
+    super::evidence::keep_read_body(ctx, bytes);
     verdict.decision
 }

@@ -12,6 +12,7 @@ mod admin;
 mod client_ip;
 mod code_life;
 mod decision_log;
+mod evidence;
 mod geoip;
 mod identity;
 mod listeners;
@@ -67,6 +68,12 @@ fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
         raw.review_events.as_ref(),
     ));
     let shadow = ctx.keep(shadow::shadow(&ctx, raw.shadow.as_ref()));
+    let evidence = ctx.keep(evidence::evidence(
+        &ctx,
+        raw.evidence.as_ref(),
+        decision_log.as_ref().map(|d| &d.target),
+    ));
+    evidence_checks(&ctx, &raw, evidence.as_ref());
     hash_key_checks(
         &ctx,
         &raw,
@@ -90,6 +97,7 @@ fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
         Some(routes),
         Some(review_events),
         Some(shadow),
+        Some(evidence),
     ) = (
         !errors.is_empty(),
         listeners,
@@ -104,6 +112,7 @@ fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
         routes,
         review_events,
         shadow,
+        evidence,
     )
     else {
         return Err(ConfigError::all(errors));
@@ -141,6 +150,7 @@ fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
         state,
         review_events,
         shadow,
+        evidence,
         warnings: ctx.warnings.take(),
     })
 }
@@ -178,6 +188,42 @@ fn hash_key_checks(
     }
     if reads_identities && backend == Some(&StoreBackend::Memory) {
         ctx.warn("identity.hash_key_env is not set: identifier hashes in the decision log change at every start");
+    }
+}
+
+/// A capture needs `[evidence]` (where, to whom), and the index's keyed hashes a key the
+/// operator keeps; `[evidence]` with no policy capturing is said, not refused.
+fn evidence_checks(
+    ctx: &Ctx,
+    raw: &FileConfig,
+    evidence: Option<&Option<super::EvidenceSettings>>,
+) {
+    let capturing: Vec<&String> = raw
+        .policies
+        .iter()
+        .filter(|(_, p)| p.evidence.is_some())
+        .map(|(name, _)| name)
+        .collect();
+    match (capturing.first(), raw.evidence.is_some()) {
+        (Some(name), false) => ctx.report(ctx.invalid(
+            format!("policies.{name}.evidence"),
+            "an [evidence] section naming the recipients the records are encrypted to",
+            "none",
+        )),
+        (None, true) => {
+            ctx.warn("[evidence] is set but no policy has an evidence table: nothing is captured")
+        }
+        _ => {}
+    }
+    if !capturing.is_empty()
+        && raw.identity.hash_key_env.is_none()
+        && evidence.is_some_and(Option::is_some)
+    {
+        ctx.report(ctx.invalid(
+            "identity.hash_key_env",
+            "a secret for the keyed hashes that index the evidence (they must match for a year)",
+            "none",
+        ));
     }
 }
 

@@ -215,6 +215,11 @@ fn compile_policy(
             .as_ref()
             .map(|c| super::code_life::capture(ctx, &format!("{key}.payment_codes"), c, section))
             .transpose()?,
+        evidence: section
+            .evidence
+            .as_ref()
+            .map(|e| super::evidence::capture(ctx, &format!("{key}.evidence"), e))
+            .transpose()?,
     })
 }
 

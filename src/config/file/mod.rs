@@ -36,6 +36,25 @@ pub struct FileConfig {
     pub admin: Option<AdminSection>,
     pub review_events: Option<ReviewEventsSection>,
     pub shadow: Option<ShadowSection>,
+    pub evidence: Option<EvidenceSection>,
+}
+
+/// Where the exchanges of policies with `[policies.NAME.evidence]` are kept, encrypted to
+/// whom, and for how long.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceSection {
+    /// The directory of the day files (default: `evidence` beside the decision log).
+    pub dir: Option<PathBuf>,
+    /// The age public keys (`age1...`) every record is encrypted to: one opens it.
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    /// A file of further public keys, one a line (`#` comments), as `age-keygen -y` prints.
+    pub recipients_file: Option<PathBuf>,
+    /// Days a day file is kept (default 400).
+    pub retention_days: Option<u32>,
+    /// Records waiting for the writer at most (default 1024); beyond, dropped and counted.
+    pub queue: Option<usize>,
 }
 
 /// A proposed config decided beside the live one, with no effect on any answer.

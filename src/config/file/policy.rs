@@ -60,6 +60,24 @@ pub struct PolicySection {
     /// Keep each payment code the backend creates on this policy's routes, with the
     /// request's identity keys, for the payment-code rules and the review page.
     pub payment_codes: Option<PaymentCodesSection>,
+    /// Keep each exchange on this policy's routes as encrypted evidence (`[evidence]`).
+    pub evidence: Option<PolicyEvidenceSection>,
+}
+
+/// What a policy keeps of its exchanges as evidence.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyEvidenceSection {
+    /// Keep the request (head and body; default true).
+    pub request: Option<bool>,
+    /// Keep the backend's answer (head and body; default true).
+    pub response: Option<bool>,
+    /// The most of each body kept, in bytes (default 65536, at most 1048576).
+    pub max_body: Option<usize>,
+    /// Headers left out besides `Authorization`, `Cookie`, `Set-Cookie`,
+    /// `Proxy-Authorization` and garita's own marks.
+    #[serde(default)]
+    pub omit_headers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

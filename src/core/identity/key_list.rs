@@ -211,7 +211,9 @@ impl KeyHasher {
         self.hex_digest_labelled(kind.as_str(), value)
     }
 
-    fn hex_digest_labelled(&self, label: &str, value: &str) -> [u8; 32] {
+    /// The keyed hash of `value` under `label` (what else is indexed by keyed hashes:
+    /// evidence records by request id, order and code), as 32 hex digits.
+    pub fn hex_digest_labelled(&self, label: &str, value: &str) -> [u8; 32] {
         let mut mac = self.mac.clone();
         mac.update(label.as_bytes());
         mac.update(b"\0");

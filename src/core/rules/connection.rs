@@ -260,6 +260,7 @@ mod tests {
             fraud_blocks: crate::core::policy::DEFAULT_FRAUD_BLOCKS.to_vec(),
             review_hints: Vec::new(),
             payment_codes: None,
+            evidence: None,
         }
     }
 
