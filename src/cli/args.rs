@@ -87,6 +87,12 @@ pub(super) enum Command {
         #[arg(long, default_value_t = 20)]
         sample: usize,
     },
+    /// Evidence for disputes: export the encrypted exchanges of an order, a code or an
+    /// identity as a dispute pack; make a custodian's key pair.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
     /// What the outcomes in the audit trail (reviews resolved, codes paid or refunded)
     /// say of the risk rules.
     Rules {
@@ -263,6 +269,59 @@ pub(super) enum LogsCommand {
         /// jsonl (the lines as logged) or csv (one column per field).
         #[arg(long, default_value = "jsonl")]
         format: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum EvidenceCommand {
+    /// Decrypt the matching records of a range of UTC days into a dispute pack (a
+    /// directory: each exchange as JSON with its raw bodies, and a manifest with the
+    /// SHA-256 of every file, each day's chain check and each notification's signature
+    /// check). Exits 1 when a day's chain is broken.
+    Export {
+        /// The config whose [evidence] to read (its hash key indexes the records).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// A custodian's age identity file (from `garita evidence keygen` or age-keygen).
+        #[arg(long)]
+        identity: PathBuf,
+        /// The request's id (X-Request-Id, or the decision log's request_id).
+        #[arg(long, group = "find")]
+        request_id: Option<String>,
+        /// The order reference, as the request sent it.
+        #[arg(long, group = "find")]
+        order: Option<String>,
+        /// The payment code (PagoEfectivo's CIP): its creation and its notifications.
+        #[arg(long, group = "find")]
+        cip: Option<String>,
+        /// A DNI (normalised and hashed as the rules do).
+        #[arg(long, group = "find")]
+        dni: Option<String>,
+        /// An email (normalised and hashed as the rules do).
+        #[arg(long, group = "find")]
+        email: Option<String>,
+        /// The last N exchanges (of --route, if given).
+        #[arg(long, group = "find")]
+        last: Option<usize>,
+        /// Only this route's exchanges.
+        #[arg(long)]
+        route: Option<String>,
+        /// First UTC day (a date, today, yesterday, or 30d; default: the oldest kept).
+        #[arg(long, value_parser = logs::parse_day)]
+        from: Option<jiff::civil::Date>,
+        /// Last UTC day (default: the newest).
+        #[arg(long, value_parser = logs::parse_day)]
+        to: Option<jiff::civil::Date>,
+        /// The dispute pack's directory (created; its files are overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Make a custodian's age identity file (kept offline, mode 0600) and print its
+    /// public key for `[evidence] recipients`.
+    Keygen {
+        /// Where to write the identity (must not exist).
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 

@@ -6,6 +6,7 @@ mod admin_client;
 mod args;
 mod block;
 pub mod demo;
+mod evidence;
 mod init;
 mod inspect;
 mod logs;
@@ -188,6 +189,7 @@ pub fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Evidence { command } => evidence_command(command),
         Command::Rules {
             command:
                 RulesCommand::Report {
@@ -327,4 +329,74 @@ fn replay_command(
         ));
     }
     Ok(replay::report(&tally, replay.unmatchable_entries))
+}
+
+fn evidence_command(command: args::EvidenceCommand) -> ExitCode {
+    match command {
+        args::EvidenceCommand::Keygen { out } => match evidence::keygen(&out) {
+            Ok(public) => {
+                println!("{public}");
+                eprintln!(
+                    "identity written to {} (keep it offline); put the line above in [evidence] recipients",
+                    out.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        args::EvidenceCommand::Export {
+            config,
+            identity,
+            request_id,
+            order,
+            cip,
+            dni,
+            email,
+            last,
+            route,
+            from,
+            to,
+            out,
+        } => {
+            use evidence::Query;
+            let query = match (request_id, order, cip, dni, email, last) {
+                (Some(v), ..) => Query::RequestId(v),
+                (_, Some(v), ..) => Query::Order(v),
+                (_, _, Some(v), ..) => Query::Code(v),
+                (_, _, _, Some(v), ..) => Query::Dni(v),
+                (_, _, _, _, Some(v), _) => Query::Email(v),
+                (.., Some(n)) => Query::Last(n),
+                _ => {
+                    eprintln!("error: say what to export: --request-id, --order, --cip, --dni, --email or --last N");
+                    return ExitCode::from(2);
+                }
+            };
+            let args = evidence::ExportArgs {
+                config: &config,
+                identity: &identity,
+                query,
+                route: route.as_deref(),
+                from,
+                to,
+                out: &out,
+            };
+            match evidence::export(&args) {
+                Ok(exported) => {
+                    print!("{}", evidence::report(&exported, &out));
+                    if exported.days.iter().all(|d| d.intact) {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
 }

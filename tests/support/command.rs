@@ -18,6 +18,8 @@ pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 /// What a finished command printed.
 pub struct Output {
     pub success: bool,
+    /// The exit code, if the command exited (rather than being killed by a signal).
+    pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
 }
@@ -89,6 +91,7 @@ pub fn run(program: &str, args: &[&str], env: &[(&str, &str)], stdin: Option<&[u
     };
     Output {
         success: status.success(),
+        code: status.code(),
         stdout: stdout.join().unwrap(),
         stderr: stderr.join().unwrap(),
     }
