@@ -376,3 +376,57 @@ fn days_past_retention_are_removed() {
         !day.exists() && !manifest.exists()
     });
 }
+
+#[test]
+fn check_names_where_evidence_goes_and_refuses_a_capture_without_recipients() {
+    let keys = tempfile::tempdir().unwrap();
+    let (_, public) = keygen(keys.path(), "custodian.key");
+    let gw = gateway(std::slice::from_ref(&public), None);
+    let check = |config: &Path| {
+        support::run(
+            support::garita_bin(),
+            &["check", "--config", config.to_str().unwrap()],
+            &[("PE_SECRET", PE_SECRET)],
+            None,
+        )
+    };
+    let out = check(&gw.path("garita.toml"));
+    assert!(out.success, "{}", out.text());
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("evidence:"))
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    for part in [
+        "/evidence for policies cips, pe",
+        "kept 400 days",
+        "1 recipient(s)",
+        &public,
+    ] {
+        assert!(line.contains(part), "{part} not in {line}");
+    }
+
+    let text = std::fs::read_to_string(gw.path("garita.toml")).unwrap();
+    let no_recipients = text.replace(&format!("recipients = [{public:?}]"), "recipients = []");
+    assert_ne!(no_recipients, text);
+    let bad = gw.path("no-recipients.toml");
+    std::fs::write(&bad, no_recipients).unwrap();
+    let out = check(&bad);
+    assert!(!out.success);
+    assert!(out.text().contains("evidence.recipients"), "{}", out.text());
+
+    let no_section = text.replace("[evidence]", "[unused_evidence]");
+    let no_section: String = no_section
+        .lines()
+        .filter(|l| !l.starts_with("[unused_evidence]") && !l.starts_with("recipients ="))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&bad, no_section).unwrap();
+    let out = check(&bad);
+    assert!(!out.success);
+    assert!(
+        out.text().contains("policies.cips.evidence"),
+        "{}",
+        out.text()
+    );
+}

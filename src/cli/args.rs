@@ -272,6 +272,8 @@ pub(super) enum LogsCommand {
     },
 }
 
+// Parsed once per run: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub(super) enum EvidenceCommand {
     /// Decrypt the matching records of a range of UTC days into a dispute pack (a

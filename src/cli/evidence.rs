@@ -22,7 +22,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::io::{BufRead, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What to find.
 pub enum Query {
@@ -337,7 +337,7 @@ pub fn keygen(out: &Path) -> Result<String, String> {
 }
 
 /// The report printed after an export.
-pub fn report(exported: &Exported, out: &PathBuf) -> String {
+pub fn report(exported: &Exported, out: &Path) -> String {
     let mut text = format!(
         "{} exchanges written to {}\n",
         exported.exchanges,

@@ -85,6 +85,27 @@ impl Config {
                 shadow.queue
             ));
         }
+        if let Some(evidence) = &self.evidence {
+            let capturing: Vec<&str> = self
+                .policies
+                .iter()
+                .filter(|(_, p)| p.evidence.is_some())
+                .map(|(_, p)| &*p.name)
+                .collect();
+            out.push_str(&format!(
+                "evidence:  {} for policies {}, kept {} days, encrypted to {} recipient(s): {}\n",
+                evidence.dir.display(),
+                capturing.join(", "),
+                evidence.retention_days,
+                evidence.recipients.len(),
+                evidence
+                    .recipients
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         out.push_str(&format!("routes:    {}\n", self.routes.routes().len()));
         let default = &self.policies[self.routes.default_policy()];
         out.push_str(&format!(
