@@ -65,10 +65,15 @@ fn metric_names(text: &str) -> BTreeSet<String> {
 fn every_metric_the_kit_names_is_one_garita_exports() {
     // Defined in the source (labelled series appear in a scrape only once counted) or in
     // a real scrape (the process collector's).
-    let defined: String = ["metrics.rs", "code_metrics.rs", "shadow_metrics.rs"]
-        .iter()
-        .map(|file| std::fs::read_to_string(repo_path(&format!("src/observe/{file}"))).unwrap())
-        .collect();
+    let defined: String = [
+        "metrics.rs",
+        "code_metrics.rs",
+        "shadow_metrics.rs",
+        "evidence/mod.rs",
+    ]
+    .iter()
+    .map(|file| std::fs::read_to_string(repo_path(&format!("src/observe/{file}"))).unwrap())
+    .collect();
     let scrape = TestGateway::builder().start().scrape();
     assert!(scrape.contains("process_resident_memory_bytes"), "{scrape}");
     let known = |name: &str| {
