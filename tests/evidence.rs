@@ -292,10 +292,11 @@ fn the_last_ten_are_found_and_a_record_taken_out_is_reported() {
     let keys = tempfile::tempdir().unwrap();
     let (identity, public) = keygen(keys.path(), "custodian.key");
     let gw = gateway(&[public], None);
+    // One at a time, each written before the next: a line of the day file each.
     for i in 0..12 {
         assert_eq!(create(&gw, &format!("ORD-{i}")).status, 200);
+        gw.wait_for_metric(&format!("garita_evidence_records_total {}", i + 1));
     }
-    gw.wait_for_metric("garita_evidence_records_total 12");
     let ids: Vec<String> = gw
         .wait_for_decisions(12)
         .iter()
@@ -315,7 +316,7 @@ fn the_last_ten_are_found_and_a_record_taken_out_is_reported() {
         .collect();
     assert_eq!(found, ids[2..].to_vec());
 
-    // Take the fifth record out of the day: the export says where the chain broke.
+    // Take the fifth line (the fifth record) out of the day: the export says where.
     let day = gw.path("evidence").join("evidence-2026-11-25.jsonl");
     let text = std::fs::read_to_string(&day).unwrap();
     let kept: Vec<&str> = text
@@ -366,7 +367,10 @@ fn days_past_retention_are_removed() {
     let manifest = gw
         .path("evidence")
         .join("evidence-2026-11-25.manifest.json");
-    assert!(day.exists() && manifest.exists());
+    // The manifest follows its batch.
+    support::eventually("the day and its manifest", || {
+        day.exists() && manifest.exists()
+    });
     // 400 days later the day is still kept; the day after, it is gone.
     gw.set_clock("2027-12-30T12:00:00Z");
     std::thread::sleep(std::time::Duration::from_millis(400));

@@ -14,7 +14,9 @@ use crate::config::Config;
 use crate::core::identity::key_list::KeyHasher;
 use crate::core::request::facts::KeyKind;
 use crate::core::webhook::Notification;
-use crate::observe::evidence::day_file::{self, ChainCheck, ChainWalk, Manifest, RecordLine};
+use crate::observe::evidence::day_file::{
+    self, BatchLine, ChainCheck, ChainWalk, Manifest, RecordIndex,
+};
 use crate::state::identity_keys::hashes_of;
 use base64::Engine as _;
 use jiff::civil::Date;
@@ -23,6 +25,7 @@ use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::io::{BufRead, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 /// What to find.
 pub enum Query {
@@ -128,8 +131,8 @@ pub fn export(args: &ExportArgs<'_>) -> Result<Exported, String> {
     let bar = super::logs::progress(total, "reading the evidence");
     std::fs::create_dir_all(args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
 
-    let mut pack = Pack::new(args.out);
-    let mut last: VecDeque<RecordLine> = VecDeque::new();
+    let mut pack = Pack::new(args.out, &config, &identities);
+    let mut last: VecDeque<(usize, Rc<BatchLine>)> = VecDeque::new();
     let mut checks = Vec::new();
     for day in days {
         let path = day_file::day_path(&settings.dir, day);
@@ -140,23 +143,27 @@ pub fn export(args: &ExportArgs<'_>) -> Result<Exported, String> {
             .enumerate()
         {
             let text = text.map_err(|e| format!("{}: {e}", path.display()))?;
-            let line = serde_json::from_str::<RecordLine>(&text).ok();
+            let line = serde_json::from_str::<BatchLine>(&text).ok();
             walk.next(n + 1, line.as_ref());
             let Some(line) = line else { continue };
-            if args.route.is_some_and(|r| r != line.route) {
-                continue;
-            }
-            match args.query {
-                Query::Last(n) => {
-                    last.push_back(line);
-                    if last.len() > n {
-                        last.pop_front();
+            let line = Rc::new(line);
+            let chosen = line.records.iter().enumerate().filter(|(_, r)| {
+                args.route.is_none_or(|route| route == r.route)
+                    && match args.query {
+                        Query::Last(_) => true,
+                        _ => r.keys.iter().any(|k| wanted.contains(k)),
                     }
+            });
+            for (i, _) in chosen {
+                match args.query {
+                    Query::Last(n) => {
+                        last.push_back((i, line.clone()));
+                        if last.len() > n {
+                            last.pop_front();
+                        }
+                    }
+                    _ => pack.add(&line, i)?,
                 }
-                _ if line.keys.iter().any(|k| wanted.contains(k)) => {
-                    pack.add(&config, &identities, &line)?;
-                }
-                _ => {}
             }
         }
         let manifest = std::fs::read(day_file::manifest_path(&settings.dir, day))
@@ -164,8 +171,8 @@ pub fn export(args: &ExportArgs<'_>) -> Result<Exported, String> {
             .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok());
         checks.push(walk.finish(manifest.as_ref()));
     }
-    for line in &last {
-        pack.add(&config, &identities, line)?;
+    for (i, line) in &last {
+        pack.add(line, *i)?;
     }
     bar.finish_and_clear();
     pack.finish(&checks)?;
@@ -178,17 +185,49 @@ pub fn export(args: &ExportArgs<'_>) -> Result<Exported, String> {
 /// The dispute pack being written.
 struct Pack<'a> {
     out: &'a Path,
+    config: &'a Config,
+    identities: &'a [Box<dyn age::Identity + Send + Sync>],
     exchanges: Vec<Value>,
     files: Vec<(String, String)>,
+    /// The last batch opened (its records are asked for one after the other).
+    opened: Option<(Rc<BatchLine>, Vec<Value>)>,
 }
 
 impl<'a> Pack<'a> {
-    fn new(out: &'a Path) -> Self {
+    fn new(
+        out: &'a Path,
+        config: &'a Config,
+        identities: &'a [Box<dyn age::Identity + Send + Sync>],
+    ) -> Self {
         Self {
             out,
+            config,
+            identities,
             exchanges: Vec::new(),
             files: Vec::new(),
+            opened: None,
         }
+    }
+
+    /// Record `i` of `line`, opening the line's batch unless it is the last one opened.
+    fn record(&mut self, line: &Rc<BatchLine>, i: usize) -> Result<Value, String> {
+        let index = &line.records[i];
+        let same = self
+            .opened
+            .as_ref()
+            .is_some_and(|(l, _)| Rc::ptr_eq(l, line));
+        if !same {
+            let what = |e: String| format!("record {} of {}: {e}", index.seq, index.ts);
+            let plain = open_record(self.identities, &line.sealed).map_err(what)?;
+            let records: Vec<Value> =
+                serde_json::from_slice(&plain).map_err(|e| what(e.to_string()))?;
+            self.opened = Some((line.clone(), records));
+        }
+        let (_, records) = self.opened.as_ref().expect("opened above");
+        records
+            .get(i)
+            .cloned()
+            .ok_or_else(|| format!("record {} of {}: not in its batch", index.seq, index.ts))
     }
 
     fn write(&mut self, name: String, bytes: &[u8]) -> Result<(), String> {
@@ -198,17 +237,10 @@ impl<'a> Pack<'a> {
         Ok(())
     }
 
-    /// Open one record and write its exchange.
-    fn add(
-        &mut self,
-        config: &Config,
-        identities: &[Box<dyn age::Identity + Send + Sync>],
-        line: &RecordLine,
-    ) -> Result<(), String> {
-        let plain = open_record(identities, &line.record)
-            .map_err(|e| format!("record {} of {}: {e}", line.seq, line.ts))?;
-        let mut record: Value = serde_json::from_slice(&plain)
-            .map_err(|e| format!("record {} of {}: {e}", line.seq, line.ts))?;
+    /// Open record `i` of `line` and write its exchange.
+    fn add(&mut self, line: &Rc<BatchLine>, i: usize) -> Result<(), String> {
+        let mut record = self.record(line, i)?;
+        let index: &RecordIndex = &line.records[i];
         let folder = format!(
             "{:03}-{}",
             self.exchanges.len() + 1,
@@ -229,7 +261,7 @@ impl<'a> Pack<'a> {
             message.insert("body_file".into(), Value::from(format!("{part}.body")));
             bodies.push((name, body));
         }
-        let signature = signature_check(config, &record, bodies.first().map(|(_, b)| &b[..]));
+        let signature = signature_check(self.config, &record, bodies.first().map(|(_, b)| &b[..]));
         for (name, body) in bodies {
             self.write(name, &body)?;
         }
@@ -240,8 +272,8 @@ impl<'a> Pack<'a> {
             "request_id": record["request_id"],
             "route": record["route"],
             "received_at": record["received_at"],
-            "day": line.ts.get(..10),
-            "seq": line.seq,
+            "day": index.ts.get(..10),
+            "seq": index.seq,
             "signature": signature,
         }));
         Ok(())

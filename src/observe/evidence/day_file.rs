@@ -1,14 +1,16 @@
-//! An evidence day file (`evidence-YYYY-MM-DD.jsonl`) and its manifest: one line a
-//! record, in the order written, and beside them the day's count and last chain link.
+//! An evidence day file (`evidence-YYYY-MM-DD.jsonl`) and its manifest: one line a batch
+//! of records (what the writer took from its queue at once), in the order written, and
+//! beside them the day's count and last chain link.
 //!
-//! A line keeps in clear only what finds a record without opening it: its sequence
-//! number, time, route, and keyed hashes (under the gateway's hash key) of its request id,
-//! order reference, payment code, DNI and email; the record itself is an age file,
-//! base64. Each line's `chain` is a keyed hash of the previous line's and of the line's
-//! own fields, so a line taken out, put in or changed breaks the chain where it happened,
-//! and lines taken off the end show against the manifest. Whoever holds the hash key
-//! could forge a chain; the files' custodians should not, and the records themselves
-//! stay closed to the key.
+//! A line keeps in clear only what finds a record without opening it: for each record its
+//! sequence number, time, route, and keyed hashes (under the gateway's hash key) of its
+//! request id, order reference, payment code, DNI and email. The records themselves are
+//! one age file a line, base64: one key agreement per recipient a batch rather than a
+//! record, which is what makes capture affordable on a busy route. Each line's `chain` is
+//! a keyed hash of the previous line's and of the line's own fields, and sequence numbers
+//! run on across lines, so a line taken out, put in or changed breaks the chain where it
+//! happened, and lines taken off the end show against the manifest. Whoever holds the
+//! hash key could forge a chain; the records themselves stay closed to it.
 
 use crate::core::identity::key_list::KeyHasher;
 use jiff::civil::Date;
@@ -19,17 +21,24 @@ use std::path::{Path, PathBuf};
 /// The chain link before a day's first line.
 pub const CHAIN_START: &str = "start";
 
-/// One line of a day file.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct RecordLine {
+/// What a line says of one of its records, in clear.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordIndex {
     pub seq: u64,
     pub ts: String,
     pub route: String,
     /// Keyed hashes of what the record can be found by.
     pub keys: Vec<String>,
+}
+
+/// One line of a day file: a batch of records.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BatchLine {
+    pub records: Vec<RecordIndex>,
     pub chain: String,
-    /// The record, an age file encrypted to the recipients, base64.
-    pub record: String,
+    /// The records, a JSON array in the order of `records`, as an age file encrypted to
+    /// the recipients, base64.
+    pub sealed: String,
 }
 
 /// A day's manifest: what the writer wrote that day.
@@ -44,15 +53,19 @@ pub struct Manifest {
 }
 
 /// The chain link of `line` after `previous`.
-pub fn link(hasher: &KeyHasher, previous: &str, line: &RecordLine) -> String {
-    let record = hex::encode(Sha256::digest(line.record.as_bytes()));
-    let fields = format!(
-        "{previous}\n{}\n{}\n{}\n{}\n{record}",
-        line.seq,
-        line.ts,
-        line.route,
-        line.keys.join(",")
-    );
+pub fn link(hasher: &KeyHasher, previous: &str, line: &BatchLine) -> String {
+    let mut fields = String::from(previous);
+    for r in &line.records {
+        fields.push_str(&format!(
+            "\n{}\n{}\n{}\n{}",
+            r.seq,
+            r.ts,
+            r.route,
+            r.keys.join(",")
+        ));
+    }
+    fields.push('\n');
+    fields.push_str(&hex::encode(Sha256::digest(line.sealed.as_bytes())));
     String::from_utf8_lossy(&hasher.hex_digest_labelled("evidence chain", &fields)).into_owned()
 }
 
@@ -114,29 +127,32 @@ impl<'a> ChainWalk<'a> {
     }
 
     /// The next line, as read (`None` when it does not parse).
-    pub fn next(&mut self, line_number: usize, line: Option<&RecordLine>) {
+    pub fn next(&mut self, line_number: usize, line: Option<&BatchLine>) {
         let Some(line) = line else {
-            return self.problem(format!("line {line_number} is not a record line"));
+            return self.problem(format!("line {line_number} is not a batch of records"));
         };
-        self.check.records += 1;
-        if line.seq != self.expected_seq {
+        let (Some(first), Some(last)) = (line.records.first(), line.records.last()) else {
+            return self.problem(format!("line {line_number} holds no record"));
+        };
+        self.check.records += line.records.len() as u64;
+        let in_order = line.records.windows(2).all(|w| w[1].seq == w[0].seq + 1);
+        if first.seq > self.expected_seq {
+            let text = format!(
+                "records {} to {} missing (before line {line_number})",
+                self.expected_seq,
+                first.seq - 1
+            );
+            self.problem(text);
+        } else if first.seq < self.expected_seq || !in_order {
             self.problem(format!(
-                "record {} follows record {}: {} missing or out of order",
-                line.seq,
-                self.expected_seq - 1,
-                if line.seq > self.expected_seq {
-                    format!("records {} to {}", self.expected_seq, line.seq - 1)
-                } else {
-                    "a record repeated".to_string()
-                }
+                "line {line_number}: records repeated or out of order"
             ));
         } else if link(self.hasher, &self.previous, line) != line.chain {
             self.problem(format!(
-                "record {}: its chain link does not follow (the record or one before it was altered)",
-                line.seq
+                "line {line_number}: its chain link does not follow (it or a line before it was altered)"
             ));
         }
-        self.expected_seq = line.seq + 1;
+        self.expected_seq = last.seq + 1;
         self.previous = line.chain.clone();
     }
 
@@ -145,9 +161,10 @@ impl<'a> ChainWalk<'a> {
         match manifest {
             None => self.problem("no manifest for the day".to_string()),
             Some(m) => {
-                if m.records != self.check.records {
+                let written = self.expected_seq - 1;
+                if m.records != written || m.records != self.check.records {
                     let text = format!(
-                        "the manifest counts {} records, the file holds {}",
+                        "the manifest counts {} records, the file holds {} (numbered to {written})",
                         m.records, self.check.records
                     );
                     self.problem(text);

@@ -1,8 +1,11 @@
 //! The evidence writer's thread: encode, encrypt, append, chain; the manifest after each
 //! batch; old days removed. It takes what the workers queued every [`TICK`] rather than
-//! being woken for each record, so that a request never pays for a thread's wake-up.
+//! being woken for each record, so that a request never pays for a thread's wake-up, and
+//! seals what it took as one age file (a line of the day file, at most [`MAX_BATCH`]
+//! records): the key agreement with each recipient, which costs more than a request,
+//! is paid once a batch.
 
-use super::day_file::{self, Manifest, RecordLine, CHAIN_START};
+use super::day_file::{self, BatchLine, Manifest, RecordIndex, CHAIN_START};
 use super::{EvidenceMetrics, Exchange, Message};
 use crate::config::EvidenceSettings;
 use crate::core::identity::key_list::KeyHasher;
@@ -20,6 +23,8 @@ use std::time::Duration;
 
 /// How often the writer takes what was queued.
 const TICK: Duration = Duration::from_millis(100);
+/// The most records sealed together (a line of the day file).
+const MAX_BATCH: usize = 256;
 
 /// The day file being appended to.
 struct OpenDay {
@@ -116,54 +121,90 @@ impl Writer {
         loop {
             self.tidy();
             std::thread::sleep(TICK);
-            let first = match records.try_recv() {
-                Ok(first) => first,
-                Err(TryRecvError::Empty) => continue,
-                Err(TryRecvError::Disconnected) => return,
-            };
-            let mut wrote = false;
-            for exchange in std::iter::once(first).chain(records.try_iter()) {
-                match self.write(&exchange) {
-                    Ok(()) => {
-                        self.metrics.written.inc();
-                        wrote = true;
-                    }
-                    Err(e) => {
-                        self.metrics.write_errors.inc();
-                        log::warn!("evidence record {} lost: {e}", exchange.finders.request_id);
+            let mut batch = Vec::new();
+            loop {
+                match records.try_recv() {
+                    Ok(exchange) => batch.push(exchange),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        self.write_all(&batch);
+                        return;
                     }
                 }
             }
-            if wrote {
-                if let Err(e) = self.write_manifest() {
-                    self.metrics.write_errors.inc();
-                    log::warn!("evidence manifest not written: {e}");
-                }
-            }
+            self.write_all(&batch);
         }
     }
 
-    /// Encrypt one exchange and append it to its day's file.
-    fn write(&mut self, exchange: &Exchange) -> io::Result<()> {
-        let plain = self.encode(exchange)?;
+    /// Write `batch` as lines of at most [`MAX_BATCH`] records of one day each, then the
+    /// manifest.
+    fn write_all(&mut self, batch: &[Exchange]) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut rest = batch;
+        let mut written = 0;
+        while let Some(first) = rest.first() {
+            let day = utc_day(first.at.as_second());
+            let same_day = rest
+                .iter()
+                .take(MAX_BATCH)
+                .take_while(|e| utc_day(e.at.as_second()) == day)
+                .count();
+            let (line, after) = rest.split_at(same_day);
+            match self.write_line(day, line) {
+                Ok(()) => written += line.len() as u64,
+                Err(e) => {
+                    self.metrics.write_errors.inc_by(line.len() as u64);
+                    log::warn!("{} evidence records lost: {e}", line.len());
+                }
+            }
+            rest = after;
+        }
+        if let Err(e) = self.write_manifest() {
+            self.metrics.write_errors.inc();
+            log::warn!("evidence manifest not written: {e}");
+        }
+        // Counted once the manifest says so too.
+        self.metrics.written.inc_by(written);
+    }
+
+    /// Seal `exchanges` (all of `day`) together and append them as one line.
+    fn write_line(&mut self, day: Date, exchanges: &[Exchange]) -> io::Result<()> {
+        let mut plain = vec![b'['];
+        for (i, exchange) in exchanges.iter().enumerate() {
+            if i > 0 {
+                plain.push(b',');
+            }
+            plain.extend(self.encode(exchange)?);
+        }
+        plain.push(b']');
         let sealed = self.seal(&plain)?;
-        let keys = self.keys(exchange);
-        let day = utc_day(exchange.at.as_second());
+        let indexes: Vec<(String, String, Vec<String>)> = exchanges
+            .iter()
+            .map(|e| (e.ts.as_str().to_string(), e.route.clone(), self.keys(e)))
+            .collect();
         let hasher = self.hasher.clone();
         let open = self.open_day(day)?;
-        let mut line = RecordLine {
-            seq: open.seq + 1,
-            ts: exchange.ts.as_str().to_string(),
-            route: exchange.route.clone(),
-            keys,
+        let mut line = BatchLine {
+            records: indexes
+                .into_iter()
+                .zip(open.seq + 1..)
+                .map(|((ts, route, keys), seq)| RecordIndex {
+                    seq,
+                    ts,
+                    route,
+                    keys,
+                })
+                .collect(),
             chain: String::new(),
-            record: base64::engine::general_purpose::STANDARD.encode(sealed),
+            sealed: base64::engine::general_purpose::STANDARD.encode(sealed),
         };
         line.chain = day_file::link(&hasher, &open.chain, &line);
         let mut text = serde_json::to_vec(&line).map_err(io::Error::other)?;
         text.push(b'\n');
         open.file.write_all(&text)?;
-        open.seq = line.seq;
+        open.seq += exchanges.len() as u64;
         open.chain = line.chain;
         Ok(())
     }
@@ -295,7 +336,8 @@ fn last_link(path: &std::path::Path) -> (u64, String) {
     io::BufReader::new(file)
         .lines()
         .map_while(Result::ok)
-        .filter_map(|l| serde_json::from_str::<RecordLine>(&l).ok())
+        .filter_map(|l| serde_json::from_str::<BatchLine>(&l).ok())
         .last()
-        .map_or(start, |l| (l.seq, l.chain))
+        .and_then(|l| Some((l.records.last()?.seq, l.chain)))
+        .unwrap_or(start)
 }
