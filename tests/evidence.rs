@@ -434,3 +434,50 @@ fn check_names_where_evidence_goes_and_refuses_a_capture_without_recipients() {
         out.text()
     );
 }
+
+#[test]
+fn a_key_rotated_by_a_reload_seals_what_follows_and_one_chain_runs_through_the_day() {
+    let keys = tempfile::tempdir().unwrap();
+    let (old, old_public) = keygen(keys.path(), "old.key");
+    let (new, new_public) = keygen(keys.path(), "new.key");
+    let gw = gateway(std::slice::from_ref(&old_public), None);
+    assert_eq!(create(&gw, "ORD-before").status, 200);
+    gw.wait_for_metric("garita_evidence_records_total 1");
+
+    let text = gw.config_text();
+    let rotated = text.replace(
+        &format!("recipients = [{old_public:?}]"),
+        &format!("recipients = [{new_public:?}]"),
+    );
+    assert_ne!(rotated, text);
+    gw.write_config(&rotated);
+    gw.signal("HUP");
+    gw.wait_for_metric("garita_config_reloads_total 1");
+    assert_eq!(create(&gw, "ORD-after").status, 200);
+    gw.wait_for_metric("garita_evidence_records_total 2");
+
+    let before = keys.path().join("before");
+    let (run, manifest) = export(&gw, &old, &["--order", "ORD-before"], &before);
+    assert!(run.success, "{}", run.text());
+    assert_eq!(exchanges(&manifest).len(), 1);
+    assert_eq!(manifest["days"][0]["intact"], true, "{manifest:#}");
+    assert_eq!(manifest["days"][0]["records"], 2, "{manifest:#}");
+    let (run, _) = export(
+        &gw,
+        &old,
+        &["--order", "ORD-after"],
+        &keys.path().join("old-after"),
+    );
+    assert!(
+        !run.success,
+        "the old key opens nothing sealed after the rotation"
+    );
+    let (run, manifest) = export(
+        &gw,
+        &new,
+        &["--order", "ORD-after"],
+        &keys.path().join("after"),
+    );
+    assert!(run.success, "{}", run.text());
+    assert_eq!(exchanges(&manifest).len(), 1);
+}

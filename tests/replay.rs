@@ -350,14 +350,15 @@ fn a_shadow_of_the_proposal_decides_each_request_as_the_proposal_does_live() {
         proposed.path("garita.toml").display()
     ));
     play(&shadowed);
+    // A shadow line is written after its live line: once all are there, so are those.
+    let shadow = shadowed.wait_for_shadow(TRAFFIC.len());
+    assert_eq!(shadow.len(), TRAFFIC.len(), "{shadow:#?}");
     let today: Vec<serde_json::Value> = shadowed
-        .wait_for_decisions(TRAFFIC.len())
+        .decisions()
         .into_iter()
         .filter(|l| l.get("decision").is_some())
         .collect();
     assert_eq!(today.len(), TRAFFIC.len());
-    let shadow = shadowed.wait_for_shadow(TRAFFIC.len());
-    assert_eq!(shadow.len(), TRAFFIC.len(), "{shadow:#?}");
 
     let mut disagreements = 0;
     for (i, (today, live)) in today.iter().zip(&live).enumerate() {

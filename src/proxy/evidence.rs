@@ -18,11 +18,10 @@ use pingora::proxy::Session;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The running writer, and what it was started from.
+/// The running writer, and the settings it seals with.
 pub struct Running {
     settings: EvidenceSettings,
-    key_id: String,
-    writer: Evidence,
+    writer: Arc<Evidence>,
 }
 
 impl std::fmt::Debug for Running {
@@ -34,17 +33,23 @@ impl std::fmt::Debug for Running {
 }
 
 impl Running {
-    /// The writer for `settings`, kept from `previous` when nothing it was started from
-    /// changed, else started afresh (the old one finishes what it holds and ends).
+    /// The writer for `settings`: `previous`'s when it writes in the same directory (told
+    /// the new recipients, retention and hash key, so that one writer and one chain run
+    /// through each day across reloads), else started afresh.
     pub fn keep_or_start(
         settings: &EvidenceSettings,
         previous: Option<&Arc<Running>>,
         runtime: &Runtime,
         metrics: &Arc<Metrics>,
     ) -> Option<Arc<Running>> {
-        let key_id = runtime.hasher.key_id();
-        if let Some(same) = previous.filter(|r| &r.settings == settings && r.key_id == key_id) {
-            return Some(same.clone());
+        if let Some(same) = previous.filter(|r| r.settings.dir == settings.dir) {
+            if same.settings != *settings {
+                same.writer.update(settings, runtime.hasher.clone());
+            }
+            return Some(Arc::new(Running {
+                settings: settings.clone(),
+                writer: same.writer.clone(),
+            }));
         }
         let clock = runtime.clock();
         let now = Arc::new(move || clock.now());
@@ -56,8 +61,7 @@ impl Running {
         ) {
             Ok(writer) => Some(Arc::new(Running {
                 settings: settings.clone(),
-                key_id: key_id.to_string(),
-                writer,
+                writer: Arc::new(writer),
             })),
             Err(e) => {
                 log::error!(

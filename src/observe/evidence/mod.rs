@@ -21,6 +21,7 @@ use crate::observe::decision_log::{LogTime, Now};
 use http::{HeaderName, HeaderValue};
 use prometheus::{IntCounter, Opts, Registry};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// One request or answer as kept.
 #[derive(Debug, Default)]
@@ -98,10 +99,19 @@ impl EvidenceMetrics {
     }
 }
 
-/// The running writer: its queue.
+/// What the writer seals with, which a reload may change while it runs (a custodian
+/// added or a key rotated): read once a batch.
+pub(crate) struct Sealing {
+    pub recipients: Vec<age::x25519::Recipient>,
+    pub retention_days: u32,
+    pub hasher: KeyHasher,
+}
+
+/// The running writer: its queue, and what it seals with.
 pub struct Evidence {
     queue: SyncSender<Exchange>,
     metrics: EvidenceMetrics,
+    sealing: Arc<Mutex<Sealing>>,
 }
 
 impl Evidence {
@@ -114,11 +124,32 @@ impl Evidence {
     ) -> std::io::Result<Self> {
         std::fs::create_dir_all(&settings.dir)?;
         let (queue, records) = sync_channel(settings.queue);
-        let writer = writer::Writer::new(settings, hasher, now, metrics.clone());
+        let sealing = Arc::new(Mutex::new(Sealing {
+            recipients: settings.recipients.clone(),
+            retention_days: settings.retention_days,
+            hasher,
+        }));
+        let writer = writer::Writer::new(&settings.dir, sealing.clone(), now, metrics.clone());
         std::thread::Builder::new()
             .name("garita-evidence".into())
             .spawn(move || writer.run(&records))?;
-        Ok(Self { queue, metrics })
+        Ok(Self {
+            queue,
+            metrics,
+            sealing,
+        })
+    }
+
+    /// Seal from the next batch on with what `settings` and `hasher` say (the directory
+    /// and the queue stay as started: one writer a directory, so that one chain runs
+    /// through each day).
+    pub fn update(&self, settings: &EvidenceSettings, hasher: KeyHasher) {
+        let mut sealing = self.sealing.lock().unwrap_or_else(PoisonError::into_inner);
+        *sealing = Sealing {
+            recipients: settings.recipients.clone(),
+            retention_days: settings.retention_days,
+            hasher,
+        };
     }
 
     /// Hand an exchange to the writer, never waiting: a full queue drops it, counted.

@@ -6,8 +6,7 @@
 //! is paid once a batch.
 
 use super::day_file::{self, BatchLine, Manifest, RecordIndex, CHAIN_START};
-use super::{EvidenceMetrics, Exchange, Message};
-use crate::config::EvidenceSettings;
+use super::{EvidenceMetrics, Exchange, Message, Sealing};
 use crate::core::identity::key_list::KeyHasher;
 use crate::observe::audit_files::utc_day;
 use crate::observe::decision_log::{LogTime, Now};
@@ -19,6 +18,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// How often the writer takes what was queued.
@@ -36,6 +36,9 @@ struct OpenDay {
 
 pub(super) struct Writer {
     dir: PathBuf,
+    /// What a reload may change, shared with the handle.
+    shared: Arc<Mutex<Sealing>>,
+    /// This batch's copy of it.
     recipients: Vec<age::x25519::Recipient>,
     retention_days: u32,
     hasher: KeyHasher,
@@ -99,15 +102,20 @@ struct Record<'a> {
 
 impl Writer {
     pub(super) fn new(
-        settings: &EvidenceSettings,
-        hasher: KeyHasher,
+        dir: &std::path::Path,
+        shared: Arc<Mutex<Sealing>>,
         now: Now,
         metrics: EvidenceMetrics,
     ) -> Self {
+        let (recipients, retention_days, hasher) = {
+            let s = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            (s.recipients.clone(), s.retention_days, s.hasher.clone())
+        };
         Self {
-            dir: settings.dir.clone(),
-            recipients: settings.recipients.clone(),
-            retention_days: settings.retention_days,
+            dir: dir.to_path_buf(),
+            shared,
+            recipients,
+            retention_days,
             hasher,
             now,
             metrics,
@@ -142,6 +150,7 @@ impl Writer {
         if batch.is_empty() {
             return;
         }
+        self.refresh();
         let mut rest = batch;
         let mut written = 0;
         while let Some(first) = rest.first() {
@@ -167,6 +176,14 @@ impl Writer {
         }
         // Counted once the manifest says so too.
         self.metrics.written.inc_by(written);
+    }
+
+    /// Take what a reload changed (recipients, retention, the hash key).
+    fn refresh(&mut self) {
+        let s = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        self.recipients.clone_from(&s.recipients);
+        self.retention_days = s.retention_days;
+        self.hasher = s.hasher.clone();
     }
 
     /// Seal `exchanges` (all of `day`) together and append them as one line.
@@ -296,6 +313,7 @@ impl Writer {
 
     /// Remove the days past `retention_days`, once a day.
     fn tidy(&mut self) {
+        self.refresh();
         let today = utc_day((self.now)().as_second());
         if self.tidied == Some(today) {
             return;
