@@ -87,6 +87,18 @@ fn days_in(dir: &Path, from: Option<Date>, to: Option<Date>) -> Result<Vec<Date>
     Ok(days)
 }
 
+/// Line `n` (from 0) of `day`'s file, again.
+fn read_line(dir: &Path, day: Date, n: usize) -> Result<BatchLine, String> {
+    let path = day_file::day_path(dir, day);
+    let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::io::BufReader::new(file)
+        .lines()
+        .nth(n)
+        .and_then(Result::ok)
+        .ok_or_else(|| format!("{}: line {} is gone", path.display(), n + 1))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: line {}: {e}", path.display(), n + 1))
+}
+
 /// Open one sealed record with the custodian's identities.
 fn open_record(
     identities: &[Box<dyn age::Identity + Send + Sync>],
@@ -132,7 +144,9 @@ pub fn export(args: &ExportArgs<'_>) -> Result<Exported, String> {
     std::fs::create_dir_all(args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
 
     let mut pack = Pack::new(args.out, &config, &identities);
-    let mut last: VecDeque<(usize, Rc<BatchLine>)> = VecDeque::new();
+    // The last N: where they are (day, line, record), read again once the scan is done,
+    // so that no batch is held meanwhile.
+    let mut last: VecDeque<(Date, usize, usize)> = VecDeque::new();
     let mut checks = Vec::new();
     for day in days {
         let path = day_file::day_path(&settings.dir, day);
@@ -157,7 +171,7 @@ pub fn export(args: &ExportArgs<'_>) -> Result<Exported, String> {
             for (i, _) in chosen {
                 match args.query {
                     Query::Last(n) => {
-                        last.push_back((i, line.clone()));
+                        last.push_back((day, n, i));
                         if last.len() > n {
                             last.pop_front();
                         }
@@ -171,8 +185,13 @@ pub fn export(args: &ExportArgs<'_>) -> Result<Exported, String> {
             .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok());
         checks.push(walk.finish(manifest.as_ref()));
     }
-    for (i, line) in &last {
-        pack.add(line, *i)?;
+    let mut reread: Option<(Date, usize, Rc<BatchLine>)> = None;
+    for &(day, n, i) in &last {
+        if reread.as_ref().is_none_or(|(d, l, _)| (*d, *l) != (day, n)) {
+            reread = Some((day, n, Rc::new(read_line(&settings.dir, day, n)?)));
+        }
+        let (_, _, line) = reread.as_ref().expect("read above");
+        pack.add(line, i)?;
     }
     bar.finish_and_clear();
     pack.finish(&checks)?;
