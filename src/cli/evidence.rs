@@ -170,9 +170,9 @@ pub fn export(args: &ExportArgs<'_>) -> Result<Exported, String> {
             });
             for (i, _) in chosen {
                 match args.query {
-                    Query::Last(n) => {
+                    Query::Last(wanted_last) => {
                         last.push_back((day, n, i));
-                        if last.len() > n {
+                        if last.len() > wanted_last {
                             last.pop_front();
                         }
                     }
@@ -231,10 +231,12 @@ impl<'a> Pack<'a> {
     /// Record `i` of `line`, opening the line's batch unless it is the last one opened.
     fn record(&mut self, line: &Rc<BatchLine>, i: usize) -> Result<Value, String> {
         let index = &line.records[i];
+        // Told apart by chain link (unique to a line), not by address: a line read
+        // again may land where a dropped one was.
         let same = self
             .opened
             .as_ref()
-            .is_some_and(|(l, _)| Rc::ptr_eq(l, line));
+            .is_some_and(|(l, _)| l.chain == line.chain);
         if !same {
             let what = |e: String| format!("record {} of {}: {e}", index.seq, index.ts);
             let plain = open_record(self.identities, &line.sealed).map_err(what)?;
