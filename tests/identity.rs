@@ -158,7 +158,12 @@ fn every_label_of_a_blocked_number_is_denied() {
         .map(|l| l["facts"]["document_type"].as_str().unwrap())
         .collect();
     assert_eq!(labels, ["DNI", "CE", "PAS", "CE", "PAS", "RUC"]);
-    assert!(!gw.decision_log_text().contains("1122"));
+    // The whole numbers: a shorter piece such as "1122" turns up in random hex now and
+    // then (request ids, hashes), which made this check flaky.
+    let log = gw.decision_log_text();
+    for number in ["11223344", "10112233445"] {
+        assert!(!log.contains(number), "{number} in clear");
+    }
 }
 
 #[test]
