@@ -60,10 +60,26 @@ impl ClientIpResolver {
         if !self.trusted.contains(peer) {
             return Ok(ClientIp { addr: peer, peer });
         }
-        let mut hops: Vec<&[u8]> = Vec::new();
-        for value in values {
-            hops.extend(value.split(|b| *b == b',').map(trim));
+        // The hops in order, on the stack for the usual few (a request's allocation less).
+        let mut inline: [&[u8]; INLINE_HOPS] = [&[]; INLINE_HOPS];
+        let mut spilled: Vec<&[u8]> = Vec::new();
+        let mut count = 0;
+        for hop in values.flat_map(|v| v.split(|b| *b == b',')).map(trim) {
+            if count < INLINE_HOPS {
+                inline[count] = hop;
+            } else {
+                if spilled.is_empty() {
+                    spilled.extend_from_slice(&inline);
+                }
+                spilled.push(hop);
+            }
+            count += 1;
         }
+        let hops: &[&[u8]] = if count <= INLINE_HOPS {
+            &inline[..count]
+        } else {
+            &spilled
+        };
         let mut client = peer;
         for hop in hops.iter().rev() {
             let addr = parse_hop(hop).ok_or_else(|| MalformedForwardedFor {
@@ -77,6 +93,9 @@ impl ClientIpResolver {
         Ok(ClientIp { addr: client, peer })
     }
 }
+
+/// Hops kept on the stack before a `Vec` is needed.
+const INLINE_HOPS: usize = 8;
 
 fn trim(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace());

@@ -15,6 +15,8 @@
 //! whitespace, a last segment that is `.` or `..` (resolved against what, depends on the
 //! backend), and a segment ending in a dot (Windows and IIS drop trailing dots).
 
+use std::borrow::Cow;
+
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +59,15 @@ impl fmt::Display for PathError {
 impl std::error::Error for PathError {}
 
 /// Normalise the path part of a request target (no query string).
-pub fn normalize(raw: &str) -> Result<String, PathError> {
+pub fn normalize(raw: &str) -> Result<Cow<'_, str>, PathError> {
+    if is_canonical(raw) {
+        return Ok(Cow::Borrowed(raw));
+    }
+    rebuild(raw).map(Cow::Owned)
+}
+
+/// [`normalize`] the long way: decoded, checked, its segments resolved, lower-cased.
+fn rebuild(raw: &str) -> Result<String, PathError> {
     if !raw.starts_with('/') {
         return Err(PathError::NotOriginForm);
     }
@@ -104,6 +114,27 @@ pub fn normalize(raw: &str) -> Result<String, PathError> {
     Ok(out.to_lowercase())
 }
 
+/// Whether `raw` is already what [`normalize`] would make of it: lower-case segments of
+/// unreserved and sub-delimiter characters, none empty, none ending in a dot, no escape,
+/// no parameter. Most requests' paths are, and are then taken as they are, unallocated.
+fn is_canonical(raw: &str) -> bool {
+    let Some(rest) = raw.strip_prefix('/') else {
+        return false;
+    };
+    if rest.is_empty() {
+        return true;
+    }
+    rest.split('/').all(|segment| {
+        !segment.is_empty()
+            && !segment.ends_with('.')
+            && segment.bytes().all(|b| {
+                matches!(b,
+                    b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'!' | b'$'
+                    | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@')
+            })
+    })
+}
+
 fn hex(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -142,6 +173,45 @@ fn has_percent_escape(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// A path taken as it is would have come out of the long way unchanged.
+        #[test]
+        fn a_canonical_path_is_what_the_long_way_makes(text in "(/|[a-zA-Z0-9]|[-._~;%]|%2[eEfF]|\\.\\.|\\.){0,24}") {
+            if is_canonical(&text) {
+                let rebuilt = rebuild(&text);
+                proptest::prop_assert_eq!(rebuilt.as_deref(), Ok(text.as_str()));
+            }
+        }
+    }
+
+    #[test]
+    fn usual_paths_are_taken_as_they_are() {
+        for path in [
+            "/",
+            "/v1/cips",
+            "/webhooks/pagoefectivo",
+            "/shop/a-b_c.json",
+            "/x/~y@z",
+        ] {
+            assert!(
+                matches!(normalize(path), Ok(Cow::Borrowed(p)) if p == path),
+                "{path}"
+            );
+            assert_eq!(rebuild(path).as_deref(), Ok(path));
+        }
+        for path in [
+            "/V1/cips",
+            "/v1//cips",
+            "/v1/cips/",
+            "/v1/./cips",
+            "/a;b",
+            "/a%41",
+            "/a.",
+        ] {
+            assert!(!is_canonical(path), "{path}");
+        }
+    }
 
     #[test]
     fn spellings_of_one_path_normalise_alike() {
