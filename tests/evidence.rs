@@ -10,7 +10,6 @@ mod fixtures;
 mod support;
 
 use fixtures::PE_SECRET;
-use garita::core::webhook::{sign, Profile};
 use sha2::Digest as _;
 use std::path::{Path, PathBuf};
 use support::{RawRequest, RawResponse, TestGateway};
@@ -106,21 +105,9 @@ fn cip_of(answer: &RawResponse) -> String {
 }
 
 fn notify_paid(gw: &TestGateway, cip: &str) -> RawResponse {
-    let body = format!(
-        r#"{{"eventType":"cip.paid","operationNumber":"op-{cip}","data":{{"cip":"{cip}","currency":"PEN","amount":"25.00"}}}}"#
-    );
-    let mut request = RawRequest::new("POST", "/webhooks/pagoefectivo")
-        .header("Content-Type", "application/json");
-    for (name, value) in sign(
-        &Profile::PagoEfectivo,
-        PE_SECRET.as_bytes(),
-        body.as_bytes(),
-        0,
-        "",
-    ) {
-        request = request.header(&name, &value);
-    }
-    request.body(body).send(gw.proxy).expect("gateway answers")
+    fixtures::pe_code_notification(cip, "paid", &format!("op-{cip}"))
+        .send(gw.proxy)
+        .expect("gateway answers")
 }
 
 /// `garita evidence export` with `args` into a new directory; its output and the pack's

@@ -7,7 +7,6 @@ mod fixtures;
 mod support;
 
 use fixtures::PE_SECRET;
-use garita::core::webhook::{sign, Profile};
 use support::{ConsoleUser, RawRequest, RawResponse, TestGateway};
 
 const RITA: &str = "rita-reviewer-token-for-tests";
@@ -82,21 +81,9 @@ fn cip_of(answer: &RawResponse) -> String {
 
 /// PagoEfectivo's signed notification that `cip` had `event`.
 fn notify(gw: &TestGateway, cip: &str, event: &str, operation: &str) -> RawResponse {
-    let body = format!(
-        r#"{{"eventType":"cip.{event}","operationNumber":"{operation}","data":{{"cip":"{cip}","currency":"PEN","amount":"25.00"}}}}"#
-    );
-    let mut request = RawRequest::new("POST", "/webhooks/pagoefectivo")
-        .header("Content-Type", "application/json");
-    for (name, value) in sign(
-        &Profile::PagoEfectivo,
-        PE_SECRET.as_bytes(),
-        body.as_bytes(),
-        0,
-        "",
-    ) {
-        request = request.header(&name, &value);
-    }
-    request.body(body).send(gw.proxy).expect("gateway answers")
+    fixtures::pe_code_notification(cip, event, operation)
+        .send(gw.proxy)
+        .expect("gateway answers")
 }
 
 #[test]

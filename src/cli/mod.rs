@@ -42,6 +42,25 @@ fn print_or_fail(result: Result<String, String>) -> ExitCode {
     }
 }
 
+/// Print a report that says whether what it checked held: exit 0 if it did, 1 if not,
+/// 2 with the error when it could not run.
+fn print_checked(result: Result<(String, bool), String>) -> ExitCode {
+    match result {
+        Ok((text, held)) => {
+            print!("{text}");
+            if held {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// The `garita` command line.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -219,20 +238,7 @@ pub fn main() -> ExitCode {
             flow,
             gateway,
             body,
-        } => match simulate::run(&target, flow, gateway, body.as_deref()) {
-            Ok((transcript, passed)) => {
-                print!("{transcript}");
-                if passed {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        } => print_checked(simulate::run(&target, flow, gateway, body.as_deref())),
         Command::Review { command } => print_or_fail(match command {
             ReviewCommand::List { target, all, json } => review::list(&target, all, json),
             ReviewCommand::Resolve {
@@ -383,20 +389,10 @@ fn evidence_command(command: args::EvidenceCommand) -> ExitCode {
                 to,
                 out: &out,
             };
-            match evidence::export(&args) {
-                Ok(exported) => {
-                    print!("{}", evidence::report(&exported, &out));
-                    if exported.days.iter().all(|d| d.intact) {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::from(1)
-                    }
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(2)
-                }
-            }
+            print_checked(evidence::export(&args).map(|exported| {
+                let intact = exported.days.iter().all(|d| d.intact);
+                (evidence::report(&exported, &out), intact)
+            }))
         }
     }
 }

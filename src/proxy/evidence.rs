@@ -3,7 +3,6 @@
 //! request is done. Nothing is kept on other policies, and nothing here waits: the
 //! writer's queue drops what it cannot take.
 
-use super::served::Served;
 use super::RequestCtx;
 use crate::config::EvidenceSettings;
 use crate::core::evidence::EvidenceCapture;
@@ -87,20 +86,15 @@ pub struct EvidenceCtx {
     decision: Vec<u8>,
 }
 
-/// The request's `Served` when its policy captures evidence and the writer runs (its
-/// own `Arc`, so that the ctx can change while the capture is read).
-fn capturing(ctx: &RequestCtx) -> Option<Arc<Served>> {
+/// The capture of the request's policy, when it has one and the writer runs.
+fn capture_of(ctx: &RequestCtx) -> Option<&EvidenceCapture> {
     ctx.served.evidence.as_ref()?;
-    let policy = &ctx.served.config.policies[ctx.policy?];
-    policy.evidence.as_ref().map(|_| ctx.served.clone())
+    ctx.served.config.policies[ctx.policy?].evidence.as_ref()
 }
 
-/// The capture of the request's policy under `served` (see [`capturing`]).
-fn capture_of<'a>(served: &'a Served, ctx: &RequestCtx) -> &'a EvidenceCapture {
-    let policy = ctx.policy.map(|id| &served.config.policies[id]);
-    policy
-        .and_then(|p| p.evidence.as_ref())
-        .expect("capturing() said the policy captures")
+/// The bound on the request's body kept, when the request is kept.
+fn request_bound(ctx: &RequestCtx) -> Option<usize> {
+    capture_of(ctx).filter(|c| c.request).map(|c| c.max_body)
 }
 
 /// Append what fits of `piece` to `body`, counting every byte.
@@ -111,20 +105,13 @@ fn keep_piece(body: &mut Vec<u8>, seen: &mut usize, piece: &[u8], max: usize) {
 }
 
 /// The body garita read whole (for facts or a signature).
-pub(super) fn keep_read_body(ctx: &mut RequestCtx, bytes: Vec<u8>) {
-    let Some(served) = capturing(ctx) else {
+pub(super) fn keep_read_body(ctx: &mut RequestCtx, mut bytes: Vec<u8>) {
+    let Some(max) = request_bound(ctx) else {
         return;
     };
-    let capture = capture_of(&served, ctx);
-    if !capture.request {
-        return;
-    }
-    let max = capture.max_body;
     let e = &mut ctx.evidence;
     e.request_read = true;
-    e.request_body = None;
     e.request_bytes = bytes.len();
-    let mut bytes = bytes;
     bytes.truncate(max);
     e.request_body = Some(bytes);
 }
@@ -134,14 +121,9 @@ pub(super) fn on_request_body(ctx: &mut RequestCtx, body: &Option<Bytes>) {
     if ctx.evidence.request_read {
         return;
     }
-    let (Some(served), Some(piece)) = (capturing(ctx), body) else {
+    let (Some(max), Some(piece)) = (request_bound(ctx), body) else {
         return;
     };
-    let capture = capture_of(&served, ctx);
-    if !capture.request {
-        return;
-    }
-    let max = capture.max_body;
     let e = &mut ctx.evidence;
     let kept = e.request_body.get_or_insert_with(Vec::new);
     keep_piece(kept, &mut e.request_bytes, piece, max);
@@ -149,20 +131,20 @@ pub(super) fn on_request_body(ctx: &mut RequestCtx, body: &Option<Bytes>) {
 
 /// The backend's answer head.
 pub(super) fn on_answer_head(ctx: &mut RequestCtx, head: &ResponseHeader) {
-    let Some(served) = capturing(ctx) else {
+    let Some(capture) = capture_of(ctx) else {
         return;
     };
-    let capture = capture_of(&served, ctx);
+    let headers = capture.response.then(|| {
+        head.headers
+            .iter()
+            .filter(|(n, _)| capture.keeps(n))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect()
+    });
     ctx.evidence.answered = Some(Instant::now());
-    if !capture.response {
+    let Some(headers) = headers else {
         return;
-    }
-    let headers = head
-        .headers
-        .iter()
-        .filter(|(n, _)| capture.keeps(n))
-        .map(|(n, v)| (n.clone(), v.clone()))
-        .collect();
+    };
     ctx.evidence.response = Some(Message {
         status: Some(head.status.as_u16()),
         headers,
@@ -175,10 +157,9 @@ pub(super) fn on_answer_body(ctx: &mut RequestCtx, body: &Option<Bytes>) {
     let Some(piece) = body else {
         return;
     };
-    let Some(served) = capturing(ctx) else {
+    let Some(max) = capture_of(ctx).map(|c| c.max_body) else {
         return;
     };
-    let max = capture_of(&served, ctx).max_body;
     if let Some(m) = &mut ctx.evidence.response {
         keep_piece(&mut m.body, &mut m.body_bytes, piece, max);
     }
@@ -186,7 +167,7 @@ pub(super) fn on_answer_body(ctx: &mut RequestCtx, body: &Option<Bytes>) {
 
 /// The decision's log line for the record, when the policy captures.
 pub(super) fn decision_line(ctx: &RequestCtx, record: &DecisionRecord<'_>) -> Option<Vec<u8>> {
-    capturing(ctx).and_then(|_| serde_json::to_vec(record).ok())
+    capture_of(ctx).and_then(|_| serde_json::to_vec(record).ok())
 }
 
 /// Keep the decision's log line (from [`decision_line`]).
@@ -198,13 +179,18 @@ pub(super) fn keep_decision(ctx: &mut RequestCtx, line: Option<Vec<u8>>) {
 
 /// The request is done: hand its exchange to the writer.
 pub(super) fn account(session: &Session, ctx: &mut RequestCtx) {
-    let Some(served) = capturing(ctx) else {
+    if capture_of(ctx).is_none() {
+        return;
+    }
+    // The request's own `Served`, so that the ctx can give up what it kept meanwhile.
+    let served = ctx.served.clone();
+    let (Some(running), Some(capture)) = (
+        &served.evidence,
+        ctx.policy
+            .and_then(|id| served.config.policies[id].evidence.as_ref()),
+    ) else {
         return;
     };
-    let Some(running) = &served.evidence else {
-        return;
-    };
-    let capture = capture_of(&served, ctx);
     let req = session.req_header();
     let request = capture.request.then(|| Message {
         method: Some(req.method.as_str().to_string()),
