@@ -216,6 +216,7 @@ fn bad_files_are_rejected_naming_the_key() {
         (GOOD.replace("[upstream]", "keepalive_timeout_seconds = 86400\n[upstream]"), "server.keepalive_timeout_seconds", "at most 3600"),
         (GOOD.replace("[upstream]", "max_connections = 0\n[upstream]"), "server.max_connections", "at least 1"),
         (GOOD.replace("[upstream]", "max_connections_per_address = 0\n[upstream]"), "server.max_connections_per_address", "at least 1"),
+        (GOOD.replace("[upstream]", "read_buffer_kib = 4096\n[upstream]"), "server.read_buffer_kib", "at most 1024 KiB"),
         ("[server\n".to_string(), "", "line 1"),
         (
             format!("{GOOD}[policies.pay.facts]\ndni = \"json:userDocumentNumber\"\n"),

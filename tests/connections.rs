@@ -194,3 +194,35 @@ fn trusted_proxies_are_exempt_from_the_per_address_cap_but_not_the_total() {
         200
     );
 }
+
+/// Resident KiB each of `count` idle kept-alive connections adds to a gateway with these
+/// server settings (after a warm-up, so that what every connection reuses is not counted).
+fn resident_kib_per_idle_connection(server: &str, count: usize) -> f64 {
+    let gw = TestGateway::builder()
+        .server(&format!("max_connections_per_address = 1000\n{server}"))
+        .start();
+    drop(
+        (0..20)
+            .map(|_| kept_alive_answer(gw.proxy).0)
+            .collect::<Vec<_>>(),
+    );
+    gw.wait_for_metric("garita_connections_open 0");
+    let before = gw.resident_kib();
+    let held: Vec<_> = (0..count).map(|_| kept_alive_answer(gw.proxy).0).collect();
+    gw.wait_for_metric(&format!("garita_connections_open {count}"));
+    let after = gw.resident_kib();
+    drop(held);
+    after.saturating_sub(before) as f64 / count as f64
+}
+
+#[test]
+fn an_idle_connection_holds_the_configured_read_buffer_not_pingoras_64_kib() {
+    // Pingora's default buffer is 64 KiB; garita's is 16: 48 KiB less per connection, of
+    // which at least 32 must show in the process's resident size.
+    let pingoras = resident_kib_per_idle_connection("read_buffer_kib = 64", 300);
+    let default = resident_kib_per_idle_connection("", 300);
+    assert!(
+        pingoras - default >= 32.0,
+        "64 KiB buffers: {pingoras:.1} KiB per connection; the default: {default:.1}"
+    );
+}

@@ -205,6 +205,8 @@ pub struct Config {
     pub max_header_bytes: usize,
     /// Forward request headers whose names contain `_` (dropped by default).
     pub keep_underscore_headers: bool,
+    /// Each client connection's read buffer (`server.read_buffer_kib`), in bytes.
+    pub read_buffer_bytes: usize,
     pub connections: ConnectionSettings,
     pub upstream: UpstreamSettings,
     pub client_ip: ClientIpResolver,

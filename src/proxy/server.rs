@@ -29,6 +29,7 @@ use crate::proxy::tls::ListenerCertificates;
 use crate::proxy::GaritaProxy;
 use crate::state::runtime::RuntimeError;
 use pingora::apps::HttpServerOptions;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
 use pingora::services::background::background_service;
@@ -378,8 +379,9 @@ fn assemble(
         ),
     );
     let proxy_addrs = addresses(&proxy_sockets, &config.listen);
+    let buffers = L4BufferSettings::default().read(config.read_buffer_bytes);
     for addr in &proxy_addrs {
-        proxy_service.add_tcp(&addr.to_string());
+        proxy_service.add_listener(ListenerConfig::tcp(addr.to_string()).l4_buffer(buffers));
     }
     let tls_addrs = addresses(
         &tls_sockets,
@@ -387,7 +389,11 @@ fn assemble(
     );
     if let (Some(certs), Some(tls)) = (&serving.certificates().proxy, &config.tls) {
         for addr in &tls_addrs {
-            proxy_service.add_tls_with_settings(&addr.to_string(), None, certs.settings(tls.http2));
+            proxy_service.add_listener(
+                ListenerConfig::tcp(addr.to_string())
+                    .tls(certs.settings(tls.http2))
+                    .l4_buffer(buffers),
+            );
         }
     }
     let mut sockets = proxy_sockets;

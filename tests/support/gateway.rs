@@ -378,6 +378,17 @@ impl TestGateway {
             .expect("admin answers")
     }
 
+    /// The gateway's resident memory, in KiB (`VmRSS` of its process).
+    pub fn resident_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the gateway's /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc status")
+    }
+
     /// Send a signal (`HUP`, `TERM`...) to the gateway process.
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")

@@ -133,6 +133,7 @@ fn compile_with(raw: FileConfig, ctx: Ctx) -> Result<Config, ConfigError> {
         watch_interval: server.watch_interval,
         max_header_bytes: server.max_header_bytes,
         keep_underscore_headers: server.keep_underscore_headers,
+        read_buffer_bytes: server.read_buffer_bytes,
         connections: server.connections,
         upstream,
         client_ip,

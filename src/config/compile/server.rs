@@ -10,11 +10,16 @@ use super::super::ConnectionSettings;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// A client connection's read buffer: a TLS record (16 KiB) fits whole, a payment's head
+/// and body usually in one read; Pingora's 64 KiB would hold 48 KiB more per connection.
+const DEFAULT_READ_BUFFER_KIB: usize = 16;
+
 /// `[server]`, compiled (its listeners are [`super::listeners`]').
 pub(super) struct ServerSettings {
     pub threads: usize,
     pub max_header_bytes: usize,
     pub keep_underscore_headers: bool,
+    pub read_buffer_bytes: usize,
     pub connections: ConnectionSettings,
     pub grace_period_seconds: u64,
     pub upgrade_socket: PathBuf,
@@ -52,6 +57,14 @@ pub(super) fn server(
             &[("drop", false), ("keep", true)],
         ))
         .unwrap_or(false);
+    let read_buffer_kib = server.read_buffer_kib.unwrap_or(DEFAULT_READ_BUFFER_KIB);
+    if read_buffer_kib > 1024 {
+        ctx.report(ctx.invalid(
+            "server.read_buffer_kib",
+            "at most 1024 KiB (0: no read buffer)",
+            read_buffer_kib,
+        ));
+    }
     let upgrade_socket = server.upgrade_socket.as_ref().map_or_else(
         || PathBuf::from("/tmp/garita-upgrade.sock"),
         |p| ctx.resolve(p),
@@ -68,6 +81,7 @@ pub(super) fn server(
         threads,
         max_header_bytes,
         keep_underscore_headers,
+        read_buffer_bytes: read_buffer_kib.min(1024) * 1024,
         connections: connection_settings(ctx, server)?,
         grace_period_seconds: server.grace_period_seconds.unwrap_or(5),
         upgrade_socket,
