@@ -5,9 +5,29 @@
 //! time stored or logged stays UTC. An hourly quota rolls over on the local hour. The
 //! current time is an input (the runtime's clock reads it), so tests can stand exactly on
 //! either side of midnight.
+//!
+//! A window is the same for every instant inside it, and finding it walks the zone's
+//! rules, which cost more than the rest of a quota's plan: each thread keeps the windows
+//! it found last and hands them out again while the clock stays inside them.
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
+use std::cell::RefCell;
+
+/// A window this thread found, the zone and period it is of, and when it begins.
+struct Found {
+    zone: String,
+    period: Period,
+    begins_at: Timestamp,
+    window: Window,
+}
+
+/// The most windows a thread keeps (a zone or two, an hour and a day each).
+const FOUND_KEPT: usize = 8;
+
+thread_local! {
+    static FOUND: RefCell<Vec<Found>> = const { RefCell::new(Vec::new()) };
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Period {
@@ -68,19 +88,51 @@ impl Calendar {
 
     /// The window of `period` that `now` falls in.
     pub fn window(&self, period: Period, now: Timestamp) -> Window {
+        FOUND.with_borrow_mut(|found| {
+            let inside = |f: &&Found| {
+                f.period == period
+                    && f.zone == self.name
+                    && f.begins_at <= now
+                    && now < f.window.ends_at
+            };
+            if let Some(f) = found.iter().find(inside) {
+                return f.window.clone();
+            }
+            let (begins_at, window) = self.find_window(period, now);
+            found.retain(|f| !(f.period == period && f.zone == self.name));
+            if found.len() >= FOUND_KEPT {
+                found.clear();
+            }
+            found.push(Found {
+                zone: self.name.clone(),
+                period,
+                begins_at,
+                window: window.clone(),
+            });
+            window
+        })
+    }
+
+    /// The window of `period` that `now` falls in, from the zone's rules, and when it
+    /// begins (`now` itself if the zone cannot say: the window is then reused only from
+    /// `now` on, which is still inside it).
+    fn find_window(&self, period: Period, now: Timestamp) -> (Timestamp, Window) {
         let local = now.to_zoned_datetime(self.tz.clone());
         match period {
             Period::Day => {
                 let date = local.date();
+                let zoned = |d: jiff::civil::Date| d.to_zoned_datetime(self.tz.clone()).ok();
+                let begins_at = zoned(date).map_or(now, |z| z.timestamp().min(now));
                 let ends_at = date
                     .tomorrow()
                     .ok()
-                    .and_then(|d| d.to_zoned_datetime(self.tz.clone()).ok())
+                    .and_then(zoned)
                     .map_or(now + 24.hours(), |z| z.timestamp());
-                Window {
+                let window = Window {
                     id: date.to_string(),
                     ends_at,
-                }
+                };
+                (begins_at, window)
             }
             Period::Hour => {
                 let start = local
@@ -90,10 +142,11 @@ impl Calendar {
                     .subsec_nanosecond(0)
                     .build()
                     .map_or(now, |z| z.timestamp());
-                Window {
+                let window = Window {
                     id: format!("{}T{:02}", local.date(), local.hour()),
                     ends_at: start + 1.hour(),
-                }
+                };
+                (start.min(now), window)
             }
         }
     }
@@ -175,5 +228,35 @@ mod tests {
         assert_eq!(days[2].ends_at, at("2026-11-24T05:00:00Z"));
         assert_eq!(lima.minute_of_day(at("2026-11-25T05:30:00Z")), 30);
         assert_eq!(lima.minute_of_day(at("2026-11-25T04:59:00Z")), 23 * 60 + 59);
+    }
+
+    #[test]
+    fn a_window_found_again_is_the_one_the_zone_gives() {
+        // Every 7 minutes across days with a change of offset (Santiago's and Madrid's
+        // clocks move; Lima's do not), on one thread, so found windows are reused.
+        for zone in ["America/Lima", "America/Santiago", "Europe/Madrid"] {
+            let calendar = Calendar::new(zone).unwrap();
+            for start in [
+                "2026-04-04T00:00:00Z",
+                "2026-09-05T00:00:00Z",
+                "2026-10-24T00:00:00Z",
+                "2026-03-28T00:00:00Z",
+            ] {
+                // Forwards, then back again (a clock set back, a replay of old lines).
+                let mut now = at(start);
+                for step in [7, -7] {
+                    for _ in 0..(4 * 24 * 60 / 7) {
+                        for period in [Period::Hour, Period::Day] {
+                            assert_eq!(
+                                calendar.window(period, now),
+                                calendar.find_window(period, now).1,
+                                "{zone} {period:?} at {now}"
+                            );
+                        }
+                        now += step.minutes();
+                    }
+                }
+            }
+        }
     }
 }

@@ -35,11 +35,17 @@ pub(super) fn plan<'r>(
             continue;
         };
         ops.push(BindOp {
-            key: format!(
-                "b:{policy}:{}:{from}:{}",
+            key: [
+                "b:",
+                policy,
+                ":",
                 rule.from.as_str(),
-                rule.to.as_str()
-            ),
+                ":",
+                from,
+                ":",
+                rule.to.as_str(),
+            ]
+            .concat(),
             member: to.to_string(),
             max: rule.max,
             expires_at: rule.window.map(|w| now + w.as_secs() as i64),
