@@ -11,6 +11,8 @@
 //! as it would its own.
 
 use async_trait::async_trait;
+use pingora::listeners::tls::TlsSettings;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::{ListenFds, ShutdownWatch};
 use pingora::services::Service;
 use std::io::ErrorKind;
@@ -52,6 +54,22 @@ pub fn bind(asked: SocketAddr) -> Result<Bound, ListenError> {
         addr,
         socket,
     })
+}
+
+/// A proxy listener at `addr` (TLS with `tls`), its connections read through a buffer of
+/// `read_buffer` bytes (`server.read_buffer_kib`; Pingora's own default is 64 KiB, resident
+/// for as long as the connection is open).
+pub fn proxy_listener(
+    addr: &SocketAddr,
+    tls: Option<TlsSettings>,
+    read_buffer: usize,
+) -> ListenerConfig {
+    let endpoint = ListenerConfig::tcp(addr.to_string())
+        .l4_buffer(L4BufferSettings::default().read(read_buffer));
+    match tls {
+        Some(tls) => endpoint.tls(tls),
+        None => endpoint,
+    }
 }
 
 /// A Pingora service whose listeners garita bound: the sockets are put in Pingora's table

@@ -31,6 +31,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 /// How long an admin call may wait for the store.
@@ -330,9 +331,16 @@ impl Served {
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         let started = Instant::now();
-        let result = match tokio::time::timeout(timeout, call).await {
-            Ok(result) => result,
-            Err(_) => Err(StoreError::Timeout(timeout)),
+        // The embedded and memory stores answer on the first poll: arm the timer (a
+        // runtime handle and a timer entry per call) only for an answer that has to wait.
+        let mut call = std::pin::pin!(call);
+        let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+        let result = match first {
+            Poll::Ready(result) => result,
+            Poll::Pending => match tokio::time::timeout(timeout, call).await {
+                Ok(result) => result,
+                Err(_) => Err(StoreError::Timeout(timeout)),
+            },
         };
         seconds.observe(started.elapsed().as_secs_f64());
         let store = &self.metrics.store;

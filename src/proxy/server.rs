@@ -29,7 +29,6 @@ use crate::proxy::tls::ListenerCertificates;
 use crate::proxy::GaritaProxy;
 use crate::state::runtime::RuntimeError;
 use pingora::apps::HttpServerOptions;
-use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
 use pingora::services::background::background_service;
@@ -379,9 +378,9 @@ fn assemble(
         ),
     );
     let proxy_addrs = addresses(&proxy_sockets, &config.listen);
-    let buffers = L4BufferSettings::default().read(config.read_buffer_bytes);
+    let read_buffer = config.read_buffer_bytes;
     for addr in &proxy_addrs {
-        proxy_service.add_listener(ListenerConfig::tcp(addr.to_string()).l4_buffer(buffers));
+        proxy_service.add_listener(listeners::proxy_listener(addr, None, read_buffer));
     }
     let tls_addrs = addresses(
         &tls_sockets,
@@ -389,11 +388,8 @@ fn assemble(
     );
     if let (Some(certs), Some(tls)) = (&serving.certificates().proxy, &config.tls) {
         for addr in &tls_addrs {
-            proxy_service.add_listener(
-                ListenerConfig::tcp(addr.to_string())
-                    .tls(certs.settings(tls.http2))
-                    .l4_buffer(buffers),
-            );
+            let settings = Some(certs.settings(tls.http2));
+            proxy_service.add_listener(listeners::proxy_listener(addr, settings, read_buffer));
         }
     }
     let mut sockets = proxy_sockets;

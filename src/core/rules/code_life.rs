@@ -287,11 +287,11 @@ pub fn read_expiry(now: Timestamp) -> i64 {
 /// between date and time), or a local date and time in the shop's zone
 /// (`2026-12-10 18:00:00`). PagoEfectivo sends `2026-12-10 18:00:00-05:00`.
 pub fn parse_expiry(text: &str, calendar: &Calendar) -> Option<Timestamp> {
-    let text = text.trim();
-    if let Ok(t) = text.replacen(' ', "T", 1).parse::<Timestamp>() {
+    let text = text.trim().replacen(' ', "T", 1);
+    if let Ok(t) = text.parse::<Timestamp>() {
         return Some(t);
     }
-    let civil: jiff::civil::DateTime = text.replacen(' ', "T", 1).parse().ok()?;
+    let civil: jiff::civil::DateTime = text.parse().ok()?;
     calendar.local_instant(civil)
 }
 
