@@ -6,6 +6,7 @@
 //! record taken out of a day. A full disk costs records, counted, never requests; old
 //! days are removed.
 
+#[macro_use]
 mod fixtures;
 mod support;
 
@@ -26,7 +27,8 @@ fn rules(recipients: &[String], dir: Option<&Path>) -> String {
         format!("dir = {:?}\n", d.display().to_string())
     });
     format!(
-        r#"
+        concat!(
+            r#"
 [policies.cips.facts]
 dni = "json:/userDocumentNumber"
 email = "json:/userEmail"
@@ -49,20 +51,11 @@ secrets = [{{ env = "PE_SECRET" }}]
 
 [evidence]
 {dir}recipients = [{}]
-
-[[routes]]
-name = "cips"
-methods = ["POST"]
-paths = ["/v1/cips"]
-policy = "cips"
-
-[[routes]]
-name = "pe-notify"
-methods = ["POST"]
-paths = ["/webhooks/pagoefectivo"]
-policy = "pe"
 "#,
-        recipients.join(", ")
+            cip_and_pe_routes!()
+        ),
+        recipients.join(", "),
+        dir = dir,
     )
 }
 

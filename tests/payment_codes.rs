@@ -3,6 +3,7 @@
 //! keys, settles it with the signed notifications the backend accepted, and the
 //! `unpaid_codes` rule reads what it counted.
 
+#[macro_use]
 mod fixtures;
 mod support;
 
@@ -11,7 +12,8 @@ use support::{ConsoleUser, RawRequest, RawResponse, TestGateway};
 
 const RITA: &str = "rita-reviewer-token-for-tests";
 
-const RULES: &str = r#"
+const RULES: &str = concat!(
+    r#"
 [policies.cips.facts]
 dni = "json:/userDocumentNumber"
 amount = "json:/amount"
@@ -39,19 +41,9 @@ secrets = [{ env = "PE_SECRET" }]
 [admin]
 listen = "127.0.0.1:0"
 tokens = [{ name = "rita", role = "reviewer", env = "RITA_TOKEN" }]
-
-[[routes]]
-name = "cips"
-methods = ["POST"]
-paths = ["/v1/cips"]
-policy = "cips"
-
-[[routes]]
-name = "pe-notify"
-methods = ["POST"]
-paths = ["/webhooks/pagoefectivo"]
-policy = "pe"
-"#;
+"#,
+    cip_and_pe_routes!()
+);
 
 fn gateway() -> TestGateway {
     TestGateway::builder()

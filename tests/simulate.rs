@@ -2,6 +2,7 @@
 //! a sandbox backend that checks signatures itself, and the forged flow fails, naming
 //! its step, against one that accepts a forged notification sent to it directly.
 
+#[macro_use]
 mod fixtures;
 mod support;
 
@@ -10,7 +11,8 @@ use support::{garita_bin, run, TestGateway};
 
 const RITA: &str = "rita-reviewer-token-for-tests";
 
-const RULES: &str = r#"
+const RULES: &str = concat!(
+    r#"
 [policies.cips.facts]
 dni = "json:/userDocumentNumber"
 amount = "json:/amount"
@@ -29,19 +31,9 @@ secrets = [{ env = "PE_SECRET" }]
 [admin]
 listen = "127.0.0.1:0"
 tokens = [{ name = "rita", role = "reviewer", env = "RITA_TOKEN" }]
-
-[[routes]]
-name = "cips"
-methods = ["POST"]
-paths = ["/v1/cips"]
-policy = "cips"
-
-[[routes]]
-name = "pe-notify"
-methods = ["POST"]
-paths = ["/webhooks/pagoefectivo"]
-policy = "pe"
-"#;
+"#,
+    cip_and_pe_routes!()
+);
 
 const FLOWS: [&str; 8] = [
     "paid",
