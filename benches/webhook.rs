@@ -24,11 +24,7 @@ fn benches(c: &mut Criterion) {
             value.parse().unwrap(),
         );
     }
-    let n = Notification {
-        headers: &headers,
-        query: None,
-        body,
-    };
+    let n = Notification::new(&headers, None, body);
     assert!(Profile::PagoEfectivo.verify(&keys, &n, 0, 300).is_ok());
     c.bench_function("verify pagoefectivo (2 secrets, second matches)", |b| {
         b.iter(|| Profile::PagoEfectivo.verify(black_box(&keys), black_box(&n), 0, 300))
@@ -49,11 +45,7 @@ fn benches(c: &mut Criterion) {
             value.parse().unwrap(),
         );
     }
-    let sn = Notification {
-        headers: &stripe_headers,
-        query: None,
-        body: stripe_body,
-    };
+    let sn = Notification::new(&stripe_headers, None, stripe_body);
     assert!(Profile::Stripe
         .verify(&stripe_key, &sn, 1_764_000_000, 300)
         .is_ok());

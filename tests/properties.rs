@@ -177,7 +177,7 @@ proptest! {
         headers.insert("webhook-id", http::HeaderValue::from_static("msg_1"));
         headers.insert("webhook-timestamp", http::HeaderValue::from_static("1764000000"));
         headers.insert("x-date", http::HeaderValue::from_static("2026-11-25T19:00:00.000Z"));
-        let n = Notification { headers: &headers, query: Some("data.id=1"), body: &body };
+        let n = Notification::new(&headers, Some("data.id=1"), &body);
         let keys = vec![b"k".to_vec()];
         prop_assert!(profile.verify(&keys, &n, 1_764_000_000, 300).is_err());
     }

@@ -352,11 +352,7 @@ fn signature_check(config: &Config, record: &Value, body: Option<&[u8]>) -> Valu
         .as_str()
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .map_or(0, |t| t.as_second());
-    let notification = Notification {
-        headers: &headers,
-        query,
-        body,
-    };
+    let notification = Notification::new(&headers, query, body);
     let verdict = rule
         .profile
         .verify(&rule.keys, &notification, received, rule.tolerance);

@@ -300,10 +300,24 @@ impl DecisionLog {
     /// Encode one record (a decision, or an admin change for the audit trail) and add it
     /// to the batch; never waits on the writer.
     pub fn write<T: Serialize>(&self, record: &T) {
+        self.append(|line| {
+            serde_json::to_writer(line, record)
+                .map_err(|e| log::error!("decision log: cannot encode a record: {e}"))
+        });
+    }
+
+    /// Add a request's decision line (encoded by hand: [`DecisionRecord::encode`]).
+    pub fn write_decision(&self, record: &DecisionRecord<'_>) {
+        self.append(|line| {
+            record.encode(line);
+            Ok(())
+        });
+    }
+
+    fn append(&self, encode: impl FnOnce(&mut Vec<u8>) -> Result<(), ()>) {
         ENCODED.with_borrow_mut(|line| {
             line.clear();
-            if let Err(e) = serde_json::to_writer(&mut *line, record) {
-                log::error!("decision log: cannot encode a record: {e}");
+            if encode(line).is_err() {
                 return;
             }
             line.push(b'\n');

@@ -145,7 +145,7 @@ pub(super) async fn account(
         dropped_headers: ctx.dropped_headers.as_deref(),
         duration_ms: (ctx.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
     };
-    proxy.log.write(&record);
+    proxy.log.write_decision(&record);
     let evidence_line = super::evidence::decision_line(ctx, &record);
     if let Some(shadow) = &ctx.served.shadow {
         let decided_by_rules = ctx
@@ -195,7 +195,7 @@ pub(super) fn account_refused(metrics: &Metrics, log: &DecisionLog, peer: Option
         .requests
         .with_label_values(&[UNPARSED_ROUTE, "deny", reason.code(), ""])
         .inc();
-    log.write(&DecisionRecord {
+    log.write_decision(&DecisionRecord {
         ts: log.time(),
         request_id: &super::ctx::RequestId::new(),
         // No identity was read: no hash on the line to name a key for.

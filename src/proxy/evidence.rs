@@ -167,7 +167,11 @@ pub(super) fn on_answer_body(ctx: &mut RequestCtx, body: &Option<Bytes>) {
 
 /// The decision's log line for the record, when the policy captures.
 pub(super) fn decision_line(ctx: &RequestCtx, record: &DecisionRecord<'_>) -> Option<Vec<u8>> {
-    capture_of(ctx).and_then(|_| serde_json::to_vec(record).ok())
+    capture_of(ctx).map(|_| {
+        let mut line = Vec::with_capacity(512);
+        record.encode(&mut line);
+        line
+    })
 }
 
 /// Keep the decision's log line (from [`decision_line`]).

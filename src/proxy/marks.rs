@@ -59,7 +59,6 @@ pub fn drop_underscore_headers(req: &mut RequestHeader) -> Option<(usize, String
 /// Write garita's headers on the request it forwards.
 pub(super) fn mark_forwarded(upstream_request: &mut RequestHeader, ctx: &RequestCtx) -> Result<()> {
     if let Some(client) = ctx.client {
-        use std::fmt::Write;
         // Keep the chain only when a trusted proxy vouched for it; otherwise the backend
         // would see whatever the client wrote.
         let mut chain = String::with_capacity(64);
@@ -71,7 +70,7 @@ pub(super) fn mark_forwarded(upstream_request: &mut RequestHeader, ctx: &Request
                 }
             }
         }
-        let _ = write!(chain, "{}", client.peer);
+        crate::core::net::ip_text::push_ip_str(&mut chain, client.peer);
         upstream_request.insert_header(FORWARDED_FOR, chain)?;
     }
     upstream_request.insert_header(REQUEST_ID, ctx.request_id.as_str())?;

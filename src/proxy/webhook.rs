@@ -39,11 +39,7 @@ pub(super) async fn check_notification(
         }
     };
     let req = session.req_header();
-    let notification = Notification {
-        headers: &req.headers,
-        query: req.uri.query(),
-        body: &bytes,
-    };
+    let notification = Notification::new(&req.headers, req.uri.query(), &bytes);
     let now = served.runtime.now().as_second();
     let arrival = decide::Arrival {
         policy: &policy.name,
@@ -67,8 +63,7 @@ pub(super) async fn check_notification(
                 .headers
                 .get(http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok());
-            ctx.code.settlement =
-                Some(settles.read(content_type, &req.headers, req.uri.query(), &bytes));
+            ctx.code.settlement = Some(settles.read(content_type, &notification));
         }
     }
     let verdict = served.run(step).await;

@@ -1,5 +1,6 @@
-//! Where a request comes from: [`ip_list`]s of addresses and networks, and the [`geo`]fence
-//! on the client's country.
+//! Where a request comes from: [`ip_list`]s of addresses and networks, the [`geo`]fence
+//! on the client's country, and an address written as text ([`ip_text`]).
 
 pub mod geo;
 pub mod ip_list;
+pub mod ip_text;

@@ -78,6 +78,24 @@ pub enum ParsedBody<'a> {
     Form(Vec<(Cow<'a, str>, Cow<'a, str>)>),
 }
 
+/// Whether a `Content-Type` says the body is of `kind` (parameters and case aside).
+pub fn is_type(content_type: Option<&str>, kind: BodyKind) -> bool {
+    let media = content_type
+        .and_then(|c| c.split(';').next())
+        .map_or("", str::trim);
+    match kind {
+        BodyKind::Json => {
+            media.eq_ignore_ascii_case("application/json")
+                || media
+                    .len()
+                    .checked_sub(5)
+                    .and_then(|at| media.get(at..))
+                    .is_some_and(|tail| tail.eq_ignore_ascii_case("+json"))
+        }
+        BodyKind::Form => media.eq_ignore_ascii_case("application/x-www-form-urlencoded"),
+    }
+}
+
 /// Parse `bytes` as `kind`, if the content type agrees. An empty body parses as nothing.
 pub fn parse<'a>(
     content_type: Option<&str>,
@@ -87,22 +105,16 @@ pub fn parse<'a>(
     if bytes.is_empty() {
         return Ok(ParsedBody::None);
     }
-    let media = content_type
-        .and_then(|c| c.split(';').next())
-        .map(|m| m.trim().to_ascii_lowercase())
-        .unwrap_or_default();
     let text = || std::str::from_utf8(bytes).map_err(|_| BodyError::InvalidUtf8);
     match kind {
-        BodyKind::Json if media == "application/json" || media.ends_with("+json") => {
-            json::parse(text()?)
-                .map(ParsedBody::Json)
-                .map_err(|e| match e {
-                    JsonError::Malformed => BodyError::Malformed,
-                    JsonError::DuplicateKey(key) => BodyError::DuplicateKey(key),
-                    JsonError::TooDeep => BodyError::TooDeep,
-                })
-        }
-        BodyKind::Form if media == "application/x-www-form-urlencoded" => {
+        BodyKind::Json if is_type(content_type, kind) => json::parse(text()?)
+            .map(ParsedBody::Json)
+            .map_err(|e| match e {
+                JsonError::Malformed => BodyError::Malformed,
+                JsonError::DuplicateKey(key) => BodyError::DuplicateKey(key),
+                JsonError::TooDeep => BodyError::TooDeep,
+            }),
+        BodyKind::Form if is_type(content_type, kind) => {
             text()?;
             let fields = form_urlencoded::parse(bytes).collect();
             Ok(ParsedBody::Form(fields))

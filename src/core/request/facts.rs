@@ -211,7 +211,11 @@ impl IdentityFacts {
 /// IPv6 reduced to its /64, since one host usually owns a whole /64.
 pub fn ip_key(addr: std::net::IpAddr) -> String {
     match addr.to_canonical() {
-        std::net::IpAddr::V4(v4) => v4.to_string(),
+        v4 @ std::net::IpAddr::V4(_) => {
+            let mut text = String::with_capacity(15);
+            crate::core::net::ip_text::push_ip_str(&mut text, v4);
+            text
+        }
         std::net::IpAddr::V6(v6) => {
             let prefix = u128::from(v6) & (u128::MAX << 64);
             format!("{}/64", std::net::Ipv6Addr::from(prefix))

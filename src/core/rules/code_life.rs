@@ -15,8 +15,9 @@
 
 use crate::core::calendar::{Calendar, Period};
 use crate::core::plan::Counter;
-use crate::core::request::body::{parse, BodyKind, ParsedBody};
+use crate::core::request::body::{is_type, parse, BodyKind, ParsedBody};
 use crate::core::request::selector::Selector;
+use crate::core::webhook::Notification;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -178,18 +179,14 @@ impl Settles {
         }
     }
 
-    /// What a verified notification's body says.
-    pub fn read(
-        &self,
-        content_type: Option<&str>,
-        headers: &http::HeaderMap,
-        query: Option<&str>,
-        body: &[u8],
-    ) -> Settlement {
-        let Ok(parsed) = parse(content_type, body, BodyKind::Json) else {
+    /// What a verified notification's body says (read only when its `Content-Type` says
+    /// JSON; the body is parsed once for this and the replay key).
+    pub fn read(&self, content_type: Option<&str>, n: &Notification<'_>) -> Settlement {
+        if !is_type(content_type, BodyKind::Json) || n.body.is_empty() {
             return Settlement::Other;
-        };
-        let read = |s: &Selector| s.select(&parsed, headers, query).ok().flatten();
+        }
+        let parsed = n.json();
+        let read = |s: &Selector| s.select(parsed, n.headers, n.query).ok().flatten();
         let event = read(&self.event).and_then(|text| {
             self.events
                 .iter()
@@ -380,13 +377,10 @@ mod tests {
     #[test]
     fn pagoefectivo_notifications_name_their_code_and_event() {
         let s = Settles::pagoefectivo();
+        let headers = http::HeaderMap::new();
         let read = |body: &str| {
-            s.read(
-                Some("application/json"),
-                &http::HeaderMap::new(),
-                None,
-                body.as_bytes(),
-            )
+            let n = Notification::new(&headers, None, body.as_bytes());
+            s.read(Some("application/json"), &n)
         };
         assert_eq!(
             read(r#"{"eventType":"cip.paid","data":{"cip":"2364051"}}"#),
@@ -402,6 +396,14 @@ mod tests {
         );
         assert_eq!(read(r#"{"eventType":"cip.paid"}"#), Settlement::Other);
         assert_eq!(read("not json"), Settlement::Other);
+        // Only a body its sender calls JSON is read for a settlement.
+        let paid = br#"{"eventType":"cip.paid","data":{"cip":"2364051"}}"#;
+        let n = Notification::new(&headers, None, paid);
+        assert_eq!(s.read(Some("text/plain"), &n), Settlement::Other);
+        assert_eq!(
+            s.read(Some("Application/JSON; charset=utf-8"), &n),
+            Settlement::Code("2364051".into(), CodeEvent::Paid)
+        );
     }
 
     #[test]

@@ -277,11 +277,7 @@ mod tests {
         on_store_error: OnStoreError,
     ) -> Result<EventPlan, Box<WebhookVerdict>> {
         let h = headers(body, secret);
-        let n = Notification {
-            headers: &h,
-            query: None,
-            body,
-        };
+        let n = Notification::new(&h, None, body);
         let arrival = Arrival {
             policy: "pe",
             on_store_error,

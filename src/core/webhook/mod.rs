@@ -28,6 +28,7 @@ mod rule;
 pub use profile::{sign, Algorithm, Encoding, GenericHmac, Profile, SecretError, MIN_SECRET_BYTES};
 pub use rule::{OnDuplicate, WebhookRule};
 
+use crate::core::request::body::{self, BodyKind, ParsedBody};
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha512};
@@ -68,9 +69,29 @@ pub struct Notification<'a> {
     pub headers: &'a http::HeaderMap,
     pub query: Option<&'a str>,
     pub body: &'a [u8],
+    /// The body read as JSON, the first time a replay key or a settlement asks for it.
+    json: std::cell::OnceCell<ParsedBody<'a>>,
 }
 
-impl Notification<'_> {
+impl<'a> Notification<'a> {
+    pub fn new(headers: &'a http::HeaderMap, query: Option<&'a str>, body: &'a [u8]) -> Self {
+        Self {
+            headers,
+            query,
+            body,
+            json: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The body as JSON whatever its `Content-Type` says (providers are not careful with
+    /// it), read once; nothing when it is not JSON garita accepts.
+    pub fn json(&self) -> &ParsedBody<'a> {
+        self.json.get_or_init(|| {
+            body::parse(Some("application/json"), self.body, BodyKind::Json)
+                .unwrap_or(ParsedBody::None)
+        })
+    }
+
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .get(name)

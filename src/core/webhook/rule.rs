@@ -2,7 +2,6 @@
 
 use super::{Notification, Profile, Verified};
 use crate::core::net::ip_list::IpList;
-use crate::core::request::body::{self, BodyKind, ParsedBody};
 use crate::core::request::selector::Selector;
 use std::time::Duration;
 
@@ -57,12 +56,11 @@ impl WebhookRule {
     /// over the scheme's event id.
     pub fn replay_key(&self, verified: &Verified, n: &Notification<'_>) -> Option<String> {
         if !self.replay_key.is_empty() {
-            let parsed = body::parse(Some("application/json"), n.body, BodyKind::Json)
-                .unwrap_or(ParsedBody::None);
+            let parsed = n.json();
             for alternative in &self.replay_key {
                 let values: Option<Vec<String>> = alternative
                     .iter()
-                    .map(|sel| sel.select(&parsed, n.headers, n.query).ok().flatten())
+                    .map(|sel| sel.select(parsed, n.headers, n.query).ok().flatten())
                     .collect();
                 if let Some(values) = values {
                     return Some(values.join("\u{1f}"));
@@ -95,11 +93,7 @@ mod tests {
 
     fn key(rule: &WebhookRule, body: &str, event_id: Option<&str>) -> Option<String> {
         let headers = http::HeaderMap::new();
-        let n = Notification {
-            headers: &headers,
-            query: None,
-            body: body.as_bytes(),
-        };
+        let n = Notification::new(&headers, None, body.as_bytes());
         let verified = Verified {
             event_id: event_id.map(str::to_string),
             timestamp: None,
