@@ -246,7 +246,7 @@ impl Outcome {
 
 /// The store key of one identity key's counter of `outcome` on local `day`.
 pub fn counter_key(fact: &str, hash: &str, outcome: Outcome, day: &str) -> String {
-    format!("pc:{fact}:{hash}:{}:{day}", outcome.as_str())
+    ["pc:", fact, ":", hash, ":", outcome.as_str(), ":", day].concat()
 }
 
 /// The counters a code's creation or settlement adds one to: one per identity key, today.

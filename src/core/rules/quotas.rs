@@ -101,7 +101,7 @@ pub(super) fn shared_rates(
         let Some(h) = hashes.get(limit.kind) else {
             continue;
         };
-        let key = format!("r:{policy}:{}:{h}", limit.kind.as_str());
+        let key = ["r:", policy, ":", limit.kind.as_str(), ":", h].concat();
         ops.push(spec.gcra(key, now_ms, limit.action == Action::Deny));
         meta.push(RateMeta {
             kind: limit.kind,
