@@ -100,20 +100,22 @@ pub struct Amount {
 }
 
 impl fmt::Display for Amount {
-    /// The decimal text, with the currency's decimals: `120.50`, `3000`, `1.250`.
+    /// The decimal text, with the currency's decimals: `120.50`, `3000`, `1.250`. Written
+    /// digit by digit rather than through `write!`: every payment's log line has one.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let exponent = self.currency.exponent();
+        let mut digits = itoa::Buffer::new();
         if exponent == 0 {
-            return write!(f, "{}", self.minor);
+            return f.write_str(digits.format(self.minor));
         }
         let unit = 10u64.pow(exponent);
-        write!(
-            f,
-            "{}.{:0width$}",
-            self.minor / unit,
-            self.minor % unit,
-            width = exponent as usize
-        )
+        f.write_str(digits.format(self.minor / unit))?;
+        f.write_str(".")?;
+        let fraction = digits.format(self.minor % unit);
+        for _ in fraction.len()..exponent as usize {
+            f.write_str("0")?;
+        }
+        f.write_str(fraction)
     }
 }
 
@@ -183,6 +185,11 @@ mod tests {
         assert_eq!(show("USD", "0.07"), "0.07");
         assert_eq!(show("CLP", "3000"), "3000");
         assert_eq!(show("BHD", "1.25"), "1.250");
+        assert_eq!(show("BHD", "0.001"), "0.001");
+        assert_eq!(show("PEN", "0"), "0.00");
+        assert_eq!(show("PEN", "0.5"), "0.50");
+        assert_eq!(show("PEN", "1000.01"), "1000.01");
+        assert_eq!(show("PEN", "9999999999999.99"), "9999999999999.99");
     }
 
     #[test]
