@@ -6,11 +6,14 @@ local nc, hc = tonumber(ARGV[5]), tonumber(ARGV[6])
 local rates = {}
 local stopped = false
 local blocked = -1
-for i = 1, nk do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
-    blocked = i - 1
-    stopped = true
-    break
+-- One EXISTS for all blocked keys (nearly always none is); which one, only if one is.
+if nk > 0 and redis.call('EXISTS', unpack(KEYS, 1, nk)) > 0 then
+  for i = 1, nk do
+    if redis.call('EXISTS', KEYS[i]) == 1 then
+      blocked = i - 1
+      stopped = true
+      break
+    end
   end
 end
 local k = nk
