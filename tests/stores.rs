@@ -102,6 +102,10 @@ const CASES: &[(&str, Case)] = &[
         "payment codes: kept once, each event settles once",
         payment_codes,
     ),
+    (
+        "a new code and its creation's counters in one call; a known code counts nothing",
+        code_counted,
+    ),
 ];
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -1281,4 +1285,55 @@ fn payment_codes(t: &Tried<'_>) {
     let held = t.call(t.store.code("2364051")).expect("the code is held");
     assert_eq!(held.events.len(), 2, "{}", t.who());
     assert_eq!(t.call(t.store.code("nope")), None);
+}
+
+fn code_counted(t: &Tried<'_>) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let tally = |key: &str, add: u64| Counter::tally(key.into(), add, now + 3_600);
+    let created = counting(
+        now,
+        vec![tally("pc:dni:h1:c", 1), tally("pc:email:h2:c", 1)],
+    );
+    let read = counting(
+        now,
+        vec![tally("pc:dni:h1:c", 0), tally("pc:email:h2:c", 0)],
+    );
+    let code = payment_code("7700001", now);
+    assert!(
+        t.call(t.store.record_code_counted(&code, &created)),
+        "{}: a new code",
+        t.who()
+    );
+    assert_eq!(
+        t.run(&read).counters,
+        Some(Acquired::Granted(vec![1, 1])),
+        "{}: counted once each",
+        t.who()
+    );
+    assert!(
+        !t.call(t.store.record_code_counted(&code, &created)),
+        "{}: the same code again",
+        t.who()
+    );
+    assert_eq!(
+        t.run(&read).counters,
+        Some(Acquired::Granted(vec![1, 1])),
+        "{}: a known code counts nothing",
+        t.who()
+    );
+    assert!(t.call(
+        t.store
+            .record_code_counted(&payment_code("7700002", now), &created)
+    ));
+    assert_eq!(
+        t.run(&read).counters,
+        Some(Acquired::Granted(vec![2, 2])),
+        "{}",
+        t.who()
+    );
+    assert_eq!(t.call(t.store.open_codes(now)), 2, "{}", t.who());
+    assert!(t.call(t.store.code("7700001")).is_some(), "{}", t.who());
 }

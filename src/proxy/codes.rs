@@ -157,23 +157,17 @@ async fn keep(ctx: &RequestCtx, code: String) -> &'static str {
         expires_at,
         keep_until,
     };
-    match served
-        .code_call(served.runtime.store.record_code(&record))
-        .await
-    {
+    let keys = record.keys.iter().map(|(f, h)| (f.as_str(), h.as_str()));
+    let created = StorePlan {
+        now: now.as_second(),
+        counters: count(keys, Outcome::Created, now, calendar),
+        ..StorePlan::default()
+    };
+    // The record and its counters in one call (one round trip on Redis).
+    let kept = served.runtime.store.record_code_counted(&record, &created);
+    match served.code_call(kept).await {
         Ok(false) => "known",
-        Ok(true) => {
-            let keys = record.keys.iter().map(|(f, h)| (f.as_str(), h.as_str()));
-            let plan = StorePlan {
-                now: now.as_second(),
-                counters: count(keys, Outcome::Created, now, calendar),
-                ..StorePlan::default()
-            };
-            match served.execute(&plan).await {
-                Ok(_) => "kept",
-                Err(_) => "store_error",
-            }
-        }
+        Ok(true) => "kept",
         Err(_) => "store_error",
     }
 }

@@ -221,6 +221,21 @@ pub trait Store: Send + Sync {
     /// is durable at all.
     async fn record_code(&self, code: &PaymentCode) -> Result<bool, StoreError>;
 
+    /// Keep a code as [`Store::record_code`] does and, only when it is new, add to the
+    /// counters of `created` (a plan of unrefusable counters, and nothing else): one call
+    /// from the proxy, so that a store across the network may make it one round trip.
+    async fn record_code_counted(
+        &self,
+        code: &PaymentCode,
+        created: &StorePlan,
+    ) -> Result<bool, StoreError> {
+        if !self.record_code(code).await? {
+            return Ok(false);
+        }
+        self.execute(created).await?;
+        Ok(true)
+    }
+
     /// Settle a code with a verified notification's `event`, which came at `at`: each event
     /// once per code. Durable before it returns, where the store is durable at all.
     async fn settle_code(

@@ -4,7 +4,7 @@
 //! paid or expired in a sorted set scored by the record's end (`pc:open`).
 
 use super::super::codes::{CodeEvent, CodeLedger, PaymentCode, Settled};
-use super::super::StoreError;
+use super::super::{StoreError, StorePlan};
 use super::RedisStore;
 use std::collections::BTreeMap;
 
@@ -15,6 +15,21 @@ const OPEN: &str = "pc:open";
 pub(super) const RECORD_SCRIPT: &str = r"
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EXAT', ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
+";
+
+/// The same, then (only for a new code) the creation's counters: KEYS[3..] the counters;
+/// ARGV after the code, each counter's lifetime in seconds and what it adds. A counter is
+/// given its lifetime when this made it, as the plan script does.
+pub(super) const RECORD_COUNTED_SCRIPT: &str = r"
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EXAT', ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+for i = 3, #KEYS do
+  local at = 4 + (i - 3) * 2
+  local add = tonumber(ARGV[at + 1])
+  local count = redis.call('INCRBY', KEYS[i], add)
+  if count == add then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[at])) end
+end
 return 1
 ";
 
@@ -55,6 +70,38 @@ fn ledger(record: &str, events: &[String]) -> Result<CodeLedger, StoreError> {
 impl RedisStore {
     fn code_key(&self, code: &str) -> String {
         self.key(&format!("pc:code:{code}"))
+    }
+
+    /// A code and its creation's counters in one script; `None` when the plan is not
+    /// counters alone that add and never refuse (the caller then makes two calls).
+    pub(super) async fn write_code_counted(
+        &self,
+        code: &PaymentCode,
+        created: &StorePlan,
+    ) -> Option<Result<bool, StoreError>> {
+        let only_tallies = created.blocks.is_empty()
+            && created.rates.is_empty()
+            && created.bindings.is_empty()
+            && created.claim.is_none()
+            && created.counters.iter().all(|c| !c.enforced && c.add > 0);
+        if !only_tallies {
+            return None;
+        }
+        let json = match serde_json::to_string(code).map_err(bad) {
+            Ok(json) => json,
+            Err(e) => return Some(Err(e)),
+        };
+        let mut keys = vec![self.code_key(&code.code), self.key(OPEN)];
+        let mut args = vec![json, code.keep_until.to_string(), code.code.clone()];
+        for counter in &created.counters {
+            keys.push(self.key(&counter.key));
+            args.push((counter.expires_at - created.now).max(1).to_string());
+            args.push(counter.add.to_string());
+        }
+        let added = self
+            .invoke::<i64>(&self.record_counted_script, keys, args)
+            .await;
+        Some(added.map(|a| a == 1))
     }
 
     pub(super) async fn write_code(&self, code: &PaymentCode) -> Result<bool, StoreError> {

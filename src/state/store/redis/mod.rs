@@ -56,6 +56,7 @@ pub struct RedisStore {
     take_script: redis::Script,
     settle_script: redis::Script,
     record_code_script: redis::Script,
+    record_counted_script: redis::Script,
     settle_code_script: redis::Script,
     /// `{prefix}:`, prepended to every key.
     prefix: String,
@@ -120,6 +121,7 @@ impl RedisStore {
             take_script: redis::Script::new(outbox::TAKE_SCRIPT),
             settle_script: redis::Script::new(outbox::SETTLE_SCRIPT),
             record_code_script: redis::Script::new(codes::RECORD_SCRIPT),
+            record_counted_script: redis::Script::new(codes::RECORD_COUNTED_SCRIPT),
             settle_code_script: redis::Script::new(codes::SETTLE_SCRIPT),
             prefix: format!("{{{prefix}}}:"),
         })
@@ -353,6 +355,22 @@ impl Store for RedisStore {
 
     async fn record_code(&self, code: &PaymentCode) -> Result<bool, StoreError> {
         self.write_code(code).await
+    }
+
+    /// One round trip where the plan is tallies alone (a creation's always is).
+    async fn record_code_counted(
+        &self,
+        code: &PaymentCode,
+        created: &StorePlan,
+    ) -> Result<bool, StoreError> {
+        if let Some(answer) = self.write_code_counted(code, created).await {
+            return answer;
+        }
+        if !self.write_code(code).await? {
+            return Ok(false);
+        }
+        self.execute(created).await?;
+        Ok(true)
     }
 
     async fn settle_code(
