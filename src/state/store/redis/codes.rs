@@ -1,7 +1,8 @@
 //! Payment codes in Redis: each code's record a JSON string (`pc:code:{code}`, expiring
 //! when the record may be forgotten), its events a hash beside it (`pc:code:{code}:ev`,
 //! event -> when it came, set with HSETNX so that each counts once), and the codes not yet
-//! paid or expired in a sorted set scored by the record's end (`pc:open`).
+//! paid or expired in a sorted set scored by the record's end (`pc:open`). A created code's
+//! record and its `created` counters go in one script, one round trip.
 
 use super::super::codes::{CodeEvent, CodeLedger, PaymentCode, Settled};
 use super::super::{StoreError, StorePlan};
