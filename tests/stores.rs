@@ -1301,39 +1301,32 @@ fn code_counted(t: &Tried<'_>) {
         now,
         vec![tally("pc:dni:h1:c", 0), tally("pc:email:h2:c", 0)],
     );
+    let counted = |expected: u64, why: &str| {
+        assert_eq!(
+            t.run(&read).counters,
+            Some(Acquired::Granted(vec![expected, expected])),
+            "{}: {why}",
+            t.who()
+        );
+    };
     let code = payment_code("7700001", now);
     assert!(
         t.call(t.store.record_code_counted(&code, &created)),
         "{}: a new code",
         t.who()
     );
-    assert_eq!(
-        t.run(&read).counters,
-        Some(Acquired::Granted(vec![1, 1])),
-        "{}: counted once each",
-        t.who()
-    );
+    counted(1, "counted once each");
     assert!(
         !t.call(t.store.record_code_counted(&code, &created)),
         "{}: the same code again",
         t.who()
     );
-    assert_eq!(
-        t.run(&read).counters,
-        Some(Acquired::Granted(vec![1, 1])),
-        "{}: a known code counts nothing",
-        t.who()
-    );
+    counted(1, "a known code counts nothing");
     assert!(t.call(
         t.store
             .record_code_counted(&payment_code("7700002", now), &created)
     ));
-    assert_eq!(
-        t.run(&read).counters,
-        Some(Acquired::Granted(vec![2, 2])),
-        "{}",
-        t.who()
-    );
+    counted(2, "a second new code");
     assert_eq!(t.call(t.store.open_codes(now)), 2, "{}", t.who());
     assert!(t.call(t.store.code("7700001")).is_some(), "{}", t.who());
 }

@@ -106,26 +106,18 @@ impl LoggedFacts<'_> {
             out.extend_from_slice(name);
             out.extend_from_slice(b"\":");
         };
-        let strings: [(&[u8], Option<&str>); 6] = [
+        let texts: [(&[u8], Option<&str>); 9] = [
             (b"document_type", self.document_type),
             (b"dni", self.dni),
             (b"email", self.email),
             (b"phone", self.phone),
             (b"account", self.account),
             (b"device", self.device),
-        ];
-        for (name, value) in strings {
-            if let Some(value) = value {
-                field(out, name);
-                string(out, value);
-            }
-        }
-        let tail: [(&[u8], Option<&str>); 3] = [
             (b"amount", self.amount.as_deref()),
             (b"currency", self.currency),
             (b"billing_country", self.billing_country),
         ];
-        for (name, value) in tail {
+        for (name, value) in texts {
             if let Some(value) = value {
                 field(out, name);
                 string(out, value);

@@ -85,12 +85,9 @@ pub fn is_type(content_type: Option<&str>, kind: BodyKind) -> bool {
         .map_or("", str::trim);
     match kind {
         BodyKind::Json => {
+            let bytes = media.as_bytes();
             media.eq_ignore_ascii_case("application/json")
-                || media
-                    .len()
-                    .checked_sub(5)
-                    .and_then(|at| media.get(at..))
-                    .is_some_and(|tail| tail.eq_ignore_ascii_case("+json"))
+                || (bytes.len() >= 5 && bytes[bytes.len() - 5..].eq_ignore_ascii_case(b"+json"))
         }
         BodyKind::Form => media.eq_ignore_ascii_case("application/x-www-form-urlencoded"),
     }

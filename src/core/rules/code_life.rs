@@ -182,7 +182,7 @@ impl Settles {
     /// What a verified notification's body says (read only when its `Content-Type` says
     /// JSON; the body is parsed once for this and the replay key).
     pub fn read(&self, content_type: Option<&str>, n: &Notification<'_>) -> Settlement {
-        if !is_type(content_type, BodyKind::Json) || n.body.is_empty() {
+        if !is_type(content_type, BodyKind::Json) {
             return Settlement::Other;
         }
         let parsed = n.json();
